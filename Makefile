@@ -1,0 +1,57 @@
+# The commands a newcomer runs: `make run` (the bot) and `make test` (the whole suite).
+# Both do all set-up first; set-up is idempotent and quick when nothing changed.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+IVR := $(BIN)/ivr
+STAMP := $(VENV)/.installed
+
+# Rasa 3.6 supports Python 3.8-3.10: find a real 3.10 (a pyenv shim may exist but be inactive).
+PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python3.10 \
+	/usr/local/bin/python3.10 /usr/bin/python3.10; do \
+	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
+
+# Debian packages: espeak-ng (pyttsx3 voice, test audio), sox (audio checks), portaudio (pyaudio),
+# baresip and sip-tester (real SIP peers in tests and load).
+APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester
+
+.PHONY: setup system-deps run test lint train bench-speech clean
+
+setup: system-deps $(STAMP)
+
+system-deps:
+	@missing=$$(for p in $(APT_PACKAGES); do \
+		dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages: $$missing"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): setup.cfg pyproject.toml constraints.txt
+	@test -n "$(PYTHON310)" || { echo "Python 3.10 not found (Rasa 3.6 needs 3.8-3.10); set PYTHON310=/path/to/python3.10"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON310) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade "pip>=24" "setuptools<71" wheel
+	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+train: setup
+	$(IVR) train
+
+run: setup train
+	$(IVR) demo
+
+test: setup train
+	$(BIN)/pytest -q
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy ivr speech dialogue telephony
+
+bench-speech: setup
+	$(IVR) bench speech
+
+clean:
+	rm -rf $(VENV) models var .mypy_cache .ruff_cache .pytest_cache

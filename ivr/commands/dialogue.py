@@ -1,0 +1,5 @@
+"""CLI commands for the dialogue layer."""
+
+import click
+
+COMMANDS: list[click.Command] = []

@@ -1,0 +1,5 @@
+"""CLI commands for the speech layer."""
+
+import click
+
+COMMANDS: list[click.Command] = []

