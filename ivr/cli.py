@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import click
 
-from ivr.commands import dialogue, speech
+from ivr.commands import app, dialogue, speech
 from ivr.config import ConfigError, load_config
 from ivr.logs import configure_logging
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(), help="YAML config file (default ./ivr.yaml).")
-@click.option("--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting.")
+@click.option(
+    "--config", "config_path", type=click.Path(), help="YAML config file (default ./ivr.yaml)."
+)
+@click.option(
+    "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting."
+)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...]) -> None:
     """Bank hotline voice bot."""
@@ -23,5 +27,5 @@ def main(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...]
     ctx.obj = config
 
 
-for _command in (*speech.COMMANDS, *dialogue.COMMANDS):
+for _command in (*app.COMMANDS, *speech.COMMANDS, *dialogue.COMMANDS):
     main.add_command(_command)

@@ -1,4 +1,4 @@
-"""Typed configuration: dataclass defaults, overridden by a YAML file, then IVR_* variables, then CLI.
+"""Typed configuration: dataclass defaults, then a YAML file, then IVR_* variables, then the CLI.
 
 Precedence (lowest first): the defaults below, the YAML file (``--config``, ``$IVR_CONFIG`` or
 ``./ivr.yaml``), environment variables named ``IVR_<SECTION>__<KEY>`` (e.g.
@@ -145,7 +145,7 @@ def load_config(
     overrides: Iterable[str] = (),
     environ: Mapping[str, str] | None = None,
 ) -> Config:
-    """Build the effective configuration from defaults, file, environment and ``key=value`` overrides."""
+    """The effective configuration: defaults, file, environment, then ``key=value`` overrides."""
     environ = os.environ if environ is None else environ
     data: dict[str, Any] = {}
     file_path = _config_file(path, environ)
@@ -251,7 +251,7 @@ def _build(cls: type[Any], data: Any, where: str) -> Any:
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, where)
     origin = typing.get_origin(hint)
     if origin is Literal:

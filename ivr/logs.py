@@ -52,7 +52,9 @@ class _ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
         extra = " ".join(f"{k}={v}" for k, v in getattr(record, _FIELDS, {}).items())
-        line = f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()} {extra}".rstrip()
+        line = (
+            f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()} {extra}".rstrip()
+        )
         if record.exc_info:
             line += "\n" + self.formatException(record.exc_info)
         return mask_digits(line)

@@ -1,7 +1,7 @@
 """G.711 mu-law and A-law companding (ITU-T Rec. G.711), table-driven over numpy arrays.
 
 Encoding follows the segment/quantisation rules of G.711 (as in Sun's reference g711.c, which
-Python's ``audioop`` also implements), so results are bit-exact with ``audioop.lin2ulaw``/``lin2alaw``.
+Python's ``audioop`` also implements), so results are bit-exact with ``audioop.lin2ulaw``/``alaw``.
 """
 
 from __future__ import annotations
@@ -22,9 +22,7 @@ def _build_ulaw_encode() -> npt.NDArray[np.uint8]:
     mask = np.where(pcm < 0, 0x7F, 0xFF)
     magnitude = np.minimum(np.abs(pcm), _ULAW_CLIP) + (_BIAS >> 2)
     seg = np.searchsorted(_ULAW_SEG_END, magnitude, side="left").astype(np.int64)
-    code = np.where(
-        seg >= 8, 0x7F ^ mask, ((seg << 4) | ((magnitude >> (seg + 1)) & 0xF)) ^ mask
-    )
+    code = np.where(seg >= 8, 0x7F ^ mask, ((seg << 4) | ((magnitude >> (seg + 1)) & 0xF)) ^ mask)
     return (code & 0xFF).astype(np.uint8)
 
 

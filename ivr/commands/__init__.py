@@ -1,4 +1,4 @@
-"""Click commands of the ``ivr`` CLI, one module per area; heavy imports stay inside the commands."""
+"""Click commands of the ``ivr`` CLI, one module per area; heavy imports stay inside commands."""
 
 from __future__ import annotations
 

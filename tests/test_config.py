@@ -1,0 +1,61 @@
+"""Configuration: defaults, YAML file, environment and CLI overrides, and clear errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.cli import main
+from ivr.config import ConfigError, load_config
+
+
+def test_defaults_are_embedded_engines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(environ={})
+    assert config.asr.engine == "auto" and config.asr.vosk_model is None
+    assert config.tts.engine == "piper"
+    assert config.audio.call_rate == 8000
+
+
+def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
+    path = tmp_path / "ivr.yaml"
+    path.write_text("tts:\n  engine: pyttsx3\n  speaking_rate: 1.1\nvad:\n  no_input_ms: 4000\n")
+    env = {"IVR_VAD__NO_INPUT_MS": "5000", "IVR_TTS__SPEAKING_RATE": "1.3"}
+    config = load_config(path, overrides=["vad.no_input_ms=7000"], environ=env)
+    assert config.tts.engine == "pyttsx3"
+    assert config.tts.speaking_rate == pytest.approx(1.3)
+    assert config.vad.no_input_ms == 7000
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("asr.engine=kaldi", "asr.engine: must be one of auto, whisper, vosk"),
+        ("asr.engine=vosk", "vosk_model is not set"),
+        ("asr.vosk_model=/nowhere/model", "does not exist"),
+        ("audio.call_rate=11025", "11025 Hz is not supported"),
+        ("vad.frame_ms=25", "10, 20 or 30"),
+        ("vad.no_input_ms=soon", "expected a whole number"),
+        ("tts.volume=3", "unknown setting 'tts.volume'"),
+        ("bank.database=mysql://x", "sqlite"),
+        ("engine=piper", "section.key"),
+    ],
+)
+def test_bad_settings_are_named_in_the_error(override: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.").replace("'", "'")):
+        load_config(overrides=[override], environ={})
+
+
+def test_malformed_yaml_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("asr: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(path, environ={})
+
+
+def test_cli_reports_configuration_errors_without_a_traceback() -> None:
+    result = CliRunner().invoke(main, ["--set", "asr.engine=nope", "config"])
+    assert result.exit_code == 2
+    assert "asr.engine: must be one of" in result.output
