@@ -1,0 +1,99 @@
+"""The transport-neutral call interface the CallSession sees: audio and events in, audio out.
+
+Every transport (SIP/RTP, WebSocket media streams, AudioSocket, the local microphone) presents each
+call as a ``CallBridge``. The session never learns which transport it is talking to; bridges never
+learn about dialogue or speech recognition.
+
+Audio both ways is 16-bit mono PCM at ``CallBridge.rate`` (8000 Hz for G.711 telephony) in frames
+of ``frame_ms``. Outbound audio is paced by the bridge in real time (``telephony.pacing``), never
+queued far ahead, so that ``clear_audio()`` on barge-in silences the caller's ear at once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class AudioIn:
+    """One frame of caller audio (16-bit mono PCM at the bridge rate)."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class DtmfIn:
+    """A keypad digit pressed by the caller: 0-9, *, #, A-D."""
+
+    digit: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    """The call ended from the far side (or the transport failed)."""
+
+    reason: str
+    failed: bool = False
+    """True when the transport broke (garbage, timeout), not an orderly hang-up."""
+
+
+BridgeEvent = AudioIn | DtmfIn | Hangup
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What the transport knows about a new call."""
+
+    call_id: str
+    transport: Literal["sip", "websocket", "audiosocket", "local"]
+    caller: str = ""
+    """Caller id as the transport gives it (masked before it reaches a log or record)."""
+    called: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Transport details worth recording (codec, remote address, custom parameters)."""
+
+
+class CallBridge(abc.ABC):
+    """One live call, as the CallSession sees it."""
+
+    rate: int = 8000
+    frame_ms: int = 20
+
+    def __init__(self, info: CallInfo) -> None:
+        self.info = info
+
+    @abc.abstractmethod
+    async def receive(self) -> BridgeEvent:
+        """Next event from the caller; after a ``Hangup`` it keeps returning that ``Hangup``."""
+
+    @abc.abstractmethod
+    async def play(self, pcm: bytes) -> None:
+        """Queue bot audio for real-time playout; returns once it is queued (not played)."""
+
+    @abc.abstractmethod
+    async def wait_played(self) -> None:
+        """Wait until everything queued so far has gone out to the caller (or was cleared)."""
+
+    @abc.abstractmethod
+    def clear_audio(self) -> None:
+        """Drop queued bot audio at once (barge-in); playout continues with silence."""
+
+    @property
+    @abc.abstractmethod
+    def playing(self) -> bool:
+        """True while queued bot audio remains to be sent."""
+
+    @abc.abstractmethod
+    async def send_dtmf(self, digits: str) -> None:
+        """Send keypad digits to the far side (e.g. to drive a downstream IVR)."""
+
+    @abc.abstractmethod
+    async def transfer(self, target: str, context: Mapping[str, Any]) -> bool:
+        """Hand the call to ``target`` (SIP REFER or the transport's equivalent); True if done."""
+
+    @abc.abstractmethod
+    async def hangup(self, reason: str = "bot") -> None:
+        """End the call from our side; safe to call more than once."""
