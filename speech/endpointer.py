@@ -46,6 +46,8 @@ class SpeechStarted:
 
     start_ms: int
     at_ms: int
+    audio: bytes = b""
+    """Audio from the pre-roll up to confirmation, for a recogniser that streams."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,7 @@ class Endpointer:
             self._frames_at_last_voiced = len(self._frames)
             self._prev_voiced = held
             self._trail.clear()
-            return SpeechStarted(start_ms=onset, at_ms=self._clock_ms)
+            return SpeechStarted(start_ms=onset, at_ms=self._clock_ms, audio=b"".join(self._frames))
         if self._no_input_armed and self._clock_ms >= self.config.no_input_ms:
             self._no_input_armed = False
             return NoInput(at_ms=self._clock_ms)

@@ -12,7 +12,7 @@ queued far ahead, so that ``clear_audio()`` on barge-in silences the caller's ea
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -64,6 +64,16 @@ class CallBridge(abc.ABC):
 
     def __init__(self, info: CallInfo) -> None:
         self.info = info
+        self._outbound_taps: list[Callable[[bytes], None]] = []
+
+    def add_outbound_tap(self, tap: Callable[[bytes], None]) -> None:
+        """Have ``tap`` called with every frame actually sent to the caller, silence included."""
+        self._outbound_taps.append(tap)
+
+    def frame_sent(self, frame: bytes) -> None:
+        """Bridges call this for each outbound frame as it goes on the wire (pacer tick)."""
+        for tap in self._outbound_taps:
+            tap(frame)
 
     @abc.abstractmethod
     async def receive(self) -> BridgeEvent:
