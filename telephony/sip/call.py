@@ -1,0 +1,703 @@
+"""One answered SIP call: the UAS side of its INVITE dialog, and the CallBridge over it.
+
+``SipCall`` runs the call's signalling (RFC 3261 sections 13-15): ringing and answering with
+SDP, retransmitting the 2xx until the ACK, re-INVITE and hold, BYE both ways, INFO DTMF, and
+the REFER/NOTIFY exchange of a handoff (RFC 3515). ``SipCallBridge`` is what the CallSession
+sees: caller audio and DTMF in, paced bot audio out, ``transfer`` and ``hangup``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import json
+import logging
+import random
+from collections import deque
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
+from telephony.dtmf import event_code, parse_dtmf_relay
+from telephony.media import RtpSession
+from telephony.sdp import (
+    MediaParameters,
+    NegotiationError,
+    SessionDescription,
+    accept_answer,
+    answer_offer,
+    make_offer,
+)
+from telephony.sip.dialog import Dialog
+from telephony.sip.message import (
+    NameAddress,
+    SipRequest,
+    SipResponse,
+    SipUri,
+    make_response,
+)
+from telephony.sip.transaction import ServerTransaction
+
+if TYPE_CHECKING:
+    from telephony.sip.server import SipServer
+    from telephony.sip.transport import Source
+
+log = logging.getLogger(__name__)
+
+EVENT_QUEUE_LIMIT = 1500
+"""Caller events buffered for a session that is not reading (30 s of audio); then audio drops."""
+BYE_WAIT = 2.0
+"""How long ``hangup`` waits for the 200 to our BYE (retransmissions go on in the background)."""
+TRANSFER_GRACE = 2.0
+"""After the caller's BYE, how long a pending transfer still waits for its final NOTIFY."""
+MAX_CONTEXT_BYTES = 4096
+"""Largest handoff context header; bigger contexts are cut (and the full one logged)."""
+
+
+class CallState(enum.Enum):
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    """200 OK sent, waiting for the ACK."""
+    CONFIRMED = "confirmed"
+    ENDED = "ended"
+
+
+def mask_caller(user: str) -> str:
+    """A caller id fit for logs: only the last four characters survive."""
+    return "***" + user[-4:] if len(user) > 4 else "***"
+
+
+class EventChannel:
+    """Caller events for the session, in order; after a Hangup it keeps returning that Hangup."""
+
+    def __init__(self, limit: int = EVENT_QUEUE_LIMIT) -> None:
+        self._items: deque[BridgeEvent] = deque()
+        self._waiters: list[asyncio.Future[None]] = []
+        self._limit = limit
+        self.final: Hangup | None = None
+        self.dropped = 0
+
+    def put(self, event: BridgeEvent) -> None:
+        if self.final is not None:
+            return
+        if isinstance(event, Hangup):
+            self.final = event
+        elif isinstance(event, AudioIn) and len(self._items) >= self._limit:
+            self.dropped += 1
+            return
+        self._items.append(event)
+        waiters, self._waiters = self._waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def get(self) -> BridgeEvent:
+        while not self._items:
+            if self.final is not None:
+                return self.final
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            await waiter
+        return self._items.popleft()
+
+
+class SipCall:
+    """The signalling and media of one incoming call, from INVITE to BYE."""
+
+    def __init__(
+        self,
+        server: SipServer,
+        invite: SipRequest,
+        transaction: ServerTransaction,
+        dialog: Dialog,
+        rtp: RtpSession,
+        events: EventChannel,
+    ) -> None:
+        self.server = server
+        self.invite = invite
+        self.invite_transaction = transaction
+        self.source: Source = transaction.source
+        self.dialog = dialog
+        self.rtp = rtp
+        self.state = CallState.RINGING
+        self.events = events
+        self.call_id = dialog.call_id
+        self.ended = asyncio.Event()
+        self.hangup_reason = ""
+        self.failed = False
+        self._loop = asyncio.get_running_loop()
+        self._confirmed: asyncio.Future[bool] = self._loop.create_future()
+        self._session_id = str(random.randint(10**9, 10**10 - 1))
+        self._session_version = int(self._session_id)
+        self._local_sdp: SessionDescription | None = None
+        self._offer_pending = False
+        """We put an offer in our 2xx and expect the answer in the ACK."""
+        self._awaiting_ack: int | None = None
+        """CSeq of the INVITE whose 2xx is retransmitted until its ACK."""
+        self._retransmit_task: asyncio.Task[None] | None = None
+        self._refer_result: asyncio.Future[int | None] | None = None
+        self._refer_last_status: int | None = None
+        self._bye_sent = False
+        self._pinned = False
+        caller = invite.from_
+        self.caller_uri = caller.uri
+        self.info = CallInfo(
+            call_id=self.call_id,
+            transport="sip",
+            caller=_user_of(caller.uri) or caller.display_name or "",
+            called=_user_of(invite.uri),
+            extra={},
+        )
+
+    # -- answering -------------------------------------------------------------------------
+
+    def _respond(
+        self,
+        transaction: ServerTransaction,
+        status: int,
+        reason: str | None = None,
+        *,
+        headers: list[tuple[str, str]] | None = None,
+        body: bytes = b"",
+    ) -> SipResponse:
+        extra = self.server.common_headers()
+        if transaction.request.method == "INVITE" and 100 < status < 300:
+            extra += [
+                ("Contact", self.server.contact_for(transaction.source.transport)),
+                ("Allow", self.server.allow),
+            ]
+        response = make_response(
+            transaction.request,
+            status,
+            reason,
+            to_tag=self.dialog.local_tag,
+            received_from=transaction.source.address,
+            headers=extra + (headers or []),
+            body=body,
+        )
+        self.server.transactions.respond(transaction, response)
+        return response
+
+    def negotiate_offer(self, body: bytes) -> tuple[bytes, MediaParameters | None]:
+        """Our SDP for an INVITE body: an answer to its offer, or our offer if it had none.
+
+        Raises NegotiationError (488, or 400 for unparsable SDP).
+        """
+        server = self.server
+        if not body:
+            self._offer_pending = True
+            offer = make_offer(
+                address=server.public_host,
+                port=self.rtp.local_port,
+                session_id=self._session_id,
+                session_version=self._next_version(None),
+                codecs=server.codecs,
+            )
+            self._local_sdp = offer
+            return bytes(offer), None
+        try:
+            remote = SessionDescription.parse(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise NegotiationError(f"unparsable SDP offer: {exc}", status=400) from None
+        self._offer_pending = False
+        answer, params = answer_offer(
+            remote,
+            address=server.public_host,
+            port=self.rtp.local_port,
+            session_id=self._session_id,
+            session_version=self._session_version,
+            codecs=server.codecs,
+        )
+        answer.origin.session_version = self._next_version(answer)
+        self._local_sdp = answer
+        return bytes(answer), params
+
+    def _next_version(self, sdp: SessionDescription | None) -> int:
+        """Bump o= version only when our description changes (RFC 3264 section 8)."""
+        previous = self._local_sdp
+        if previous is not None and sdp is not None and previous.media == sdp.media:
+            return self._session_version
+        if previous is not None:
+            self._session_version += 1
+        return self._session_version
+
+    async def answer(self, sdp: bytes, params: MediaParameters | None) -> None:
+        """Ring, answer with 200 OK and our SDP, and wait for the ACK (sections 13.3.1)."""
+        server = self.server
+        transaction = self.invite_transaction
+        if self.source.connection is not None:
+            self.source.connection.pinned += 1  # keep the TCP connection while the call lasts
+            self._pinned = True
+        try:
+            if server.ring:
+                self._respond(transaction, 180)
+            if server.answer_delay > 0:
+                with contextlib.suppress(asyncio.TimeoutError):  # ringing, unless cancelled
+                    await asyncio.wait_for(self.ended.wait(), server.answer_delay)
+            if self.state is not CallState.RINGING:
+                return
+            if params is not None:
+                self.rtp.configure(params)
+            response = self._respond(
+                transaction,
+                200,
+                headers=[("Content-Type", "application/sdp")],
+                body=sdp,
+            )
+            self.state = CallState.ANSWERED
+            self._record_media()
+            server.stats_add("calls_answered")
+            self._start_2xx_retransmission(response, self.dialog.remote_cseq, initial=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a bug here must not leave the caller ringing forever
+            log.exception("call %s: answering failed", self.call_id)
+            self._end(Hangup("internal error", failed=True))
+
+    def _record_media(self) -> None:
+        params = self.rtp.params
+        extra: dict[str, Any] = {
+            "sip_transport": self.source.transport,
+            "local_rtp_port": self.rtp.local_port,
+            "user_agent": self.invite.get("User-Agent") or "",
+        }
+        if params is not None:
+            extra.update(
+                codec=params.codec,
+                remote_rtp=f"{params.remote_address}:{params.remote_port}",
+                telephone_event=params.telephone_event,
+                direction=params.direction,
+            )
+        self.info = CallInfo(
+            call_id=self.info.call_id,
+            transport="sip",
+            caller=self.info.caller,
+            called=self.info.called,
+            extra=extra,
+        )
+
+    def _start_2xx_retransmission(self, response: SipResponse, cseq: int, initial: bool) -> None:
+        self._awaiting_ack = cseq
+        if self._retransmit_task is not None:
+            self._retransmit_task.cancel()
+        self._retransmit_task = asyncio.ensure_future(
+            self._retransmit_2xx(bytes(response), cseq, initial)
+        )
+
+    async def _retransmit_2xx(self, data: bytes, cseq: int, initial: bool) -> None:
+        """Section 13.3.1.4: resend the 2xx from T1 doubling to T2 until ACK; BYE after 64*T1."""
+        timers = self.server.timers
+        deadline = self._loop.time() + timers.timeout
+        interval = timers.t1
+        while self._awaiting_ack == cseq and self.state is not CallState.ENDED:
+            remaining = deadline - self._loop.time()
+            if remaining <= 0:
+                break
+            await asyncio.sleep(min(interval, remaining))
+            if self._awaiting_ack != cseq or self.state is CallState.ENDED:
+                return
+            if self._loop.time() >= deadline:
+                break
+            self.server.send(data, self.source)
+            interval = min(2 * interval, timers.t2)
+        if self._awaiting_ack == cseq and self.state is not CallState.ENDED:
+            log.warning("call %s: no ACK for our 2xx within %.1f s", self.call_id, timers.timeout)
+            self.server.stats_add("calls_ack_timeout")
+            self._awaiting_ack = None
+            await self._bye_and_end(Hangup("no ACK from caller", failed=True))
+
+    async def wait_confirmed(self) -> bool:
+        """True once the ACK arrived; False if the call ended before that."""
+        return await self._confirmed
+
+    def cancel(self) -> None:
+        """CANCEL before our final response: 487 to the INVITE (section 9.2)."""
+        if self.state is not CallState.RINGING:
+            return
+        self._respond(self.invite_transaction, 487)
+        self.server.stats_add("calls_cancelled")
+        self._end(Hangup("caller cancelled"))
+
+    def reject_unanswered(self, status: int, reason: str | None = None) -> None:
+        """Final non-2xx to an INVITE we had not answered yet (shutdown, bot hangup)."""
+        if self.state is not CallState.RINGING:
+            return
+        self._respond(self.invite_transaction, status, reason)
+        self._end(Hangup(reason or "rejected"))
+
+    # -- requests within the dialog ----------------------------------------------------------
+
+    def handle_ack(self, request: SipRequest) -> None:
+        try:
+            cseq, _ = request.cseq
+        except ValueError:
+            return
+        if self._awaiting_ack is None or cseq != self._awaiting_ack:
+            return  # a retransmitted ACK
+        self._awaiting_ack = None
+        if self._retransmit_task is not None:
+            self._retransmit_task.cancel()
+            self._retransmit_task = None
+        if self._offer_pending:
+            self._offer_pending = False
+            try:
+                params = accept_answer(SessionDescription.parse(request.body), self.server.codecs)
+            except (ValueError, UnicodeDecodeError) as exc:
+                log.warning("call %s: unusable SDP answer in ACK: %s", self.call_id, exc)
+                self.server.spawn(self._bye_and_end(Hangup("bad SDP answer", failed=True)))
+                return
+            self.rtp.configure(params)
+            self._record_media()
+        if self.state is CallState.ANSWERED:
+            self.state = CallState.CONFIRMED
+            self.rtp.start()
+            if not self._confirmed.done():
+                self._confirmed.set_result(True)
+
+    def handle_request(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        """A request inside our dialog (To tag ours), other than ACK and CANCEL."""
+        method = request.method
+        number, _ = request.cseq
+        if number < self.dialog.remote_cseq and method != "ACK":
+            # Section 12.2.2: out of order.
+            self._respond(transaction, 500, "CSeq Out Of Order", headers=[("Retry-After", "1")])
+            return
+        self.dialog.remote_cseq = max(self.dialog.remote_cseq, number)
+        if method == "BYE":
+            self._respond(transaction, 200)
+            self._end(Hangup("caller hung up"))
+        elif method == "INVITE":
+            self._handle_reinvite(request, transaction)
+        elif method == "INFO":
+            self._handle_info(request, transaction)
+        elif method == "NOTIFY":
+            self._handle_notify(request, transaction)
+        elif method == "OPTIONS":
+            self._respond(transaction, 200, headers=self.server.capability_headers())
+        else:
+            self.server.reject_method(request, transaction)
+
+    def _handle_reinvite(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        if self.state is CallState.ENDED:
+            self._respond(transaction, 481)
+            return
+        if self._awaiting_ack is not None:
+            # Our previous 2xx is still unacknowledged: the peer must retry (section 14.2).
+            self._respond(transaction, 500, headers=[("Retry-After", str(random.randint(0, 10)))])
+            return
+        content_type = request.content_type
+        if request.body and content_type != "application/sdp":
+            self._respond(transaction, 415, headers=[("Accept", "application/sdp")])
+            return
+        try:
+            sdp, params = self.negotiate_offer(request.body)
+        except NegotiationError as exc:
+            log.info("call %s: re-INVITE refused: %s", self.call_id, exc)
+            headers = [warning_header(self.server.public_host, str(exc))]
+            self._respond(transaction, exc.status, headers=headers if exc.status == 488 else [])
+            return
+        contact = request.contact
+        if contact is not None and contact.uri != "*":
+            self.dialog.remote_target = contact.uri  # target refresh (section 12.2.2)
+        if params is not None:
+            self.rtp.configure(params)
+            self._record_media()
+            log.info(
+                "call %s: re-INVITE: %s %s, we %s",
+                self.call_id,
+                params.codec,
+                f"{params.remote_address}:{params.remote_port}",
+                params.direction,
+            )
+        response = self._respond(
+            transaction, 200, headers=[("Content-Type", "application/sdp")], body=sdp
+        )
+        self._start_2xx_retransmission(response, request.cseq[0], initial=False)
+
+    def _handle_info(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        if not request.body:
+            self._respond(transaction, 200)  # an empty INFO is a keep-alive probe
+            return
+        content_type = request.get("Content-Type") or ""
+        try:
+            digit = parse_dtmf_relay(request.body, content_type)
+        except ValueError as exc:
+            self._respond(transaction, 400, f"Bad Request ({exc})")
+            return
+        if digit is None:
+            self._respond(
+                transaction, 415, headers=[("Accept", "application/dtmf-relay, application/dtmf")]
+            )
+            return
+        self._respond(transaction, 200)
+        self.server.stats_add("dtmf_info")
+        self.events.put(DtmfIn(digit))
+
+    def _handle_notify(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        event = (request.get("Event") or "").split(";", 1)[0].strip().lower()
+        if event != "refer":
+            self._respond(transaction, 489)
+            return
+        self._respond(transaction, 200)
+        status = _sipfrag_status(request.body)
+        state = (request.get("Subscription-State") or "").split(";", 1)[0].strip().lower()
+        log.info(
+            "call %s: transfer progress: %s (subscription %s)",
+            self.call_id,
+            status,
+            state or "?",
+        )
+        if status is not None:
+            self._refer_last_status = status
+        final = (status is not None and status >= 200) or state == "terminated"
+        if final and self._refer_result is not None and not self._refer_result.done():
+            self._refer_result.set_result(self._refer_last_status)
+
+    # -- our requests ----------------------------------------------------------------------
+
+    async def _send_request(
+        self, method: str, headers: list[tuple[str, str]] | None = None, body: bytes = b""
+    ) -> SipResponse | None:
+        server = self.server
+        try:
+            destination = await server.destination_for(self.dialog.next_hop(), self.source)
+        except (OSError, ValueError) as exc:
+            log.warning("call %s: cannot reach the caller for %s: %s", self.call_id, method, exc)
+            return None
+        request = self.dialog.new_request(
+            method,
+            server.via_for(destination.transport),
+            contact=server.contact_for(destination.transport),
+            headers=server.common_headers(request=True) + (headers or []),
+            body=body,
+        )
+        return await server.send_request(request, destination)
+
+    def media_timeout(self) -> None:
+        """No RTP from the caller for too long: the far end is gone, end the call."""
+        if self.state is CallState.CONFIRMED:
+            log.warning("call %s: no RTP from the caller, hanging up", self.call_id)
+            self.server.stats_add("calls_media_timeout")
+            self.server.spawn(self._bye_and_end(Hangup("media timeout", failed=True)))
+
+    async def _bye_and_end(self, hangup: Hangup) -> None:
+        self._end(hangup)
+        await self._send_bye()
+
+    async def _send_bye(self) -> None:
+        if self._bye_sent:
+            return
+        self._bye_sent = True
+        response = await self._send_request("BYE")
+        if response is None:
+            log.info("call %s: no response to our BYE", self.call_id)
+
+    async def hangup(self, reason: str = "bot") -> None:
+        """End the call from our side (BYE, or a final response if still ringing)."""
+        if self.state is CallState.ENDED:
+            return
+        if self.state is CallState.RINGING:
+            self.reject_unanswered(480, "Temporarily Unavailable")
+            return
+        self._end(Hangup(reason))
+        bye = asyncio.ensure_future(self._send_bye())
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(asyncio.shield(bye), BYE_WAIT)
+
+    async def send_info_dtmf(self, digits: str) -> None:
+        """DTMF as SIP INFO application/dtmf-relay, for peers without telephone-event."""
+        for digit in digits:
+            event_code(digit)
+        for digit in digits:
+            if self.state is not CallState.CONFIRMED:
+                return
+            body = f"Signal={digit.upper()}\r\nDuration=160\r\n".encode()
+            await self._send_request("INFO", [("Content-Type", "application/dtmf-relay")], body)
+
+    async def transfer(self, target: str, context: Mapping[str, Any]) -> bool:
+        """Blind transfer by REFER (RFC 3515); True once the caller reports the target answered.
+
+        The context goes out as compact JSON in the handoff header of the REFER and is logged
+        (the referred INVITE carries it only if the caller's UA copies it); it must hold nothing
+        secret. On failure the call stays up with the bot.
+        """
+        if self.state is not CallState.CONFIRMED or self._refer_result is not None:
+            return False
+        uri = _target_uri(target)
+        context_json = json.dumps(
+            dict(context), separators=(",", ":"), ensure_ascii=True, sort_keys=True, default=str
+        )
+        log.info("call %s: handoff to %s with context %s", self.call_id, uri, context_json)
+        header_value = context_json
+        if len(header_value) > MAX_CONTEXT_BYTES:
+            header_value = header_value[:MAX_CONTEXT_BYTES]
+            log.warning("call %s: handoff context cut to %d bytes", self.call_id, MAX_CONTEXT_BYTES)
+        headers = [
+            ("Refer-To", f"<{uri}>"),
+            ("Referred-By", f"<{self.dialog.local.uri}>"),
+            (self.server.handoff_header, header_value),
+        ]
+        self._refer_result = self._loop.create_future()
+        self._refer_last_status = None
+        self.server.stats_add("transfers_attempted")
+        try:
+            response = await self._send_request("REFER", headers)
+            if response is None or not 200 <= response.status < 300:
+                log.info(
+                    "call %s: REFER refused: %s",
+                    self.call_id,
+                    f"{response.status} {response.reason}" if response else "no response",
+                )
+                return False
+            status = await self._wait_transfer_outcome(self._refer_result)
+            if status is None or not 200 <= status < 300:
+                log.info("call %s: transfer failed (%s)", self.call_id, status)
+                return False
+            self.server.stats_add("transfers_completed")
+            if self.state is not CallState.ENDED:
+                await self.hangup("transferred")
+            return True
+        finally:
+            self._refer_result = None
+            if self.state is CallState.ENDED:
+                self.server.forget_dialog(self)
+
+    async def _wait_transfer_outcome(self, outcome: asyncio.Future[int | None]) -> int | None:
+        """The final sipfrag status of the transfer, or None if none came in time.
+
+        If the caller hangs up first (many UAs BYE as soon as the target answers), the final
+        NOTIFY may still be on its way: it gets a short grace period.
+        """
+        ended: asyncio.Future[Any] = asyncio.ensure_future(self.ended.wait())
+        try:
+            await asyncio.wait(
+                [outcome, ended],
+                timeout=self.server.transfer_timeout,
+                return_when=asyncio.FIRST_COMPLETED,
+            )
+            if not outcome.done() and ended.done():
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(asyncio.shield(outcome), TRANSFER_GRACE)
+        finally:
+            ended.cancel()
+        if outcome.done():
+            return outcome.result()
+        log.info(
+            "call %s: no final transfer NOTIFY (last status %s)",
+            self.call_id,
+            self._refer_last_status,
+        )
+        return None
+
+    # -- ending ----------------------------------------------------------------------------
+
+    def _end(self, hangup: Hangup) -> None:
+        if self.state is CallState.ENDED:
+            return
+        self.state = CallState.ENDED
+        self.hangup_reason = hangup.reason
+        self.failed = hangup.failed
+        self._awaiting_ack = None
+        if self._retransmit_task is not None:
+            self._retransmit_task.cancel()
+            self._retransmit_task = None
+        self.rtp.close()
+        if self._pinned and self.source.connection is not None:
+            self.source.connection.pinned -= 1
+            self._pinned = False
+        self.events.put(hangup)
+        if not self._confirmed.done():
+            self._confirmed.set_result(False)
+        self.ended.set()
+        if self._refer_result is None:
+            self.server.forget_dialog(self)
+        self.server.call_ended(self)
+        log.info("call %s ended: %s", self.call_id, hangup.reason)
+
+
+class SipCallBridge(CallBridge):
+    """The CallBridge of one SIP call, handed to the server's ``on_call`` callback."""
+
+    def __init__(self, call: SipCall) -> None:
+        super().__init__(call.info)
+        self.call = call
+        call.rtp.on_frame = self.frame_sent
+
+    async def receive(self) -> BridgeEvent:
+        return await self.call.events.get()
+
+    async def play(self, pcm: bytes) -> None:
+        if self.call.state is CallState.ENDED:
+            return
+        self.call.rtp.pacer.play(pcm)
+
+    async def wait_played(self) -> None:
+        await self.call.rtp.pacer.wait_played()
+
+    def clear_audio(self) -> None:
+        self.call.rtp.pacer.clear()
+
+    @property
+    def playing(self) -> bool:
+        return self.call.rtp.pacer.playing
+
+    async def send_dtmf(self, digits: str) -> None:
+        if self.call.state is not CallState.CONFIRMED:
+            return
+        if self.call.rtp.can_send_dtmf:
+            await self.call.rtp.send_dtmf(digits)
+        else:
+            await self.call.send_info_dtmf(digits)
+
+    async def transfer(self, target: str, context: Mapping[str, Any]) -> bool:
+        return await self.call.transfer(target, context)
+
+    async def hangup(self, reason: str = "bot") -> None:
+        await self.call.hangup(reason)
+
+    @property
+    def underruns(self) -> int:
+        """Times the bot's audio was not produced in time during a playback."""
+        return self.call.rtp.pacer.underruns
+
+    def stats(self) -> dict[str, int]:
+        """Media counters of this call (packets, losses, pacer underruns)."""
+        return self.call.rtp.stats()
+
+
+def warning_header(host: str, text: str) -> tuple[str, str]:
+    """A Warning header with code 305, Incompatible media format (RFC 3261 section 20.43)."""
+    cleaned = "".join(c for c in text if c.isprintable() and c not in '"\\')[:150]
+    return ("Warning", f'305 {host} "{cleaned}"')
+
+
+def _user_of(uri: str) -> str:
+    try:
+        return SipUri.parse(uri).user or ""
+    except ValueError:
+        scheme, _, rest = uri.partition(":")
+        return rest.split(";", 1)[0] if scheme.lower() == "tel" else ""
+
+
+def _target_uri(target: str) -> str:
+    """A SIP URI from a handoff target given as a URI, name-addr or bare user@host."""
+    text = target.strip()
+    if "<" in text:
+        text = NameAddress.parse(text).uri
+    if ":" not in text.split("@", 1)[0]:
+        text = "sip:" + text
+    if text.lower().startswith(("sip:", "sips:")):
+        SipUri.parse(text)
+    else:
+        NameAddress.parse(f"<{text}>")
+    return text
+
+
+def _sipfrag_status(body: bytes) -> int | None:
+    """Status code of a message/sipfrag body's status line (RFC 3420), e.g. SIP/2.0 200 OK."""
+    first = body.decode("utf-8", errors="replace").strip().split("\n", 1)[0].strip()
+    parts = first.split(" ", 2)
+    if len(parts) >= 2 and parts[0].upper().startswith("SIP/") and parts[1].isdigit():
+        return int(parts[1])
+    return None

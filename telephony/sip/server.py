@@ -1,0 +1,655 @@
+"""The SIP server: a user agent server (RFC 3261) on UDP and TCP that answers calls.
+
+``SipServer`` listens for SIP, answers each acceptable INVITE with SDP (PCMU/PCMA and
+telephone-event on an RTP port of its own), and hands every confirmed call to ``on_call`` as a
+``SipCallBridge``. The call stays up until the callback returns (then we send BYE) or either
+side hangs up. Everything else a UAS meets gets its proper answer: retransmissions the same
+response, OPTIONS 200, CANCEL 200 plus 487, unknown dialogs 481, busy 486, no common codec
+488, unknown methods 501. Malformed input is dropped and counted, never fatal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from telephony.bridge import AudioIn, CallBridge, DtmfIn
+from telephony.media import RtpSession
+from telephony.pacing import FillerKind
+from telephony.sdp import SUPPORTED_CODECS, NegotiationError
+from telephony.sip.call import (
+    CallState,
+    EventChannel,
+    SipCall,
+    SipCallBridge,
+    mask_caller,
+    warning_header,
+)
+from telephony.sip.dialog import Dialog
+from telephony.sip.message import (
+    KNOWN_METHODS,
+    MAX_MESSAGE_SIZE,
+    MessageTooLarge,
+    SipParseError,
+    SipRequest,
+    SipResponse,
+    SipUri,
+    check_request,
+    make_response,
+    parse_message,
+)
+from telephony.sip.transaction import (
+    ClientTransaction,
+    ClientTransactions,
+    ServerTransaction,
+    ServerTransactions,
+    Timers,
+    new_branch,
+    new_tag,
+)
+from telephony.sip.transport import Source, TcpConnection, UdpTransport
+
+log = logging.getLogger(__name__)
+
+OnCall = Callable[[CallBridge], Awaitable[None]]
+
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, NOTIFY"
+"""Methods we accept (RFC 3261 section 20.5)."""
+ACCEPT = "application/sdp, application/dtmf-relay, application/dtmf, message/sipfrag"
+"""Bodies we understand (RFC 3261 section 20.1)."""
+NO_DIALOG_METHODS = frozenset({"BYE", "INFO", "NOTIFY", "PRACK", "UPDATE"})
+"""Methods that only make sense inside a dialog: 481 without one (section 12.2.2)."""
+STOP_GRACE = 2.0
+"""How long ``stop`` waits for BYEs to be answered and callbacks to finish."""
+TCP_CONNECT_TIMEOUT = 5.0
+
+
+@dataclass(frozen=True, eq=False)
+class Destination:
+    """Where a request we originate goes (RFC 3263 reduced to IP literals and local names)."""
+
+    transport: str
+    address: tuple[str, int]
+    connection: TcpConnection | None = None
+
+    @property
+    def reliable(self) -> bool:
+        return self.transport != "UDP"
+
+
+class SipServer:
+    """A SIP UAS on UDP and/or TCP that produces one ``SipCallBridge`` per answered call."""
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_call: OnCall,
+        *,
+        udp: bool = True,
+        tcp: bool = True,
+        public_host: str | None = None,
+        rtp_host: str | None = None,
+        rtp_port_range: tuple[int, int] = (10000, 20000),
+        max_calls: int = 100,
+        user: str = "bot",
+        codecs: Sequence[str] = SUPPORTED_CODECS,
+        ring: bool = True,
+        answer_delay: float = 0.0,
+        filler: FillerKind = "silence",
+        timer_t1: float = 0.5,
+        timer_t2: float = 4.0,
+        max_message_size: int = MAX_MESSAGE_SIZE,
+        transfer_timeout: float = 30.0,
+        rtp_timeout: float = 60.0,
+        handoff_header: str = "X-Handoff-Context",
+        server_name: str = "bank-ivr",
+    ) -> None:
+        """
+        ``public_host`` is the address put in SDP, Contact and Via (default: ``host``, which
+        must then be a concrete address); ``rtp_host`` is where RTP sockets bind (default:
+        ``host``). ``answer_delay`` keeps the call ringing that long before the 200 OK.
+        ``timer_t1``/``timer_t2`` are RFC 3261's T1/T2 (64*T1 bounds every wait for an ACK or
+        a response). The handoff context of ``transfer`` travels in ``handoff_header``.
+        ``rtp_timeout`` ends a call whose caller sent no RTP for that long (0: never).
+        """
+        if not udp and not tcp:
+            raise ValueError("enable at least one of UDP and TCP")
+        unknown = [c for c in codecs if c.upper() not in SUPPORTED_CODECS]
+        if unknown or not codecs:
+            raise ValueError(f"codecs must be a non-empty subset of {SUPPORTED_CODECS}")
+        self.host = host
+        self.port = port
+        self.on_call = on_call
+        self.use_udp = udp
+        self.use_tcp = tcp
+        self.public_host = public_host or host
+        if self.public_host in ("0.0.0.0", "::", ""):
+            raise ValueError("listening on a wildcard address needs an explicit public_host")
+        self.rtp_host = rtp_host or host
+        self.rtp_port_range = rtp_port_range
+        self.max_calls = max_calls
+        self.user = user
+        self.codecs = tuple(c.upper() for c in codecs)
+        self.ring = ring
+        self.answer_delay = answer_delay
+        self.filler: FillerKind = filler
+        self.timers = Timers(t1=timer_t1, t2=timer_t2)
+        self.max_message_size = max_message_size
+        self.transfer_timeout = transfer_timeout
+        self.rtp_timeout = rtp_timeout
+        self.handoff_header = handoff_header
+        self.server_name = server_name
+        self.allow = ALLOW
+
+        self.transactions = ServerTransactions(self.timers, self.send)
+        self.client_transactions = ClientTransactions()
+        self._udp: UdpTransport | None = None
+        self._tcp_server: asyncio.AbstractServer | None = None
+        self._connections: set[TcpConnection] = set()
+        self._dialogs: dict[tuple[str, str, str], SipCall] = {}
+        self._by_invite: dict[tuple[str, ...], SipCall] = {}
+        self._calls: set[SipCall] = set()
+        self._setting_up = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
+        self._counters: Counter[str] = Counter()
+        self._media_totals: Counter[str] = Counter()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind the UDP socket and the TCP listener (on the same port; port 0 picks one)."""
+        loop = asyncio.get_running_loop()
+        for attempt in range(20):
+            port = self.port
+            udp: UdpTransport | None = None
+            try:
+                if self.use_udp:
+                    protocol = UdpTransport(
+                        self._deliver, self._on_oversized, self.max_message_size
+                    )
+                    udp = protocol
+                    await loop.create_datagram_endpoint(
+                        _constant(protocol), local_addr=(self.host, port)
+                    )
+                    port = udp.local_address[1]
+                if self.use_tcp:
+                    self._tcp_server = await loop.create_server(
+                        self._new_connection, self.host, port, reuse_address=True
+                    )
+                    port = self._tcp_server.sockets[0].getsockname()[1]
+            except OSError:
+                if udp is not None and udp.transport is not None:
+                    udp.transport.close()
+                if self.port != 0 or attempt == 19:
+                    raise
+                continue
+            self._udp = udp
+            self.port = port
+            break
+        log.info(
+            "SIP server on %s:%d (%s), media %s, RTP ports %d-%d",
+            self.host,
+            self.port,
+            "+".join(t for t, on in (("UDP", self.use_udp), ("TCP", self.use_tcp)) if on),
+            "/".join(self.codecs),
+            *self.rtp_port_range,
+        )
+
+    async def stop(self) -> None:
+        """Politely end every call (BYE, or 503 if still ringing), then close the sockets."""
+        self._stopping = True
+        hangups = []
+        for call in list(self._calls):
+            if call.state is CallState.RINGING:
+                call.reject_unanswered(503, "Service Unavailable")
+            else:
+                hangups.append(asyncio.ensure_future(call.hangup("server shutdown")))
+        if hangups:
+            await asyncio.wait(hangups, timeout=STOP_GRACE)
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=1.0)
+        self.client_transactions.close()
+        self.transactions.close()
+        if self._udp is not None and self._udp.transport is not None:
+            self._udp.transport.close()
+        if self._tcp_server is not None:
+            self._tcp_server.close()
+            for connection in list(self._connections):
+                connection.close()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._tcp_server.wait_closed(), 1.0)
+        log.info("SIP server on port %d stopped", self.port)
+
+    # -- statistics ------------------------------------------------------------------------
+
+    def stats_add(self, name: str, count: int = 1) -> None:
+        self._counters[name] += count
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /metrics: messages, drops, calls, and media totals (rtp_*)."""
+        media = Counter(self._media_totals)
+        for call in self._calls:
+            media.update(call.rtp.stats())
+        out = dict(self._counters)
+        out.update({f"rtp_{k}": v for k, v in media.items()})
+        out["active_calls"] = sum(1 for c in self._calls if c.state is not CallState.ENDED)
+        out["tcp_connections"] = len(self._connections)
+        for key in (
+            "messages_received",
+            "malformed_dropped",
+            "bad_requests",
+            "oversized_dropped",
+            "calls_offered",
+            "calls_answered",
+            "calls_rejected",
+            "calls_cancelled",
+        ):
+            out.setdefault(key, 0)
+        return out
+
+    # -- sending ---------------------------------------------------------------------------
+
+    def send(self, data: bytes, source: Source) -> None:
+        """Send bytes back the way a message came (responses, 2xx retransmissions)."""
+        if source.transport == "UDP":
+            if self._udp is not None:
+                self._udp.send(data, source.address)
+        elif source.connection is not None and not source.connection.send(data):
+            log.debug("response to %s dropped: TCP connection closed", source.address)
+
+    def via_for(self, transport: str) -> str:
+        return f"SIP/2.0/{transport} {self._host_port()};branch={new_branch()};rport"
+
+    def contact_for(self, transport: str) -> str:
+        suffix = ";transport=tcp" if transport == "TCP" else ""
+        return f"<sip:{self.user}@{self._host_port()}{suffix}>"
+
+    def _host_port(self) -> str:
+        host = self.public_host
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"{host}:{self.port}"
+
+    def common_headers(self, request: bool = False) -> list[tuple[str, str]]:
+        return [("User-Agent" if request else "Server", self.server_name)]
+
+    def capability_headers(self) -> list[tuple[str, str]]:
+        """What OPTIONS answers with (RFC 3261 section 11.2)."""
+        return [("Allow", self.allow), ("Accept", ACCEPT), ("Accept-Language", "en")]
+
+    async def destination_for(self, uri: SipUri, source: Source) -> Destination:
+        """Where to send a request for ``uri``; reuses the call's TCP connection when open."""
+        transport = uri.transport
+        if source.transport == "TCP" and source.connection is not None:
+            if not source.connection.closed:
+                return Destination("TCP", source.connection.peer, source.connection)
+            transport = "TCP"
+        if transport not in ("UDP", "TCP"):
+            raise ValueError(f"transport {transport} is not supported")
+        if transport == "UDP" and not self.use_udp:
+            transport = "TCP"
+        port = uri.port or 5060
+        address = await self._resolve(uri.host_address, port)
+        if transport == "UDP":
+            return Destination("UDP", address)
+        loop = asyncio.get_running_loop()
+        _, connection = await asyncio.wait_for(
+            loop.create_connection(self._new_connection, address[0], address[1]),
+            TCP_CONNECT_TIMEOUT,
+        )
+        assert isinstance(connection, TcpConnection)
+        return Destination("TCP", connection.peer, connection)
+
+    async def _resolve(self, host: str, port: int) -> tuple[str, int]:
+        try:
+            ipaddress.ip_address(host)
+            return (host, port)
+        except ValueError:
+            pass
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, port, family=socket.AF_INET, type=socket.SOCK_DGRAM
+        )
+        if not infos:
+            raise OSError(f"cannot resolve {host}")
+        address = infos[0][4]
+        return (str(address[0]), int(address[1]))
+
+    async def send_request(
+        self, request: SipRequest, destination: Destination
+    ) -> SipResponse | None:
+        """Send a request as a client transaction; its final response, or None on timeout."""
+
+        def send_bytes(data: bytes) -> None:
+            if destination.connection is not None:
+                destination.connection.send(data)
+            elif self._udp is not None:
+                self._udp.send(data, destination.address)
+
+        transaction = ClientTransaction(request, send_bytes, destination.reliable, self.timers)
+        self.client_transactions.add(transaction)
+        transaction.start()
+        return await transaction.future
+
+    # -- receiving -------------------------------------------------------------------------
+
+    def _new_connection(self) -> TcpConnection:
+        connection = TcpConnection(
+            self._deliver, self._on_tcp_garbage, self.max_message_size, self._connection_closed
+        )
+        self._connections.add(connection)
+        return connection
+
+    def _connection_closed(self, connection: TcpConnection) -> None:
+        self._connections.discard(connection)
+
+    def _on_tcp_garbage(self, connection: TcpConnection, error: ValueError) -> None:
+        if isinstance(error, MessageTooLarge):
+            self.stats_add("oversized_dropped")
+        else:
+            self.stats_add("malformed_dropped")
+        self.stats_add("tcp_connections_closed_on_garbage")
+        log.debug("closing SIP TCP connection from %s: %s", connection.peer, error)
+
+    def _on_oversized(self, source: Source) -> None:
+        self.stats_add("oversized_dropped")
+        log.debug("dropped an oversized SIP datagram from %s", source.address)
+
+    def _deliver(self, data: bytes, source: Source) -> None:
+        self.stats_add("messages_received")
+        try:
+            message = parse_message(data)
+        except SipParseError as exc:
+            self.stats_add("bad_requests")
+            partial = exc.partial
+            if partial is not None and partial.get("Via") and partial.method != "ACK":
+                self._reply_stateless(partial, source, 400, _bad_request(str(exc)))
+            log.debug("bad SIP message from %s: %s", source.address, exc)
+            return
+        except ValueError as exc:
+            self.stats_add("malformed_dropped")
+            log.debug("dropped malformed SIP message from %s: %s", source.address, exc)
+            return
+        try:
+            if isinstance(message, SipResponse):
+                self._handle_response(message)
+            else:
+                self._handle_request(message, source)
+        except Exception:  # one bad message must never take the server down
+            self.stats_add("internal_errors")
+            log.exception("error handling SIP message from %s", source.address)
+
+    def _handle_response(self, response: SipResponse) -> None:
+        transaction = self.client_transactions.match(response)
+        if transaction is None:
+            self.stats_add("stray_responses")
+            return
+        transaction.on_response(response)
+
+    def _reply_stateless(
+        self,
+        request: SipRequest,
+        source: Source,
+        status: int,
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+    ) -> None:
+        response = make_response(
+            request,
+            status,
+            reason,
+            to_tag=new_tag(),
+            received_from=source.address,
+            headers=self.common_headers() + (headers or []),
+        )
+        self.send(bytes(response), source)
+
+    def reply(
+        self,
+        transaction: ServerTransaction,
+        status: int,
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        to_tag: str | None = None,
+    ) -> None:
+        """Respond outside any call (OPTIONS, errors, rejections)."""
+        response = make_response(
+            transaction.request,
+            status,
+            reason,
+            to_tag=to_tag or new_tag(),
+            received_from=transaction.source.address,
+            headers=self.common_headers() + (headers or []),
+        )
+        self.transactions.respond(transaction, response)
+
+    def reject_method(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        """405 for methods we know but do not accept here, 501 for unknown ones (8.2.1)."""
+        if request.method in KNOWN_METHODS:
+            self.reply(transaction, 405, headers=[("Allow", self.allow)])
+        else:
+            self.stats_add("unknown_methods")
+            self.reply(transaction, 501, headers=[("Allow", self.allow)])
+
+    def _handle_request(self, request: SipRequest, source: Source) -> None:
+        problem = check_request(request)
+        if problem is not None:
+            self.stats_add("bad_requests")
+            if request.method != "ACK":
+                self._reply_stateless(request, source, *problem)
+            log.debug("rejected %s from %s: %d %s", request.method, source.address, *problem)
+            return
+        if request.method == "ACK":
+            self._handle_ack(request)
+            return
+        existing = self.transactions.match(request)
+        if existing is not None:
+            self.stats_add("retransmissions_absorbed")
+            self.transactions.retransmit(existing)
+            return
+        if request.method == "CANCEL":
+            self._handle_cancel(request, source)
+            return
+        transaction = self.transactions.create(request, source)
+        required = [r for r in request.values("Require") if r]
+        if required:
+            # We support no extensions (section 8.2.2.3).
+            self.reply(transaction, 420, headers=[("Unsupported", ", ".join(required))])
+            return
+        to_tag = request.to.tag
+        if to_tag:
+            call = self._dialogs.get((request.call_id, to_tag, request.from_.tag or ""))
+            if call is None:
+                self.stats_add("unknown_dialog")
+                self.reply(transaction, 481, to_tag=to_tag)
+            else:
+                call.handle_request(request, transaction)
+            return
+        method = request.method
+        if method == "INVITE":
+            self._handle_invite(request, transaction)
+        elif method == "OPTIONS":
+            self.reply(transaction, 200, headers=self.capability_headers())
+        elif method in NO_DIALOG_METHODS:
+            self.stats_add("unknown_dialog")
+            self.reply(transaction, 481)
+        else:
+            self.reject_method(request, transaction)
+
+    def _handle_ack(self, request: SipRequest) -> None:
+        invite = self.transactions.match(request, method="INVITE")
+        last = invite.last_response if invite is not None else None
+        if invite is not None and last is not None and last.status >= 300:
+            self.transactions.ack(invite)  # ACK of our error response (section 17.2.1)
+            return
+        to_tag = request.to.tag
+        call = self._dialogs.get((request.call_id, to_tag or "", request.from_.tag or ""))
+        if call is not None:
+            call.handle_ack(request)
+
+    def _handle_cancel(self, request: SipRequest, source: Source) -> None:
+        transaction = self.transactions.create(request, source)
+        invite = self.transactions.match(request, method="INVITE")
+        if invite is None:
+            self.reply(transaction, 481)
+            return
+        call = self._by_invite.get(invite.key)
+        self.reply(transaction, 200, to_tag=call.dialog.local_tag if call else None)
+        if call is not None:
+            call.cancel()
+        elif not invite.final:
+            self.stats_add("calls_cancelled")
+            self.reply(invite, 487)  # still setting up: the setup task sees the final response
+
+    # -- calls -----------------------------------------------------------------------------
+
+    def _handle_invite(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        self.stats_add("calls_offered")
+        if self._stopping:
+            self.stats_add("calls_rejected")
+            self.reply(transaction, 503, headers=[("Retry-After", "5")])
+            return
+        active = sum(1 for c in self._calls if c.state is not CallState.ENDED) + self._setting_up
+        if active >= self.max_calls:
+            self.stats_add("calls_rejected")
+            self.stats_add("calls_rejected_busy")
+            self.reply(transaction, 486)
+            return
+        if request.body and request.content_type != "application/sdp":
+            self.stats_add("calls_rejected")
+            self.reply(transaction, 415, headers=[("Accept", "application/sdp")])
+            return
+        for call in self._calls:
+            if (
+                call.state is CallState.RINGING
+                and call.call_id == request.call_id
+                and call.dialog.remote_tag == (request.from_.tag or "")
+            ):
+                # The same request arrived by another path (merged request, section 8.2.2.2).
+                self.reply(transaction, 482)
+                return
+        self.transactions.respond(
+            transaction,
+            make_response(
+                request,
+                100,
+                received_from=transaction.source.address,
+                headers=self.common_headers(),
+            ),
+        )
+        self._setting_up += 1
+        self.spawn(self._setup_call(request, transaction))
+
+    def spawn(self, coroutine: Awaitable[None]) -> None:
+        """Run a coroutine as a task the server tracks (and cancels at ``stop``)."""
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _setup_call(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        rtp: RtpSession | None = None
+        try:
+            local_tag = new_tag()
+            try:
+                dialog = Dialog.from_invite(request, local_tag)
+            except ValueError as exc:
+                self.stats_add("calls_rejected")
+                self.reply(transaction, 400, _bad_request(str(exc)))
+                return
+            events = EventChannel()
+            calls: list[SipCall] = []
+            rtp = RtpSession(
+                lambda pcm: events.put(AudioIn(pcm)),
+                lambda digit: events.put(DtmfIn(digit)),
+                filler=self.filler,
+                on_timeout=lambda: calls[0].media_timeout() if calls else None,
+                timeout=self.rtp_timeout,
+            )
+            try:
+                await rtp.open(self.rtp_host, self.rtp_port_range)
+            except OSError as exc:
+                log.error("no RTP port for a new call: %s", exc)
+                self.stats_add("calls_rejected")
+                self.reply(transaction, 503, headers=[("Retry-After", "5")])
+                rtp.close()
+                return
+            if transaction.final:  # cancelled while we were binding
+                rtp.close()
+                return
+            call = SipCall(self, request, transaction, dialog, rtp, events)
+            calls.append(call)
+            try:
+                sdp, params = call.negotiate_offer(request.body)
+            except NegotiationError as exc:
+                log.info("call %s refused: %s", dialog.call_id, exc)
+                self.stats_add("calls_rejected")
+                warning = [warning_header(self.public_host, str(exc))]
+                self.reply(
+                    transaction,
+                    exc.status,
+                    headers=warning if exc.status == 488 else [],
+                    to_tag=local_tag,
+                )
+                rtp.close()
+                return
+            self._calls.add(call)
+            self._dialogs[dialog.key] = call
+            self._by_invite[transaction.key] = call
+        finally:
+            self._setting_up -= 1
+        log.info(
+            "call %s from %s via %s: answering",
+            call.call_id,
+            mask_caller(call.info.caller),
+            transaction.source.transport,
+        )
+        await call.answer(sdp, params)
+        if not await call.wait_confirmed():
+            return
+        bridge = SipCallBridge(call)
+        try:
+            await self.on_call(bridge)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.stats_add("callback_errors")
+            log.exception("call %s: on_call failed", call.call_id)
+        finally:
+            if call.state is not CallState.ENDED:
+                await call.hangup("bot finished")
+
+    def forget_dialog(self, call: SipCall) -> None:
+        self._dialogs.pop(call.dialog.key, None)
+        self._by_invite.pop(call.invite_transaction.key, None)
+
+    def call_ended(self, call: SipCall) -> None:
+        if call in self._calls:
+            self._calls.discard(call)
+            self._media_totals.update(call.rtp.stats())
+            self.stats_add("calls_ended")
+            if call.failed:
+                self.stats_add("calls_failed")
+
+    @property
+    def active_calls(self) -> int:
+        return sum(1 for c in self._calls if c.state is not CallState.ENDED)
+
+
+def _constant(protocol: UdpTransport) -> Callable[[], UdpTransport]:
+    return lambda: protocol
+
+
+def _bad_request(detail: str) -> str:
+    cleaned = "".join(c if c.isprintable() else "?" for c in detail)[:100]
+    return f"Bad Request ({cleaned})"
