@@ -637,11 +637,17 @@ _RULES: list[_Rule] = [
 ]
 
 
+SAID_AS_WORDS = {"PIN": "pin", "PINs": "pins", "NATO": "nato", "FICO": "fico"}
+"""Capitalised acronyms people say as words; voices would otherwise spell them letter by letter."""
+_SAID_AS_WORDS = re.compile(r"\b(" + "|".join(SAID_AS_WORDS) + r")\b")
+
+
 def normalize_text(text: str) -> str:
     """Rewrite ``text`` so a voice reads numbers, money, dates, times and identifiers naturally."""
     text = unicodedata.normalize("NFKC", text).translate(_TRANSLATE)
     for pattern, replace in _RULES:
         text = pattern.sub(replace, text)
+    text = _SAID_AS_WORDS.sub(lambda m: SAID_AS_WORDS[m.group(1)], text)
     text = re.sub(r"[ \t]+", " ", text)
     text = re.sub(r" +([,.!?;:])", r"\1", text)
     return text.strip()

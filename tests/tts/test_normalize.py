@@ -134,6 +134,9 @@ WORDS = [
     ("cards, e.g. Visa", "cards, for example Visa"),
     ("fees, taxes, etc.", "fees, taxes, et cetera."),
     ("Savings & Loans", "Savings and Loans"),
+    ("Please enter your 4-digit PIN.", "Please enter your four-digit pin."),
+    ("Never share your PINs.", "Never share your pins."),
+    ("Use any ATM.", "Use any ATM."),
 ]
 
 UNCHANGED = [
