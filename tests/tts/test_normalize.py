@@ -42,7 +42,7 @@ IDENTIFIERS = [
     ("last four digits 4321", "last four digits four three two one"),
     ("12345", "one two three four five"),
     ("0042", "zero zero four two"),
-    ("PIN 1234", "PIN one two three four"),
+    ("PIN 1234", "pin one two three four"),
     ("extension 204", "extension two zero four"),
     ("Account number 12345678.", "Account number one two three four, five six seven eight."),
     (
