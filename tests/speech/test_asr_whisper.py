@@ -1,0 +1,210 @@
+"""Whisper tiny.en on synthesised telephone speech: accuracy, confidence, vocabulary bias."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from ivr.vocabulary import load_vocabulary
+from speech.asr.base import Transcript, Vocabulary
+from speech.asr.bench import bench_engine
+from speech.asr.scoring import WerResult, normalise_text, word_error_rate
+from speech.asr.whisper import WhisperEngine, _hallucinated, segment_confidence
+from tests.speech.corpus import UTTERANCES, Sample
+from tests.speech.rasa_fixture import write_rasa_project
+
+pytestmark = pytest.mark.slow
+
+PIPER_MAX_WER = 0.10
+ESPEAK_MAX_WER = 0.30
+
+
+def _score(engine: WhisperEngine, samples: list[Sample]) -> tuple[WerResult, list[str]]:
+    hypotheses = [engine.transcribe(s.audio).text for s in samples]
+    return word_error_rate([s.text for s in samples], hypotheses), hypotheses
+
+
+def _report(
+    capsys: pytest.CaptureFixture[str],
+    label: str,
+    result: WerResult,
+    samples: list[Sample],
+    hypotheses: list[str],
+) -> None:
+    with capsys.disabled():
+        print(
+            f"\n[asr-wer] {label}: WER {result.wer:.1%} over {result.words} words "
+            f"({len(samples)} utterances; sub {result.substitutions}, del {result.deletions}, "
+            f"ins {result.insertions})"
+        )
+        for sample, hypothesis in zip(samples, hypotheses, strict=True):
+            if normalise_text(sample.text) != normalise_text(hypothesis):
+                print(f"    [{sample.voice}] {sample.text!r} -> {hypothesis!r}")
+
+
+@pytest.fixture(scope="module")
+def baseline(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample], espeak_samples: list[Sample]
+) -> dict[str, list[Transcript]]:
+    """Each corpus transcribed once by the unbiased engine, shared by the tests below."""
+    return {
+        "piper": [whisper_engine.transcribe(s.audio) for s in piper_samples],
+        "espeak-ng": [whisper_engine.transcribe(s.audio) for s in espeak_samples],
+    }
+
+
+def _wer(samples: list[Sample], transcripts: list[Transcript]) -> tuple[WerResult, list[str]]:
+    hypotheses = [t.text for t in transcripts]
+    return word_error_rate([s.text for s in samples], hypotheses), hypotheses
+
+
+def test_corpus_has_enough_banking_utterances() -> None:
+    assert len(UTTERANCES) >= 40
+    assert len(set(UTTERANCES)) == len(UTTERANCES)
+
+
+def test_whisper_wer_on_piper_telephone_speech_is_at_most_10_percent(
+    baseline: dict[str, list[Transcript]],
+    piper_samples: list[Sample],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result, hypotheses = _wer(piper_samples, baseline["piper"])
+    _report(
+        capsys,
+        "whisper tiny.en, piper, 8 kHz G.711, no vocabulary",
+        result,
+        piper_samples,
+        hypotheses,
+    )
+    assert result.wer <= PIPER_MAX_WER
+
+
+def test_whisper_wer_on_espeak_telephone_speech_is_at_most_30_percent(
+    baseline: dict[str, list[Transcript]],
+    espeak_samples: list[Sample],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result, hypotheses = _wer(espeak_samples, baseline["espeak-ng"])
+    _report(
+        capsys,
+        "whisper tiny.en, espeak-ng, 8 kHz G.711, no vocabulary",
+        result,
+        espeak_samples,
+        hypotheses,
+    )
+    assert result.wer <= ESPEAK_MAX_WER
+
+
+def test_vocabulary_prompt_from_rasa_data_does_not_hurt_accuracy(
+    baseline: dict[str, list[Transcript]],
+    piper_samples: list[Sample],
+    espeak_samples: list[Sample],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    vocabulary = load_vocabulary(write_rasa_project(tmp_path))
+    assert vocabulary.prompt
+    biased = WhisperEngine(vocabulary=vocabulary)
+    for label, samples in (("piper", piper_samples), ("espeak-ng", espeak_samples)):
+        plain, _ = _wer(samples, baseline[label])
+        result, hypotheses = _score(biased, samples)
+        _report(
+            capsys,
+            f"whisper tiny.en, {label}, Rasa fixture vocabulary prompt (baseline {plain.wer:.1%})",
+            result,
+            samples,
+            hypotheses,
+        )
+        assert result.wer <= plain.wer + 0.02, f"{label}: the prompt made recognition worse"
+
+
+def test_confidence_is_between_0_and_1_and_higher_for_clear_speech(
+    baseline: dict[str, list[Transcript]],
+    piper_samples: list[Sample],
+    espeak_samples: list[Sample],
+) -> None:
+    clear, robotic = baseline["piper"], baseline["espeak-ng"]
+    for transcript in (*clear, *robotic):
+        assert transcript.is_final
+        assert 0.0 < transcript.confidence <= 1.0
+    mean_clear = sum(t.confidence for t in clear) / len(clear)
+    mean_robotic = sum(t.confidence for t in robotic) / len(robotic)
+    assert mean_clear > 0.6
+    assert mean_clear > mean_robotic
+    # Across the corpus, exactly right transcripts carry more confidence than wrong ones.
+    pairs = [
+        (normalise_text(s.text) == normalise_text(t.text), t.confidence)
+        for s, t in zip([*piper_samples, *espeak_samples], [*clear, *robotic], strict=True)
+    ]
+    right = [c for ok, c in pairs if ok]
+    wrong = [c for ok, c in pairs if not ok]
+    assert sum(right) / len(right) > sum(wrong) / len(wrong) + 0.05
+
+
+def test_segment_confidence_maps_logprob_and_no_speech_into_0_1() -> None:
+    assert segment_confidence(0.0, 0.0) == 1.0
+    assert segment_confidence(-0.1, 0.0) == pytest.approx(0.905, abs=0.001)
+    assert segment_confidence(-5.0, 0.0) < 0.01
+    assert segment_confidence(-0.1, 1.0) == 0.0
+    assert segment_confidence(float("-inf"), 0.0) == 0.0
+    assert segment_confidence(0.3, -0.2) == 1.0
+
+
+def test_stream_buffers_utterance_and_transcribes_on_finish(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample]
+) -> None:
+    sample = next(s for s in piper_samples if s.text == "transfer two hundred dollars to checking")
+    stream = whisper_engine.open_stream(sample.audio.rate)
+    pcm = sample.audio.pcm
+    frame = 320  # 20 ms at 8 kHz
+    partials = [stream.accept(pcm[i : i + frame]) for i in range(0, len(pcm), frame)]
+    assert all(p is None for p in partials)  # per-utterance engine: no partials
+    final = stream.finish()
+    assert final.is_final
+    assert normalise_text(final.text) == normalise_text(sample.text)
+    assert final.duration == pytest.approx(sample.audio.duration, abs=0.01)
+    # The stream is reusable for the next utterance, and starts empty.
+    assert stream.finish().text == ""
+
+
+def test_word_timestamps_give_ordered_words_within_the_audio(piper_samples: list[Sample]) -> None:
+    sample = next(s for s in piper_samples if s.text == "i lost my debit card")
+    engine = WhisperEngine(word_timestamps=True)
+    result = engine.transcribe(sample.audio)
+    assert [normalise_text(w.text) for w in result.words] == normalise_text(result.text).split()
+    starts = [w.start for w in result.words]
+    assert starts == sorted(starts)
+    assert all(0 <= w.start <= w.end <= sample.audio.duration + 0.1 for w in result.words)
+    assert all(0.0 <= w.confidence <= 1.0 for w in result.words)
+
+
+def test_model_is_loaded_once_per_process(whisper_engine: WhisperEngine) -> None:
+    other = WhisperEngine(vocabulary=Vocabulary(prompt="Bank call about savings."))
+    other.load()
+    assert other.model is whisper_engine.model
+
+
+def test_low_confidence_fallback_segments_count_as_hallucinations() -> None:
+    def segment(temperature: float, avg_logprob: float, no_speech_prob: float) -> SimpleNamespace:
+        return SimpleNamespace(
+            temperature=temperature, avg_logprob=avg_logprob, no_speech_prob=no_speech_prob
+        )
+
+    assert _hallucinated(segment(0.8, -1.6, 0.55))  # "Okay." invented over trailing silence
+    assert not _hallucinated(segment(0.0, -1.6, 0.55))  # greedy result: kept, low confidence
+    assert not _hallucinated(segment(0.4, -0.3, 0.05))  # fallback that is confident: kept
+
+
+def test_bench_reports_load_latency_rtf_and_wer(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample]
+) -> None:
+    clips = [(s.audio, s.text) for s in piper_samples[:3]]
+    result = bench_engine(whisper_engine, clips)
+    assert result.engine == "whisper" and result.utterances == 3
+    assert len(result.latencies_ms) == 3 and all(ms > 0 for ms in result.latencies_ms)
+    assert 0 < result.real_time_factor < 2
+    assert result.wer is not None and result.wer.words > 10
+    assert result.percentile_ms(50) <= result.percentile_ms(95)
+    assert "RTF" in result.summary()
