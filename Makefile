@@ -40,7 +40,7 @@ train: setup
 	$(IVR) train
 
 run: setup train
-	$(IVR) demo
+	$(IVR) serve
 
 test: setup train
 	$(BIN)/pytest -q

@@ -7,6 +7,7 @@ import click
 from ivr.commands import app, dialogue, speech
 from ivr.config import ConfigError, load_config
 from ivr.logs import configure_logging
+from ivr.loop import keep_asyncio_loop
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -19,6 +20,7 @@ from ivr.logs import configure_logging
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...]) -> None:
     """Bank hotline voice bot."""
+    keep_asyncio_loop()
     try:
         config = load_config(config_path, overrides)
     except ConfigError as exc:

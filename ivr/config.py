@@ -75,6 +75,13 @@ class AsrConfig:
     """Threads per engine instance."""
     use_vocabulary: bool = True
     """Bias recognition toward the hotline vocabulary drawn from the assistant's training data."""
+    vosk_domain_grammar: bool = False
+    """vosk only: restrict every utterance to the training data's phrases (plus [unk]) when the
+    dialogue gives no hints for the turn; off: the model's full language model."""
+    max_audio_s: float = 300.0
+    """Longest audio one transcription accepts; longer clips are refused, streams are capped."""
+    max_concurrent: int = 2
+    """Transcriptions run at once on the ASR thread pool; more wait their turn."""
 
 
 @dataclass
@@ -90,6 +97,10 @@ class TtsConfig:
     """1.0 is the voice's natural pace; 1.2 is 20% faster."""
     cache_dir: str = "var/prompt-cache"
     """Where synthesised fixed prompts are kept (empty string disables the cache)."""
+    cache_max_mb: int = 256
+    """Bound on the prompt cache size; least recently used prompts go first (0: unbounded)."""
+    piper_threads: int = 1
+    """onnxruntime threads per piper synthesis (0: all cores); 1 suits concurrent calls."""
 
 
 @dataclass
@@ -106,6 +117,12 @@ class DialogueConfig:
     action_server_host: str = "127.0.0.1"
     action_server_port: int = 5055
     request_timeout_s: float = 10.0
+    model_name: str = "dialogue"
+    """Fixed model file name: ``<model_dir>/<model_name>.tar.gz``, kept current by ``ivr train``."""
+    knowledge_dir: str = "data/knowledge"
+    """FAQ knowledge files (hours, branches, rates, fees), relative to project_dir."""
+    secret_ttl_s: float = 120.0
+    """Lifetime of a one-time PIN token in the in-memory vault."""
 
 
 @dataclass
@@ -114,6 +131,12 @@ class BankConfig:
 
     database: str = "sqlite:///var/bank.db"
     """sqlite:///path or postgresql://user@host/db (the same schema on both)."""
+    seed_file: str = "data/bank/seed.yml"
+    """Demo data loaded into an empty database, relative to dialogue.project_dir."""
+    transfer_limit_cents: int = 250000
+    """Most money a caller may move between their accounts in one call (cents)."""
+    max_pin_attempts: int = 3
+    """Wrong account-number/PIN pairs before self-service is locked for the call."""
 
 
 @dataclass
@@ -122,6 +145,51 @@ class LoggingConfig:
 
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "console"] = "console"
+
+
+@dataclass
+class CallConfig:
+    """How the CallSession runs a call: handoff target, records, recordings, safety limits."""
+
+    agent_uri: str = "sip:agent@127.0.0.1:5080"
+    """Where a handoff sends the caller (SIP REFER target, or the bridge's equivalent)."""
+    records_db: str = "sqlite:///var/calls.db"
+    """Call record store: sqlite:///path or postgresql://... (calls and turns)."""
+    recordings_dir: str = "var/recordings"
+    """Stereo WAV per call (caller left, bot right); empty string disables recording."""
+    max_call_s: int = 1800
+    """A call is ended politely after this long."""
+    barge_in: bool = True
+    """Caller speech over an interruptible bot message stops the message."""
+    echo_cancel: bool = True
+    """Remove the bot's own voice returning on the line before the endpointer sees it."""
+    apology: str = "Sorry, we are having technical difficulties. Let me pass you to a colleague."
+    """Spoken when a dependency fails mid-call (the assistant cannot speak for itself then)."""
+
+
+@dataclass
+class SipConfig:
+    """The SIP/RTP bridge (RFC 3261 user agent server)."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = 5060
+    udp: bool = True
+    tcp: bool = True
+    public_address: str = ""
+    """Address put in SDP and Contact; empty: the address the request arrived on."""
+    rtp_port_min: int = 10000
+    rtp_port_max: int = 20000
+    max_calls: int = 32
+    """Further INVITEs are answered 486 Busy Here."""
+
+
+@dataclass
+class HttpConfig:
+    """The HTTP server: health, Prometheus metrics, media-stream WebSockets."""
+
+    host: str = "0.0.0.0"
+    port: int = 8080
 
 
 @dataclass
@@ -134,6 +202,9 @@ class Config:
     tts: TtsConfig = field(default_factory=TtsConfig)
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     bank: BankConfig = field(default_factory=BankConfig)
+    call: CallConfig = field(default_factory=CallConfig)
+    sip: SipConfig = field(default_factory=SipConfig)
+    http: HttpConfig = field(default_factory=HttpConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def as_dict(self) -> dict[str, Any]:
@@ -181,6 +252,12 @@ def validate(config: Config) -> None:
             raise ConfigError(f"vad.{name} must be positive")
     if config.asr.engine == "vosk" and not config.asr.vosk_model:
         raise ConfigError("asr.engine is vosk but asr.vosk_model is not set")
+    if config.asr.max_audio_s <= 0:
+        raise ConfigError("asr.max_audio_s must be positive")
+    if config.asr.max_concurrent < 1:
+        raise ConfigError("asr.max_concurrent must be at least 1")
+    if config.asr.whisper_beam_size < 1:
+        raise ConfigError("asr.whisper_beam_size must be at least 1")
     for key in ("vosk_model", "whisper_model"):
         value = getattr(config.asr, key)
         if value and not Path(value).is_dir():
@@ -189,8 +266,29 @@ def validate(config: Config) -> None:
         raise ConfigError(f"tts.piper_model: voice file {config.tts.piper_model!r} does not exist")
     if not 0.25 <= config.tts.speaking_rate <= 4.0:
         raise ConfigError("tts.speaking_rate must be between 0.25 and 4.0")
+    if config.tts.cache_max_mb < 0:
+        raise ConfigError("tts.cache_max_mb must be 0 (no bound) or positive")
+    if config.tts.piper_threads < 0:
+        raise ConfigError("tts.piper_threads must be 0 (all cores) or positive")
     if not config.bank.database.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError("bank.database must start with sqlite:/// or postgresql://")
+    if config.bank.transfer_limit_cents <= 0:
+        raise ConfigError("bank.transfer_limit_cents must be positive")
+    if config.bank.max_pin_attempts < 1:
+        raise ConfigError("bank.max_pin_attempts must be at least 1")
+    if not config.dialogue.model_name or "/" in config.dialogue.model_name:
+        raise ConfigError("dialogue.model_name must be a plain file name without '/'")
+    if config.dialogue.secret_ttl_s <= 0:
+        raise ConfigError("dialogue.secret_ttl_s must be positive")
+    if not config.call.records_db.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ConfigError("call.records_db must start with sqlite:/// or postgresql://")
+    for section, port in (("sip.port", config.sip.port), ("http.port", config.http.port)):
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"{section} must be a port number (0-65535)")
+    if not 1024 <= config.sip.rtp_port_min < config.sip.rtp_port_max <= 65535:
+        raise ConfigError("sip.rtp_port_min/max must be a range within 1024-65535")
+    if config.sip.max_calls < 1 or config.call.max_call_s < 10:
+        raise ConfigError("sip.max_calls must be >= 1 and call.max_call_s >= 10")
 
 
 def _config_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:

@@ -94,8 +94,9 @@ class Endpointer:
     def in_speech(self) -> bool:
         return self._speaking
 
-    def arm(self, no_input: bool = True) -> None:
+    def arm(self, no_input: bool = True, no_input_ms: int | None = None) -> None:
         """Listen afresh: clear state, restart the clock and (optionally) the no-input timer."""
+        self._no_input_ms = self.config.no_input_ms if no_input_ms is None else no_input_ms
         self._clock_ms = 0
         self._speaking = False
         self._no_input_armed = no_input
@@ -167,7 +168,7 @@ class Endpointer:
             self._prev_voiced = held
             self._trail.clear()
             return SpeechStarted(start_ms=onset, at_ms=self._clock_ms, audio=b"".join(self._frames))
-        if self._no_input_armed and self._clock_ms >= self.config.no_input_ms:
+        if self._no_input_armed and self._clock_ms >= self._no_input_ms:
             self._no_input_armed = False
             return NoInput(at_ms=self._clock_ms)
         return None

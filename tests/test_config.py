@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
 
 from ivr.cli import main
-from ivr.config import ConfigError, load_config
+from ivr.config import Config, ConfigError, load_config
 
 
 def test_defaults_are_embedded_engines(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,3 +60,13 @@ def test_cli_reports_configuration_errors_without_a_traceback() -> None:
     result = CliRunner().invoke(main, ["--set", "asr.engine=nope", "config"])
     assert result.exit_code == 2
     assert "asr.engine: must be one of" in result.output
+
+
+def test_shipped_ivr_yaml_lists_every_setting_at_its_default() -> None:
+    """ivr.yaml is the designers' reference: uncommented, it must equal the typed defaults."""
+    template = Path(__file__).resolve().parent.parent / "ivr.yaml"
+    lines = template.read_text().splitlines()
+    settings = lines[len(lines) - lines[::-1].index("#") :]  # after the header
+    uncommented = "\n".join(line.removeprefix("# ") for line in settings)
+    assert yaml.safe_load(uncommented) == Config().as_dict()
+    assert load_config(template, environ={}) == Config()

@@ -15,4 +15,110 @@ def show_config(ctx: click.Context) -> None:
     click.echo(yaml.safe_dump(config_of(ctx).as_dict(), sort_keys=False).rstrip())
 
 
-COMMANDS: list[click.Command] = [show_config]
+@click.command("serve")
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Answer calls: SIP on sip.port (UDP+TCP), HTTP /healthz and /metrics on http.port.
+
+    Trains the assistant first if its data, domain or config changed. Ctrl-C ends calls politely.
+    """
+    import asyncio
+
+    from dialogue.training import Project, train
+    from ivr.server import serve_forever
+
+    config = config_of(ctx)
+    train(Project.from_config(config), progress=click.echo)
+    asyncio.run(serve_forever(config))
+
+
+@click.group("calls", invoke_without_command=True)
+@click.option("--limit", default=20, show_default=True, help="How many recent calls to list.")
+@click.pass_context
+def calls(ctx: click.Context, limit: int) -> None:
+    """List recent calls (newest first); `ivr calls show ID` prints one call's turns."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from ivr.records import CallRecordStore
+
+    store = CallRecordStore(config_of(ctx).call.records_db)
+    try:
+        rows = store.recent_calls(limit)
+    finally:
+        store.close()
+    if not rows:
+        click.echo("no calls recorded yet")
+        return
+    click.echo(f"{'call id':<24} {'started':<19} {'secs':>5} {'turns':>5}  {'outcome':<12} caller")
+    for row in rows:
+        seconds = (row["ended_at"] or row["started_at"]) - row["started_at"]
+        click.echo(
+            f"{row['call_id'][:24]:<24} {_clock(row['started_at'])} {seconds:>5.0f} "
+            f"{row['turns']:>5}  {row['outcome']:<12} {row['caller']}"
+        )
+
+
+@calls.command("show")
+@click.argument("call_id")
+@click.pass_context
+def show_call(ctx: click.Context, call_id: str) -> None:
+    """Print one call (an id prefix is enough) and its turns."""
+    from ivr.records import CallRecordStore
+
+    store = CallRecordStore(config_of(ctx).call.records_db)
+    try:
+        call = store.call(call_id)
+        if call is None:
+            raise click.ClickException(f"no call with id {call_id!r}")
+        turns = store.turns(call["call_id"])
+    finally:
+        store.close()
+    click.echo(
+        f"call {call['call_id']} via {call['transport']} from {call['caller']}, "
+        f"started {_clock(call['started_at'])}, {call['outcome']}"
+        + (f" ({call['reason']})" if call["reason"] else "")
+    )
+    if call["recording"]:
+        click.echo(f"recording: {call['recording']}")
+    for turn in turns:
+        said = turn["transcript"] or f"[{turn['input_kind']}]"
+        intent = f"{turn['intent']} {turn['intent_confidence'] or 0:.2f}" if turn["intent"] else "-"
+        timing = ", ".join(
+            f"{name} {turn[key]:.0f} ms"
+            for name, key in (
+                ("asr", "asr_ms"),
+                ("dialogue", "dialogue_ms"),
+                ("tts", "tts_first_ms"),
+                ("response", "response_ms"),
+            )
+            if turn[key] is not None
+        )
+        click.echo(f"#{turn['turn']:<3} caller: {said}")
+        click.echo(f"     intent: {intent}" + ("  (barged in)" if turn["barged_in"] else ""))
+        click.echo(f"     bot:    {turn['bot_text']}")
+        if timing:
+            click.echo(f"     timing: {timing}")
+
+
+@click.group("bench")
+def bench() -> None:
+    """Benchmarks that print figures (not tests: timings on a shared machine are noisy)."""
+
+
+@bench.command("speech")
+@click.pass_context
+def bench_speech(ctx: click.Context) -> None:
+    """Speech engines: ASR RTF and latency, TTS first audio and RTF, per-frame cost, memory."""
+    from ivr.bench_speech import format_table, run
+
+    results = run(config_of(ctx), echo=click.echo)
+    click.echo(format_table(results))
+
+
+def _clock(epoch: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+COMMANDS: list[click.Command] = [show_config, serve, calls, bench]

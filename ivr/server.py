@@ -1,0 +1,134 @@
+"""The bot server: shared services, the SIP bridge and the HTTP endpoints, run as one.
+
+Each answered call runs its own CallSession task; a failure inside one call is contained in that
+task. Stopping ends calls politely (BYE), lets their sessions write the final records, then
+releases the engines and the assistant.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Mapping
+
+from aiohttp import web
+
+from ivr.config import Config
+from ivr.http import build_app
+from ivr.logs import fields, get_logger
+from ivr.services import Services, start_services
+from ivr.session import CallSession
+from telephony.bridge import CallBridge
+from telephony.sip.server import SipServer
+
+log = get_logger(__name__)
+
+STOP_GRACE_S = 10.0
+"""How long stopping waits for sessions to write their last records."""
+
+
+class BotServer:
+    """Owns the services, the SIP server and the HTTP site of one running bot."""
+
+    def __init__(self, config: Config, services: Services | None = None) -> None:
+        self.config = config
+        self.services = services
+        self._owns_services = services is None
+        self.sip: SipServer | None = None
+        self._http: web.AppRunner | None = None
+        self._sessions: set[asyncio.Task[None]] = set()
+        self.http_port = 0
+
+    async def start(self) -> None:
+        if self.services is None:
+            self.services = await start_services(self.config)
+        sip_config = self.config.sip
+        if sip_config.enabled:
+            public = sip_config.public_address or _public_address(sip_config.host)
+            self.sip = SipServer(
+                sip_config.host,
+                sip_config.port,
+                self._on_call,
+                udp=sip_config.udp,
+                tcp=sip_config.tcp,
+                public_host=public,
+                rtp_port_range=(sip_config.rtp_port_min, sip_config.rtp_port_max),
+                max_calls=sip_config.max_calls,
+            )
+            await self.sip.start()
+        app = build_app(self.services.metrics, self._transport_stats)
+        self._http = web.AppRunner(app, access_log=None)
+        await self._http.setup()
+        site = web.TCPSite(self._http, self.config.http.host, self.config.http.port)
+        await site.start()
+        self.http_port = _bound_port(site) or self.config.http.port
+        log.info(
+            "server.ready",
+            extra=fields(sip_port=self.sip_port, http_port=self.http_port),
+        )
+
+    @property
+    def sip_port(self) -> int:
+        return self.sip.port if self.sip is not None else 0
+
+    async def stop(self) -> None:
+        """End calls politely, let sessions finish their records, release everything."""
+        if self.sip is not None:
+            await self.sip.stop()
+        if self._sessions:
+            _, pending = await asyncio.wait(self._sessions, timeout=STOP_GRACE_S)
+            for task in pending:
+                task.cancel()
+        if self._http is not None:
+            await self._http.cleanup()
+        if self._owns_services and self.services is not None:
+            await self.services.close()
+        log.info("server.stopped")
+
+    async def _on_call(self, bridge: CallBridge) -> None:
+        assert self.services is not None
+        task = asyncio.current_task()
+        if task is not None:
+            self._sessions.add(task)
+        try:
+            await CallSession(bridge, self.services).run()
+        finally:
+            if task is not None:
+                self._sessions.discard(task)
+
+    def _transport_stats(self) -> Mapping[str, Mapping[str, int]]:
+        return {"sip": self.sip.stats()} if self.sip is not None else {}
+
+
+async def serve_forever(config: Config) -> None:
+    """Run the bot until SIGINT/SIGTERM, then stop politely."""
+    import signal
+
+    server = BotServer(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def _public_address(host: str) -> str:
+    """The address to advertise when none is configured: the bind address, else loopback."""
+    if host not in ("0.0.0.0", "::", ""):
+        return host
+    log.warning(
+        "sip.public_address_unset",
+        extra=fields(advice="set sip.public_address to this machine's reachable address"),
+    )
+    return "127.0.0.1"
+
+
+def _bound_port(site: web.TCPSite) -> int | None:
+    server = site._server  # aiohttp keeps the asyncio server here; port 0 picks one
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else None

@@ -1,0 +1,68 @@
+"""What every call shares, loaded once at start-up: engines, the assistant and the record store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from dialogue.client import DialogueClient, make_client
+from ivr.config import Config
+from ivr.logs import fields, get_logger
+from ivr.metrics import Metrics
+from ivr.records import CallRecordStore
+from ivr.vocabulary import load_vocabulary
+from speech.asr import AsrEngine, create_asr_engine
+from speech.audio import Audio
+from speech.tts import TtsEngine, create_tts_engine
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Services:
+    """Configuration, loaded engines, the assistant and the stores, shared by every call."""
+
+    config: Config
+    asr: AsrEngine
+    tts: TtsEngine
+    dialogue: DialogueClient
+    records: CallRecordStore
+    metrics: Metrics = field(default_factory=Metrics)
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.dialogue.close()
+        await asyncio.to_thread(self.records.close)
+        self.asr.shutdown()
+
+
+async def start_services(config: Config) -> Services:
+    """Load and warm the engines (off the event loop), start the assistant, open the records.
+
+    Warming up means the first caller does not pay for model loading or first-run compilation.
+    """
+    vocabulary = load_vocabulary(config.dialogue.project_dir) if config.asr.use_vocabulary else None
+    asr = create_asr_engine(config.asr, vocabulary)
+    tts = create_tts_engine(config.tts)
+    dialogue = make_client(config)
+    await asyncio.gather(
+        asyncio.to_thread(_warm_up_asr, asr, config.audio.call_rate),
+        asyncio.to_thread(tts.warm_up),
+        dialogue.start(),
+    )
+    records = await asyncio.to_thread(CallRecordStore, config.call.records_db)
+    log.info(
+        "services.ready",
+        extra=fields(asr=asr.name, tts=tts.describe(), dialogue=config.dialogue.mode),
+    )
+    return Services(config, asr, tts, dialogue, records)
+
+
+def _warm_up_asr(asr: AsrEngine, rate: int) -> None:
+    """Load the model and run it once on sound (silence is short-circuited before the model)."""
+    asr.load()
+    tone = (np.sin(np.arange(rate // 2) * 2 * np.pi * 440 / rate) * 8000).astype(np.int16)
+    asr.transcribe(Audio(tone, rate))

@@ -1,0 +1,466 @@
+"""The CallSession: the one owner of turn-taking in a call.
+
+It listens (echo-cancelled caller audio through the endpointer into a streaming recogniser),
+thinks (the final transcript, keypad digits or a no-input event go to the assistant), and speaks
+(the reply synthesised sentence by sentence and paced out by the bridge), while watching for
+barge-in, keypad entry, handoff and hang-up. Bridges only move audio; engines only transform it.
+
+Every turn is written to the call record store as soon as it completes; the stereo recording
+is written as the call goes. A PIN is never logged, recorded, transcribed into a record, or
+left audible: the caller channel is muted from the secure prompt until the entry is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dialogue.client import BotMessage, Reply
+from dialogue.payloads import ExpectDigits
+from ivr.digits import FREE_ENTRY, DigitCollector
+from ivr.logs import fields, get_logger
+from ivr.recording import StereoRecorder
+from ivr.records import Outcome, TurnRecord
+from ivr.services import Services
+from speech.asr.base import AsyncAsrStream, Transcript
+from speech.echo import EchoCanceller
+from speech.endpointer import Endpointer, NoInput, SpeechStarted, UtteranceEnded
+from speech.tts import synthesize_stream
+from telephony.bridge import AudioIn, CallBridge, DtmfIn, Hangup
+
+log = get_logger(__name__)
+
+ASR_FEED_MS = 100
+"""Caller audio is handed to the recogniser in 100 ms batches while the caller speaks."""
+
+
+@dataclass
+class _Utterance:
+    event: UtteranceEnded
+    speech_end: float
+    """Loop time of the caller's last voiced frame."""
+    closed: float
+    """Loop time the endpointer closed the utterance."""
+
+
+@dataclass
+class _Digits:
+    digits: str
+    at: float
+
+
+@dataclass
+class _Silence:
+    at: float
+
+
+@dataclass
+class _Gone:
+    reason: str
+    failed: bool
+
+
+_Input = _Utterance | _Digits | _Silence | _Gone
+
+
+class DependencyError(RuntimeError):
+    """An engine or the assistant failed; the call is apologised for and handed off."""
+
+
+class CallSession:
+    """Runs one call from greeting to hang-up over any ``CallBridge``."""
+
+    def __init__(self, bridge: CallBridge, services: Services) -> None:
+        self.bridge = bridge
+        self.services = services
+        self.config = services.config
+        self.call_id = bridge.info.call_id
+        self.rate = bridge.rate
+        self.endpointer = Endpointer(self.config.vad, self.rate)
+        self.echo = EchoCanceller(self.rate) if self.config.call.echo_cancel else None
+        self.recorder: StereoRecorder | None = None
+        self.outcome: Outcome = "in_progress"
+        self.reason = ""
+        self.turns = 0
+        self._loop = asyncio.get_running_loop()
+        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._asr: AsyncAsrStream | None = None
+        self._asr_buffer = bytearray()
+        self._asr_feeds: list[asyncio.Task[Transcript | None]] = []
+        self._collector = DigitCollector()
+        self._expect: ExpectDigits | None = None
+        self._secure = False
+        self._speaking: asyncio.Task[None] | None = None
+        self._interruptible = True
+        self._barged_in = False
+        self._hung_up = False
+        self._bot_ended = False
+
+    async def run(self) -> Outcome:
+        """Serve the call until either side ends it; returns the outcome written to the record."""
+        info = self.bridge.info
+        recording = self._open_recording()
+        await self.services.records.start_call(
+            self.call_id,
+            info.transport,
+            info.caller,
+            info.called,
+            recording=str(recording or ""),
+            details=info.extra,
+        )
+        self.services.metrics.call_started(info.transport)
+        log.info("call.start", extra=fields(call_id=self.call_id, transport=info.transport))
+        pump = asyncio.create_task(self._pump(), name=f"pump-{self.call_id}")
+        try:
+            await asyncio.wait_for(self._converse(), self.config.call.max_call_s)
+        except asyncio.TimeoutError:
+            self._finish("self_served", "maximum call length reached")
+            await self.bridge.hangup("max_call_length")
+        except DependencyError as exc:
+            await self._fail_over(str(exc))
+        except Exception as exc:  # a bug must end this call only, never the server
+            log.exception("call.error", extra=fields(call_id=self.call_id))
+            await self._fail_over(f"internal error: {exc}")
+        finally:
+            pump.cancel()
+            await self._stop_speaking()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            await self._close()
+        return self.outcome
+
+    # ---- the conversation ------------------------------------------------------------------
+
+    async def _converse(self) -> None:
+        self._asr = await self.services.asr.open_stream_async(self.rate)
+        started = self._loop.time()
+        greeting = await self._ask(lambda d: d.begin(self.call_id, self._metadata()))
+        record = TurnRecord(self.call_id, 0, time.time(), "start")
+        record.dialogue_ms = _ms(self._loop.time() - started)
+        await self._turn_done(record, greeting, None)
+        while not self._hung_up and not self._bot_ended:
+            item = await self._next_input()
+            if isinstance(item, _Gone):
+                self._caller_gone(item)
+                return
+            record, reply = await self._handle(item)
+            if reply is None:
+                self._listen()
+                continue
+            await self._turn_done(record, reply, item)
+
+    async def _next_input(self) -> _Input:
+        """Wait for the caller, waking up for the keypad's inter-digit timeout."""
+        while True:
+            timeout = self._collector.spec.timeout_s if self._collector.active else None
+            try:
+                return await asyncio.wait_for(self._inputs.get(), timeout)
+            except asyncio.TimeoutError:
+                digits = self._collector.expired(self._loop.time())
+                if digits:
+                    return _Digits(digits, self._loop.time())
+
+    async def _handle(self, item: _Input) -> tuple[TurnRecord, Reply | None]:
+        self.turns += 1
+        record = TurnRecord(self.call_id, self.turns, time.time(), "no_input")
+        record.barged_in = self._barged_in
+        self._barged_in = False
+        secure = self._secure
+        if isinstance(item, _Utterance):
+            transcript = await self._transcribe(item, record)
+            if not transcript.text.strip():
+                self.turns -= 1
+                return record, None
+            record.input_kind = "secure_speech" if secure else "speech"
+            text = transcript.text
+            if not secure:
+                record.transcript = text
+                log.info(
+                    "asr.final",
+                    extra=fields(call_id=self.call_id, text=text, conf=transcript.confidence),
+                )
+            metadata = {**self._metadata(), "asr_confidence": transcript.confidence}
+            request: Any = lambda d: d.send(self.call_id, text, metadata)  # noqa: E731
+        elif isinstance(item, _Digits):
+            record.input_kind = "secure_dtmf" if secure else "dtmf"
+            if not secure:
+                record.transcript = item.digits
+            digits = item.digits
+            request = lambda d: d.send_digits(self.call_id, digits, secure=secure)  # noqa: E731
+        else:
+            request = lambda d: d.no_input(self.call_id)  # noqa: E731
+        asked = self._loop.time()
+        reply = await self._ask(request)
+        record.dialogue_ms = _ms(self._loop.time() - asked)
+        return record, reply
+
+    async def _transcribe(self, item: _Utterance, record: TurnRecord) -> Transcript:
+        assert self._asr is not None
+        record.endpoint_ms = _ms(item.closed - item.speech_end)
+        try:
+            await self._flush_asr()
+            transcript = await self._asr.finish()
+        except Exception as exc:
+            raise DependencyError(f"speech recognition failed: {exc}") from exc
+        record.asr_ms = _ms(self._loop.time() - item.closed)
+        record.asr_confidence = transcript.confidence
+        self.services.metrics.observe("asr", record.asr_ms / 1000)
+        return transcript
+
+    async def _ask(self, request: Any) -> Reply:
+        """One request to the assistant; any failure becomes a DependencyError."""
+        try:
+            reply = await request(self.services.dialogue)
+        except Exception as exc:
+            raise DependencyError(f"dialogue failed: {exc}") from exc
+        assert isinstance(reply, Reply)
+        return reply
+
+    async def _turn_done(self, record: TurnRecord, reply: Reply, item: _Input | None) -> None:
+        """Apply the reply's voice instructions, speak it, record the turn."""
+        replied = self._loop.time()
+        record.intent = reply.intent
+        record.intent_confidence = reply.confidence
+        record.entities = [] if record.input_kind.startswith("secure") else list(reply.entities)
+        record.bot_text = " ".join(m.text for m in reply.messages if m.text)
+        record.payloads = [m.payload for m in reply.messages if m.payload]
+        self._secure = False
+        self._prepare_for(reply.messages)
+        first_audio = await self._speak(reply.messages)
+        if first_audio is not None:
+            record.tts_first_ms = _ms(first_audio - replied)
+            if isinstance(item, _Utterance):
+                record.response_ms = _ms(first_audio - item.speech_end)
+                self.services.metrics.observe("turn", record.response_ms / 1000)
+        await self.services.records.add_turn(record)
+        self.services.metrics.turn_done(self.bridge.info.transport)
+        await self._act_on(reply.messages)
+        if not self._bot_ended and not self._hung_up:
+            self._listen()
+            self.services.metrics.observe("dialogue", (record.dialogue_ms or 0) / 1000)
+
+    def _prepare_for(self, messages: list[BotMessage]) -> None:
+        """Before speaking: set up keypad collection and secure entry the reply asks for."""
+        expect = next((m.expect_digits for m in messages if m.expect_digits), None)
+        self._expect = expect
+        self._collector = DigitCollector(expect or FREE_ENTRY)
+        self._secure = bool(expect and expect.secure)
+        if self.recorder is not None:
+            self.recorder.mute_caller(self._secure)
+        hints = [hint for m in messages for hint in m.hints]
+        if hints and self._asr is not None:
+            self._asr_feeds.append(asyncio.create_task(self._set_hints(hints)))
+
+    async def _set_hints(self, hints: list[str]) -> None:
+        assert self._asr is not None
+        await self._asr.set_hints(hints)
+        return None
+
+    async def _act_on(self, messages: list[BotMessage]) -> None:
+        handoff = next((m.handoff for m in messages if m.handoff), None)
+        hangup = next((m.hangup for m in messages if m.hangup), None)
+        if handoff is not None:
+            await self._transfer(handoff.reason, {**handoff.context, "priority": handoff.priority})
+        elif hangup is not None:
+            self._finish("self_served", hangup.reason)
+            await self.bridge.hangup(hangup.reason)
+
+    async def _transfer(self, reason: str, context: dict[str, Any]) -> None:
+        self._bot_ended = True
+        target = self.config.call.agent_uri
+        log.info("call.handoff", extra=fields(call_id=self.call_id, reason=reason, target=target))
+        ok = await self.bridge.transfer(target, {"reason": reason, **context})
+        if ok:
+            self._finish("handed_off", reason)
+        else:
+            self._finish("failed", f"transfer to {target} failed ({reason})")
+            await self.bridge.hangup("transfer_failed")
+
+    # ---- speaking --------------------------------------------------------------------------
+
+    async def _speak(self, messages: list[BotMessage]) -> float | None:
+        """Speak the messages; returns the loop time the first audio was queued (None: none)."""
+        self.endpointer.disarm_no_input()
+        first: list[float] = []
+        self._speaking = asyncio.create_task(self._say_all(messages, first))
+        try:
+            await self._speaking
+        except asyncio.CancelledError:
+            if not self._barged_in or self._hung_up:
+                raise
+        finally:
+            self._speaking = None
+        return first[0] if first else None
+
+    async def _say_all(self, messages: list[BotMessage], first: list[float]) -> None:
+        for message in messages:
+            if not message.text:
+                continue
+            self._interruptible = message.interruptible and self.config.call.barge_in
+            try:
+                async for chunk in synthesize_stream(self.services.tts, message.text, self.rate):
+                    if not first:
+                        first.append(self._loop.time())
+                    await self.bridge.play(chunk.pcm)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                raise DependencyError(f"speech synthesis failed: {exc}") from exc
+            await self.bridge.wait_played()
+        self._interruptible = True
+
+    def _barge_in(self, why: str) -> None:
+        if self._speaking is None or not self._interruptible or self._barged_in:
+            return
+        self._barged_in = True
+        self.bridge.clear_audio()
+        self._speaking.cancel()
+        self.services.metrics.count("barge_in")
+        log.info("call.barge_in", extra=fields(call_id=self.call_id, by=why))
+
+    async def _stop_speaking(self) -> None:
+        task = self._speaking
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    def _listen(self) -> None:
+        """Bot finished: re-arm the endpointer and its no-input timer for the caller's turn.
+
+        While keypad digits are expected the caller gets at least the entry's own timeout.
+        """
+        if self.endpointer.in_speech or self._collector.active:
+            return
+        wait_ms = self.config.vad.no_input_ms
+        if self._expect is not None:
+            wait_ms = max(wait_ms, int(self._expect.timeout_s * 1000))
+        self.endpointer.arm(no_input=True, no_input_ms=wait_ms)
+
+    # ---- the caller side -------------------------------------------------------------------
+
+    async def _pump(self) -> None:
+        """Move bridge events into the session: audio, keys, hang-up."""
+        if self.echo is not None:
+            self.bridge.add_outbound_tap(self.echo.far)
+        if self.recorder is not None:
+            self.bridge.add_outbound_tap(self.recorder.bot)
+        while True:
+            event = await self.bridge.receive()
+            if isinstance(event, AudioIn):
+                self._hear(event.pcm)
+            elif isinstance(event, DtmfIn):
+                self._key(event.digit)
+            elif isinstance(event, Hangup):
+                self._hung_up = True
+                self._inputs.put_nowait(_Gone(event.reason, event.failed))
+                if self._speaking is not None:
+                    self._speaking.cancel()
+                return
+
+    def _hear(self, pcm: bytes) -> None:
+        if self.recorder is not None:
+            self.recorder.caller(pcm)
+        clean = self.echo.near(pcm) if self.echo is not None else pcm
+        was_speaking = self.endpointer.in_speech
+        events = self.endpointer.feed(clean)
+        if was_speaking and self.endpointer.in_speech:
+            self._asr_buffer += clean
+            if len(self._asr_buffer) >= self.rate * 2 * ASR_FEED_MS // 1000:
+                self._feed_asr()
+        for event in events:
+            if isinstance(event, SpeechStarted):
+                self._asr_buffer = bytearray(event.audio)
+                self._barge_in("speech")
+            elif isinstance(event, UtteranceEnded):
+                now = self._loop.time()
+                speech_end = now - (event.at_ms - event.end_ms) / 1000
+                self._inputs.put_nowait(_Utterance(event, speech_end, now))
+            elif isinstance(event, NoInput) and not self._collector.active:
+                self._inputs.put_nowait(_Silence(self._loop.time()))
+
+    def _key(self, digit: str) -> None:
+        self._barge_in("dtmf")
+        self.endpointer.disarm_no_input()
+        entry = self._collector.press(digit, self._loop.time())
+        if entry is not None:
+            self._inputs.put_nowait(_Digits(entry, self._loop.time()))
+
+    def _feed_asr(self) -> None:
+        if self._asr is None or not self._asr_buffer:
+            return
+        chunk = bytes(self._asr_buffer)
+        self._asr_buffer.clear()
+        self._asr_feeds.append(asyncio.create_task(self._asr.feed(chunk)))
+
+    async def _flush_asr(self) -> None:
+        self._feed_asr()
+        feeds, self._asr_feeds = self._asr_feeds, []
+        for task in feeds:
+            await task
+
+    # ---- ending ----------------------------------------------------------------------------
+
+    def _caller_gone(self, gone: _Gone) -> None:
+        if gone.failed:
+            self._finish("failed", f"transport failure: {gone.reason}")
+        else:
+            self._finish("abandoned", f"caller hung up ({gone.reason})")
+
+    def _finish(self, outcome: Outcome, reason: str) -> None:
+        if self.outcome == "in_progress":
+            self.outcome, self.reason = outcome, reason
+
+    async def _fail_over(self, reason: str) -> None:
+        """A dependency failed: apologise (if we still can), hand off, and say why in the record."""
+        log.error("call.dependency_failed", extra=fields(call_id=self.call_id, reason=reason))
+        self.services.metrics.count("error", kind=reason.split(":")[0])
+        self._finish("failed", reason)
+        if self._hung_up:
+            return
+        with contextlib.suppress(Exception):
+            async for chunk in synthesize_stream(
+                self.services.tts, self.config.call.apology, self.rate
+            ):
+                await self.bridge.play(chunk.pcm)
+            await self.bridge.wait_played()
+        with contextlib.suppress(Exception):
+            if not await self.bridge.transfer(self.config.call.agent_uri, {"reason": reason}):
+                await self.bridge.hangup("failed")
+
+    async def _close(self) -> None:
+        if self.outcome == "in_progress":
+            self._finish("abandoned", "call ended")
+        for task in self._asr_feeds:
+            task.cancel()
+        if self._asr is not None:
+            with contextlib.suppress(Exception):
+                await self._asr.close()
+        if self.recorder is not None:
+            self.recorder.close()
+        await self.services.records.end_call(self.call_id, self.outcome, self.reason)
+        self.services.metrics.call_ended(self.bridge.info.transport, self.outcome)
+        log.info(
+            "call.end",
+            extra=fields(call_id=self.call_id, outcome=self.outcome, reason=self.reason),
+        )
+
+    def _open_recording(self) -> Path | None:
+        folder = self.config.call.recordings_dir
+        if not folder:
+            return None
+        path = Path(folder) / f"{time.strftime('%Y%m%d')}" / f"{self.call_id}.wav"
+        self.recorder = StereoRecorder(path, self.rate)
+        return path
+
+    def _metadata(self) -> dict[str, Any]:
+        info = self.bridge.info
+        return {"call_id": self.call_id, "transport": info.transport, "channel": "voice"}
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000, 1)

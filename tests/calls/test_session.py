@@ -1,0 +1,167 @@
+"""Whole calls through the CallSession with real engines, the real assistant and a real database.
+
+The caller is an in-process loopback line paced in real time: its speech is synthesised by the
+test (piper, through an 8 kHz G.711 channel), keys are pressed as DTMF events, and everything
+the bot sends is kept to be transcribed and measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import wave
+
+import numpy as np
+import pytest
+
+from ivr.services import Services
+from ivr.session import CallSession
+from telephony.loopback import EchoPath, LoopbackCall
+from tests.calls.conftest import (
+    ACCOUNT,
+    PIN,
+    RATE,
+    balance_dollars,
+    caller_says,
+    loopback_call,
+    records,
+    transcribe,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
+
+
+async def bot_turn(call: LoopbackCall) -> bytes:
+    """Wait for the bot to say something and fall quiet; returns what it said."""
+    return await call.wait_for_bot_silence(quiet_s=1.6, timeout_s=90)
+
+
+def barge_ins(services: Services) -> float:
+    value = services.metrics.registry.get_sample_value(
+        "ivr_events_total", {"event": "barge_in", "kind": ""}
+    )
+    return value or 0.0
+
+
+async def test_authenticated_balance_call(services, voice, call_dirs, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with loopback_call(services) as (call, session):
+        greeting = await transcribe(services, await bot_turn(call))
+        assert "recorded" in greeting and "help" in greeting
+
+        await call.say(caller_says(voice, "Hi, I'd like to check my account balance please."))
+        asked_account = await transcribe(services, await bot_turn(call))
+        assert "account number" in asked_account, asked_account
+
+        await call.press(ACCOUNT)
+        asked_pin = await transcribe(services, await bot_turn(call))
+        assert "pin" in asked_pin, asked_pin
+
+        # The PIN is spoken, not keyed: the harder case for keeping it out of records and audio.
+        pin_started = len(call.said)
+        await call.say(caller_says(voice, "Two four six eight."))
+        pin_ended = len(call.said)
+        balances = await transcribe(services, await bot_turn(call))
+        assert balance_dollars(services) in balances, balances
+
+        await call.say(caller_says(voice, "No, that's all, thank you."))
+        await asyncio.wait_for(call.ended.wait(), 120)
+        outcome = await asyncio.wait_for(session, 30)
+
+    row, turns = records(call_dirs, call.bridge.info.call_id)
+    assert outcome == row["outcome"] == "self_served", row
+    assert row["caller"].endswith("1234@loopback") and "555000" not in row["caller"]
+    kinds = [t["input_kind"] for t in turns]
+    assert kinds[:4] == ["start", "speech", "dtmf", "secure_speech"], kinds
+    assert turns[1]["intent"] == "check_balance" and "balance" in turns[1]["transcript"].lower()
+    assert turns[2]["transcript"] == "****" + ACCOUNT[-4:]  # masked outside the bank
+    assert turns[3]["transcript"] == ""
+    assert turns[1]["asr_ms"] is not None and 0 < turns[1]["response_ms"] < 10_000
+
+    # The PIN is nowhere: not in records, not in logs, not audible in the recording.
+    assert PIN.encode() not in (call_dirs / "calls.db").read_bytes()
+    assert PIN not in caplog.text
+    with wave.open(row["recording"]) as recording:
+        assert recording.getnchannels() == 2 and recording.getframerate() == RATE
+        stereo = np.frombuffer(recording.readframes(recording.getnframes()), "<i2").reshape(-1, 2)
+    caller_channel = stereo[:, 0]
+    assert np.any(caller_channel[: pin_started // 2] != 0), "caller audio was recorded"
+    spoken_pin = caller_channel[pin_started // 2 : pin_ended // 2]
+    assert len(spoken_pin) > RATE and not np.any(spoken_pin), "PIN audible in the recording"
+    assert np.any(stereo[:, 1] != 0), "bot audio was recorded"
+
+
+async def test_barge_in_stops_the_prompt_within_300ms(services, voice) -> None:
+    async with loopback_call(services) as (call, session):
+        await bot_turn(call)
+        call.say_nowait(caller_says(voice, "What can you do for me?"))
+        await _bot_starts_speaking(call)
+        await asyncio.sleep(1.0)  # the menu is playing; talk over it
+        before = barge_ins(services)
+        onset = len(call.said) // 2
+        call.say_nowait(caller_says(voice, "I want to talk to an agent."))
+        await asyncio.sleep(1.5)
+        assert barge_ins(services) == before + 1
+        heard = np.frombuffer(bytes(call.heard[onset * 2 :]), "<i2")
+        frames = np.abs(heard[: len(heard) // 160 * 160].reshape(-1, 160)).max(axis=1)
+        quiet = [i for i in range(len(frames) - 10) if not frames[i : i + 10].any()]
+        stop_ms = quiet[0] * 20 if quiet else None
+        assert stop_ms is not None and stop_ms <= 300, f"bot audio went on {stop_ms} ms"
+        await asyncio.wait_for(call.ended.wait(), 90)
+        assert await asyncio.wait_for(session, 30) == "handed_off"
+    assert call.transfers and call.transfers[0][0] == services.config.call.agent_uri
+
+
+async def test_the_bots_own_echo_does_not_interrupt_it(services, voice) -> None:
+    """A line returning the bot's voice 80 ms later at -8 dB: the menu plays to the end."""
+    line = LoopbackCall(echo=EchoPath(delay_ms=80, gain_db=-8))
+    async with loopback_call(services, line) as (call, _):
+        await bot_turn(call)
+        before = barge_ins(services)
+        await call.say(caller_says(voice, "What can you do for me?"))
+        menu = await bot_turn(call)
+        assert len(menu) / 2 / RATE > 2, "an interruptible menu was played"
+        assert barge_ins(services) == before, "the bot's own echo caused a barge-in"
+        said = await transcribe(services, menu)
+        assert "balance" in said or "card" in said, said
+
+
+async def test_caller_hanging_up_mid_sentence_leaves_an_abandoned_record(
+    services, voice, call_dirs
+) -> None:
+    async with loopback_call(services) as (call, session):
+        await bot_turn(call)
+        words = caller_says(voice, "I need to report that my card was stolen yesterday")
+        call.say_nowait(words)
+        await asyncio.sleep(len(words) / 2 / RATE / 2)
+        call.hang_up()
+        assert await asyncio.wait_for(session, 30) == "abandoned"
+    row, _ = records(call_dirs, call.bridge.info.call_id)
+    assert row["outcome"] == "abandoned" and row["ended_at"] is not None
+
+
+async def test_dialogue_failure_apologises_and_hands_off(services, call_dirs) -> None:
+    class Unreachable:
+        async def begin(self, *args: object, **kwargs: object) -> None:
+            raise ConnectionError("assistant unreachable")
+
+    broken = Services(services.config, services.asr, services.tts, Unreachable(), services.records)
+    call = LoopbackCall()
+    call.start()
+    outcome = await asyncio.wait_for(CallSession(call.bridge, broken).run(), 60)
+    assert outcome == "failed"
+    apology = await transcribe(services, bytes(call.heard))
+    assert "sorry" in apology and "technical" in apology, apology
+    assert call.transfers and call.transfers[0][1]["reason"].startswith("dialogue failed")
+    row, _ = records(call_dirs, call.bridge.info.call_id)
+    assert row["outcome"] == "failed" and "assistant unreachable" in row["reason"]
+
+
+async def _bot_starts_speaking(call: LoopbackCall, timeout_s: float = 30) -> None:
+    start = len(call.heard)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not any(call.heard[start:]):
+        if loop.time() > deadline:
+            raise TimeoutError("the bot never started speaking")
+        await asyncio.sleep(0.02)

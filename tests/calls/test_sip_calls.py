@@ -1,0 +1,145 @@
+"""Real calls over SIP: baresip phones the running bot server on 127.0.0.1.
+
+baresip's microphone is a WAV made by the test (silence through the greeting, then the caller's
+request); keys are sent as RFC 4733 events through baresip's control socket when the bot has
+asked for them (the call record says when a turn is complete); baresip records what it hears.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import socket
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from ivr.server import BotServer
+from ivr.services import Services
+from speech.audio import Audio, load_audio
+from speech.resample import resample
+from tests.calls.conftest import (
+    ACCOUNT,
+    PIN,
+    RATE,
+    balance_dollars,
+    caller_says,
+    records,
+    transcribe,
+    until,
+)
+from tests.telephony.peers import BARESIP, Baresip, write_wav
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.asyncio(loop_scope="session"),
+    pytest.mark.skipif(BARESIP is None, reason="baresip is installed by `make setup`"),
+]
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def server(services: Services):
+    config = dataclasses.replace(
+        services.config,
+        sip=dataclasses.replace(services.config.sip, host="127.0.0.1", port=0),
+        http=dataclasses.replace(services.config.http, host="127.0.0.1", port=0),
+    )
+    bot = BotServer(config, services)
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+def _calls(services: Services) -> list[str]:
+    """SIP call ids, oldest first."""
+    rows = services.records.recent_calls(50)
+    return [row["call_id"] for row in reversed(rows) if row["transport"] == "sip"]
+
+
+def _turns(services: Services, call_dirs: Path) -> list[dict]:
+    calls = _calls(services)
+    return records(call_dirs, calls[-1])[1] if calls else []
+
+
+async def test_baresip_caller_gets_the_balance_from_the_database(
+    server: BotServer, services: Services, voice, call_dirs: Path, tmp_path: Path
+) -> None:
+    before = set(_calls(services))
+    request = caller_says(voice, "I would like to check my balance please.")
+    microphone = bytes(RATE * 2 * 9) + request + bytes(RATE * 2 * 80)
+    caller = Baresip(tmp_path, "caller", source_wav=write_wav(tmp_path / "mic.wav", microphone))
+    await caller.start()
+    try:
+        await caller.command("dial", f"sip:bot@127.0.0.1:{server.sip_port}")
+        assert await caller.wait_event("CALL_ESTABLISHED", 15), caller.log()
+        await until(lambda: set(_calls(services)) - before, 10, "the call record")
+        await until(lambda: len(_turns(services, call_dirs)) >= 2, 60, "the account prompt")
+        for key in ACCOUNT:
+            await caller.command("sndcode", key)
+            await asyncio.sleep(0.25)
+        await until(lambda: len(_turns(services, call_dirs)) >= 3, 40, "the PIN prompt")
+        for key in PIN:
+            await caller.command("sndcode", key)
+            await asyncio.sleep(0.25)
+        await until(lambda: len(_turns(services, call_dirs)) >= 4, 40, "the balances")
+        await asyncio.sleep(0.5)
+        await caller.command("hangup")
+        assert await caller.wait_event("CALL_CLOSED", 10)
+    finally:
+        await caller.stop()
+
+    call_id = _calls(services)[-1]
+    await until(lambda: records(call_dirs, call_id)[0].get("ended_at"), 10, "the call to end")
+    call, turns = records(call_dirs, call_id)
+    assert call["outcome"] == "abandoned"  # the caller hung up without saying goodbye
+    assert [t["input_kind"] for t in turns[:4]] == ["start", "speech", "dtmf", "secure_dtmf"]
+    assert turns[1]["intent"] == "check_balance"
+    assert turns[2]["transcript"] == "****" + ACCOUNT[-4:]  # masked outside the bank
+    assert turns[3]["transcript"] == ""
+    assert PIN.encode() not in (call_dirs / "calls.db").read_bytes()
+
+    heard = load_audio(caller.recordings()[0])
+    spoken = await transcribe(services, _at_8k(heard))
+    assert balance_dollars(services) in spoken, spoken
+
+
+async def test_garbage_on_every_port_leaves_calls_working(
+    server: BotServer, services: Services, voice, call_dirs: Path, tmp_path: Path
+) -> None:
+    port = server.sip_port
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        for junk in (b"\x00\xff" * 300, b"INVITE sip:bot@x SIP/2.0\r\nVia: broken", b"x" * 70000):
+            udp.sendto(junk[:65000], ("127.0.0.1", port))
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"\x16\x03\x01 not sip at all\r\n\r\n" * 10)
+    await writer.drain()
+    await reader.read(100)
+    writer.close()
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.http_port)
+    writer.write(b"GARBAGE / HTTP/9.9\r\n\r\n")
+    await writer.drain()
+    await reader.read(100)
+    writer.close()
+
+    caller = Baresip(
+        tmp_path, "after", source_wav=write_wav(tmp_path / "m.wav", bytes(RATE * 2 * 30))
+    )
+    await caller.start()
+    try:
+        await caller.command("dial", f"sip:bot@127.0.0.1:{port}")
+        assert await caller.wait_event("CALL_ESTABLISHED", 15), caller.log()
+        await asyncio.sleep(8)
+        await caller.command("hangup")
+        assert await caller.wait_event("CALL_CLOSED", 10)
+    finally:
+        await caller.stop()
+    greeting = await transcribe(services, _at_8k(load_audio(caller.recordings()[0])))
+    assert "help" in greeting or "bank" in greeting, greeting
+    stats = server.sip.stats() if server.sip is not None else {}
+    assert stats["malformed_dropped"] + stats["oversized_dropped"] >= 2, stats
+    assert stats["tcp_connections_closed_on_garbage"] >= 1, stats
+
+
+def _at_8k(audio: Audio) -> bytes:
+    return resample(audio.samples, audio.rate, RATE).astype("<i2").tobytes()
