@@ -142,19 +142,23 @@ class LoopbackCall:
     def hang_up(self) -> None:
         self._end("caller", by_bot=False)
 
-    async def wait_for_bot_silence(self, quiet_s: float = 1.0, timeout_s: float = 60.0) -> None:
-        """Wait until the bot has said something and then been quiet for ``quiet_s``."""
+    async def wait_for_bot_silence(self, quiet_s: float = 1.0, timeout_s: float = 60.0) -> bytes:
+        """Wait until the bot says something new and then stays quiet for ``quiet_s``.
+
+        Returns what it said (from the moment of the call, trailing silence included).
+        """
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
+        start = len(self.heard)
         quiet_bytes = int(quiet_s * self.rate) * 2
         while loop.time() < deadline and not self.ended.is_set():
-            tail = bytes(self.heard[-quiet_bytes:])
-            spoke = any(self.heard)
-            if spoke and len(self.heard) >= quiet_bytes and not any(tail):
-                return
+            said = self.heard[start:]
+            if any(said) and len(said) >= quiet_bytes and not any(said[-quiet_bytes:]):
+                return bytes(said)
             await asyncio.sleep(0.05)
         if not self.ended.is_set():
-            raise TimeoutError(f"the bot did not finish speaking within {timeout_s} s")
+            raise TimeoutError(f"the bot did not speak and finish within {timeout_s} s")
+        return bytes(self.heard[start:])
 
     def _caller_frame(self, frame: bytes) -> None:
         if self.ended.is_set():
