@@ -1,5 +1,269 @@
-"""CLI commands for the dialogue layer."""
+"""CLI commands for the dialogue layer: ``ivr train``, ``ivr chat``, ``ivr bank ...``.
+
+Rasa, TensorFlow and the bank backend are imported inside the commands so that
+``ivr --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import sys
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-COMMANDS: list[click.Command] = []
+from ivr.commands import config_of
+from ivr.logs import fields, get_logger
+
+if TYPE_CHECKING:
+    from dialogue.client import Reply
+    from ivr.config import Config
+
+log = get_logger(__name__)
+
+_NOISY = (
+    "rasa",
+    "rasa_sdk",
+    "sanic",
+    "sanic.root",
+    "sanic.error",
+    "tensorflow",
+    "absl",
+    "py.warnings",
+)
+
+
+def _quiet_libraries(config: Config) -> None:
+    """Keep Rasa's own chatter out of the way unless the user asked for DEBUG."""
+    from dialogue import route_rasa_logs
+
+    level = config.logging.level
+    route_rasa_logs(level)
+    if level != "DEBUG":
+        for name in _NOISY:
+            logging.getLogger(name).setLevel(logging.WARNING)
+        import warnings
+
+        warnings.filterwarnings("ignore")
+
+
+@click.command("train")
+@click.option("--force", is_flag=True, help="Train even if nothing changed since the last model.")
+@click.option(
+    "--validate",
+    "run_validate",
+    is_flag=True,
+    help="Run `rasa data validate` first; stop on errors.",
+)
+@click.option("--dry-run", is_flag=True, help="Only report whether the model is up to date.")
+@click.pass_context
+def train_command(ctx: click.Context, force: bool, run_validate: bool, dry_run: bool) -> None:
+    """Train the Rasa model if its domain, config or training data changed."""
+    from dialogue.training import Project, is_stale, train
+
+    config = config_of(ctx)
+    project = Project.from_config(config)
+    if run_validate:
+        _validate(project)
+    if dry_run:
+        stale = is_stale(project)
+        click.echo(f"{project.model_path}: {'needs training' if stale else 'up to date'}")
+        ctx.exit(1 if stale else 0)
+    from dialogue import route_rasa_logs
+
+    route_rasa_logs("INFO")
+    try:
+        outcome = train(project, force=force, progress=click.echo)
+    except (FileNotFoundError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    log.info(
+        "dialogue.train",
+        extra=fields(
+            model=str(outcome.model_path), trained=outcome.trained, s=round(outcome.seconds, 1)
+        ),
+    )
+
+
+def _validate(project: Any) -> None:
+    import subprocess
+
+    from dialogue.training import TRAINING_DIRS
+
+    command = [
+        str(Path(sys.executable).with_name("rasa")),
+        "data",
+        "validate",
+        "--domain",
+        str(project.domain),
+        "--config",
+        str(project.config),
+        "--data",
+        *[str(project.root / d) for d in TRAINING_DIRS],
+    ]
+    click.echo("validating: " + " ".join(command[1:]))
+    if subprocess.run(command, check=False).returncode != 0:
+        raise click.ClickException("rasa data validate found errors")
+
+
+@click.command("chat")
+@click.option("--json", "as_json", is_flag=True, help="Print each turn as one JSON object.")
+@click.option(
+    "--conversation", "conversation_id", default=None, help="Conversation id (default: random)."
+)
+@click.pass_context
+def chat_command(ctx: click.Context, as_json: bool, conversation_id: str | None) -> None:
+    """Talk to the assistant by keyboard, through the same client the call layer uses.
+
+    Reads one caller turn per line from stdin (piped input works). Special lines:
+    `/dtmf{"digits": "1234"}` presses keys (secure when the bot asked for a PIN),
+    `/no_input` stays silent, `/quit` hangs up.
+    """
+    config = config_of(ctx)
+    _quiet_libraries(config)
+    conversation = conversation_id or f"chat-{uuid.uuid4().hex[:8]}"
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_chat(config, conversation, as_json))
+
+
+async def _chat(config: Config, conversation: str, as_json: bool) -> None:
+    from dialogue.client import DialogueError, make_client
+
+    client = make_client(config)
+    try:
+        await client.start()
+    except DialogueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    interactive = sys.stdin.isatty()
+    turn = 0
+    try:
+        reply = await client.begin(conversation)
+        _show(reply, turn, "[call answered]", as_json)
+        loop = asyncio.get_running_loop()
+        while not (reply.hangup or reply.handoff):
+            if interactive and not as_json:
+                click.echo("you> ", nl=False)
+            line = await loop.run_in_executor(None, sys.stdin.readline)
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in ("/quit", "/exit", "/hangup"):
+                break
+            turn += 1
+            secure = client.expects_secure_input(conversation)
+            if line.startswith("/dtmf"):
+                digits = _dtmf_digits(line)
+                shown = "[keypad " + ("*" * len(digits) if secure else digits) + "]"
+                reply = await client.send_digits(conversation, digits, secure=secure)
+            elif line == "/no_input":
+                shown = "[silence]"
+                reply = await client.no_input(conversation)
+            else:
+                shown = "[spoken PIN]" if secure and _has_digits(line) else line
+                reply = await client.send(conversation, line)
+            _show(reply, turn, shown, as_json, echo=not interactive)
+        ended = reply.handoff or reply.hangup
+        if ended is not None and not as_json:
+            kind = "handoff" if reply.handoff else "hangup"
+            click.echo(f"[call ended: {kind} ({ended.reason})]")
+    finally:
+        await client.close()
+
+
+def _has_digits(text: str) -> bool:
+    from dialogue.spoken import extract_digits
+
+    return bool(extract_digits(text))
+
+
+def _dtmf_digits(line: str) -> str:
+    try:
+        data = json.loads(line[len("/dtmf") :] or "{}")
+        digits = str(data["digits"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise click.ClickException('keypad lines look like /dtmf{"digits": "1234"}') from exc
+    return digits
+
+
+def _show(reply: Reply, turn: int, user: str, as_json: bool, *, echo: bool = False) -> None:
+    if as_json:
+        click.echo(json.dumps({"turn": turn, "user": user, **reply.as_dict()}, ensure_ascii=False))
+        return
+    if echo:
+        click.echo(f"you: {user}")
+    for message in reply.messages:
+        notes = []
+        expect = message.expect_digits
+        if expect is not None:
+            span = (
+                str(expect.count) if expect.max == expect.count else f"{expect.count}-{expect.max}"
+            )
+            notes.append(f"keypad {span} digits" + (", secure" if expect.secure else ""))
+        if message.handoff is not None:
+            notes.append(f"handoff {message.handoff.reason}, {message.handoff.priority} priority")
+        if message.hangup is not None:
+            notes.append(f"hangup {message.hangup.reason}")
+        if not message.interruptible:
+            notes.append("no barge-in")
+        suffix = f"  [{'; '.join(notes)}]" if notes else ""
+        if message.text or suffix:
+            click.echo(f"bot: {message.text or ''}{suffix}")
+
+
+@click.group("bank")
+def bank_group() -> None:
+    """The demo bank's database (SQLite by default, PostgreSQL via bank.database)."""
+
+
+@bank_group.command("init")
+@click.pass_context
+def bank_init(ctx: click.Context) -> None:
+    """Create the tables and load the seed data if the database is empty."""
+    _open_bank(ctx, reset=False)
+
+
+@bank_group.command("reset")
+@click.confirmation_option(prompt="Drop every table and reload the seed data?")
+@click.pass_context
+def bank_reset(ctx: click.Context) -> None:
+    """Drop all bank tables and reload the seed data."""
+    _open_bank(ctx, reset=True)
+
+
+def _open_bank(ctx: click.Context, *, reset: bool) -> None:
+    from dialogue.bank import open_repository
+
+    config = config_of(ctx)
+    seed_file = Path(config.dialogue.project_dir) / config.bank.seed_file
+    repository = open_repository(config.bank.database, seed_file, reset=reset)
+    with repository.transaction() as tx:
+        row = tx.one("SELECT COUNT(*) AS n FROM customers")
+    repository.close()
+    click.echo(f"{_safe_url(config.bank.database)}: ready, {row['n'] if row else 0} customers")
+
+
+def _safe_url(url: str) -> str:
+    """A database URL without its password."""
+    import re
+
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+
+
+@bank_group.command("hash-pin")
+def bank_hash_pin() -> None:
+    """Make a salted PIN hash for data/bank/seed.yml (the PIN is read without echo)."""
+    from dialogue.bank.security import hash_pin
+
+    pin = click.prompt("PIN", hide_input=True, confirmation_prompt=True)
+    if not (pin.isdigit() and len(pin) == 4):
+        raise click.BadParameter("a PIN is 4 digits")
+    click.echo(hash_pin(pin))
+
+
+COMMANDS: list[click.Command] = [train_command, chat_command, bank_group]

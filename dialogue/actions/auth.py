@@ -1,0 +1,101 @@
+"""Caller verification: account number, then a PIN checked against its salted hash.
+
+The PIN reaches this module only as a one-time vault token (``secret:...``). The token is
+redeemed (which deletes it), the digits are checked and dropped, and the ``pin_token`` slot
+is cleared in the same action: no slot, event, log line or record ever holds the PIN.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from dialogue.actions import runtime
+from dialogue.actions.common import bank, conversation_id
+from dialogue.secrets import is_token
+from dialogue.spoken import extract_digits
+
+ACCOUNT_NUMBER_LENGTH = 8
+
+
+class ValidateAuthForm(FormValidationAction):
+    """Validates ``auth_form``: an 8-digit account number, then the PIN token."""
+
+    def name(self) -> str:
+        return "validate_auth_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        # Verified or locked out: nothing more to ask, the form ends.
+        if tracker.get_slot("authenticated") or tracker.get_slot("auth_locked"):
+            return []
+        return domain_slots
+
+    def validate_account_number(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        digits = extract_digits(str(value or ""))
+        if len(digits) != ACCOUNT_NUMBER_LENGTH:
+            dispatcher.utter_message(response="utter_invalid_account_number")
+            return {"account_number": None}
+        return {"account_number": digits}
+
+    async def validate_pin_token(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        rt = runtime.get()
+        token = str(value or "")
+        if not is_token(token):
+            # Raw digits only arrive when a channel bypassed the secure path; they are not
+            # checked (checking would reward leaking them), only refused.
+            dispatcher.utter_message(response="utter_pin_use_keypad")
+            return {"pin_token": None}
+        pin = rt.vault.redeem(token)
+        if pin is None:
+            dispatcher.utter_message(response="utter_pin_expired")
+            return {"pin_token": None}
+        account_number = str(tracker.get_slot("account_number") or "")
+        customer = await bank(
+            rt.repository.authenticate, account_number, pin, conversation_id(tracker)
+        )
+        del pin
+        if customer is not None:
+            dispatcher.utter_message(
+                response="utter_auth_success", customer_name=customer.first_name
+            )
+            return {
+                "pin_token": None,
+                "account_number": None,
+                "authenticated": True,
+                "customer_id": float(customer.id),
+                "customer_name": customer.first_name,
+                "pin_attempts": 0.0,
+            }
+        attempts = int(tracker.get_slot("pin_attempts") or 0) + 1
+        result: dict[str, Any] = {
+            "pin_token": None,
+            "account_number": None,
+            "pin_attempts": float(attempts),
+        }
+        if attempts >= rt.max_pin_attempts:
+            await bank(
+                rt.repository.audit,
+                conversation_id(tracker),
+                None,
+                "self_service_lock",
+                "locked",
+                attempts=attempts,
+            )
+            result["auth_locked"] = True
+        else:
+            dispatcher.utter_message(response="utter_auth_failed")
+        return result

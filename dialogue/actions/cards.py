@@ -1,0 +1,199 @@
+"""Lost, stolen or compromised cards: identify the card, confirm, block it, give a reference.
+
+Card-blocking policy: blocking only protects the customer and is reversible, so a caller
+who has not verified with a PIN may still block a card after light verification: the
+card's last four digits plus the billing ZIP code. A verified caller only names the card
+(or, with a single active card, just confirms it). Three failed identifications pass the
+caller to an agent with priority, because a lost card is urgent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.forms import FormValidationAction
+from rasa_sdk.types import DomainDict
+
+from dialogue.actions import runtime
+from dialogue.actions.common import bank, conversation_id, customer_id, handoff_events
+from dialogue.actions.transfer import yes_no
+from dialogue.bank import Card, mask_free_text
+from dialogue.bank.security import spoken_reference
+from dialogue.spoken import extract_digits, say_digits
+
+MAX_CARD_FAILURES = 3
+CARD_SLOTS = ("card_last4", "card_zip", "block_confirmed", "card_failures")
+
+
+async def identified_card(tracker: Tracker) -> Card | None:
+    """The active card the caller named, verified by PIN login or by billing ZIP code."""
+    repository = runtime.get().repository
+    last4 = tracker.get_slot("card_last4")
+    if not last4:
+        return None
+    cid = customer_id(tracker)
+    if cid is not None:
+        return await bank(repository.find_card, str(last4), customer_id=cid)
+    zip_code = tracker.get_slot("card_zip")
+    if not zip_code:
+        return None
+    return await bank(repository.find_card, str(last4), str(zip_code))
+
+
+class ValidateLostCardForm(FormValidationAction):
+    """Validates ``lost_card_form`` under the card-blocking policy above."""
+
+    def name(self) -> str:
+        return "validate_lost_card_form"
+
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> list[str]:
+        if int(tracker.get_slot("card_failures") or 0) >= MAX_CARD_FAILURES:
+            return []
+        cid = customer_id(tracker)
+        if cid is None:
+            return domain_slots
+        cards = await bank(runtime.get().repository.cards, cid)
+        if not cards:
+            return []
+        return [s for s in domain_slots if s != "card_zip"]
+
+    async def extract_card_last4(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """A verified caller with a single active card does not have to name it."""
+        cid = customer_id(tracker)
+        if tracker.get_slot("card_last4") or cid is None or tracker.get_slot("card_failures"):
+            return {}
+        cards = await bank(runtime.get().repository.cards, cid)
+        return {"card_last4": cards[0].last4} if len(cards) == 1 else {}
+
+    async def _failed(self, dispatcher: CollectingDispatcher, tracker: Tracker) -> dict[str, Any]:
+        failures = int(tracker.get_slot("card_failures") or 0) + 1
+        await bank(
+            runtime.get().repository.audit,
+            conversation_id(tracker),
+            customer_id(tracker),
+            "identify_card",
+            "failure",
+            attempt=failures,
+        )
+        if failures < MAX_CARD_FAILURES:
+            dispatcher.utter_message(response="utter_card_not_found")
+        return {"card_last4": None, "card_zip": None, "card_failures": float(failures)}
+
+    async def validate_card_last4(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        digits = extract_digits(str(value or ""))
+        if len(digits) != 4:
+            dispatcher.utter_message(response="utter_invalid_card_digits")
+            return {"card_last4": None}
+        if customer_id(tracker) is not None:
+            tracker.slots["card_last4"] = digits
+            if await identified_card(tracker) is None:
+                return await self._failed(dispatcher, tracker)
+        return {"card_last4": digits}
+
+    async def validate_card_zip(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        digits = extract_digits(str(value or ""))
+        if len(digits) != 5:
+            dispatcher.utter_message(response="utter_invalid_zip")
+            return {"card_zip": None}
+        tracker.slots["card_zip"] = digits
+        if await identified_card(tracker) is None:
+            return await self._failed(dispatcher, tracker)
+        return {"card_zip": digits}
+
+    def validate_block_confirmed(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return {"block_confirmed": yes_no(value)}
+
+
+class ActionAskBlockConfirmed(Action):
+    """Reads the card's last four digits back and asks before blocking."""
+
+    def name(self) -> str:
+        return "action_ask_block_confirmed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        dispatcher.utter_message(
+            response="utter_ask_block_confirmed",
+            last4=say_digits(str(tracker.get_slot("card_last4"))),
+        )
+        return []
+
+
+class ActionBlockCard(Action):
+    """Blocks the identified card after a yes; hands off when the card was not identified."""
+
+    def name(self) -> str:
+        return "action_block_card"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        rt = runtime.get()
+        clear: list[EventType] = [SlotSet(name, None) for name in CARD_SLOTS]
+        cid = customer_id(tracker)
+        card = await identified_card(tracker)
+        if card is None:
+            if cid is not None and not await bank(rt.repository.cards, cid):
+                dispatcher.utter_message(response="utter_no_active_cards")
+                return clear
+            dispatcher.utter_message(response="utter_card_not_verified")
+            # The call leaves the assistant: nothing more is said after the handoff.
+            return [
+                *clear,
+                *await handoff_events(dispatcher, tracker, "card_unverified"),
+                FollowupAction("action_listen"),
+            ]
+        if tracker.get_slot("block_confirmed") is not True:
+            dispatcher.utter_message(response="utter_card_not_blocked")
+            await bank(
+                rt.repository.audit,
+                conversation_id(tracker),
+                cid,
+                "block_card",
+                "declined",
+                card=f"****{card.last4}",
+            )
+            return clear
+        reason = str(tracker.get_slot("block_reason") or "lost")
+        reference = await bank(
+            rt.repository.block_card, card.id, reason, conversation_id(tracker), card.customer_id
+        )
+        dispatcher.utter_message(
+            response="utter_card_blocked",
+            last4=say_digits(card.last4),
+            reference=spoken_reference(reference),
+        )
+        return [*clear, SlotSet("block_reference", reference), SlotSet("served", True)]
+
+
+class ValidateFraudForm(FormValidationAction):
+    """Keeps the disputed transaction's description, with any long numbers masked."""
+
+    def name(self) -> str:
+        return "validate_fraud_form"
+
+    def validate_disputed_transaction(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        text = " ".join(str(value or "").split())
+        if not text or text.startswith("/"):
+            return {"disputed_transaction": None}
+        return {"disputed_transaction": mask_free_text(text)[:300]}

@@ -1,0 +1,61 @@
+"""What the custom actions run against: the bank repository, the knowledge base, the vault.
+
+The application configures this once when it starts the action server
+(:func:`configure`); a stand-alone action server builds it lazily from ``ivr.config``
+(``IVR_*`` environment variables and ``ivr.yaml`` apply as usual).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from dialogue.bank import BankRepository, open_repository
+from dialogue.knowledge import KnowledgeBase
+from dialogue.secrets import SecretVault, default_vault
+
+
+@dataclass
+class Runtime:
+    repository: BankRepository
+    knowledge: KnowledgeBase
+    vault: SecretVault
+    transfer_limit_cents: int = 250_000
+    max_pin_attempts: int = 3
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def configure(runtime: Runtime | None) -> None:
+    """Install (or with ``None``, forget) the runtime the actions use."""
+    global _runtime
+    with _lock:
+        _runtime = runtime
+
+
+def from_config(config: object | None = None) -> Runtime:
+    """Build a runtime from the application's configuration (``ivr.config.Config``)."""
+    from ivr.config import Config, load_config
+
+    cfg = config if isinstance(config, Config) else load_config()
+    root = Path(cfg.dialogue.project_dir)
+    seed_file = root / cfg.bank.seed_file
+    return Runtime(
+        repository=open_repository(cfg.bank.database, seed_file),
+        knowledge=KnowledgeBase(root / cfg.dialogue.knowledge_dir),
+        vault=default_vault,
+        transfer_limit_cents=cfg.bank.transfer_limit_cents,
+        max_pin_attempts=cfg.bank.max_pin_attempts,
+    )
+
+
+def get() -> Runtime:
+    """The configured runtime, built from the configuration on first use."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = from_config()
+        return _runtime

@@ -1,0 +1,567 @@
+"""The dialogue client: what the call layer and ``ivr chat`` use to talk to the assistant.
+
+One async interface (:class:`DialogueClient`), two implementations:
+
+- :class:`InProcessClient` loads the trained model with ``rasa.core.agent.Agent`` in this
+  process (lowest latency; the default);
+- :class:`HttpClient` talks to a remote Rasa server's REST channel (scale-out). Start that
+  server with ``--enable-api`` so the client can read intents and confidences back, and
+  point its ``endpoints.yml`` at this application's action server.
+
+Either way the custom action server runs in this process (:mod:`dialogue.action_server`),
+which is what keeps PINs out of Rasa: :meth:`DialogueClient.send_digits` with
+``secure=True`` deposits the digits in the in-memory vault (:mod:`dialogue.secrets`) and
+sends Rasa only ``/dtmf{"digits": "secret:<token>"}``. When the last bot message asked for
+secure digits, :meth:`DialogueClient.send` converts a spoken PIN ("one two three four") to
+digits and takes the same path, so it never reaches Rasa as text.
+
+Voice payload contract
+----------------------
+Every bot message is ``text`` (to speak; may be ``None``) plus a ``payload`` dict, the
+``custom`` JSON of the Rasa response. Keys the call layer acts on (all optional):
+
+``expect_digits``: ``{"count", "max", "terminator": "#", "timeout_s", "secure": bool}``
+    Collect keypad digits for the next turn (speech is still listened to). Entry ends after
+    ``max`` digits, the ``terminator`` key, or ``timeout_s`` without a key; send them with
+    ``send_digits``. ``secure: true`` marks a PIN: send with ``secure=True``, never log,
+    record, transcribe or echo the digits, pause the call recording while they are entered.
+``handoff``: ``{"reason": str, "priority": "normal" | "high", "context": {...}}``
+    Transfer the caller to an agent after speaking the text. ``context`` is the summary for
+    the agent: ``intent``, ``authenticated``, ``customer_id``, ``in_progress``, ``summary``
+    and optional ``details`` (numbers masked to their last four digits, never a PIN).
+``hangup``: ``{"reason": str}``
+    End the call after speaking the text (``caller_done``, ``no_input``).
+``hints``: ``[str, ...]``
+    Phrases likely in the caller's next answer, to bias speech recognition for one turn.
+``interruptible``: ``bool`` (default ``true``)
+    Whether the caller may barge in over this message; ``false`` for legal notices,
+    handoff and goodbye messages.
+
+Injected caller events: :meth:`DialogueClient.no_input` sends ``/no_input`` (the caller
+was silent), :meth:`DialogueClient.send_digits` sends ``/dtmf{"digits": "..."}`` and
+:meth:`DialogueClient.begin` sends ``/greet`` when a call is answered (the bot speaks first).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from dialogue import payloads, quiet_rasa_environment
+from dialogue.bank.masking import mask_number
+from dialogue.payloads import ExpectDigits, Handoff, Hangup
+from dialogue.secrets import SecretVault, is_token
+from dialogue.spoken import UNITS, extract_digits
+from ivr.logs import fields, get_logger
+
+if TYPE_CHECKING:
+    from dialogue.action_server import ActionServer
+    from ivr.config import Config
+
+log = get_logger(__name__)
+
+GREET = "/greet"
+NO_INPUT = "/no_input"
+_DIGITS = re.compile(r"[0-9*#]+")
+_MASKED_ENTITIES = {"account_number", "pin", "digits"}
+
+
+class DialogueError(RuntimeError):
+    """The assistant could not be reached or answered with something unusable."""
+
+
+@dataclass(frozen=True)
+class BotMessage:
+    """One thing the bot says, with the voice instructions that go with it."""
+
+    text: str | None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def expect_digits(self) -> ExpectDigits | None:
+        data = self.payload.get(payloads.EXPECT_DIGITS)
+        return ExpectDigits.parse(data) if data is not None else None
+
+    @property
+    def handoff(self) -> Handoff | None:
+        data = self.payload.get(payloads.HANDOFF)
+        return Handoff.parse(data) if data is not None else None
+
+    @property
+    def hangup(self) -> Hangup | None:
+        data = self.payload.get(payloads.HANGUP)
+        return Hangup.parse(data) if data is not None else None
+
+    @property
+    def hints(self) -> list[str]:
+        return [str(h) for h in self.payload.get(payloads.HINTS) or []]
+
+    @property
+    def interruptible(self) -> bool:
+        """Barge-in allowed while this message plays (payload key ``interruptible``)."""
+        return bool(self.payload.get(payloads.INTERRUPTIBLE, True))
+
+    @property
+    def barge_in(self) -> bool:
+        """Same as :attr:`interruptible`: may the caller talk over this message?"""
+        return self.interruptible
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "payload": self.payload}
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The bot's turn: its messages and what it understood of the caller's input."""
+
+    messages: list[BotMessage]
+    intent: str | None
+    confidence: float | None
+    entities: list[dict[str, Any]]
+    """Entities of the caller's input; account numbers and digits masked, tokens hidden."""
+
+    @property
+    def text(self) -> str:
+        return " ".join(m.text for m in self.messages if m.text)
+
+    @property
+    def expect_digits(self) -> ExpectDigits | None:
+        """The keypad request for the next turn (from the last message that makes one)."""
+        for message in reversed(self.messages):
+            if message.expect_digits is not None:
+                return message.expect_digits
+        return None
+
+    @property
+    def handoff(self) -> Handoff | None:
+        return next((m.handoff for m in self.messages if m.handoff is not None), None)
+
+    @property
+    def hangup(self) -> Hangup | None:
+        return next((m.hangup for m in self.messages if m.hangup is not None), None)
+
+    @property
+    def hints(self) -> list[str]:
+        return next((m.hints for m in reversed(self.messages) if m.hints), [])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "intent": self.intent,
+            "confidence": self.confidence,
+            "entities": self.entities,
+            "messages": [m.as_dict() for m in self.messages],
+        }
+
+
+@runtime_checkable
+class DialogueClient(Protocol):
+    """How the call layer talks to the assistant; one conversation per call."""
+
+    async def start(self) -> None:
+        """Load the model / connect, and start the action server."""
+
+    async def close(self) -> None:
+        """Release everything :meth:`start` acquired."""
+
+    async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
+        """The call was answered: the bot greets first."""
+
+    async def send(
+        self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> Reply:
+        """What the caller said (a transcript)."""
+
+    async def send_digits(self, conversation_id: str, digits: str, *, secure: bool) -> Reply:
+        """Keypad digits; ``secure`` for a PIN (tokenised, never sent to Rasa)."""
+
+    async def no_input(self, conversation_id: str) -> Reply:
+        """The caller said nothing before the no-input timeout."""
+
+    def expects_secure_input(self, conversation_id: str) -> bool:
+        """True when the bot's last turn asked for a PIN (route keys with ``secure=True``)."""
+
+
+def dtmf_message(digits: str) -> str:
+    """The injected keypad message Rasa receives: ``/dtmf{"digits": "..."}``."""
+    return "/dtmf" + json.dumps({"digits": digits})
+
+
+_PIN_WORD = re.compile(r"\bpin\b|\bpersonal identification number\b", re.IGNORECASE)
+_FILLERS = {
+    "is",
+    "it's",
+    "its",
+    "number",
+    "code",
+    "my",
+    "uh",
+    "um",
+    "er",
+    "the",
+    "it",
+    "was",
+    "be",
+    "should",
+    ":",
+}
+_WORD = re.compile(r"[0-9]+|[A-Za-z']+|[^\sA-Za-z0-9']")
+
+
+def redact_pin_mentions(text: str, vault: SecretVault) -> str:
+    """Replace digits that follow the word "PIN" with a vault token.
+
+    A caller may say "my PIN is four three two one" when we did not ask for it; the digits
+    are deposited and the text Rasa sees reads "my PIN is secret:...".
+    """
+    match = _PIN_WORD.search(text)
+    if match is None:
+        return text
+    tail = text[match.end() :]
+    tokens = list(_WORD.finditer(tail))
+    i = 0
+    while i < len(tokens) and tokens[i].group().lower() in _FILLERS | {",", "."}:
+        i += 1
+    start = i
+    while i < len(tokens) and (
+        tokens[i].group().isdigit()
+        or tokens[i].group().lower() in UNITS
+        or tokens[i].group() in {",", "-"}
+    ):
+        i += 1
+    if i == start:
+        return text[: match.end()] + redact_pin_mentions(tail, vault)
+    span_start, span_end = tokens[start].start(), tokens[i - 1].end()
+    digits = extract_digits(tail[span_start:span_end])
+    if not digits:
+        return text
+    token = vault.deposit(digits)
+    rest = redact_pin_mentions(tail[span_end:], vault)
+    return text[: match.end()] + tail[:span_start] + token + rest
+
+
+def mask_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Entities as safe to log and show: numbers to their last four, tokens hidden."""
+    masked = []
+    for entity in entities:
+        item = {
+            k: entity.get(k)
+            for k in ("entity", "value", "role", "start", "end", "extractor")
+            if entity.get(k) is not None
+        }
+        value = str(item.get("value", ""))
+        if item.get("entity") in _MASKED_ENTITIES:
+            if is_token(value) or item.get("entity") == "pin":
+                item["value"] = "[secret]"
+            elif len(re.sub(r"\D", "", value)) >= 8:
+                item["value"] = mask_number(value)
+        masked.append(item)
+    return masked
+
+
+class _ClientBase(abc.ABC):
+    """Secure-input routing, reply building and logging shared by both clients."""
+
+    def __init__(self, vault: SecretVault, action_server: ActionServer | None) -> None:
+        self.vault = vault
+        self.action_server = action_server
+        self._secure_expected: dict[str, bool] = {}
+
+    async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
+        return await self._turn(conversation_id, GREET, metadata, kind="begin")
+
+    async def send(
+        self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
+    ) -> Reply:
+        if self._secure_expected.get(conversation_id):
+            digits = extract_digits(text)
+            if digits:
+                # A PIN spoken at the PIN prompt goes the keypad's secure way, never as text.
+                return await self.send_digits(conversation_id, digits, secure=True)
+        return await self._turn(
+            conversation_id, redact_pin_mentions(text, self.vault), metadata, kind="speech"
+        )
+
+    async def send_digits(self, conversation_id: str, digits: str, *, secure: bool) -> Reply:
+        if not _DIGITS.fullmatch(digits):
+            raise ValueError("keypad input may contain only 0-9, * and #")
+        digits = digits.rstrip("#") or digits
+        value = self.vault.deposit(digits) if secure else digits
+        return await self._turn(
+            conversation_id,
+            dtmf_message(value),
+            {"input": "dtmf"},
+            kind="secure_dtmf" if secure else "dtmf",
+        )
+
+    async def no_input(self, conversation_id: str) -> Reply:
+        return await self._turn(conversation_id, NO_INPUT, None, kind="no_input")
+
+    def expects_secure_input(self, conversation_id: str) -> bool:
+        """True when the last bot turn asked for a PIN."""
+        return self._secure_expected.get(conversation_id, False)
+
+    async def _turn(
+        self, conversation_id: str, text: str, metadata: dict[str, Any] | None, *, kind: str
+    ) -> Reply:
+        started = time.monotonic()
+        bot, parse = await self._exchange(conversation_id, text, dict(metadata or {}))
+        messages = [BotMessage(m.get("text"), dict(m.get("custom") or {})) for m in bot]
+        intent = (parse.get("intent") or {}) if parse else {}
+        reply = Reply(
+            messages=messages,
+            intent=intent.get("name"),
+            confidence=float(intent["confidence"])
+            if intent.get("confidence") is not None
+            else None,
+            entities=mask_entities(list(parse.get("entities") or [])) if parse else [],
+        )
+        expected = reply.expect_digits
+        self._secure_expected[conversation_id] = bool(expected and expected.secure)
+        log.info(
+            "dialogue.turn",
+            extra=fields(
+                conversation=conversation_id,
+                input=kind,
+                intent=reply.intent,
+                confidence=round(reply.confidence, 3) if reply.confidence is not None else None,
+                messages=len(messages),
+                handoff=bool(reply.handoff),
+                hangup=bool(reply.hangup),
+                ms=round((time.monotonic() - started) * 1000),
+            ),
+        )
+        return reply
+
+    @abc.abstractmethod
+    async def _exchange(
+        self, conversation_id: str, text: str, metadata: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Send one message; return the bot messages (text, custom) and the parse data."""
+
+    async def _start_actions(self) -> None:
+        if self.action_server is not None:
+            await self.action_server.start()
+
+    async def _stop_actions(self) -> None:
+        if self.action_server is not None:
+            await self.action_server.stop()
+
+
+def bot_messages_after_last_user(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Bot utterances (text and custom payload together) since the last user message."""
+    out: list[dict[str, Any]] = []
+    for event in reversed(events):
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            data = event.get("data") or {}
+            out.append({"text": event.get("text"), "custom": data.get("custom")})
+    return list(reversed(out))
+
+
+def last_parse_data(events: list[dict[str, Any]]) -> dict[str, Any]:
+    """What NLU made of the latest user message (intent, confidence, entities)."""
+    for event in reversed(events):
+        if event.get("event") == "user":
+            return dict(event.get("parse_data") or {})
+    return {}
+
+
+class InProcessClient(_ClientBase):
+    """Rasa's ``Agent`` in this process, with the model from ``ivr train``."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        *,
+        action_server: ActionServer | None,
+        vault: SecretVault,
+        action_endpoint_url: str | None = None,
+    ) -> None:
+        super().__init__(vault, action_server)
+        self.model_path = Path(model_path)
+        self._action_endpoint_url = action_endpoint_url
+        self._agent: Any = None
+
+    async def start(self) -> None:
+        if self._agent is not None:
+            return
+        if not self.model_path.is_file():
+            raise DialogueError(f"no trained model at {self.model_path}; run `ivr train` first")
+        quiet_rasa_environment()
+        await self._start_actions()
+        import asyncio
+
+        from rasa.core.agent import Agent
+        from rasa.utils.endpoints import EndpointConfig
+
+        url = self._action_endpoint_url or (
+            self.action_server.webhook_url if self.action_server else None
+        )
+        endpoint = EndpointConfig(url=url) if url else None
+        started = time.monotonic()
+        try:
+            self._agent = await asyncio.to_thread(
+                Agent.load, str(self.model_path), action_endpoint=endpoint
+            )
+        except Exception:
+            await self._stop_actions()
+            raise
+        log.info(
+            "dialogue.model.loaded",
+            extra=fields(model=str(self.model_path), ms=round((time.monotonic() - started) * 1000)),
+        )
+
+    async def close(self) -> None:
+        self._agent = None
+        await self._stop_actions()
+
+    @property
+    def agent(self) -> Any:
+        """The loaded ``rasa.core.agent.Agent`` (for tests and tools)."""
+        if self._agent is None:
+            raise DialogueError("client not started")
+        return self._agent
+
+    async def tracker_events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every event of a conversation as JSON (what a tracker store would persist)."""
+        tracker = await self.agent.processor.get_tracker(conversation_id)
+        return [event.as_dict() for event in tracker.events]
+
+    async def _exchange(
+        self, conversation_id: str, text: str, metadata: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+
+        message = UserMessage(
+            text,
+            CollectingOutputChannel(),
+            conversation_id,
+            input_channel="voice",
+            metadata=metadata or None,
+        )
+        await self.agent.handle_message(message)
+        tracker = await self.agent.processor.get_tracker(conversation_id)
+        events = [event.as_dict() for event in tracker.events]
+        return bot_messages_after_last_user(events), last_parse_data(events)
+
+
+class HttpClient(_ClientBase):
+    """A remote Rasa server: REST channel for turns, the HTTP API for intent and confidence."""
+
+    def __init__(
+        self,
+        server_url: str,
+        *,
+        action_server: ActionServer | None,
+        vault: SecretVault,
+        timeout_s: float = 10.0,
+        token: str | None = None,
+    ) -> None:
+        super().__init__(vault, action_server)
+        self.server_url = server_url.rstrip("/")
+        self._timeout_s = timeout_s
+        self._token = token
+        self._session: Any = None
+
+    async def start(self) -> None:
+        if self._session is not None:
+            return
+        import aiohttp
+
+        await self._start_actions()
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
+        try:
+            async with self._session.get(f"{self.server_url}/") as response:
+                if response.status != 200:
+                    raise DialogueError(
+                        f"Rasa server at {self.server_url} answered {response.status}"
+                    )
+        except aiohttp.ClientError as exc:
+            await self.close()
+            raise DialogueError(
+                f"Rasa server at {self.server_url} is not reachable: {exc}"
+            ) from exc
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+        await self._stop_actions()
+
+    def _params(self) -> dict[str, str]:
+        return {"token": self._token} if self._token else {}
+
+    async def _exchange(
+        self, conversation_id: str, text: str, metadata: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        import aiohttp
+
+        if self._session is None:
+            raise DialogueError("client not started")
+        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        try:
+            async with self._session.post(
+                f"{self.server_url}/webhooks/rest/webhook", json=body, params=self._params()
+            ) as response:
+                if response.status != 200:
+                    raise DialogueError(f"Rasa REST webhook answered {response.status}")
+                rest_messages = await response.json()
+            async with self._session.get(
+                f"{self.server_url}/conversations/{conversation_id}/tracker", params=self._params()
+            ) as response:
+                tracker = await response.json() if response.status == 200 else None
+        except aiohttp.ClientError as exc:
+            raise DialogueError(f"Rasa server at {self.server_url} failed: {exc}") from exc
+        if tracker is None:  # HTTP API not enabled: no intent, payloads from the REST output
+            return _merge_rest_messages(rest_messages), {}
+        events = list(tracker.get("events") or [])
+        return bot_messages_after_last_user(events), last_parse_data(events)
+
+
+def _merge_rest_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The REST channel splits a response's text and custom JSON; put them back together."""
+    merged: list[dict[str, Any]] = []
+    for message in messages:
+        if (
+            "custom" in message
+            and "text" not in message
+            and merged
+            and merged[-1]["custom"] is None
+        ):
+            merged[-1]["custom"] = message["custom"]
+        else:
+            merged.append({"text": message.get("text"), "custom": message.get("custom")})
+    return merged
+
+
+def make_client(config: Config) -> DialogueClient:
+    """The dialogue client the configuration asks for, with its own action server and vault."""
+    from dialogue.action_server import ActionServer
+    from dialogue.actions import runtime
+    from dialogue.training import Project
+
+    vault = SecretVault(ttl_s=config.dialogue.secret_ttl_s)
+    rt = runtime.from_config(config)
+    rt.vault = vault
+    if config.dialogue.mode == "http":
+        # A remote Rasa must be able to reach our action server at the configured address.
+        actions = ActionServer(
+            config.dialogue.action_server_host, config.dialogue.action_server_port, runtime=rt
+        )
+        return HttpClient(
+            config.dialogue.server_url,
+            action_server=actions,
+            vault=vault,
+            timeout_s=config.dialogue.request_timeout_s,
+        )
+    # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
+    actions = ActionServer(config.dialogue.action_server_host, 0, runtime=rt)
+    return InProcessClient(
+        Project.from_config(config).model_path, action_server=actions, vault=vault
+    )
