@@ -120,3 +120,39 @@ async def test_health_and_metrics_endpoints() -> None:
     assert 'ivr_active_calls{transport="sip"} 1.0' in text
     assert 'ivr_transport{name="malformed_dropped",transport="sip"} 3.0' in text
     assert 'ivr_latency_seconds_bucket{le="0.5",stage="turn"} 1.0' in text
+
+
+async def test_calls_cli_lists_calls_and_shows_turns(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    url = f"sqlite:///{tmp_path}/calls.db"
+    store = CallRecordStore(url)
+    await store.start_call("call-abc", "sip", "sip:+15557654321@pbx", recording="r.wav")
+    await store.add_turn(
+        TurnRecord(
+            "call-abc",
+            1,
+            0.0,
+            "speech",
+            transcript="lost card",
+            intent="report_lost_card",
+            intent_confidence=0.97,
+            bot_text="I can block it.",
+            asr_ms=310.0,
+            response_ms=820.0,
+        )
+    )
+    await store.end_call("call-abc", "self_served", "caller_done")
+    store.close()
+    runner = CliRunner()
+    listed = runner.invoke(main, ["--set", f"call.records_db={url}", "calls"])
+    assert listed.exit_code == 0, listed.output
+    assert "call-abc" in listed.output and "self_served" in listed.output
+    assert "*******4321" in listed.output
+    shown = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "call-a"])
+    assert shown.exit_code == 0, shown.output
+    assert "report_lost_card 0.97" in shown.output and "response 820 ms" in shown.output
+    missing = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "nope"])
+    assert missing.exit_code == 1 and "no call with id" in missing.output
