@@ -143,3 +143,63 @@ async def test_garbage_on_every_port_leaves_calls_working(
 
 def _at_8k(audio: Audio) -> bytes:
     return resample(audio.samples, audio.rate, RATE).astype("<i2").tobytes()
+
+
+async def test_handoff_takes_the_caller_to_the_agent(
+    server: BotServer, services: Services, voice, call_dirs: Path, tmp_path: Path
+) -> None:
+    """The caller asks for a person: the bot REFERs baresip to a second baresip, the agent."""
+    silence = write_wav(tmp_path / "agent.wav", bytes(RATE * 2 * 60))
+    agent = Baresip(tmp_path, "agent", source_wav=silence)
+    ask = caller_says(voice, "I want to talk to a real person.")
+    mic = write_wav(tmp_path / "mic.wav", bytes(RATE * 2 * 9) + ask + bytes(RATE * 2 * 60))
+    caller = Baresip(tmp_path, "caller", source_wav=mic)
+    await agent.start()
+    await caller.start()
+    agent_uri = f"sip:agent@127.0.0.1:{agent.sip_port}"
+    original = server.services.config  # type: ignore[union-attr]
+    server.services.config = dataclasses.replace(  # type: ignore[union-attr]
+        original, call=dataclasses.replace(original.call, agent_uri=agent_uri)
+    )
+    try:
+        await caller.command("dial", f"sip:bot@127.0.0.1:{server.sip_port}")
+        assert await caller.wait_event("CALL_ESTABLISHED", 15), caller.log()
+        assert await agent.wait_event("CALL_ESTABLISHED", 90), agent.log()
+        assert caller.has_event("TRANSFER")
+    finally:
+        server.services.config = original  # type: ignore[union-attr]
+        await caller.stop()
+        await agent.stop()
+    call_id = _calls(services)[-1]
+    await until(lambda: records(call_dirs, call_id)[0].get("ended_at"), 15, "the call to end")
+    call, turns = records(call_dirs, call_id)
+    assert call["outcome"] == "handed_off", call
+    assert turns[-1]["intent"] == "talk_to_agent"
+
+
+async def test_two_simultaneous_callers_are_served_independently(
+    server: BotServer, services: Services, voice, call_dirs: Path, tmp_path: Path
+) -> None:
+    before = set(_calls(services))
+    callers = []
+    for name, line in (("ann", "What are your branch hours?"), ("ben", "I lost my card.")):
+        mic = bytes(RATE * 2 * 9) + caller_says(voice, line) + bytes(RATE * 2 * 40)
+        callers.append(Baresip(tmp_path, name, source_wav=write_wav(tmp_path / f"{name}.wav", mic)))
+    try:
+        await asyncio.gather(*(c.start() for c in callers))
+        await asyncio.gather(
+            *(c.command("dial", f"sip:bot@127.0.0.1:{server.sip_port}") for c in callers)
+        )
+        for c in callers:
+            assert await c.wait_event("CALL_ESTABLISHED", 15), c.log()
+        new = lambda: [c for c in _calls(services) if c not in before]  # noqa: E731
+        await until(lambda: len(new()) == 2, 10, "two call records")
+        await until(
+            lambda: all(len(records(call_dirs, c)[1]) >= 2 for c in new()), 90, "both answers"
+        )
+        await asyncio.sleep(3)
+        await asyncio.gather(*(c.command("hangup") for c in callers))
+    finally:
+        await asyncio.gather(*(c.stop() for c in callers))
+    intents = sorted(records(call_dirs, c)[1][1]["intent"] for c in new())
+    assert intents == ["branch_hours", "report_lost_card"], intents
