@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ActiveLoop, EventType, SlotSet
+from rasa_sdk.events import ActiveLoop, EventType, SlotSet, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -127,6 +127,12 @@ class ActionFallback(Action):
             dispatcher.utter_message(response="utter_fallback_offer_agent")
             return [SlotSet("agent_offered", True)]
         dispatcher.utter_message(response="utter_fallback_rephrase")
+        if tracker.get_intent_of_latest_message() != NLU_FALLBACK:
+            # Core fallback: the words were understood but no next step fits here. Like Rasa's
+            # own default fallback, forget the caller's turn so the bot listens again instead
+            # of predicting this action over and over. (A revert undoes every event since the
+            # caller's message, so the slot is set after it.)
+            return [UserUtteranceReverted(), SlotSet("agent_offered", False)]
         return [SlotSet("agent_offered", False)]
 
 
