@@ -204,7 +204,8 @@ def _show(reply: Reply, turn: int, user: str, as_json: bool, *, echo: bool = Fal
             span = (
                 str(expect.count) if expect.max == expect.count else f"{expect.count}-{expect.max}"
             )
-            notes.append(f"keypad {span} digits" + (", secure" if expect.secure else ""))
+            unit = "digit" if span == "1" else "digits"
+            notes.append(f"keypad {span} {unit}" + (", secure" if expect.secure else ""))
         if message.handoff is not None:
             notes.append(f"handoff {message.handoff.reason}, {message.handoff.priority} priority")
         if message.hangup is not None:
