@@ -16,8 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from dialogue.bank.db import Database, Row
 from dialogue.bank.masking import mask_number
+from ivr.db import Database, Row
 from ivr.logs import mask_digits
 
 Outcome = Literal["in_progress", "self_served", "handed_off", "abandoned", "failed"]

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from dialogue.bank import schema
-from dialogue.bank.db import Database, Row, Tx
 from dialogue.bank.masking import last4, mask_number
 from dialogue.bank.security import burn_verification_time, new_reference, verify_pin
+from ivr.db import Database, Row, Tx
 
 AccountType = Literal["checking", "savings", "credit"]
 ACCOUNT_TYPES: tuple[AccountType, ...] = ("checking", "savings", "credit")

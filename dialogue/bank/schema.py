@@ -6,7 +6,7 @@ text, so both engines store and compare them the same way. PINs exist only as sa
 
 from __future__ import annotations
 
-from dialogue.bank.db import Dialect
+from ivr.db import Dialect
 
 TABLES = (
     "audit_log",

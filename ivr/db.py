@@ -1,4 +1,4 @@
-"""One small database layer for the bank: SQLite by default, PostgreSQL via a DSN, same SQL.
+"""One database layer for the bank and the call records: SQLite or PostgreSQL, same SQL.
 
 Queries are written once with ``?`` placeholders (the SQLite style); on PostgreSQL they are
 rewritten to psycopg2's ``%s``. Rows come back as plain dicts. Every write happens inside
