@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import abc
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -11,7 +13,7 @@ from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
 from dialogue.actions.common import ACCOUNT_LABELS, bank, conversation_id, customer_id
-from dialogue.bank import Account
+from dialogue.bank import Account, BankRepository
 from dialogue.spoken import say_date, say_digits, say_money
 
 DONE: list[EventType] = [
@@ -37,124 +39,131 @@ def _say_balance(dispatcher: CollectingDispatcher, account: Account) -> None:
         )
 
 
-class ActionCheckBalance(Action):
+@dataclass(frozen=True)
+class Inquiry:
+    """What an account answer needs: where to speak, the conversation, the bank, the customer."""
+
+    dispatcher: CollectingDispatcher
+    tracker: Tracker
+    repository: BankRepository
+    customer_id: int
+
+
+class _AccountInquiry(Action, abc.ABC):
+    """An answer for a verified caller: look the customer up, answer, audit, end the task.
+
+    Subclasses speak the answer and return what the audit log keeps (masked account numbers),
+    or None when there was nothing to report.
+    """
+
+    audit_action: str
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        cid = customer_id(tracker)
+        if cid is None:
+            return []
+        repository = runtime.get().repository
+        audited = await self.answer(Inquiry(dispatcher, tracker, repository, cid))
+        if audited is not None:
+            await bank(
+                repository.audit,
+                conversation_id(tracker),
+                cid,
+                self.audit_action,
+                "success",
+                **audited,
+            )
+        return list(DONE)
+
+    @abc.abstractmethod
+    async def answer(self, ask: Inquiry) -> dict[str, Any] | None:
+        """Speak the answer; return what the audit log keeps, or None if nothing was found."""
+
+
+def _no_such_account(dispatcher: CollectingDispatcher, wanted: str) -> None:
+    dispatcher.utter_message(response="utter_no_such_account", account_label=ACCOUNT_LABELS[wanted])
+
+
+class ActionCheckBalance(_AccountInquiry):
     """Reads the balance of the account type asked for, or of every account (at most three)."""
+
+    audit_action = "balance_inquiry"
 
     def name(self) -> str:
         return "action_check_balance"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        rt = runtime.get()
-        cid = customer_id(tracker)
-        if cid is None:
-            return []
-        accounts = await bank(rt.repository.accounts, cid)
-        wanted = tracker.get_slot("account_type")
+    async def answer(self, ask: Inquiry) -> dict[str, Any] | None:
+        accounts = await bank(ask.repository.accounts, ask.customer_id)
+        wanted = ask.tracker.get_slot("account_type")
         chosen = [a for a in accounts if a.type == wanted] if wanted else accounts
         if wanted and not chosen:
-            dispatcher.utter_message(
-                response="utter_no_such_account", account_label=ACCOUNT_LABELS[wanted]
-            )
-            return list(DONE)
+            _no_such_account(ask.dispatcher, wanted)
+            return None
         for account in chosen[:3]:
-            _say_balance(dispatcher, account)
-        await bank(
-            rt.repository.audit,
-            conversation_id(tracker),
-            cid,
-            "balance_inquiry",
-            "success",
-            accounts=[a.masked for a in chosen[:3]],
-        )
-        return list(DONE)
+            _say_balance(ask.dispatcher, account)
+        return {"accounts": [a.masked for a in chosen[:3]]}
 
 
-class ActionRecentTransactions(Action):
+class ActionRecentTransactions(_AccountInquiry):
     """Reads the last three transactions of the account asked for (checking by default)."""
+
+    audit_action = "transactions_inquiry"
 
     def name(self) -> str:
         return "action_recent_transactions"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        rt = runtime.get()
-        cid = customer_id(tracker)
-        if cid is None:
-            return []
-        accounts = await bank(rt.repository.accounts, cid)
-        wanted = tracker.get_slot("account_type")
+    async def answer(self, ask: Inquiry) -> dict[str, Any] | None:
+        accounts = await bank(ask.repository.accounts, ask.customer_id)
+        wanted = ask.tracker.get_slot("account_type")
         account = next((a for a in accounts if a.type == wanted), None) if wanted else None
         if wanted and account is None:
-            dispatcher.utter_message(
-                response="utter_no_such_account", account_label=ACCOUNT_LABELS[wanted]
-            )
-            return list(DONE)
+            _no_such_account(ask.dispatcher, wanted)
+            return None
         account = account or (accounts[0] if accounts else None)
         if account is None:
-            return list(DONE)
-        transactions = await bank(rt.repository.recent_transactions, account.id, 3)
+            return None
+        transactions = await bank(ask.repository.recent_transactions, account.id, 3)
         label: dict[str, Any] = {
             "account_label": ACCOUNT_LABELS[account.type],
             "last4": say_digits(account.last4),
         }
         if not transactions:
-            dispatcher.utter_message(response="utter_no_transactions", **label)
+            ask.dispatcher.utter_message(response="utter_no_transactions", **label)
         else:
-            dispatcher.utter_message(
+            ask.dispatcher.utter_message(
                 response="utter_transactions_intro", count=len(transactions), **label
             )
             for item in transactions:
-                dispatcher.utter_message(
+                ask.dispatcher.utter_message(
                     response="utter_transaction_line",
                     date=say_date(item.posted_on).capitalize(),
                     description=item.description,
                     amount=say_money(item.amount_cents),
                     direction="in" if item.amount_cents > 0 else "out",
                 )
-        await bank(
-            rt.repository.audit,
-            conversation_id(tracker),
-            cid,
-            "transactions_inquiry",
-            "success",
-            account=account.masked,
-        )
-        return list(DONE)
+        return {"account": account.masked}
 
 
-class ActionCardPaymentDue(Action):
+class ActionCardPaymentDue(_AccountInquiry):
     """Reads the credit card's payment due date, minimum payment and statement balance."""
+
+    audit_action = "card_payment_inquiry"
 
     def name(self) -> str:
         return "action_card_payment_due"
 
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        rt = runtime.get()
-        cid = customer_id(tracker)
-        if cid is None:
-            return []
-        account = await bank(rt.repository.account_of_type, cid, "credit")
+    async def answer(self, ask: Inquiry) -> dict[str, Any] | None:
+        account = await bank(ask.repository.account_of_type, ask.customer_id, "credit")
         if account is None or account.payment_due_on is None:
-            dispatcher.utter_message(response="utter_no_credit_card")
-            return list(DONE)
+            ask.dispatcher.utter_message(response="utter_no_credit_card")
+            return None
         due = say_date(account.payment_due_on, weekday=True)
-        dispatcher.utter_message(
+        ask.dispatcher.utter_message(
             response="utter_card_payment_due",
             minimum=say_money(account.minimum_payment_cents or 0),
             due_date=due if due in ("today", "tomorrow", "yesterday") else f"on {due}",
             statement=say_money(account.statement_balance_cents or 0),
         )
-        await bank(
-            rt.repository.audit,
-            conversation_id(tracker),
-            cid,
-            "card_payment_inquiry",
-            "success",
-            account=account.masked,
-        )
-        return list(DONE)
+        return {"account": account.masked}

@@ -12,12 +12,14 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from dialogue.actions import runtime as actions_runtime
+from dialogue.actions.accounts import ActionCheckBalance, ActionRecentTransactions
 from dialogue.actions.auth import ValidateAuthForm
 from dialogue.actions.cards import ActionBlockCard, ValidateLostCardForm
 from dialogue.actions.conversation import ActionHandoff
 from dialogue.actions.transfer import ActionExecuteTransfer, ValidateTransferForm
 from dialogue.bank import BankRepository
-from tests.dialogue.conftest import ALICE, CARMEN, ROOT
+from dialogue.spoken import say_money
+from tests.dialogue.conftest import ALICE, BOB, CARMEN, ROOT
 
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "dialogue" / "domain.yml").read_text())
 
@@ -145,6 +147,38 @@ def verified(bank: BankRepository, who: dict[str, str]) -> dict[str, Any]:
         "customer_id": float(customer.id),
         "customer_name": customer.first_name,
     }
+
+
+async def test_balance_is_read_from_the_database_and_audited_masked(
+    runtime: actions_runtime.Runtime,
+) -> None:
+    bank = runtime.repository
+    who = verified(bank, ALICE)
+    savings = next(a for a in bank.accounts(int(who["customer_id"])) if a.type == "savings")
+    dispatcher = CollectingDispatcher()
+    events = await ActionCheckBalance().run(
+        dispatcher, tracker({**who, "account_type": "savings"}), DOMAIN
+    )
+    assert responses(dispatcher) == ["utter_balance"]
+    assert dispatcher.messages[0]["amount"] == say_money(savings.balance_cents)
+    assert slot_events(events) == {"pending_task": None, "account_type": None, "served": True}
+    audit = bank.audit_trail("call-1")[-1]
+    assert (audit["action"], audit["outcome"]) == ("balance_inquiry", "success")
+    assert audit["detail"] == {"accounts": [savings.masked]}
+
+
+async def test_account_actions_need_a_verified_caller_and_an_existing_account(
+    runtime: actions_runtime.Runtime,
+) -> None:
+    dispatcher = CollectingDispatcher()
+    assert await ActionCheckBalance().run(dispatcher, tracker(), DOMAIN) == []
+    who = verified(runtime.repository, BOB)
+    events = await ActionRecentTransactions().run(
+        dispatcher, tracker({**who, "account_type": "credit"}), DOMAIN
+    )
+    assert responses(dispatcher) == ["utter_no_such_account"]
+    assert slot_events(events)["pending_task"] is None
+    assert runtime.repository.audit_trail("call-1") == []
 
 
 async def test_transfer_failing_midway_moves_nothing(runtime: actions_runtime.Runtime) -> None:
