@@ -292,7 +292,7 @@ class StreamCalls:
     async def stop(self, grace_s: float = 10.0) -> None:
         """Hang up every call and wait (a bounded time) for their sessions to finish."""
         for bridge in list(self._bridges):
-            bridge.end("server shutdown")
+            bridge.end("server shutdown", by_bot=True)
         if self._tasks:
             _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
             for task in pending:
