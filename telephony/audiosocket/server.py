@@ -94,7 +94,8 @@ class AudioSocketServer:
         bridge = AudioSocketBridge(info, writer)
         session = self.calls.spawn(bridge)
         await self._read_call(reader, bridge)
-        await session
+        with contextlib.suppress(asyncio.CancelledError):
+            await session
 
     async def _read_call(self, reader: asyncio.StreamReader, bridge: AudioSocketBridge) -> None:
         while bridge.ended is None:
