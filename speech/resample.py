@@ -24,8 +24,8 @@ class StreamResampler:
 
     The filter runs in float and rounds without dither, so digital silence stays silent.
     ``quality`` is soxr's: "HQ" for whole utterances; live 20 ms frames want "QQ" (no delay,
-    one output chunk per input chunk) when upsampling, or "MQ" (an anti-alias filter that
-    delays about 100 ms) when downsampling.
+    one output chunk per input chunk) when upsampling, or "LQ" (an anti-alias filter that
+    delays up to 60 ms) when downsampling.
     """
 
     def __init__(self, in_rate: int, out_rate: int, quality: str = QUALITY) -> None:

@@ -123,7 +123,7 @@ class LocalAudioBridge(StreamBridge):
         self._microphone = microphone
         self._speaker_device = speaker
         self._speaker = SpeakerBuffer()
-        self._from_mic = StreamResampler(microphone.rate, self.rate, quality="MQ")
+        self._from_mic = StreamResampler(microphone.rate, self.rate, quality="LQ")
         self._to_speaker = StreamResampler(self.rate, speaker.rate, quality="QQ")
         self._streams: list[Any] = []
         self._loop: asyncio.AbstractEventLoop | None = None

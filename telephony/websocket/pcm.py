@@ -71,7 +71,7 @@ class PcmSerializer(Serializer):
         if rate not in CLIENT_RATES or not isinstance(rate, int):
             raise ValueError(f"rate {rate!r} is not one of {CLIENT_RATES}")
         self.rate = rate
-        self._inbound = StreamResampler(rate, CALL_RATE, quality="MQ")
+        self._inbound = StreamResampler(rate, CALL_RATE, quality="LQ")
         self._outbound = StreamResampler(CALL_RATE, rate, quality="QQ")
         return StreamStart(
             call_id=str(data.get("call_id") or f"pcm-{uuid.uuid4().hex[:12]}"),
