@@ -27,7 +27,6 @@ from telephony.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
-DTMF_DIGITS = "0123456789*#ABCD"
 RX_IDLE_TICKS = 10
 """After 200 ms without caller audio, silence frames are delivered in real time."""
 MAX_BACKLOG_MS = 2000
@@ -123,10 +122,6 @@ class StreamBridge(CallBridge):
         if not by_bot and self._writer is not None and self._writer is not asyncio.current_task():
             self._writer.cancel()
 
-    async def finished(self) -> None:
-        """Wait until the writer has put the last frame and the hang-up on the wire."""
-        await self._closed.wait()
-
     # -- what a transport implements ------------------------------------------------------
 
     async def write_audio(self, frame: bytes) -> None:
@@ -189,10 +184,6 @@ class StreamBridge(CallBridge):
         except asyncio.TimeoutError:
             writer.cancel()
             await self._closed.wait()
-
-    @property
-    def underruns(self) -> int:
-        return self.pacer.underruns
 
     def stats(self) -> dict[str, int]:
         return {**self.counters, **self.pacer.stats()}

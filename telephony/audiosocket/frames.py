@@ -13,11 +13,12 @@ import struct
 import uuid
 from dataclasses import dataclass
 
+from telephony.dtmf import DTMF_EVENTS
+
 HEADER = struct.Struct(">BH")
 HEADER_SIZE = HEADER.size
 MAX_AUDIO_PAYLOAD = 16000
 """Largest audio payload accepted (one second); Asterisk sends 320 bytes."""
-DTMF_DIGITS = "0123456789*#ABCD"
 
 
 class Kind(enum.IntEnum):
@@ -64,7 +65,7 @@ class Frame:
         """A frame from a parsed header and its payload, checked against its kind's rules."""
         if kind is Kind.UUID and len(payload) != 16:
             raise ValueError(f"an AudioSocket UUID is 16 bytes, got {len(payload)}")
-        if kind is Kind.DTMF and (len(payload) != 1 or chr(payload[0]) not in DTMF_DIGITS):
+        if kind is Kind.DTMF and (len(payload) != 1 or chr(payload[0]) not in DTMF_EVENTS):
             raise ValueError(f"AudioSocket DTMF payload {payload!r} is not one keypad digit")
         if kind is Kind.AUDIO and len(payload) % 2:
             raise ValueError(f"AudioSocket audio of {len(payload)} bytes is not whole samples")

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from telephony.dtmf import DTMF_EVENTS
+
 MAX_AUDIO_BYTES = 16000
 """Largest decoded audio in one message (one second at 8 kHz); more is refused as oversized."""
-DTMF_DIGITS = "0123456789*#ABCD"
 
 Message = str | bytes
 """A WebSocket message: text or binary."""
@@ -97,7 +98,7 @@ class Serializer(abc.ABC):
 
 
 def check_digit(digit: Any) -> str:
-    if not isinstance(digit, str) or len(digit) != 1 or digit.upper() not in DTMF_DIGITS:
+    if not isinstance(digit, str) or len(digit) != 1 or digit.upper() not in DTMF_EVENTS:
         raise ValueError(f"DTMF digit {digit!r} is not one keypad key")
     return digit.upper()
 
