@@ -14,6 +14,7 @@ session callback in isolation, and hangs every call up when the server stops.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -124,9 +125,9 @@ class StreamBridge(CallBridge):
 
     # -- what a transport implements ------------------------------------------------------
 
+    @abc.abstractmethod
     async def write_audio(self, frame: bytes) -> None:
         """Put one 20 ms PCM frame on the wire."""
-        raise NotImplementedError
 
     async def write_clear(self) -> None:
         """Tell the peer to drop audio it buffered (nothing to do if it buffers none)."""
@@ -225,9 +226,11 @@ class StreamBridge(CallBridge):
         except Exception as exc:  # the wire broke: this call ends, nothing else
             self.end(f"connection lost while sending: {exc}")
         finally:
-            with contextlib.suppress(Exception):
-                await self.close_wire()
-            self._closed.set()
+            try:
+                with contextlib.suppress(Exception):
+                    await self.close_wire()
+            finally:
+                self._closed.set()  # even if closing was cut short by a cancel
 
 
 class StreamCalls:
