@@ -128,7 +128,7 @@ class WebSocketCaller(StreamCaller):
     async def connect(self, *opening: str | bytes) -> None:
         """Open the WebSocket, send the opening messages, start talking and listening."""
         self._session = aiohttp.ClientSession()
-        self.ws = await self._session.ws_connect(self.url)
+        self.ws = await self._session.ws_connect(self.url, autoclose=False)
         for message in opening:
             await self._send_now(message)
         self.background(self._writer())
@@ -153,17 +153,19 @@ class WebSocketCaller(StreamCaller):
 
     async def _reader(self) -> None:
         assert self.ws is not None
-        while True:
-            message = await self.ws.receive()
-            if message.type is aiohttp.WSMsgType.TEXT:
-                self.on_text(message.data)
-            elif message.type is aiohttp.WSMsgType.BINARY:
-                self.on_binary(message.data)
-            else:
-                if message.type is aiohttp.WSMsgType.CLOSE:
-                    self.close_code, self.close_reason = message.data, message.extra or ""
-                break
-        self.ended.set()
+        try:
+            while True:
+                message = await self.ws.receive()
+                if message.type is aiohttp.WSMsgType.TEXT:
+                    self.on_text(message.data)
+                elif message.type is aiohttp.WSMsgType.BINARY:
+                    self.on_binary(message.data)
+                else:
+                    if message.type is aiohttp.WSMsgType.CLOSE:
+                        self.close_code, self.close_reason = message.data, message.extra or ""
+                    break
+        finally:
+            self.ended.set()
 
     def on_text(self, text: str) -> None:
         self.control(json.loads(text))

@@ -198,9 +198,11 @@ async def test_garbage_connections_leave_a_concurrent_call_working(
             call, _ = await ended(call_dirs, caller.call_sid)
             assert call["outcome"] == "failed", call
             assert reason in call["reason"], (reason, call["reason"])
-            await asyncio.wait_for(caller.ended.wait(), 5)  # the bot closed the connection
+            await asyncio.wait_for(caller.ended.wait(), 5)
+            assert caller.close_code in (1008, 1009), (reason, caller.close_code)
         call, _ = await ended(call_dirs, str(audiosocket.uuid))
         assert call["outcome"] == "failed" and "0x42" in call["reason"], call
+        await asyncio.wait_for(first_message_garbage.ended.wait(), 5)
         assert first_message_garbage.close_code == 1008
         assert "invalid JSON" in first_message_garbage.close_reason
 
