@@ -193,6 +193,26 @@ class HttpConfig:
 
 
 @dataclass
+class WebSocketConfig:
+    """Media-stream WebSockets on the HTTP server: /media/twilio, /media/asterisk, /media/pcm."""
+
+    enabled: bool = True
+    max_message_kb: int = 64
+    """Largest WebSocket message accepted; a bigger one closes the call as bad input."""
+    max_calls: int = 32
+
+
+@dataclass
+class AudioSocketConfig:
+    """Asterisk AudioSocket over TCP: one connection per call."""
+
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = 9092
+    max_calls: int = 32
+
+
+@dataclass
 class Config:
     """The whole configuration of the bot."""
 
@@ -205,6 +225,8 @@ class Config:
     call: CallConfig = field(default_factory=CallConfig)
     sip: SipConfig = field(default_factory=SipConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
+    websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
+    audiosocket: AudioSocketConfig = field(default_factory=AudioSocketConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
 
     def as_dict(self) -> dict[str, Any]:
@@ -285,6 +307,12 @@ def validate(config: Config) -> None:
     for section, port in (("sip.port", config.sip.port), ("http.port", config.http.port)):
         if not 0 <= port <= 65535:
             raise ConfigError(f"{section} must be a port number (0-65535)")
+    if not 0 <= config.audiosocket.port <= 65535:
+        raise ConfigError("audiosocket.port must be a port number (0-65535)")
+    if config.websocket.max_message_kb < 1:
+        raise ConfigError("websocket.max_message_kb must be at least 1")
+    if config.websocket.max_calls < 1 or config.audiosocket.max_calls < 1:
+        raise ConfigError("websocket.max_calls and audiosocket.max_calls must be >= 1")
     if not 1024 <= config.sip.rtp_port_min < config.sip.rtp_port_max <= 65535:
         raise ConfigError("sip.rtp_port_min/max must be a range within 1024-65535")
     if config.sip.max_calls < 1 or config.call.max_call_s < 10:

@@ -1,8 +1,8 @@
-"""The HTTP side of the server: health and Prometheus metrics (media-stream WebSockets later)."""
+"""The HTTP side of the server: health, Prometheus metrics, and the media-stream WebSockets."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from aiohttp import web
 
@@ -12,8 +12,14 @@ StatsSource = Callable[[], Mapping[str, Mapping[str, int]]]
 """Returns, per transport, its counters (packets dropped, calls rejected, ...)."""
 
 
-def build_app(metrics: Metrics, transport_stats: StatsSource) -> web.Application:
-    """An aiohttp application with ``/healthz`` and ``/metrics``."""
+RouteSource = Callable[[web.Application], None]
+"""Adds a transport's own routes (e.g. the media-stream WebSockets) to the application."""
+
+
+def build_app(
+    metrics: Metrics, transport_stats: StatsSource, routes: Iterable[RouteSource] = ()
+) -> web.Application:
+    """An aiohttp application with ``/healthz``, ``/metrics`` and the transports' routes."""
 
     async def healthz(_: web.Request) -> web.Response:
         stats = transport_stats()
@@ -27,4 +33,6 @@ def build_app(metrics: Metrics, transport_stats: StatsSource) -> web.Application
     app = web.Application()
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", prometheus)
+    for add_routes in routes:
+        add_routes(app)
     return app

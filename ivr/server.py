@@ -1,4 +1,7 @@
-"""The bot server: shared services, the SIP bridge and the HTTP endpoints, run as one.
+"""The bot server: shared services, every transport and the HTTP endpoints, run as one.
+
+Transports: SIP/RTP, media-stream WebSockets on the HTTP server (``/media/{format}``) and Asterisk
+AudioSocket on its own TCP port; each hands its calls to the same CallSession.
 
 Each answered call runs its own CallSession task; a failure inside one call is contained in that
 task. Stopping ends calls politely (BYE), lets their sessions write the final records, then
@@ -18,8 +21,10 @@ from ivr.http import build_app
 from ivr.logs import fields, get_logger
 from ivr.services import Services, start_services
 from ivr.session import CallSession
+from telephony.audiosocket.server import AudioSocketServer
 from telephony.bridge import CallBridge
 from telephony.sip.server import SipServer
+from telephony.websocket.server import WebSocketMediaServer
 
 log = get_logger(__name__)
 
@@ -28,13 +33,15 @@ STOP_GRACE_S = 10.0
 
 
 class BotServer:
-    """Owns the services, the SIP server and the HTTP site of one running bot."""
+    """Owns the services, the transports and the HTTP site of one running bot."""
 
     def __init__(self, config: Config, services: Services | None = None) -> None:
         self.config = config
         self.services = services
         self._owns_services = services is None
         self.sip: SipServer | None = None
+        self.websocket: WebSocketMediaServer | None = None
+        self.audiosocket: AudioSocketServer | None = None
         self._http: web.AppRunner | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.http_port = 0
@@ -56,7 +63,20 @@ class BotServer:
                 max_calls=sip_config.max_calls,
             )
             await self.sip.start()
-        app = build_app(self.services.metrics, self._transport_stats)
+        if self.config.websocket.enabled:
+            self.websocket = WebSocketMediaServer(
+                self._on_call,
+                max_calls=self.config.websocket.max_calls,
+                max_message_bytes=self.config.websocket.max_message_kb * 1024,
+            )
+        if self.config.audiosocket.enabled:
+            audiosocket = self.config.audiosocket
+            self.audiosocket = AudioSocketServer(
+                audiosocket.host, audiosocket.port, self._on_call, audiosocket.max_calls
+            )
+            await self.audiosocket.start()
+        routes = [self.websocket.add_routes] if self.websocket is not None else []
+        app = build_app(self.services.metrics, self._transport_stats, routes)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         site = web.TCPSite(self._http, self.config.http.host, self.config.http.port)
@@ -64,17 +84,28 @@ class BotServer:
         self.http_port = _bound_port(site) or self.config.http.port
         log.info(
             "server.ready",
-            extra=fields(sip_port=self.sip_port, http_port=self.http_port),
+            extra=fields(
+                sip_port=self.sip_port,
+                http_port=self.http_port,
+                audiosocket_port=self.audiosocket_port,
+            ),
         )
 
     @property
     def sip_port(self) -> int:
         return self.sip.port if self.sip is not None else 0
 
+    @property
+    def audiosocket_port(self) -> int:
+        return self.audiosocket.port if self.audiosocket is not None else 0
+
     async def stop(self) -> None:
         """End calls politely, let sessions finish their records, release everything."""
         if self.sip is not None:
             await self.sip.stop()
+        for streams in (self.websocket, self.audiosocket):
+            if streams is not None:
+                await streams.stop()
         if self._sessions:
             _, pending = await asyncio.wait(self._sessions, timeout=STOP_GRACE_S)
             for task in pending:
@@ -97,7 +128,8 @@ class BotServer:
                 self._sessions.discard(task)
 
     def _transport_stats(self) -> Mapping[str, Mapping[str, int]]:
-        return {"sip": self.sip.stats()} if self.sip is not None else {}
+        transports = {"sip": self.sip, "websocket": self.websocket, "audiosocket": self.audiosocket}
+        return {name: t.stats() for name, t in transports.items() if t is not None}
 
 
 async def serve_forever(config: Config) -> None:

@@ -98,6 +98,7 @@ class CallSession:
         self._interruptible = True
         self._barged_in = False
         self._hung_up = False
+        self._gone: _Gone | None = None
         self._bot_ended = False
 
     async def run(self) -> Outcome:
@@ -357,7 +358,8 @@ class CallSession:
                 self._key(event.digit)
             elif isinstance(event, Hangup):
                 self._hung_up = True
-                self._inputs.put_nowait(_Gone(event.reason, event.failed))
+                self._gone = _Gone(event.reason, event.failed)
+                self._inputs.put_nowait(self._gone)
                 if self._speaking is not None:
                     self._speaking.cancel()
                 return
@@ -433,6 +435,8 @@ class CallSession:
                 await self.bridge.hangup("failed")
 
     async def _close(self) -> None:
+        if self.outcome == "in_progress" and self._gone is not None:
+            self._caller_gone(self._gone)  # gone while the bot spoke: the reason still counts
         if self.outcome == "in_progress":
             self._finish("abandoned", "call ended")
         for task in self._asr_feeds:

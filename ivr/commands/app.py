@@ -18,7 +18,8 @@ def show_config(ctx: click.Context) -> None:
 @click.command("serve")
 @click.pass_context
 def serve(ctx: click.Context) -> None:
-    """Answer calls: SIP on sip.port (UDP+TCP), HTTP /healthz and /metrics on http.port.
+    """Answer calls: SIP on sip.port (UDP+TCP), HTTP /healthz, /metrics and the media-stream
+    WebSockets /media/{twilio,asterisk,pcm} on http.port, AudioSocket on audiosocket.port.
 
     Trains the assistant first if its data, domain or config changed. Ctrl-C ends calls politely.
     """

@@ -14,12 +14,12 @@ import enum
 import json
 import logging
 import random
-from collections import deque
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
+from telephony.bridge import BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
 from telephony.dtmf import event_code, parse_dtmf_relay
+from telephony.events import EventChannel
 from telephony.media import RtpSession
 from telephony.sdp import (
     MediaParameters,
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVENT_QUEUE_LIMIT = 1500
-"""Caller events buffered for a session that is not reading (30 s of audio); then audio drops."""
 BYE_WAIT = 2.0
 """How long ``hangup`` waits for the 200 to our BYE (retransmissions go on in the background)."""
 TRANSFER_GRACE = 2.0
@@ -66,40 +64,6 @@ class CallState(enum.Enum):
 def mask_caller(user: str) -> str:
     """A caller id fit for logs: only the last four characters survive."""
     return "***" + user[-4:] if len(user) > 4 else "***"
-
-
-class EventChannel:
-    """Caller events for the session, in order; after a Hangup it keeps returning that Hangup."""
-
-    def __init__(self, limit: int = EVENT_QUEUE_LIMIT) -> None:
-        self._items: deque[BridgeEvent] = deque()
-        self._waiters: list[asyncio.Future[None]] = []
-        self._limit = limit
-        self.final: Hangup | None = None
-        self.dropped = 0
-
-    def put(self, event: BridgeEvent) -> None:
-        if self.final is not None:
-            return
-        if isinstance(event, Hangup):
-            self.final = event
-        elif isinstance(event, AudioIn) and len(self._items) >= self._limit:
-            self.dropped += 1
-            return
-        self._items.append(event)
-        waiters, self._waiters = self._waiters, []
-        for waiter in waiters:
-            if not waiter.done():
-                waiter.set_result(None)
-
-    async def get(self) -> BridgeEvent:
-        while not self._items:
-            if self.final is not None:
-                return self.final
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters.append(waiter)
-            await waiter
-        return self._items.popleft()
 
 
 class SipCall:

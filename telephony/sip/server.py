@@ -20,12 +20,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from telephony.bridge import AudioIn, CallBridge, DtmfIn
+from telephony.events import EventChannel
 from telephony.media import RtpSession
 from telephony.pacing import FillerKind
 from telephony.sdp import SUPPORTED_CODECS, NegotiationError
 from telephony.sip.call import (
     CallState,
-    EventChannel,
     SipCall,
     SipCallBridge,
     mask_caller,

@@ -8,6 +8,7 @@ import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pytest_asyncio
 
@@ -47,6 +48,8 @@ async def services(call_dirs: Path):
             f"call.records_db=sqlite:///{call_dirs}/calls.db",
             f"call.recordings_dir={call_dirs}/recordings",
             f"tts.cache_dir={call_dirs}/prompts",
+            "audiosocket.host=127.0.0.1",
+            "audiosocket.port=0",
         ],
         environ={},
     )
@@ -64,6 +67,15 @@ def caller_says(voice, text: str) -> bytes:
     """The caller's words as they arrive over a G.711 line, with a breath of silence after."""
     spoken = telephone_channel(piper(voice, text, length_scale=1.05))
     return spoken.pcm + bytes(RATE // 5 * 2)
+
+
+def speech_onset_bytes(pcm: bytes, level: int = 1000) -> int:
+    """Where speech starts in ``pcm`` (first 20 ms frame above ``level``), as a byte offset:
+    barge-in is timed from there, not from the breath of silence the voice starts with."""
+    samples = np.frombuffer(pcm, "<i2")
+    frames = np.abs(samples[: len(samples) // 160 * 160].reshape(-1, 160)).max(axis=1)
+    loud = np.flatnonzero(frames > level)
+    return int(loud[0]) * 320 if len(loud) else 0
 
 
 async def transcribe(services: Services, pcm: bytes) -> str:

@@ -1,0 +1,132 @@
+"""Asterisk AudioSocket over TCP: each connection from Asterisk is one call, as a CallBridge.
+
+Asterisk's ``AudioSocket(uuid,host:port)`` dialplan application (or ARI external media) opens a
+TCP connection, sends the call's UUID, then 20 ms audio frames; it plays whatever audio frames
+it receives at once. So the bot paces its frames in real time and never queues ahead (audio
+already handed to Asterisk cannot be withdrawn on barge-in), sends silence frames while quiet,
+and ends the call with a hang-up frame. Bad input (unknown kinds, oversized or malformed frames)
+closes the connection with a logged reason and fails only that call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+
+from telephony.audiosocket.frames import HEADER_SIZE, Frame, Kind, parse_header
+from telephony.bridge import CallInfo
+from telephony.stream import OnCall, StreamBridge, StreamCalls
+
+log = logging.getLogger(__name__)
+
+UUID_TIMEOUT_S = 5.0
+"""How long a new connection may take to send its UUID frame."""
+WRITE_BUFFER_BYTES = 4 * (HEADER_SIZE + 320)
+"""Kernel and transport buffering allowed ahead of the wire before the writer waits."""
+
+
+class AudioSocketBridge(StreamBridge):
+    """One AudioSocket call."""
+
+    def __init__(self, info: CallInfo, writer: asyncio.StreamWriter) -> None:
+        super().__init__(info)
+        self._wire = writer
+
+    async def write_audio(self, frame: bytes) -> None:
+        self._wire.write(bytes(Frame.audio(frame)))
+        await self._wire.drain()
+
+    async def write_hangup(self, reason: str) -> None:
+        self._wire.write(bytes(Frame.hangup()))
+        await self._wire.drain()
+
+    async def close_wire(self) -> None:
+        self._wire.close()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._wire.wait_closed(), 1.0)
+
+
+class AudioSocketServer:
+    """Accepts AudioSocket connections on ``host:port`` and hands each call to ``on_call``."""
+
+    def __init__(self, host: str, port: int, on_call: OnCall, max_calls: int = 32) -> None:
+        self.host = host
+        self.port = port
+        self.calls = StreamCalls("audiosocket", on_call, max_calls)
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._connected, self.host, self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+        log.info("AudioSocket server on %s:%d", self.host, self.port)
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        await self.calls.stop()
+
+    def stats(self) -> dict[str, int]:
+        return self.calls.stats()
+
+    async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = str(writer.get_extra_info("peername"))
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WRITE_BUFFER_BYTES)
+        writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_BYTES)
+        try:
+            first = await asyncio.wait_for(_read_frame(reader), UUID_TIMEOUT_S)
+            if first.kind is not Kind.UUID:
+                raise ValueError(f"the first frame must be the call UUID, not {first.kind.name}")
+        except (ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError, OSError) as exc:
+            self.calls.reject("bad_start", peer, _describe(exc))
+            writer.close()
+            return
+        if self.calls.full:
+            self.calls.reject("busy", peer, "too many calls")
+            writer.write(bytes(Frame.hangup()))
+            writer.close()
+            return
+        call_uuid = str(first.uuid)
+        info = CallInfo(call_id=call_uuid, transport="audiosocket", extra={"peer": peer})
+        bridge = AudioSocketBridge(info, writer)
+        session = self.calls.spawn(bridge)
+        await self._read_call(reader, bridge)
+        with contextlib.suppress(asyncio.CancelledError):
+            await session
+
+    async def _read_call(self, reader: asyncio.StreamReader, bridge: AudioSocketBridge) -> None:
+        while bridge.ended is None:
+            try:
+                frame = await _read_frame(reader)
+            except ValueError as exc:
+                self.calls.bad_input(bridge, str(exc))
+                return
+            except (asyncio.IncompleteReadError, OSError):
+                bridge.end("connection closed")
+                return
+            if frame.kind is Kind.AUDIO:
+                bridge.audio_in(frame.payload)
+            elif frame.kind is Kind.DTMF:
+                bridge.dtmf_in(frame.digit)
+            elif frame.kind is Kind.HANGUP:
+                bridge.end("caller hung up")
+            elif frame.kind is Kind.ERROR:
+                bridge.end(f"Asterisk reported error 0x{frame.error_code:02x}", failed=True)
+            else:
+                self.calls.bad_input(bridge, "a second UUID frame in one call")
+
+
+async def _read_frame(reader: asyncio.StreamReader) -> Frame:
+    kind, length = parse_header(await reader.readexactly(HEADER_SIZE))
+    return Frame.checked(kind, await reader.readexactly(length) if length else b"")
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, asyncio.TimeoutError):
+        return "no UUID frame in time"
+    if isinstance(exc, asyncio.IncompleteReadError):
+        return "connection closed before the UUID frame"
+    return str(exc)

@@ -1,0 +1,308 @@
+"""What every connection-based transport shares: the StreamBridge and the registry of its calls.
+
+WebSocket media streams, Asterisk AudioSocket and the local sound device each carry one call
+over one connection. ``StreamBridge`` does the common work so a transport only says how a frame
+goes on its wire: inbound chunks of any size are reframed to 20 ms; outbound audio is paced in
+real time by a ``Pacer`` (never queued ahead, so barge-in silences the caller at once) and
+handed, frame by frame, to one writer task that awaits the wire; a peer that stops reading is
+detected by the writer's backlog and the call is ended as failed with that reason. When the
+caller sends nothing for a moment, silence frames keep the session's endpointer clock running.
+
+``StreamCalls`` keeps a transport's live calls and counters (for ``/metrics``), runs each call's
+session callback in isolation, and hangs every call up when the server stops.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import contextlib
+import logging
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
+from telephony.events import EventChannel
+from telephony.pacing import Pacer
+
+log = logging.getLogger(__name__)
+
+RX_IDLE_TICKS = 10
+"""After 200 ms without caller audio, silence frames are delivered in real time."""
+MAX_BACKLOG_MS = 2000
+"""Outbound audio waiting for a peer that does not read; beyond this the call is failed."""
+HANGUP_FLUSH_S = 2.0
+"""How long a bot hang-up waits for the last words and the hang-up to reach the wire."""
+
+OnCall = Callable[[CallBridge], Awaitable[None]]
+
+
+Command = Callable[[], Awaitable[None]]
+"""A control message to put on the wire in order with the audio frames around it."""
+
+
+class StreamBridge(CallBridge):
+    """A call carried over one connection; subclasses put frames and commands on their wire."""
+
+    send_filler = True
+    """Whether silence goes on the wire while the bot is quiet (false when the peer makes it)."""
+
+    def __init__(self, info: CallInfo, *, max_backlog_ms: int = MAX_BACKLOG_MS) -> None:
+        super().__init__(info)
+        self.events = EventChannel()
+        self.pacer = Pacer(self._tick, rate=self.rate, frame_ms=self.frame_ms)
+        self.frame_bytes = self.pacer.frame_bytes
+        self.ended: Hangup | None = None
+        self.counters: Counter[str] = Counter()
+        self._rx = bytearray()
+        self._rx_idle = 0
+        self._outbox: deque[bytes | Command] = deque()
+        self._wake = asyncio.Event()
+        self._flowing = asyncio.Event()
+        self._flowing.set()
+        self._max_backlog = max(1, max_backlog_ms // self.frame_ms)
+        self._writer: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self._by_bot = False
+
+    # -- the transport's side -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the outbound clock and the writer (the call is live)."""
+        self.pacer.start()
+        self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.info.call_id}")
+
+    def audio_in(self, pcm: bytes) -> None:
+        """Caller audio of any length (16-bit PCM at the bridge rate), delivered as 20 ms frames."""
+        if self.ended is not None:
+            return
+        self._rx_idle = 0
+        self.counters["rx_audio_bytes"] += len(pcm)
+        self._rx += pcm
+        size = self.frame_bytes
+        while len(self._rx) >= size:
+            self.events.put(AudioIn(bytes(self._rx[:size])))
+            del self._rx[:size]
+
+    def dtmf_in(self, digit: str) -> None:
+        if self.ended is None:
+            self.counters["rx_dtmf"] += 1
+            self.events.put(DtmfIn(digit))
+
+    def pause_sending(self, paused: bool) -> None:
+        """Peer flow control (MEDIA_XOFF/XON): hold outbound audio; the backlog still counts."""
+        if paused:
+            self._flowing.clear()
+        else:
+            self._flowing.set()
+
+    def send_command(self, command: Command) -> None:
+        """Queue a control message behind the audio frames already queued."""
+        if self.ended is None:
+            self._outbox.append(command)
+            self._wake.set()
+
+    def end(self, reason: str, failed: bool = False, by_bot: bool = False) -> None:
+        """The call is over: peer hang-up, closed connection, bad input (``failed``), or the bot.
+
+        A bot hang-up lets the writer put the last queued frames and the hang-up on the wire;
+        otherwise the writer stops at once and the connection is closed.
+        """
+        if self.ended is not None:
+            return
+        self.ended = Hangup(reason, failed)
+        self.pacer.stop()
+        self.events.put(self.ended)
+        if failed:
+            self.counters["calls_failed"] += 1
+            log.warning("%s call %s failed: %s", self.info.transport, self.info.call_id, reason)
+        self._by_bot = by_bot
+        self._wake.set()
+        self._flowing.set()
+        if not by_bot and self._writer is not None and self._writer is not asyncio.current_task():
+            self._writer.cancel()
+
+    # -- what a transport implements ------------------------------------------------------
+
+    @abc.abstractmethod
+    async def write_audio(self, frame: bytes) -> None:
+        """Put one 20 ms PCM frame on the wire."""
+
+    async def write_clear(self) -> None:
+        """Tell the peer to drop audio it buffered (nothing to do if it buffers none)."""
+
+    async def write_hangup(self, reason: str) -> None:
+        """Tell the peer the bot ends the call (before the connection closes)."""
+
+    async def close_wire(self) -> None:
+        """Close the connection."""
+
+    async def playout_done(self) -> None:
+        """After the last frame was sent: wait until the peer played it (e.g. a Twilio mark)."""
+
+    # -- CallBridge -----------------------------------------------------------------------
+
+    async def receive(self) -> BridgeEvent:
+        return await self.events.get()
+
+    async def play(self, pcm: bytes) -> None:
+        if self.ended is None:
+            self.pacer.play(pcm)
+
+    async def wait_played(self) -> None:
+        await self.pacer.wait_played()
+        if self.ended is None:
+            await self.playout_done()
+
+    def clear_audio(self) -> None:
+        self.pacer.clear()
+        commands = [item for item in self._outbox if not isinstance(item, bytes)]
+        self.counters["tx_cleared_frames"] += len(self._outbox) - len(commands)
+        self._outbox = deque(commands)
+        self.send_command(self.write_clear)
+
+    @property
+    def playing(self) -> bool:
+        return self.pacer.playing
+
+    async def send_dtmf(self, digits: str) -> None:
+        """These transports carry no outbound keypad signalling; the digits are logged only."""
+        log.info("%s call %s: keypad digits not sent", self.info.transport, self.info.call_id)
+
+    async def transfer(self, target: str, context: Mapping[str, Any]) -> bool:
+        """No transfer on a media stream: the session then hangs up and records the failure."""
+        return False
+
+    async def hangup(self, reason: str = "bot") -> None:
+        self.end(reason, by_bot=True)
+        writer = self._writer
+        if writer is None:
+            self._closed.set()
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._closed.wait()), HANGUP_FLUSH_S)
+        except asyncio.TimeoutError:
+            writer.cancel()
+            await self._closed.wait()
+
+    def stats(self) -> dict[str, int]:
+        return {**self.counters, **self.pacer.stats()}
+
+    # -- the clock and the writer ---------------------------------------------------------
+
+    def _tick(self, frame: bytes) -> None:
+        self.frame_sent(frame)
+        self._rx_idle += 1
+        if self._rx_idle > RX_IDLE_TICKS:
+            self.counters["rx_fill_frames"] += 1
+            self.events.put(AudioIn(self.pacer.silence_frame))
+        if self.pacer.frame_is_filler and not self.send_filler:
+            return
+        self._outbox.append(frame)
+        self._wake.set()
+        if len(self._outbox) > self._max_backlog:
+            self._outbox.clear()
+            self.end("peer stopped reading (outbound audio backlog)", failed=True)
+
+    async def _write_loop(self) -> None:
+        try:
+            while self.ended is None or (self._by_bot and self._outbox):
+                if not self._outbox:
+                    self._wake.clear()
+                    await self._wake.wait()
+                    continue
+                item = self._outbox.popleft()
+                if not isinstance(item, bytes):
+                    await item()
+                    continue
+                await self._flowing.wait()
+                await self.write_audio(item)
+                self.counters["tx_frames"] += 1
+            if self._by_bot and self.ended is not None:
+                await self.write_hangup(self.ended.reason)
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # the wire broke: this call ends, nothing else
+            self.end(f"connection lost while sending: {exc}")
+        finally:
+            try:
+                with contextlib.suppress(Exception):
+                    await self.close_wire()
+            finally:
+                self._closed.set()  # even if closing was cut short by a cancel
+
+
+class StreamCalls:
+    """The live calls and counters of one stream transport."""
+
+    def __init__(self, transport: str, on_call: OnCall, max_calls: int) -> None:
+        self.transport = transport
+        self.on_call = on_call
+        self.max_calls = max_calls
+        self.counters: Counter[str] = Counter()
+        self._bridges: set[StreamBridge] = set()
+        self._ended_totals: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def full(self) -> bool:
+        return len(self._bridges) >= self.max_calls
+
+    def reject(self, why: str, peer: str, detail: str) -> None:
+        """A connection closed before it became a call (bad first message, busy, timeout)."""
+        self.counters[f"connections_rejected_{why}"] += 1
+        log.warning("%s connection from %s closed (%s): %s", self.transport, peer, why, detail)
+
+    def bad_input(self, bridge: StreamBridge, reason: str) -> None:
+        """Bad input on a live call: count it and fail the call with the reason."""
+        self.counters["bad_input_closed"] += 1
+        bridge.end(f"bad input: {reason}", failed=True)
+
+    def spawn(self, bridge: StreamBridge) -> asyncio.Task[None]:
+        """Start the call's session; it runs until the callback returns or the peer leaves."""
+        task = asyncio.create_task(self._run(bridge), name=f"call-{bridge.info.call_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _run(self, bridge: StreamBridge) -> None:
+        self._bridges.add(bridge)
+        self.counters["calls_started"] += 1
+        bridge.start()
+        try:
+            await self.on_call(bridge)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.counters["callback_errors"] += 1
+            log.exception("%s call %s: on_call failed", self.transport, bridge.info.call_id)
+        finally:
+            await bridge.hangup("bot finished")
+            self._bridges.discard(bridge)
+            self._ended_totals.update(bridge.stats())
+            self.counters["calls_ended"] += 1
+
+    async def stop(self, grace_s: float = 10.0) -> None:
+        """Hang up every call and wait (a bounded time) for their sessions to finish."""
+        for bridge in list(self._bridges):
+            bridge.end("server shutdown", by_bot=True)
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+
+    def stats(self) -> dict[str, int]:
+        totals = Counter(self._ended_totals)
+        for bridge in self._bridges:
+            totals.update(bridge.stats())
+        out: dict[str, int] = {
+            "calls_started": 0,
+            "calls_ended": 0,
+            "calls_failed": 0,
+            "bad_input_closed": 0,
+            **self.counters,
+        }
+        out.update(totals)
+        out["active_calls"] = len(self._bridges)
+        return out

@@ -1,0 +1,1 @@
+"""WebSocket media streams: one aiohttp transport, one serializer per wire format."""

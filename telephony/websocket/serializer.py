@@ -1,0 +1,108 @@
+"""What a WebSocket wire format must provide: parse inbound messages, build outbound ones.
+
+A serializer is made per connection (formats like Twilio's carry a stream id after ``start``).
+``parse`` turns one WebSocket message into one ``StreamEvent`` (or None for messages that only
+inform, like Twilio's ``connected``) and raises ValueError, with a sentence, for anything
+malformed or unknown; the transport then closes the connection and fails the call.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from telephony.dtmf import DTMF_EVENTS
+
+MAX_AUDIO_BYTES = 16000
+"""Largest decoded audio in one message (one second at 8 kHz); more is refused as oversized."""
+
+Message = str | bytes
+"""A WebSocket message: text or binary."""
+
+
+@dataclass(frozen=True)
+class StreamStart:
+    """The stream (call) begins: identifiers and whatever the peer tells about the call."""
+
+    call_id: str
+    caller: str = ""
+    called: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class StreamAudio:
+    """Caller audio, decoded to 16-bit PCM at 8 kHz (any length)."""
+
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class StreamDtmf:
+    digit: str
+
+
+@dataclass(frozen=True)
+class StreamMark:
+    """The peer played our audio up to the mark of this name."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class StreamFlow:
+    """Peer flow control: ``paused`` while its queue is full (Asterisk MEDIA_XOFF)."""
+
+    paused: bool
+
+
+@dataclass(frozen=True)
+class StreamStop:
+    """The caller side ended the stream."""
+
+    reason: str
+
+
+StreamEvent = StreamStart | StreamAudio | StreamDtmf | StreamMark | StreamFlow | StreamStop
+
+
+class Serializer(abc.ABC):
+    """One wire format of the media-stream WebSocket, for one connection."""
+
+    send_filler = True
+    """Send silence while the bot is quiet (false when the peer generates it)."""
+    uses_marks = False
+    """``mark`` messages come back when playback reaches them (used for ``wait_played``)."""
+
+    @abc.abstractmethod
+    def parse(self, message: Message) -> StreamEvent | None:
+        """One inbound message as an event (None: nothing to act on); ValueError if malformed."""
+
+    @abc.abstractmethod
+    def audio(self, pcm: bytes) -> Message:
+        """An outbound message carrying one frame of bot audio (16-bit PCM at 8 kHz)."""
+
+    def clear(self) -> Message | None:
+        """The message that makes the peer drop buffered bot audio (barge-in)."""
+        return None
+
+    def mark(self, name: str) -> Message | None:
+        """A playback marker the peer echoes when it has played everything before it."""
+        return None
+
+    def hangup(self, reason: str) -> Message | None:
+        """The message that asks the peer to end the call (before we close)."""
+        return None
+
+
+def check_digit(digit: Any) -> str:
+    if not isinstance(digit, str) or len(digit) != 1 or digit.upper() not in DTMF_EVENTS:
+        raise ValueError(f"DTMF digit {digit!r} is not one keypad key")
+    return digit.upper()
+
+
+def check_audio_size(size: int) -> None:
+    if size > MAX_AUDIO_BYTES:
+        raise ValueError(f"audio message of {size} bytes exceeds {MAX_AUDIO_BYTES} (one second)")

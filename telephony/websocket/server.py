@@ -1,0 +1,218 @@
+"""WebSocket media streams on aiohttp: ``GET /media/{format}`` upgraded, one call per connection.
+
+The transport is the same for every wire format; a serializer (``twilio``, ``asterisk``,
+``pcm``) reads and writes the messages. The connection becomes a call when its start message
+arrives (Twilio ``start``, Asterisk ``MEDIA_START``, PCM ``start``); until then nothing is
+recorded. Bad input (invalid JSON, unknown events, base64 garbage, oversized messages) closes
+the connection with a logged reason and a close code, and fails that call's record only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from telephony.bridge import CallInfo
+from telephony.stream import OnCall, StreamBridge, StreamCalls
+from telephony.websocket.asterisk import AsteriskSerializer
+from telephony.websocket.pcm import PcmSerializer
+from telephony.websocket.serializer import (
+    Message,
+    Serializer,
+    StreamAudio,
+    StreamDtmf,
+    StreamFlow,
+    StreamMark,
+    StreamStart,
+    StreamStop,
+)
+from telephony.websocket.twilio import TwilioSerializer
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/media/{format}"
+SERIALIZERS: dict[str, type[Serializer]] = {
+    "twilio": TwilioSerializer,
+    "asterisk": AsteriskSerializer,
+    "pcm": PcmSerializer,
+}
+"""Wire formats by the name in the URL path."""
+START_TIMEOUT_S = 10.0
+"""How long a new connection may take to send its start message."""
+MARK_TIMEOUT_S = 3.0
+"""How long ``wait_played`` waits for the peer to echo a playback mark."""
+CLOSE_TIMEOUT_S = 2.0
+"""How long closing waits for the peer's close frame."""
+
+
+class WebSocketBridge(StreamBridge):
+    """One call over a media-stream WebSocket, in the connection's wire format."""
+
+    def __init__(self, info: CallInfo, ws: web.WebSocketResponse, serializer: Serializer) -> None:
+        super().__init__(info)
+        self.send_filler = serializer.send_filler
+        self._ws = ws
+        self._serializer = serializer
+        self._marks: dict[str, asyncio.Future[None]] = {}
+        self._mark_ids = itertools.count(1)
+
+    async def _send(self, message: Message | None) -> None:
+        if isinstance(message, str):
+            await self._ws.send_str(message)
+        elif message is not None:
+            await self._ws.send_bytes(message)
+
+    async def write_audio(self, frame: bytes) -> None:
+        await self._send(self._serializer.audio(frame))
+
+    async def write_clear(self) -> None:
+        await self._send(self._serializer.clear())
+
+    async def write_hangup(self, reason: str) -> None:
+        await self._send(self._serializer.hangup(reason))
+
+    async def close_wire(self) -> None:
+        if self._ws.closed:
+            return
+        ended = self.ended
+        failed = ended is not None and ended.failed
+        code = WSCloseCode.POLICY_VIOLATION if failed else WSCloseCode.OK
+        reason = ended.reason if ended is not None else "call ended"
+        await self._ws.close(code=code, message=reason.encode("utf-8")[:120])
+
+    async def playout_done(self) -> None:
+        """Send a mark after the last frame and wait until the peer says it was played."""
+        if not self._serializer.uses_marks:
+            return
+        name = f"played-{next(self._mark_ids)}"
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._marks[name] = future
+        self.send_command(lambda: self._send(self._serializer.mark(name)))
+        try:
+            await asyncio.wait_for(future, MARK_TIMEOUT_S)
+        except asyncio.TimeoutError:
+            self.counters["mark_timeouts"] += 1
+        finally:
+            self._marks.pop(name, None)
+
+    def mark_played(self, name: str) -> None:
+        future = self._marks.get(name)
+        if future is not None and not future.done():
+            future.set_result(None)
+
+    def clear_audio(self) -> None:
+        super().clear_audio()
+        self._release_marks()
+
+    def end(self, reason: str, failed: bool = False, by_bot: bool = False) -> None:
+        super().end(reason, failed, by_bot)
+        self._release_marks()
+
+    def _release_marks(self) -> None:
+        for future in self._marks.values():
+            if not future.done():
+                future.set_result(None)
+
+
+class WebSocketMediaServer:
+    """The media-stream endpoints; ``add_routes`` puts them on the server's aiohttp app."""
+
+    def __init__(self, on_call: OnCall, *, max_calls: int = 32, max_message_bytes: int = 65536):
+        self.calls = StreamCalls("websocket", on_call, max_calls)
+        self.max_message_bytes = max_message_bytes
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get(ROUTE, self.handle)
+
+    async def stop(self) -> None:
+        await self.calls.stop()
+
+    def stats(self) -> dict[str, int]:
+        return self.calls.stats()
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["format"]
+        factory = SERIALIZERS.get(name)
+        if factory is None:
+            raise web.HTTPNotFound(
+                text=f"unknown media format {name!r}; use one of {', '.join(SERIALIZERS)}"
+            )
+        ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, timeout=CLOSE_TIMEOUT_S)
+        await ws.prepare(request)
+        serializer = factory()
+        peer = f"{request.remote} ({name})"
+        try:
+            start = await asyncio.wait_for(_wait_for_start(ws, serializer), START_TIMEOUT_S)
+        except (ValueError, asyncio.TimeoutError) as exc:
+            detail = str(exc) or "no start message in time"
+            self.calls.reject("bad_start", peer, detail)
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=detail.encode()[:120])
+            return ws
+        if start is None:
+            self.calls.reject("closed_before_start", peer, "closed before the start message")
+            return ws
+        if self.calls.full:
+            self.calls.reject("busy", peer, "too many calls")
+            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many calls")
+            return ws
+        info = CallInfo(
+            call_id=start.call_id,
+            transport="websocket",
+            caller=start.caller,
+            called=start.called,
+            extra={**start.extra, "peer": request.remote or ""},
+        )
+        bridge = WebSocketBridge(info, ws, serializer)
+        session = self.calls.spawn(bridge)
+        await self._read_call(ws, serializer, bridge)
+        with contextlib.suppress(asyncio.CancelledError):
+            await session
+        return ws
+
+    async def _read_call(
+        self, ws: web.WebSocketResponse, serializer: Serializer, bridge: WebSocketBridge
+    ) -> None:
+        while bridge.ended is None:
+            message = await ws.receive()
+            if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+                bridge.end("connection closed")
+                return
+            if message.type is WSMsgType.ERROR:
+                self.calls.bad_input(bridge, str(ws.exception() or "WebSocket protocol error"))
+                return
+            try:
+                event = serializer.parse(message.data)
+            except ValueError as exc:
+                self.calls.bad_input(bridge, str(exc))
+                return
+            if isinstance(event, StreamAudio):
+                bridge.audio_in(event.pcm)
+            elif isinstance(event, StreamDtmf):
+                bridge.dtmf_in(event.digit)
+            elif isinstance(event, StreamMark):
+                bridge.mark_played(event.name)
+            elif isinstance(event, StreamFlow):
+                bridge.pause_sending(event.paused)
+            elif isinstance(event, StreamStop):
+                bridge.end(event.reason)
+            elif isinstance(event, StreamStart):
+                self.calls.bad_input(bridge, "a second start on one connection")
+
+
+async def _wait_for_start(ws: web.WebSocketResponse, serializer: Serializer) -> StreamStart | None:
+    """Read until the start message (None if the peer closed first); ValueError on bad input."""
+    while True:
+        message = await ws.receive()
+        if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
+            return None
+        if message.type is WSMsgType.ERROR:
+            raise ValueError(str(ws.exception() or "WebSocket protocol error"))
+        event = serializer.parse(message.data)
+        if isinstance(event, StreamStart):
+            return event
+        if event is not None:
+            raise ValueError(f"{type(event).__name__} before the start message")

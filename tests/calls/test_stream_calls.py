@@ -1,0 +1,274 @@
+"""Whole calls over the stream transports of the running bot server: Twilio Media Streams and
+Asterisk chan_websocket and plain PCM over the WebSocket, and Asterisk AudioSocket over TCP.
+
+The callers (tests/calls/stream_callers.py) speak each wire format for real on 127.0.0.1 with
+speech synthesised by the test; what the bot sends back is transcribed and measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import uuid
+from pathlib import Path
+
+import aiohttp
+import numpy as np
+import pytest
+import pytest_asyncio
+
+from ivr.server import BotServer
+from ivr.services import Services
+from speech.resample import resample
+from telephony.audiosocket.frames import HEADER
+from tests.calls.conftest import (
+    ACCOUNT,
+    PIN,
+    RATE,
+    balance_dollars,
+    caller_says,
+    records,
+    speech_onset_bytes,
+    transcribe,
+    until,
+)
+from tests.calls.stream_callers import (
+    AsteriskWsCaller,
+    AudioSocketCaller,
+    PcmCaller,
+    StreamCaller,
+    TwilioCaller,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def server(services: Services):
+    config = dataclasses.replace(
+        services.config,
+        sip=dataclasses.replace(services.config.sip, enabled=False),
+        http=dataclasses.replace(services.config.http, host="127.0.0.1", port=0),
+    )
+    bot = BotServer(config, services)
+    await bot.start()
+    yield bot
+    await bot.stop()
+
+
+def ws_url(server: BotServer, media_format: str) -> str:
+    return f"ws://127.0.0.1:{server.http_port}/media/{media_format}"
+
+
+async def ended(call_dirs: Path, call_id: str) -> tuple[dict, list[dict]]:
+    """The call's record once the session has written its end."""
+    await until(lambda: records(call_dirs, call_id)[0].get("ended_at"), 20, f"{call_id} to end")
+    return records(call_dirs, call_id)
+
+
+async def metrics_text(server: BotServer) -> str:
+    url = f"http://127.0.0.1:{server.http_port}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as response:
+        return await response.text()
+
+
+async def balance_call_with_barge_in(
+    caller: StreamCaller, services: Services, voice, call_dirs: Path, call_id: str
+) -> int:
+    """Greeting, menu interrupted by a balance request, account and PIN keyed, balances heard.
+
+    Returns where the caller's barge-in speech began, in bytes of bot audio heard until then
+    (the bot's own outbound clock).
+    """
+    greeting = await transcribe(services, await caller.wait_for_bot_silence())
+    assert "help" in greeting, greeting
+
+    await caller.say(caller_says(voice, "What can you do for me?"))
+    await caller.wait_for_voice()
+    await asyncio.sleep(1.0)  # the menu is playing: talk over it
+    request = caller_says(voice, "I'd like to check my account balance please.")
+    onset = len(caller.heard) + speech_onset_bytes(request)
+    caller.say_nowait(request)
+    await asyncio.sleep(len(request) / 2 / RATE)
+    asked_account = await transcribe(services, await caller.wait_for_bot_silence())
+    assert "account number" in asked_account, asked_account
+
+    await caller.press(ACCOUNT)
+    asked_pin = await transcribe(services, await caller.wait_for_bot_silence())
+    assert "pin" in asked_pin, asked_pin
+
+    await caller.press(PIN)
+    balances = await transcribe(services, await caller.wait_for_bot_silence())
+    assert balance_dollars(services) in balances, balances
+
+    await caller.hang_up()
+    call, turns = await ended(call_dirs, call_id)
+    assert call["outcome"] == "abandoned", call
+    kinds = [t["input_kind"] for t in turns]
+    assert kinds[:5] == ["start", "speech", "speech", "dtmf", "secure_dtmf"], kinds
+    assert turns[2]["intent"] == "check_balance" and turns[2]["barged_in"], turns[2]
+    assert turns[3]["transcript"] == "****" + ACCOUNT[-4:]
+    assert turns[4]["transcript"] == ""
+    assert PIN.encode() not in (call_dirs / "calls.db").read_bytes()
+    return onset
+
+
+async def test_twilio_media_stream_balance_call_with_barge_in_clear(
+    server: BotServer, services: Services, voice, call_dirs: Path
+) -> None:
+    caller = TwilioCaller(ws_url(server, "twilio"), call_sid="CA" + uuid.uuid4().hex)
+    await caller.dial()
+    try:
+        onset = await balance_call_with_barge_in(
+            caller, services, voice, call_dirs, caller.call_sid
+        )
+    finally:
+        await caller.close()
+    # Measured on the bot's own outbound clock: the paced audio frames it sent after the
+    # caller began to talk, until the clear.
+    clears = [heard for heard, message in caller.events if message["event"] == "clear"]
+    assert clears and clears[0] >= onset, caller.events
+    went_on_ms = (clears[0] - onset) // 320 * 20
+    assert went_on_ms <= 300, f"the bot spoke {went_on_ms} ms over the caller before clear"
+    marks = [m for _, m in caller.events if m["event"] == "mark"]
+    assert marks, "wait_played is confirmed by marks"
+    call, _ = records(call_dirs, caller.call_sid)
+    assert call["transport"] == "websocket"
+    assert call["caller"].endswith("1234") and "555000" not in call["caller"], call
+    assert json.loads(call["details"])["custom_parameters"] == {"campaign": "tests"}
+
+
+async def test_audiosocket_balance_call_with_barge_in(
+    server: BotServer, services: Services, voice, call_dirs: Path
+) -> None:
+    caller = AudioSocketCaller(server.audiosocket_port)
+    await caller.dial()
+    try:
+        start = await balance_call_with_barge_in(
+            caller, services, voice, call_dirs, str(caller.uuid)
+        )
+    finally:
+        await caller.close()
+    # The bot's frames are continuous (silence while quiet): its audio after the caller's
+    # onset, frame by frame, shows when it stopped.
+    heard = np.frombuffer(bytes(caller.heard[start:]), "<i2")
+    frames = np.abs(heard[: len(heard) // 160 * 160].reshape(-1, 160)).max(axis=1)
+    quiet = [i for i in range(len(frames) - 10) if not frames[i : i + 10].any()]
+    stop_ms = quiet[0] * 20 if quiet else None
+    assert stop_ms is not None and stop_ms <= 300, f"bot audio went on {stop_ms} ms"
+    call, _ = records(call_dirs, str(caller.uuid))
+    assert call["transport"] == "audiosocket"
+    text = await metrics_text(server)
+    assert 'ivr_calls_total{outcome="abandoned",transport="audiosocket"}' in text
+
+
+async def test_garbage_connections_leave_a_concurrent_call_working(
+    server: BotServer, services: Services, call_dirs: Path
+) -> None:
+    """A browser-style PCM call at 16 kHz runs while six connections send garbage."""
+    good = PcmCaller(ws_url(server, "pcm"))
+    good_id = "pcm-" + uuid.uuid4().hex[:8]
+    await good.dial(rate=16000, call_id=good_id, caller="+15550004321")
+
+    bad_twilio = {
+        "invalid JSON": "{not json",
+        "unknown Twilio event": json.dumps({"event": "dance", "streamSid": "{sid}"}),
+        "not base64": json.dumps(
+            {"event": "media", "streamSid": "{sid}", "media": {"payload": "@@not base64@@"}}
+        ),
+        "Message size": "x" * (server.config.websocket.max_message_kb * 1024 + 1),
+    }
+    callers: dict[str, TwilioCaller] = {}
+    for reason, message in bad_twilio.items():
+        caller = TwilioCaller(ws_url(server, "twilio"), call_sid="CA" + uuid.uuid4().hex)
+        await caller.dial()
+        caller.send(message.replace("{sid}", caller.stream_sid))
+        callers[reason] = caller
+    first_message_garbage = PcmCaller(ws_url(server, "twilio"))
+    await first_message_garbage.connect("\x00\xff garbage before start")
+    audiosocket = AudioSocketCaller(server.audiosocket_port)
+    await audiosocket.dial()
+    audiosocket.write(HEADER.pack(0x42, 0))  # an unknown frame kind
+
+    try:
+        greeting = await transcribe(services, resample_16k(await good.wait_for_bot_silence()))
+        assert "help" in greeting, greeting
+        for reason, caller in callers.items():
+            call, _ = await ended(call_dirs, caller.call_sid)
+            assert call["outcome"] == "failed", call
+            assert reason in call["reason"], (reason, call["reason"])
+            await asyncio.wait_for(caller.ended.wait(), 5)
+            assert caller.close_code in (1008, 1009), (reason, caller.close_code)
+        call, _ = await ended(call_dirs, str(audiosocket.uuid))
+        assert call["outcome"] == "failed" and "0x42" in call["reason"], call
+        await asyncio.wait_for(first_message_garbage.ended.wait(), 5)
+        assert first_message_garbage.close_code == 1008
+        assert "invalid JSON" in first_message_garbage.close_reason
+
+        await good.hang_up()
+        call, _ = await ended(call_dirs, good_id)
+        assert call["outcome"] == "abandoned" and call["transport"] == "websocket", call
+        assert json.loads(call["details"])["rate"] == 16000
+    finally:
+        for caller in (good, first_message_garbage, audiosocket, *callers.values()):
+            await caller.close()
+    text = await metrics_text(server)
+    assert metric(text, "websocket", "bad_input_closed") >= 4
+    assert metric(text, "websocket", "connections_rejected_bad_start") >= 1
+    assert metric(text, "audiosocket", "bad_input_closed") >= 1
+
+
+async def test_asterisk_websocket_flow_control_holds_audio_and_barge_in_flushes(
+    server: BotServer, services: Services, voice, call_dirs: Path
+) -> None:
+    connection = "media-" + uuid.uuid4().hex[:8]
+    caller = AsteriskWsCaller(ws_url(server, "asterisk"), connection)
+    await caller.dial()
+    try:
+        await caller.wait_for_voice()
+        caller.send("MEDIA_XOFF")
+        await asyncio.sleep(0.1)  # frames already on the way
+        held = len(caller.heard)
+        await asyncio.sleep(0.6)
+        assert len(caller.heard) == held, "audio was sent while Asterisk said MEDIA_XOFF"
+        caller.send("MEDIA_XON")
+        await caller.wait_for_bot_silence()
+        greeting = await transcribe(services, bytes(caller.heard))
+        assert "recorded" in greeting and "help" in greeting, greeting
+
+        await caller.say(caller_says(voice, "What can you do for me?"))
+        await caller.wait_for_voice()
+        await asyncio.sleep(1.0)
+        caller.say_nowait(caller_says(voice, "What are your branch hours?"))
+        await until(lambda: any(m["event"] == "FLUSH_MEDIA" for _, m in caller.events), 10, "flush")
+        await caller.hang_up()
+        call, turns = await ended(call_dirs, connection)
+    finally:
+        await caller.close()
+    assert call["outcome"] == "abandoned" and json.loads(call["details"])["codec"] == "ulaw"
+    assert [t["input_kind"] for t in turns[:2]] == ["start", "speech"], turns
+
+
+async def test_audiosocket_peer_that_stops_reading_fails_the_call(
+    server: BotServer, call_dirs: Path
+) -> None:
+    caller = AudioSocketCaller(server.audiosocket_port)
+    await caller.dial(receive_buffer=2048)
+    caller.reading.clear()
+    try:
+        call, _ = await ended(call_dirs, str(caller.uuid))
+    finally:
+        await caller.close()
+    assert call["outcome"] == "failed" and "stopped reading" in call["reason"], call
+
+
+def resample_16k(pcm: bytes) -> bytes:
+    samples = np.frombuffer(pcm, "<i2")
+    return resample(samples, 16000, RATE).astype("<i2").tobytes()
+
+
+def metric(text: str, transport: str, name: str) -> float:
+    line = f'ivr_transport{{name="{name}",transport="{transport}"}} '
+    found = [row for row in text.splitlines() if row.startswith(line)]
+    return float(found[0].split()[-1]) if found else 0.0
