@@ -34,7 +34,7 @@ from ivr.config import VadConfig
 from ivr.qa.compare import ResponseCatalog, compare_turns
 from ivr.qa.lines import CallerLine, QaBridge
 from ivr.qa.observe import CallLog, ObservedRecords
-from ivr.qa.results import CallResult, Diff, handoff_reason, masked_turn
+from ivr.qa.results import CallResult, Diff, handoff_reason, masked_turn, recording_seconds
 from ivr.records import CallRecordStore
 from speech.endpointer import Endpointer, UtteranceEnded
 from speech.resample import resample
@@ -236,8 +236,7 @@ def _fill(
     result.recording = log.recording
     result.turns = [masked_turn(t) for t in log.turns]
     result.handoff = handoff_reason(result.turns)
-    if log.turns:
-        result.line_s = round(log.turns[-1].started_at - log.turns[0].started_at, 1)
+    result.line_s = recording_seconds(log.recording)
     if original is None:
         result.notes.append("no call record for this recording: replayed for a report only")
         return

@@ -9,6 +9,7 @@ with PINs hidden.
 from __future__ import annotations
 
 import json
+import wave
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -91,6 +92,15 @@ def masked_turn(record: TurnRecord) -> dict[str, Any]:
     turn["payloads"] = json.loads(mask_digits(json.dumps(record.payloads, default=str)))
     turn.update(reference=None, expected_intent=None, step=None)
     return turn
+
+
+def recording_seconds(path: str) -> float:
+    """Length of a call's recording: its line time, whatever clock the line ran on."""
+    try:
+        with wave.open(path) as recording:
+            return round(recording.getnframes() / recording.getframerate(), 1)
+    except (OSError, EOFError, wave.Error):
+        return 0.0
 
 
 def handoff_reason(turns: list[dict[str, Any]]) -> str | None:

@@ -31,6 +31,7 @@ from typing import Any, Literal, NoReturn, get_args
 
 import yaml
 
+from ivr.logs import mask_digits
 from ivr.qa.voice import CallerVoice
 
 Action = Literal["say", "press", "pin", "wait", "hang_up"]
@@ -63,7 +64,7 @@ class Step:
             return "pin: ****"
         if self.action == "hang_up":
             return "hang_up"
-        return f"{self.action}: {self.value}"
+        return f"{self.action}: {mask_digits(self.value)}"
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import time
 
 from ivr.qa.lines import CallerLine, QaBridge
 from ivr.qa.observe import CallLog, ObservedRecords
-from ivr.qa.results import CallResult, Check, handoff_reason, masked_turn
+from ivr.qa.results import CallResult, Check, handoff_reason, masked_turn, recording_seconds
 from ivr.qa.script import Script, Step
 from ivr.qa.voice import CallerMouth, CallerVoice
 
@@ -142,6 +142,4 @@ def _fill(result: CallResult, script: Script, log: CallLog, caused: dict[int, St
     if script.handoff is not None:
         got = result.handoff or "none"
         result.checks.append(Check("handoff", script.handoff, got, got == script.handoff))
-    if log.turns:
-        last = log.turns[-1]
-        result.line_s = round(last.started_at - log.turns[0].started_at, 1)
+    result.line_s = recording_seconds(log.recording)
