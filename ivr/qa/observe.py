@@ -67,10 +67,12 @@ class ObservedRecords(CallRecordStore):
         await super().start_call(call_id, transport, caller, called, recording, details)
 
     async def add_turn(self, record: TurnRecord) -> None:
+        # Seen only once written: the session then re-arms its listening in the same step,
+        # so a QA caller never speaks into a turn the session has not finished.
+        await super().add_turn(record)
         log = self.calls.get(record.call_id)
         if log is not None:
             log.turns.append(record)
-        await super().add_turn(record)
 
     async def end_call(self, call_id: str, outcome: Outcome, reason: str = "") -> None:
         await super().end_call(call_id, outcome, reason)

@@ -121,10 +121,11 @@ def _call(index: int, r: CallResult, s: Scores | None, secrets: tuple[str, ...])
         timing=_e(f"{r.line_s:.0f} s of call in {r.wall_s:.0f} s"),
         problems=f"<ul class=problems>{''.join(problems)}</ul>" if problems else "",
         notes=notes,
-        media=_media(r.recording),
+        media="<!--media-->",
         turns="".join(_turn(t) for t in r.turns),
     )
-    return scrub(body, secrets)
+    # Audio goes in after the scrub: base64 data may contain a PIN's digits by chance.
+    return scrub(body, secrets).replace("<!--media-->", _media(r.recording), 1)
 
 
 def _turn(t: dict[str, Any]) -> str:
