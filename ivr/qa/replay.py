@@ -197,8 +197,8 @@ async def _feed(
     timeout_s: float,
 ) -> None:
     log = caller.log
-    if caller.fast:
-        await records.wait(lambda: bool(log.turns) or log.ended, timeout_s)
+    if caller.fast:  # the recording starts with the call: feed it along with the greeting
+        await records.wait(lambda: log.requests > 0 or log.ended, timeout_s)
     position = 0
     for piece in pieces:
         if log.ended:

@@ -115,7 +115,7 @@ def _dump_dom(page: Path, profile: Path) -> str:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def recorded_call(services: Services, voice, call_dirs: Path):
-    """A real-time call the bot records: Bob asks for his balance, keys account and PIN, hangs up."""
+    """A real-time call the bot records: Bob asks for his balance, keys in account and PIN."""
     async with loopback_call(services) as (call, session):
         await call.wait_for_bot_silence(quiet_s=1.6, timeout_s=90)
         await call.say(caller_says(voice, "What's my balance, please?"))
@@ -234,4 +234,4 @@ async def test_a_script_runs_over_real_sip_with_baresip(services: Services, tmp_
     [result] = await run_calls(services, folder, "sip", False, [script], run_script, progress=False)
     assert result.passed, (result.checks, result.error)
     assert result.turns[1]["intent"] == "branch_hours"
-    assert result.line_s >= result.wall_s * 0.8  # real time: the line runs on the wall clock
+    assert result.wall_s >= 0.9 * result.line_s > 5  # real time: the line runs on the wall clock

@@ -1,4 +1,4 @@
-"""QA inputs and comparisons without engines: caller scripts, recordings, response matching, scores."""
+"""QA without engines: caller scripts, recordings, response matching, scores, CLI errors."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_the_shipped_suite_covers_every_flow() -> None:
     scripts = load_scripts([SUITE])
     assert len(scripts) >= 10
     intents = {s.intent for script in scripts for s in script.steps if s.intent}
-    assert FLOWS <= intents, FLOWS - intents
+    assert intents >= FLOWS, FLOWS - intents
     outcomes = {script.outcome for script in scripts}
     assert {"self_served", "handed_off", "abandoned"} <= outcomes
     actions = {s.action for script in scripts for s in script.steps}
@@ -81,7 +81,7 @@ def test_a_malformed_script_is_refused_naming_line_and_field(
 def test_missing_script_and_empty_folder_are_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ScriptError, match="no such script file"):
         load_script(tmp_path / "nope.yml")
-    with pytest.raises(ScriptError, match="no .yml scripts"):
+    with pytest.raises(ScriptError, match=r"no \.yml scripts"):
         load_scripts([tmp_path])
 
 
@@ -108,7 +108,7 @@ def test_caller_channel_takes_the_left_channel_at_the_call_rate(tmp_path: Path) 
 def test_unreadable_recordings_are_clear_errors(tmp_path: Path) -> None:
     text = tmp_path / "notes.wav"
     text.write_text("not audio")
-    with pytest.raises(ReplayError, match="notes.wav: not a readable PCM WAV"):
+    with pytest.raises(ReplayError, match=r"notes\.wav: not a readable PCM WAV"):
         caller_channel(text, 8000)
     wide = tmp_path / "wide.wav"
     with wave.open(str(wide), "wb") as out:
