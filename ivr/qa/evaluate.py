@@ -36,6 +36,8 @@ class Scores:
     latency_p50_ms: float | None
     latency_p95_ms: float | None
     latency_turns: int
+    outcome: str = ""
+    """The call's outcome, for the scores of a single call."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -88,6 +90,7 @@ def score(*results: CallResult) -> Scores:
         latency_p50_ms=_percentile(latencies, 50),
         latency_p95_ms=_percentile(latencies, 95),
         latency_turns=len(latencies),
+        outcome=results[0].outcome if count == 1 else "",
     )
 
 
@@ -113,12 +116,9 @@ def format_scores(evaluation: Evaluation) -> str:
 
 
 def _row(name: str, s: Scores) -> str:
-    outcome = (
-        "handed_off" if s.handoff_rate == 1 else "abandoned" if s.abandonment_rate == 1 else ""
-    )
     return (
         f"{name:<28} {_pct(s.wer):>6} {_pct(s.intent_accuracy):>7} {_pct(s.task_success):>4} "
-        f"{outcome:<12} {_num(s.latency_p50_ms):>7} {_num(s.latency_p95_ms):>7}"
+        f"{s.outcome:<12} {_num(s.latency_p50_ms):>7} {_num(s.latency_p95_ms):>7}"
     )
 
 

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import itertools
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
@@ -28,6 +29,8 @@ from telephony.loopback import LoopbackCall
 
 CONNECT_TIMEOUT_S = 15.0
 KEY_GAP_S = 0.15
+SIP_MIC_TAIL_S = 120
+"""Silence after each utterance in the microphone WAV, so baresip never reaches its end."""
 
 
 class LineError(RuntimeError):
@@ -40,6 +43,10 @@ class CallerLine(Protocol):
     log: CallLog
     fast: bool
     """True on a virtual-clock line, where the bot owes a reply until its turn is recorded."""
+
+    @property
+    def elapsed_s(self) -> float:
+        """Seconds of line time so far."""
 
     async def say(self, pcm: bytes) -> None: ...
 
@@ -57,6 +64,10 @@ class _LocalCaller:
     line: FastLine | LoopbackCall
     log: CallLog
     fast: bool
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.line.elapsed_s
 
     async def say(self, pcm: bytes) -> None:
         await self.line.say(pcm)
@@ -139,6 +150,11 @@ class _SipCaller:
     rate: int
     fast: bool = False
     _said: itertools.count[int] = dataclasses.field(default_factory=itertools.count)
+    _started: float = dataclasses.field(default_factory=time.monotonic)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self._started
 
     async def say(self, pcm: bytes) -> None:
         wav = self.folder / f"say-{next(self._said):03d}.wav"
@@ -158,10 +174,6 @@ class _SipCaller:
     async def hang_up(self) -> None:
         with contextlib.suppress(Exception):
             await self.phone.command("hangup")
-
-
-SIP_MIC_TAIL_S = 120
-"""Silence after each utterance in the microphone WAV, so baresip never reaches its end."""
 
 
 class SipBridge(QaBridge):

@@ -136,20 +136,20 @@ class TrackedDialogue:
         return self.inner.expects_secure_input(conversation_id)
 
 
-def observed(services: Services, records_db: str, recordings_dir: str) -> Services:
+def observed(
+    services: Services, records_db: str, recordings_dir: str
+) -> tuple[Services, ObservedRecords]:
     """The same engines and assistant, with records and recordings going to the QA run's folder."""
     records = ObservedRecords(records_db)
-    config = dataclasses.replace(
-        services.config,
-        call=dataclasses.replace(
-            services.config.call, records_db=records_db, recordings_dir=recordings_dir
-        ),
+    call = dataclasses.replace(
+        services.config.call, records_db=records_db, recordings_dir=recordings_dir
     )
-    return Services(
-        config,
+    qa = Services(
+        dataclasses.replace(services.config, call=call),
         services.asr,
         services.tts,
         TrackedDialogue(services.dialogue, records),
         records,
         services.metrics,
     )
+    return qa, records

@@ -43,6 +43,8 @@ UNANSWERED_S = 8.0
 """On the virtual-clock line, how long to wait for a reply to an utterance the bot may ignore."""
 KEY_LEAD_S = 0.5
 """Keys are pressed this long before the recorded end of the entry."""
+ONSET_MARGIN_MS = 500
+"""Skipping ahead in the recording stops this long before the caller's next utterance."""
 _KEYED = ("dtmf", "secure_dtmf", "secure_speech")
 
 
@@ -65,6 +67,12 @@ class _Piece:
     at_ms: int
     keys: str = ""
     utterance: bool = False
+    starts_ms: int | None = None
+    """Where the caller starts acting in this piece (speech onset); skipping stops before it."""
+
+    @property
+    def onset_ms(self) -> int:
+        return self.at_ms if self.starts_ms is None else self.starts_ms
 
 
 def find_recordings(paths: Sequence[Path]) -> list[Path]:
@@ -168,7 +176,8 @@ def _timeline(
     endpointer.arm(no_input=False)
     for event in endpointer.feed(pcm + bytes(vad.end_of_speech_ms * rate // 1000 * 2)):
         if isinstance(event, UtteranceEnded):
-            pieces.append(_Piece(event.at_ms, utterance=True))
+            onset = max(0, event.start_ms - ONSET_MARGIN_MS)
+            pieces.append(_Piece(event.at_ms, utterance=True, starts_ms=onset))
     upto = len(original.turns) if original is not None else 0
     end_ms = len(pcm) * 1000 // (2 * rate)
     if original is not None:
@@ -196,25 +205,31 @@ async def _feed(
     rate: int,
     timeout_s: float,
 ) -> None:
+    """Play the caller's side; on a virtual clock, wait for the bot after each utterance and key
+    entry, then skip the recorded stretch the bot's own turn took (its reply and thinking time
+    are in the recording as caller silence), so the caller's next move keeps its original
+    distance from the end of the bot's turn."""
     log = caller.log
     if caller.fast:  # the recording starts with the call: feed it along with the greeting
         await records.wait(lambda: log.requests > 0 or log.ended, timeout_s)
     position = 0
-    for piece in pieces:
+    for index, piece in enumerate(pieces):
         if log.ended:
             return
-        cut = min(len(pcm), piece.at_ms * rate // 1000 * 2)
+        cut = max(position, min(len(pcm), piece.at_ms * rate // 1000 * 2))
+        before, line_before = len(log.turns), caller.elapsed_s
         if cut > position:
-            before = len(log.turns)
             await caller.say(pcm[position:cut])
-            position = cut
-            if caller.fast and piece.utterance:
-                await _settle(records, log, before, UNANSWERED_S)
+        fed_s = (cut - position) / 2 / rate
+        position = cut
         if piece.keys:
-            before = len(log.turns)
             await caller.press(piece.keys)
-            if caller.fast:
-                await _settle(records, log, before, timeout_s)
+        if not caller.fast or not (piece.keys or piece.utterance):
+            continue
+        await _settle(records, log, before, timeout_s if piece.keys else UNANSWERED_S)
+        bot_s = caller.elapsed_s - line_before - fed_s
+        following = pieces[index + 1].onset_ms * rate // 1000 * 2 if index + 1 < len(pieces) else 0
+        position = max(position, min(position + int(bot_s * rate) * 2, following))
 
 
 async def _settle(records: ObservedRecords, log: CallLog, before: int, timeout_s: float) -> None:

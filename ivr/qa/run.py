@@ -86,9 +86,7 @@ async def run_calls(
     progress: bool = True,
 ) -> list[CallResult]:
     """Make one call per item over a new bridge, with a progress bar; results in item order."""
-    qa = observed(services, folder.records_db, folder.recordings_dir)
-    records = qa.records
-    assert isinstance(records, ObservedRecords)
+    qa, records = observed(services, folder.records_db, folder.recordings_dir)
     bridge = BRIDGES[bridge_name](qa, records, fast)
     results: list[CallResult] = []
     await bridge.start()
