@@ -217,7 +217,7 @@ async def _feed(
         if log.ended:
             return
         cut = max(position, min(len(pcm), piece.at_ms * rate // 1000 * 2))
-        before, line_before = len(log.turns), caller.elapsed_s
+        asked, line_before = log.requests, caller.elapsed_s
         if cut > position:
             await caller.say(pcm[position:cut])
         fed_s = (cut - position) / 2 / rate
@@ -226,15 +226,16 @@ async def _feed(
             await caller.press(piece.keys)
         if not caller.fast or not (piece.keys or piece.utterance):
             continue
-        await _settle(records, log, before, timeout_s if piece.keys else UNANSWERED_S)
+        await _settle(records, log, asked, timeout_s if piece.keys else UNANSWERED_S)
         bot_s = caller.elapsed_s - line_before - fed_s
         following = pieces[index + 1].onset_ms * rate // 1000 * 2 if index + 1 < len(pieces) else 0
         position = max(position, min(position + int(bot_s * rate) * 2, following))
 
 
-async def _settle(records: ObservedRecords, log: CallLog, before: int, timeout_s: float) -> None:
-    """Wait for the bot's turn (or its end); an ignored utterance costs ``timeout_s``."""
-    await records.wait(lambda: log.ended or (len(log.turns) > before and not log.owed), timeout_s)
+async def _settle(records: ObservedRecords, log: CallLog, asked: int, timeout_s: float) -> None:
+    """Wait until the bot has answered the caller's move (a request after the first ``asked``)
+    and recorded that turn, or the call ended; an ignored utterance costs ``timeout_s``."""
+    await records.wait(lambda: log.ended or (log.requests > asked and not log.owed), timeout_s)
     await records.wait(lambda: log.ended or not log.owed, timeout_s)
 
 
