@@ -168,7 +168,7 @@ def _media(recording: str) -> str:
         f"<div class=players><label>caller <audio controls preload=none "
         f"src='{_wav_uri(caller, rate)}'></audio></label>"
         f"<label>bot <audio controls preload=none src='{_wav_uri(bot, rate)}'></audio></label>"
-        f"</div>{_waveform(caller, bot)}"
+        f"</div>{_waveform(caller, bot, rate)}"
     )
 
 
@@ -182,7 +182,7 @@ def _wav_uri(samples: np.ndarray, rate: int) -> str:
     return "data:audio/wav;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def _waveform(caller: np.ndarray, bot: np.ndarray) -> str:
+def _waveform(caller: np.ndarray, bot: np.ndarray, rate: int) -> str:
     """An SVG envelope: the caller above the line, the bot below."""
     points = WAVE_POINTS
     if not len(caller):
@@ -201,7 +201,7 @@ def _waveform(caller: np.ndarray, bot: np.ndarray) -> str:
         f"<line x1='{i}' x2='{i}' y1='50' y2='{50 + 48 * b:.1f}' class=b />"
         for i, (a, b) in enumerate(zip(up, down, strict=True))
     )
-    seconds = len(caller) / 8000
+    seconds = len(caller) / rate
     return (
         f"<svg class=wave viewBox='0 0 {len(up)} 100' preserveAspectRatio='none' role=img "
         f"aria-label='waveform: caller above, bot below, {seconds:.0f} s'>{bars}</svg>"
