@@ -51,7 +51,19 @@ def write_json(
         "calls": [r.as_dict() for r in results],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(scrub(json.dumps(data, indent=2, default=str), secrets) + "\n", "utf-8")
+    text = json.dumps(_scrubbed(data, secrets), indent=2, default=str)
+    path.write_text(text + "\n", "utf-8")
+
+
+def _scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
+    """``value`` with every text in it scrubbed (numbers are left alone: they hold no PIN)."""
+    if isinstance(value, str):
+        return scrub(value, secrets)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v, secrets) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_scrubbed(v, secrets) for v in value]
+    return value
 
 
 def write_html(
@@ -70,7 +82,7 @@ def write_html(
     page = _PAGE.substitute(
         title=html.escape(f"ivr {kind}: {passed}/{len(results)} calls passed"),
         meta=_e(scrub(", ".join(f"{k}: {v}" for k, v in meta.items()), secrets)),
-        summary=_summary(evaluation.overall),
+        summary=scrub(_summary(evaluation.overall), secrets),
         calls=calls,
     )
     path.write_text(page, encoding="utf-8")
