@@ -13,8 +13,10 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 	"$$p" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$p"; break; }; done)
 
 # Debian packages: espeak-ng (pyttsx3 voice, test audio), sox (audio checks), portaudio (pyaudio),
-# baresip and sip-tester (real SIP peers in tests and load).
-APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester
+# baresip and sip-tester (real SIP peers in tests and load), chromium (headless check of the QA
+# HTML report).
+APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester \
+	chromium
 
 .PHONY: setup system-deps run test lint train bench-speech clean
 

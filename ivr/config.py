@@ -213,6 +213,27 @@ class AudioSocketConfig:
 
 
 @dataclass
+class QaConfig:
+    """QA runs: replayed and simulated calls, their reports and the simulated caller's voice."""
+
+    scripts_dir: str = "data/qa"
+    """The shipped caller scripts (``ivr simulate`` with no SCRIPT runs them all)."""
+    reports_dir: str = "var/qa"
+    """Each run writes results.json, report.html, its call records and recordings here."""
+    bridge: str = "inprocess"
+    """inprocess (the CallSession in this process) or sip (baresip calling the SIP server)."""
+    fast: bool = True
+    """In-process runs on a virtual clock, faster than real time; false: real-time pacing."""
+    caller_engine: Literal["piper", "espeak"] = "piper"
+    """Default voice of simulated callers (a script's ``caller:`` overrides it)."""
+    caller_rate: float = 1.0
+    caller_snr_db: float | None = None
+    """Background noise on the simulated line (signal-to-noise ratio in dB); unset: clean."""
+    turn_timeout_s: float = 60.0
+    """Longest wait for the bot's reply to one caller step before the step fails."""
+
+
+@dataclass
 class Config:
     """The whole configuration of the bot."""
 
@@ -228,6 +249,7 @@ class Config:
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     audiosocket: AudioSocketConfig = field(default_factory=AudioSocketConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
+    qa: QaConfig = field(default_factory=QaConfig)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -315,6 +337,10 @@ def validate(config: Config) -> None:
         raise ConfigError("websocket.max_calls and audiosocket.max_calls must be >= 1")
     if not 1024 <= config.sip.rtp_port_min < config.sip.rtp_port_max <= 65535:
         raise ConfigError("sip.rtp_port_min/max must be a range within 1024-65535")
+    if config.qa.bridge not in ("inprocess", "sip"):
+        raise ConfigError("qa.bridge must be inprocess or sip")
+    if not 0.5 <= config.qa.caller_rate <= 2.0 or config.qa.turn_timeout_s <= 0:
+        raise ConfigError("qa.caller_rate must be 0.5-2.0 and qa.turn_timeout_s positive")
     if config.sip.max_calls < 1 or config.call.max_call_s < 10:
         raise ConfigError("sip.max_calls must be >= 1 and call.max_call_s >= 10")
 
