@@ -115,6 +115,47 @@ def bench_speech(ctx: click.Context) -> None:
     click.echo(format_table(results))
 
 
+@bench.command("calls")
+@click.option("--turns", default=50, show_default=True, help="Turns of the single long call.")
+@click.option("--variant-turns", default=12, show_default=True, help="Turns per engine variant.")
+@click.option(
+    "--levels", default="2,4,8,12,16,20", show_default=True, help="Concurrent calls to ramp."
+)
+@click.option("--level-seconds", default=45.0, show_default=True, help="Length of a load level.")
+@click.option("--no-variants", is_flag=True, help="Skip the engine variants.")
+@click.option("--no-capacity", is_flag=True, help="Skip the concurrency ramp.")
+@click.pass_context
+def bench_calls(
+    ctx: click.Context,
+    turns: int,
+    variant_turns: int,
+    levels: str,
+    level_seconds: float,
+    no_variants: bool,
+    no_capacity: bool,
+) -> None:
+    """Real SIP calls on 127.0.0.1: turn latency, engine variants, concurrent-call capacity.
+
+    The bots run as `ivr serve` subprocesses with this command's --set settings.
+    """
+    import asyncio
+
+    from ivr.bench.report import format_table
+    from ivr.bench.run import BenchPlan, run_bench
+
+    plan = BenchPlan(
+        single_turns=turns,
+        variant_turns=variant_turns,
+        levels=tuple(int(n) for n in levels.split(",") if n.strip()),
+        level_s=level_seconds,
+        variants=not no_variants,
+        capacity=not no_capacity,
+        overrides=list(ctx.find_root().params.get("overrides") or ()),
+    )
+    results = asyncio.run(run_bench(config_of(ctx), plan, echo=click.echo))
+    click.echo(format_table(results))
+
+
 def _clock(epoch: float) -> str:
     import time
 
