@@ -5,7 +5,8 @@ phone does), says a line, and notes the moment the packet carrying its last voic
 The turn's latency is measured on the wire: from that moment to the arrival of the first RTP
 packet of the bot's reply (the talkspurt start, marker bit set, RFC 3551 section 4.1). It then
 listens until the bot has been quiet for a moment (or for at most ``listen_cap_s``, after which
-it talks over the bot like an impatient caller) and says its next line.
+it talks over the bot, barging in like an impatient caller, which keeps turns short and the
+bench bounded) and says its next line.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ SILENCE_PAYLOAD = ulaw_encode(bytes(FRAME_SAMPLES * 2))
 """The bot's filler between replies is digital silence: this exact payload."""
 REPLY_TIMEOUT_S = 5.0
 """A reply that has not started this long after the caller stopped counts as missing."""
-QUIET_S = 1.0
+QUIET_S = 0.8
 """The bot's reply is over when no audio has arrived for this long."""
-THINK_S = 0.3
+THINK_S = 0.2
 """Pause between the end of the bot's reply and the caller's next line."""
 GREETING_CAP_S = 20.0
 
@@ -176,7 +177,7 @@ async def place_call(
     lines: list[CallerLine],
     turns: int,
     until: float,
-    listen_cap_s: float = 8.0,
+    listen_cap_s: float = 2.0,
     first_line: int = 0,
 ) -> CallResult:
     """Call the bot, wait out its greeting, say ``turns`` lines (cycling), hang up.

@@ -127,8 +127,11 @@ def format_table(results: dict[str, Any]) -> str:
         f"{info['load_avg_start']} at start, {info['load_avg_end']} at end; "
         f"end-of-speech hangover {results['settings']['end_of_speech_ms']} ms"
     )
+    rows = [("single call (default engines)", results["single_call"])]
+    rows += [(f"{v['group']}: {v['name']}", v) for v in results["variants"]]
+    width = max(len(name) for name, _ in rows)
     header = (
-        f"{'scenario':<34} {'turns':>5} {'miss':>4}  {'wire p50/p95/max ms':<20}"
+        f"{'scenario':<{width}} {'turns':>5} {'miss':>4}  {'wire p50/p95/max ms':<20}"
         f" {'endpt':>6} {'asr':>5} {'dlg':>5} {'tts1':>5} {'underst':>7}"
     )
     lines += [
@@ -141,11 +144,14 @@ def format_table(results: dict[str, Any]) -> str:
     for name, row in rows:
         understood = row.get("understood")
         lines.append(
-            f"{name:<34} {row['turns']:>5} {row['missing_replies']:>4}  {_fmt(row['wire_ms']):<20}"
+            f"{name:<{width}} {row['turns']:>5} {row['missing_replies']:>4}"
+            f"  {_fmt(row['wire_ms']):<20}"
             f" {_stage(row, 'endpoint'):>6} {_stage(row, 'asr'):>5} {_stage(row, 'dialogue'):>5}"
             f" {_stage(row, 'tts_first'):>5} "
             f"{'-' if understood is None else f'{understood:.0%}':>7}"
         )
+    notes = sorted({f"{v['name']}: {v['note']}" for v in results["variants"] if v.get("note")})
+    lines += [f"  note - {note}" for note in notes]
     capacity = results.get("capacity")
     if capacity:
         lines += [

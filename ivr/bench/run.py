@@ -26,7 +26,18 @@ from ivr.config import Config
 P95_LIMIT_MS = 1500.0
 """A load level passes while p95 turn latency stays at or under this and nothing underruns."""
 CALL_STAGGER_S = 0.7
-"""Calls of a load level start this far apart, so callers do not speak in lock-step."""
+"""Calls of a load level start this far apart, so callers do not speak in lock-step..."""
+STAGGER_SPAN_S = 4.0
+"""... but all within this span, so every call of a level gets its share of the level's time."""
+
+
+GROUPS = (
+    ("asr", "speech recognition"),
+    ("tts", "speech synthesis"),
+    ("prompts", "prompt cache"),
+    ("dialogue", "Rasa"),
+)
+"""The side-by-side comparisons, in table order."""
 
 
 @dataclass
@@ -34,9 +45,9 @@ class BenchPlan:
     """How much to run: bounded in turns and seconds, so a run always stops by itself."""
 
     single_turns: int = 50
-    variant_turns: int = 12
+    variant_turns: int = 8
     levels: tuple[int, ...] = (2, 4, 8, 12, 16, 20)
-    level_s: float = 45.0
+    level_s: float = 40.0
     variants: bool = True
     capacity: bool = True
     call_timeout_s: float = 600.0
@@ -56,6 +67,8 @@ class _Variant:
 
 def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant]:
     variants = [
+        _Variant("asr", "whisper, no speculation", ["asr.speculate_after_ms=0"]),
+        _Variant("asr", "whisper beam 5", ["asr.whisper_beam_size=5"]),
         _Variant("tts", "pyttsx3 (espeak-ng)", ["tts.engine=pyttsx3"]),
         _Variant("prompts", "uncached", ["tts.cache_dir="]),
         _Variant(
@@ -96,8 +109,10 @@ async def _call_batch(
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
 
+    stagger = min(CALL_STAGGER_S, STAGGER_SPAN_S / count)
+
     async def one(index: int) -> CallResult:
-        await asyncio.sleep(index * CALL_STAGGER_S)
+        await asyncio.sleep(index * stagger)
         return await place_call(
             ("127.0.0.1", bot.sip_port), lines, turns, until, first_line=index % len(lines)
         )
@@ -194,6 +209,8 @@ async def run_bench(
                 row.update(group=variant.group, name=variant.name, note=variant.note)
                 results["variants"].append(row)
                 echo(f"  wire latency {row['wire_ms']}")
+            order = [group for group, _ in GROUPS]
+            results["variants"].sort(key=lambda row: order.index(row["group"]))
             if plan.capacity:
                 results["capacity"] = await _capacity(default, lines, plan, echo)
         finally:
@@ -234,15 +251,25 @@ def _baselines(
     Cached prompts: the turns after the script's first pass, when every fixed reply is cached.
     """
     whole = summarise_calls(single, bot.records_db)
-    asr = "vosk streaming" if config.asr.engine == "vosk" else "whisper per utterance"
+    asr = (
+        "vosk streaming"
+        if config.asr.engine == "vosk"
+        else f"whisper beam {config.asr.whisper_beam_size}, speculation "
+        f"{config.asr.speculate_after_ms} ms"
+    )
     later = [CallResult(c.call_id, c.turns[script_len:], c.error, c.bot_hangup) for c in single]
     cached = dict(whole, wire_ms=percentiles(wire_latencies(later)), turns=len(later[0].turns))
     cached["missing_replies"] = sum(1 for t in later[0].turns if t.latency_ms is None)
     rows = [
-        dict(whole, group="asr", name=asr, note="default"),
-        dict(whole, group="tts", name=config.tts.engine, note="default"),
-        dict(cached, group="prompts", name="cached (warm)", note="single call after first pass"),
-        dict(whole, group="dialogue", name=f"Rasa {config.dialogue.mode}", note="default"),
+        dict(whole, group="asr", name=f"{asr} (default)", note=""),
+        dict(whole, group="tts", name=f"{config.tts.engine} (default)", note=""),
+        dict(
+            cached,
+            group="prompts",
+            name="cached (default)",
+            note="the single call's turns after its first pass through the script",
+        ),
+        dict(whole, group="dialogue", name=f"Rasa {config.dialogue.mode} (default)", note=""),
     ]
     return rows
 
@@ -281,6 +308,7 @@ def _settings(config: Config, plan: BenchPlan) -> dict[str, Any]:
         "end_of_speech_ms": config.vad.end_of_speech_ms,
         "asr_engine": config.asr.engine,
         "whisper_beam_size": config.asr.whisper_beam_size,
+        "speculate_after_ms": config.asr.speculate_after_ms,
         "tts_engine": config.tts.engine,
         "dialogue_mode": config.dialogue.mode,
         "overrides": plan.overrides,

@@ -124,6 +124,13 @@ def bench_speech(ctx: click.Context) -> None:
 @click.option("--level-seconds", default=45.0, show_default=True, help="Length of a load level.")
 @click.option("--no-variants", is_flag=True, help="Skip the engine variants.")
 @click.option("--no-capacity", is_flag=True, help="Skip the concurrency ramp.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="bench/results",
+    show_default=True,
+    help="Folder for calls.json.",
+)
 @click.pass_context
 def bench_calls(
     ctx: click.Context,
@@ -133,12 +140,14 @@ def bench_calls(
     level_seconds: float,
     no_variants: bool,
     no_capacity: bool,
+    out: str,
 ) -> None:
     """Real SIP calls on 127.0.0.1: turn latency, engine variants, concurrent-call capacity.
 
     The bots run as `ivr serve` subprocesses with this command's --set settings.
     """
     import asyncio
+    from pathlib import Path
 
     from ivr.bench.report import format_table
     from ivr.bench.run import BenchPlan, run_bench
@@ -150,6 +159,7 @@ def bench_calls(
         level_s=level_seconds,
         variants=not no_variants,
         capacity=not no_capacity,
+        out_dir=Path(out),
         overrides=list(ctx.find_root().params.get("overrides") or ()),
     )
     results = asyncio.run(run_bench(config_of(ctx), plan, echo=click.echo))
