@@ -220,6 +220,7 @@ class CallSession:
             if guess is not None:
                 await self._asr.discard()
                 transcript = guess
+                self.services.metrics.count("asr_speculation", kind="kept")
             else:
                 transcript = await self._asr.finish()
         except Exception as exc:
@@ -414,9 +415,11 @@ class CallSession:
         if self._asr is None or after_ms <= 0 or not endpointer.in_speech:
             return
         current = self._speculation
-        if current is not None and current.speech_end_ms == endpointer.speech_end_ms:
-            return
-        self._speculation = None
+        if current is not None:
+            if current.speech_end_ms == endpointer.speech_end_ms:
+                return
+            self._speculation = None
+            self.services.metrics.count("asr_speculation", kind="voided")
         if endpointer.trailing_silence_ms >= after_ms:
             self._feed_asr()
             task = asyncio.create_task(self._asr.preview())
