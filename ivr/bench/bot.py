@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -125,7 +126,8 @@ class Subprocess:
                         if response.status == 200:
                             return
                 await asyncio.sleep(0.5)
-        raise RuntimeError(f"{self.name} not ready at {url} within {timeout:.0f} s")
+        tail = self.log_path.read_text(errors="replace")[-2000:]
+        raise RuntimeError(f"{self.name} not ready at {url} within {timeout:.0f} s:\n{tail}")
 
     async def stop(self) -> None:
         process = self.process
@@ -139,14 +141,15 @@ class Subprocess:
             await asyncio.to_thread(process.wait)
 
 
-class BotProcess(Subprocess):
-    """``ivr serve`` on free ports with the given ``--set`` overrides."""
+class BotEndpoint:
+    """One bot's addresses and stores: free SIP and HTTP ports, its own databases."""
 
     def __init__(self, name: str, workdir: Path, overrides: list[str]) -> None:
+        self.name = name
         self.sip_port = free_port()
         self.http_port = free_port()
         self.records_db = workdir / f"{name}-calls.db"
-        settings = [
+        self.settings = [
             "sip.host=127.0.0.1",
             "sip.public_address=127.0.0.1",
             f"sip.port={self.sip_port}",
@@ -159,20 +162,60 @@ class BotProcess(Subprocess):
             "logging.level=WARNING",
             *overrides,
         ]
-        argv = [_tool("ivr"), *[a for s in settings for a in ("--set", s)], "serve"]
+        self.pid = 0
+        """The process serving this bot (set when it is spawned)."""
+
+    @property
+    def health_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}/healthz"
+
+    async def transport_stats(self) -> dict[str, Any]:
+        """The SIP server's counters from /healthz (RTP underruns among them)."""
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.get(self.health_url) as response,
+        ):
+            body = await response.json()
+        return dict(body.get("transports", {}).get("sip", {}))
+
+
+class BotProcess(Subprocess):
+    """``ivr serve`` for one bot: the one whose CPU time and memory per call are measured."""
+
+    def __init__(self, name: str, workdir: Path, overrides: list[str]) -> None:
+        self.bot = BotEndpoint(name, workdir, overrides)
+        argv = [_tool("ivr"), *[a for s in self.bot.settings for a in ("--set", s)], "serve"]
         super().__init__(f"bot {name}", argv, workdir / f"{name}.log")
 
     async def start(self) -> None:
         self.spawn()
-        await self.wait_http(f"http://127.0.0.1:{self.http_port}/healthz")
+        self.bot.pid = self.pid
+        await self.wait_http(self.bot.health_url)
 
-    async def transport_stats(self) -> dict[str, Any]:
-        """The SIP server's counters from /healthz (RTP underruns among them)."""
-        url = f"http://127.0.0.1:{self.http_port}/healthz"
-        timeout = aiohttp.ClientTimeout(total=5)
-        async with aiohttp.ClientSession(timeout=timeout) as session, session.get(url) as response:
-            body = await response.json()
-        return dict(body.get("transports", {}).get("sip", {}))
+
+class VariantHost(Subprocess):
+    """Several bots in one process sharing one loaded assistant (:mod:`ivr.bench.host`).
+
+    Loading Rasa dominates a bot's start-up; the engine variants only need their latency
+    measured, so they share a process and its in-process assistant instead of each loading it.
+    """
+
+    def __init__(self, workdir: Path, variants: dict[str, list[str]]) -> None:
+        self.bots = {
+            name: BotEndpoint(f"variant{i}", workdir, overrides)
+            for i, (name, overrides) in enumerate(variants.items())
+        }
+        spec = workdir / "variants.json"
+        spec.write_text(json.dumps([bot.settings for bot in self.bots.values()]))
+        argv = [sys.executable, "-m", "ivr.bench.host", str(spec)]
+        super().__init__("variant bots", argv, workdir / "variants.log")
+
+    async def start(self) -> None:
+        self.spawn()
+        for bot in self.bots.values():
+            bot.pid = self.pid
+            await self.wait_http(bot.health_url)
 
 
 class RasaServer(Subprocess):

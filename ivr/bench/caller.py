@@ -5,8 +5,9 @@ phone does), says a line, and notes the moment the packet carrying its last voic
 The turn's latency is measured on the wire: from that moment to the arrival of the first RTP
 packet of the bot's reply (the talkspurt start, marker bit set, RFC 3551 section 4.1). It then
 listens until the bot has been quiet for a moment (or for at most ``listen_cap_s``, after which
-it talks over the bot, barging in like an impatient caller, which keeps turns short and the
-bench bounded) and says its next line.
+it talks over the bot) and says its next line. Callers wait for the bot to finish: talking
+over it (barge-in) clips the caller's first words in the echo canceller, which would measure a
+different conversation.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ SILENCE_PAYLOAD = ulaw_encode(bytes(FRAME_SAMPLES * 2))
 """The bot's filler between replies is digital silence: this exact payload."""
 REPLY_TIMEOUT_S = 5.0
 """A reply that has not started this long after the caller stopped counts as missing."""
-QUIET_S = 0.8
-"""The bot's reply is over when no audio has arrived for this long."""
+QUIET_S = 0.6
+"""The bot's reply is over when no audio has arrived for this long (longer than the pause
+between two messages of one reply)."""
 THINK_S = 0.2
 """Pause between the end of the bot's reply and the caller's next line."""
 GREETING_CAP_S = 20.0
@@ -177,7 +179,7 @@ async def place_call(
     lines: list[CallerLine],
     turns: int,
     until: float,
-    listen_cap_s: float = 2.0,
+    listen_cap_s: float = 12.0,
     first_line: int = 0,
 ) -> CallResult:
     """Call the bot, wait out its greeting, say ``turns`` lines (cycling), hang up.

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.bench.bot import BotProcess, RasaServer, UsageMeter, free_port
+from ivr.bench.bot import BotEndpoint, BotProcess, RasaServer, UsageMeter, VariantHost, free_port
 from ivr.bench.caller import CallerLine, CallResult, place_call
 from ivr.bench.report import machine, percentiles, summarise_calls, wire_latencies
 from ivr.bench.voice import caller_lines
@@ -45,7 +45,7 @@ class BenchPlan:
     """How much to run: bounded in turns and seconds, so a run always stops by itself."""
 
     single_turns: int = 50
-    variant_turns: int = 8
+    variant_turns: int = 5
     levels: tuple[int, ...] = (2, 4, 8, 12, 16, 20)
     level_s: float = 40.0
     variants: bool = True
@@ -99,7 +99,7 @@ def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant
 
 
 async def _call_batch(
-    bot: BotProcess,
+    bot: BotEndpoint,
     lines: list[CallerLine],
     count: int,
     turns: int,
@@ -121,7 +121,7 @@ async def _call_batch(
 
 
 async def _level(
-    bot: BotProcess, lines: list[CallerLine], calls: int, plan: BenchPlan
+    bot: BotEndpoint, lines: list[CallerLine], calls: int, plan: BenchPlan
 ) -> dict[str, Any]:
     """One load level: ``calls`` talking at once for ``level_s``; CPU, memory, underruns."""
     meter = UsageMeter(bot.pid)
@@ -176,18 +176,19 @@ async def run_bench(
         common = [*plan.overrides, f"tts.cache_dir={workdir}/prompts"]
         default = BotProcess("default", workdir, common)
         variants = _variants(config, action_port, rasa_port) if plan.variants else []
-        bots = {
-            v.name: BotProcess(f"variant{i}", workdir, [*common, *v.overrides])
-            for i, v in enumerate(variants)
-        }
+        host = (
+            VariantHost(workdir, {v.name: [*common, *v.overrides] for v in variants})
+            if variants
+            else None
+        )
         rasa = (
             RasaServer(workdir, _model_path(config), action_port, rasa_port)
             if any(v.group == "dialogue" for v in variants)
             else None
         )
-        echo(f"starting {1 + len(bots)} bots (and a Rasa server: {rasa is not None}) ...")
+        echo(f"starting the bots ({1 + len(variants)}, in {1 + (host is not None)} processes) ...")
         try:
-            await _start_all(default, bots, variants, rasa)
+            await _start_all(default, host, rasa)
             results: dict[str, Any] = {
                 "settings": _settings(config, plan),
                 "machine": {},
@@ -196,27 +197,27 @@ async def run_bench(
                 "capacity": None,
             }
             echo(f"single call, {plan.single_turns} turns ...")
-            single = await _call_batch(default, lines, 1, plan.single_turns, plan.call_timeout_s)
-            results["single_call"] = summarise_calls(single, default.records_db)
+            bot = default.bot
+            single = await _call_batch(bot, lines, 1, plan.single_turns, plan.call_timeout_s)
+            results["single_call"] = summarise_calls(single, bot.records_db)
             echo(f"  wire latency {results['single_call']['wire_ms']}")
             if variants:
-                results["variants"] = _baselines(config, single, default, len(lines))
+                results["variants"] = _baselines(config, single, bot, len(lines))
             for variant in variants:
+                assert host is not None
                 echo(f"variant {variant.group}: {variant.name}, {plan.variant_turns} turns ...")
-                bot = bots[variant.name]
-                calls = await _call_batch(bot, lines, 1, plan.variant_turns, plan.call_timeout_s)
-                row = summarise_calls(calls, bot.records_db)
+                other = host.bots[variant.name]
+                calls = await _call_batch(other, lines, 1, plan.variant_turns, plan.call_timeout_s)
+                row = summarise_calls(calls, other.records_db)
                 row.update(group=variant.group, name=variant.name, note=variant.note)
                 results["variants"].append(row)
                 echo(f"  wire latency {row['wire_ms']}")
             order = [group for group, _ in GROUPS]
             results["variants"].sort(key=lambda row: order.index(row["group"]))
             if plan.capacity:
-                results["capacity"] = await _capacity(default, lines, plan, echo)
+                results["capacity"] = await _capacity(bot, lines, plan, echo)
         finally:
-            await asyncio.gather(
-                default.stop(), *(b.stop() for b in bots.values()), *([rasa.stop()] if rasa else [])
-            )
+            await asyncio.gather(*(p.stop() for p in (default, host, rasa) if p is not None))
         results["machine"] = machine(load_at_start)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     (plan.out_dir / "calls.json").write_text(json.dumps(results, indent=2))
@@ -224,27 +225,21 @@ async def run_bench(
 
 
 async def _start_all(
-    default: BotProcess,
-    bots: dict[str, BotProcess],
-    variants: list[_Variant],
-    rasa: RasaServer | None,
+    default: BotProcess, host: VariantHost | None, rasa: RasaServer | None
 ) -> None:
     """Load every bot at once; the HTTP-dialogue bot needs its Rasa server up first."""
 
-    async def http_bot() -> None:
-        assert rasa is not None
-        await rasa.start()
-        await next(bots[v.name] for v in variants if v.group == "dialogue").start()
+    async def variants() -> None:
+        if rasa is not None:
+            await rasa.start()
+        if host is not None:
+            await host.start()
 
-    starts = [default.start()]
-    starts += [bots[v.name].start() for v in variants if v.group != "dialogue"]
-    if rasa is not None:
-        starts.append(http_bot())
-    await asyncio.gather(*starts)
+    await asyncio.gather(default.start(), variants())
 
 
 def _baselines(
-    config: Config, single: list[CallResult], bot: BotProcess, script_len: int
+    config: Config, single: list[CallResult], bot: BotEndpoint, script_len: int
 ) -> list[dict[str, Any]]:
     """The default engines' rows of the side-by-side table, taken from the single call.
 
@@ -275,7 +270,7 @@ def _baselines(
 
 
 async def _capacity(
-    bot: BotProcess, lines: list[CallerLine], plan: BenchPlan, echo: Callable[[str], None]
+    bot: BotEndpoint, lines: list[CallerLine], plan: BenchPlan, echo: Callable[[str], None]
 ) -> dict[str, Any]:
     """Ramp concurrent calls until a level misses p95 or underruns; the last good level wins."""
     idle_rss = UsageMeter(bot.pid).usage().rss_mb

@@ -23,13 +23,13 @@ SCRIPT = (
     "What is the interest rate on a savings account?",
     "How much is the overdraft fee?",
     "Thank you.",
-    "What does an international wire cost?",
     "What rate do you charge on credit cards?",
-    "Are the cash machines free to use?",
-    "What interest does a checking account earn?",
     "How much is a replacement card?",
+    "What interest does a checking account earn?",
 )
-"""A caller asking FAQ questions: short answers, no PIN, no goodbye, no handoff."""
+"""A caller asking FAQ questions with one-sentence answers (a bounded turn length), no PIN,
+no goodbye, no handoff. Answers quoting amounts are synthesised every time (never cached),
+the others come from the prompt cache after their first use."""
 
 
 def caller_clips(
