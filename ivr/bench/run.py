@@ -1,8 +1,9 @@
 """The call bench's scenarios: one long call, engine variants side by side, a concurrency ramp.
 
-Every bot under test is started first (they load in parallel, then sit idle), so each scenario
-runs against a warm bot and the run's length is bounded: a fixed number of turns per call and a
-fixed time per load level, and the ramp stops at the first level that misses the target.
+Every bot under test is started first (the default bot, and the variants in one shared process,
+load in parallel, then sit idle), so each scenario runs against a warm bot. The run's length is
+bounded: a fixed number of turns per call, a fixed time per load level, and the ramp stops at
+the first level that misses the target.
 """
 
 from __future__ import annotations
@@ -31,13 +32,8 @@ STAGGER_SPAN_S = 4.0
 """... but all within this span, so every call of a level gets its share of the level's time."""
 
 
-GROUPS = (
-    ("asr", "speech recognition"),
-    ("tts", "speech synthesis"),
-    ("prompts", "prompt cache"),
-    ("dialogue", "Rasa"),
-)
-"""The side-by-side comparisons, in table order."""
+GROUPS = ("asr", "tts", "prompts", "dialogue")
+"""The side-by-side comparisons (recognition, synthesis, prompt cache, Rasa), in table order."""
 
 
 @dataclass
@@ -108,7 +104,6 @@ async def _call_batch(
     """``count`` concurrent calls, started ``CALL_STAGGER_S`` apart, each until time runs out."""
     loop = asyncio.get_running_loop()
     until = loop.time() + seconds
-
     stagger = min(CALL_STAGGER_S, STAGGER_SPAN_S / count)
 
     async def one(index: int) -> CallResult:
@@ -212,8 +207,7 @@ async def run_bench(
                 row.update(group=variant.group, name=variant.name, note=variant.note)
                 results["variants"].append(row)
                 echo(f"  wire latency {row['wire_ms']}")
-            order = [group for group, _ in GROUPS]
-            results["variants"].sort(key=lambda row: order.index(row["group"]))
+            results["variants"].sort(key=lambda row: GROUPS.index(row["group"]))
             if plan.capacity:
                 results["capacity"] = await _capacity(bot, lines, plan, echo)
         finally:
@@ -262,7 +256,7 @@ def _baselines(
             cached,
             group="prompts",
             name="cached (default)",
-            note="the single call's turns after its first pass through the script",
+            note="wire figures: the single call after its first pass through the script",
         ),
         dict(whole, group="dialogue", name=f"Rasa {config.dialogue.mode} (default)", note=""),
     ]
