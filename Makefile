@@ -18,7 +18,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester \
 	chromium
 
-.PHONY: setup system-deps run test lint train bench-speech clean
+.PHONY: setup system-deps run test lint train bench bench-speech clean
 
 setup: system-deps $(STAMP)
 
@@ -51,6 +51,10 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy ivr speech dialogue telephony
+
+# Real SIP calls against `ivr serve` subprocesses: turn latency, engine variants, capacity ramp.
+bench: setup train
+	$(IVR) bench calls
 
 bench-speech: setup
 	$(IVR) bench speech

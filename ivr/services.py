@@ -39,26 +39,27 @@ class Services:
         self.asr.shutdown()
 
 
-async def start_services(config: Config) -> Services:
+async def start_services(config: Config, dialogue: DialogueClient | None = None) -> Services:
     """Load and warm the engines (off the event loop), start the assistant, open the records.
 
     Warming up means the first caller does not pay for model loading or first-run compilation.
+    ``dialogue``: an assistant already started elsewhere to share (the bench's variant host).
     """
     vocabulary = load_vocabulary(config.dialogue.project_dir) if config.asr.use_vocabulary else None
     asr = create_asr_engine(config.asr, vocabulary)
     tts = create_tts_engine(config.tts)
-    dialogue = make_client(config)
+    client = dialogue or make_client(config)
     await asyncio.gather(
         asyncio.to_thread(_warm_up_asr, asr, config.audio.call_rate),
         asyncio.to_thread(tts.warm_up),
-        dialogue.start(),
+        *([] if dialogue is not None else [client.start()]),
     )
     records = await asyncio.to_thread(CallRecordStore, config.call.records_db)
     log.info(
         "services.ready",
         extra=fields(asr=asr.name, tts=tts.describe(), dialogue=config.dialogue.mode),
     )
-    return Services(config, asr, tts, dialogue, records)
+    return Services(config, asr, tts, client, records)
 
 
 def _warm_up_asr(asr: AsrEngine, rate: int) -> None:

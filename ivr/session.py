@@ -39,12 +39,23 @@ ASR_FEED_MS = 100
 
 
 @dataclass
+class _Speculation:
+    """Recognition started during the end-of-speech hangover, on the audio up to then."""
+
+    task: asyncio.Task[Transcript | None]
+    speech_end_ms: int
+    """The endpointer's last voiced frame when it started: still the last one if it holds."""
+
+
+@dataclass
 class _Utterance:
     event: UtteranceEnded
     speech_end: float
     """Loop time of the caller's last voiced frame."""
     closed: float
     """Loop time the endpointer closed the utterance."""
+    speculation: _Speculation | None = None
+    """A recognition of this very utterance already under way (the caller stayed quiet)."""
 
 
 @dataclass
@@ -91,6 +102,7 @@ class CallSession:
         self._asr: AsyncAsrStream | None = None
         self._asr_buffer = bytearray()
         self._asr_feeds: list[asyncio.Task[Transcript | None]] = []
+        self._speculation: _Speculation | None = None
         self._collector = DigitCollector()
         self._expect: ExpectDigits | None = None
         self._secure = False
@@ -202,9 +214,16 @@ class CallSession:
     async def _transcribe(self, item: _Utterance, record: TurnRecord) -> Transcript:
         assert self._asr is not None
         record.endpoint_ms = _ms(item.closed - item.speech_end)
+        speculation = item.speculation
         try:
             await self._flush_asr()
-            transcript = await self._asr.finish()
+            guess = speculation.task.result() if speculation is not None else None
+            if guess is not None:
+                await self._asr.discard()
+                transcript = guess
+                self.services.metrics.count("asr_speculation", kind="kept")
+            else:
+                transcript = await self._asr.finish()
         except Exception as exc:
             raise DependencyError(f"speech recognition failed: {exc}") from exc
         record.asr_ms = _ms(self._loop.time() - item.closed)
@@ -377,13 +396,37 @@ class CallSession:
         for event in events:
             if isinstance(event, SpeechStarted):
                 self._asr_buffer = bytearray(event.audio)
+                self._speculation = None
                 self._barge_in("speech")
             elif isinstance(event, UtteranceEnded):
                 now = self._loop.time()
                 speech_end = now - (event.at_ms - event.end_ms) / 1000
-                self._inputs.put_nowait(_Utterance(event, speech_end, now))
+                speculation, self._speculation = self._speculation, None
+                if speculation is not None and speculation.speech_end_ms != event.end_ms:
+                    speculation = None
+                self._inputs.put_nowait(_Utterance(event, speech_end, now, speculation))
             elif isinstance(event, NoInput) and not self._collector.active:
                 self._inputs.put_nowait(_Silence(self._loop.time()))
+        self._speculate()
+
+    def _speculate(self) -> None:
+        """Once the caller has been quiet ``asr.speculate_after_ms`` into an utterance, start
+        recognising it while the endpointer's hangover runs; speaking again voids the guess."""
+        endpointer = self.endpointer
+        after_ms = self.config.asr.speculate_after_ms
+        if self._asr is None or after_ms <= 0 or not endpointer.in_speech:
+            return
+        current = self._speculation
+        if current is not None:
+            if current.speech_end_ms == endpointer.speech_end_ms:
+                return
+            self._speculation = None
+            self.services.metrics.count("asr_speculation", kind="voided")
+        if endpointer.trailing_silence_ms >= after_ms:
+            self._feed_asr()
+            task = asyncio.create_task(self._asr.preview())
+            self._asr_feeds.append(task)
+            self._speculation = _Speculation(task, endpointer.speech_end_ms)
 
     def _key(self, digit: str) -> None:
         self._barge_in("dtmf")

@@ -94,6 +94,17 @@ class Endpointer:
     def in_speech(self) -> bool:
         return self._speaking
 
+    @property
+    def trailing_silence_ms(self) -> int:
+        """How long the caller has been quiet within the current utterance (0 outside one)."""
+        return self._clock_ms - self._last_voiced_end if self._speaking else 0
+
+    @property
+    def speech_end_ms(self) -> int:
+        """End of the current utterance's last voiced frame (``UtteranceEnded.end_ms`` if the
+        caller says nothing more)."""
+        return self._last_voiced_end
+
     def arm(self, no_input: bool = True, no_input_ms: int | None = None) -> None:
         """Listen afresh: clear state, restart the clock and (optionally) the no-input timer."""
         self._no_input_ms = self.config.no_input_ms if no_input_ms is None else no_input_ms

@@ -116,6 +116,54 @@ def bench_speech(ctx: click.Context) -> None:
     click.echo(format_table(results))
 
 
+@bench.command("calls")
+@click.option("--turns", type=int, help="Turns of the single long call (default 50).")
+@click.option("--variant-turns", type=int, help="Turns per engine variant (default 5).")
+@click.option("--levels", help="Concurrent calls to ramp, e.g. 2,4,8 (default 2,4,8,12,16,20).")
+@click.option("--level-seconds", type=float, help="Length of a load level (default 40).")
+@click.option("--no-variants", is_flag=True, help="Skip the engine variants.")
+@click.option("--no-capacity", is_flag=True, help="Skip the concurrency ramp.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for calls.json.")
+@click.pass_context
+def bench_calls(
+    ctx: click.Context,
+    turns: int | None,
+    variant_turns: int | None,
+    levels: str | None,
+    level_seconds: float | None,
+    no_variants: bool,
+    no_capacity: bool,
+    out: str | None,
+) -> None:
+    """Real SIP calls on 127.0.0.1: turn latency, engine variants, concurrent-call capacity.
+
+    The bots run as subprocesses with this command's --set settings. Figures are printed and
+    written to bench/results/calls.json.
+    """
+    import asyncio
+    from pathlib import Path
+    from typing import Any
+
+    from ivr.bench.report import format_table
+    from ivr.bench.run import BenchPlan, run_bench
+
+    given: dict[str, Any] = {
+        "single_turns": turns,
+        "variant_turns": variant_turns,
+        "levels": tuple(int(n) for n in levels.split(",") if n.strip()) if levels else None,
+        "level_s": level_seconds,
+        "out_dir": Path(out) if out else None,
+    }
+    plan = BenchPlan(
+        variants=not no_variants,
+        capacity=not no_capacity,
+        overrides=list(ctx.find_root().params.get("overrides") or ()),
+        **{key: value for key, value in given.items() if value is not None},
+    )
+    results = asyncio.run(run_bench(config_of(ctx), plan, echo=click.echo))
+    click.echo(format_table(results))
+
+
 def _clock(epoch: float) -> str:
     import time
 

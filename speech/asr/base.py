@@ -140,6 +140,26 @@ class AsrStream(ABC):
             truncated=truncated,
         )
 
+    def preview(self) -> Transcript | None:
+        """The final transcript of what was fed so far, without ending the utterance.
+
+        For engines that only recognise once an utterance is closed: the caller can start the
+        work while the endpointer is still waiting out the end-of-speech hangover, and keep
+        the result if the caller does not speak again. None: the engine has nothing to gain
+        (a streaming engine's ``finish`` is already cheap).
+        """
+        return None
+
+    def discard(self) -> None:
+        """End the utterance without recognising it (its transcript came from ``preview``)."""
+        self._fed_bytes = 0
+        self._truncated = False
+        self._discard()
+
+    def _discard(self) -> None:
+        """Drop the utterance's state; engines with a cheaper way than finishing override it."""
+        self._finish()
+
     @property
     def fed_seconds(self) -> float:
         """Audio accepted in the current utterance."""
@@ -242,6 +262,12 @@ class AsyncAsrStream:
 
     async def finish(self) -> Transcript:
         return await self._run(self.stream.finish)
+
+    async def preview(self) -> Transcript | None:
+        return await self._run(self.stream.preview)
+
+    async def discard(self) -> None:
+        await self._run(self.stream.discard)
 
     async def set_hints(self, hints: Sequence[str]) -> None:
         await self._run(self.stream.set_hints, tuple(hints))

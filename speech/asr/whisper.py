@@ -125,7 +125,7 @@ class WhisperEngine(AsrEngine):
         self,
         model_dir: str | Path | None = None,
         compute_type: str = "int8",
-        beam_size: int = 5,
+        beam_size: int = 1,
         language: str = "en",
         cpu_threads: int = 2,
         vocabulary: Vocabulary | None = None,
@@ -247,7 +247,7 @@ class WhisperEngine(AsrEngine):
 
 
 class WhisperStream(AsrStream):
-    """Buffers an utterance; ``finish`` transcribes it. No partials."""
+    """Buffers an utterance; ``finish`` transcribes it, ``preview`` what is buffered so far."""
 
     def __init__(self, engine: WhisperEngine, input_rate: int, hints: Sequence[str]) -> None:
         super().__init__(input_rate, hints, engine.max_seconds)
@@ -259,6 +259,14 @@ class WhisperStream(AsrStream):
         return None
 
     def _finish(self) -> Transcript:
-        pcm = bytes(self._buffer)
+        result = self.preview()
         self._buffer.clear()
-        return self.engine.recognise(pcm_to_samples(pcm), self.input_rate, self.hints)
+        return result
+
+    def preview(self) -> Transcript:
+        return self.engine.recognise(
+            pcm_to_samples(bytes(self._buffer)), self.input_rate, self.hints
+        )
+
+    def _discard(self) -> None:
+        self._buffer.clear()

@@ -91,6 +91,34 @@ async def test_authenticated_balance_call(services, voice, call_dirs, caplog) ->
     assert np.any(stereo[:, 1] != 0), "bot audio was recorded"
 
 
+def speculations(services: Services, kind: str) -> float:
+    value = services.metrics.registry.get_sample_value(
+        "ivr_events_total", {"event": "asr_speculation", "kind": kind}
+    )
+    return value or 0.0
+
+
+async def test_recognition_started_in_the_hangover_is_kept_only_if_the_caller_stays_quiet(
+    services, voice, call_dirs
+) -> None:
+    pause = bytes(RATE * 2 * 2 // 5)  # 400 ms: past speculate_after_ms, short of the hangover
+    async with loopback_call(services) as (call, _):
+        await bot_turn(call)
+        kept, voided = speculations(services, "kept"), speculations(services, "voided")
+        await call.say(caller_says(voice, "What is the interest rate on savings?"))
+        await bot_turn(call)
+        assert speculations(services, "kept") == kept + 1
+        spoken = caller_says(voice, "How much is the")[: -RATE // 5 * 2]
+        await call.say(spoken + pause + caller_says(voice, "overdraft fee?"))
+        fee = await transcribe(services, await bot_turn(call))
+        assert speculations(services, "voided") >= voided + 1
+        assert "overdraft" in fee, fee
+    _, turns = records(call_dirs, call.bridge.info.call_id)
+    said = [t["transcript"].lower() for t in turns if t["input_kind"] == "speech"]
+    assert "savings" in said[0], said
+    assert "how much" in said[1] and "overdraft" in said[1], said
+
+
 async def test_barge_in_stops_the_prompt_within_300ms(services, voice) -> None:
     async with loopback_call(services) as (call, session):
         await bot_turn(call)
