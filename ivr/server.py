@@ -19,11 +19,14 @@ from aiohttp import web
 from ivr.config import Config
 from ivr.http import build_app
 from ivr.logs import fields, get_logger
+from ivr.platform import platform_routes
 from ivr.services import Services, start_services
 from ivr.session import CallSession
 from telephony.audiosocket.server import AudioSocketServer
 from telephony.bridge import CallBridge
+from telephony.handoff import HandoffBoard
 from telephony.sip.server import SipServer
+from telephony.stream import StreamBridge
 from telephony.websocket.server import WebSocketMediaServer
 
 log = get_logger(__name__)
@@ -45,6 +48,8 @@ class BotServer:
         self._http: web.AppRunner | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.http_port = 0
+        self.handoffs = HandoffBoard()
+        """Callers handed back to the platform for an agent (stream transports)."""
 
     async def start(self) -> None:
         if self.services is None:
@@ -75,7 +80,9 @@ class BotServer:
                 audiosocket.host, audiosocket.port, self._on_call, audiosocket.max_calls
             )
             await self.audiosocket.start()
-        routes = [self.websocket.add_routes] if self.websocket is not None else []
+        routes = [platform_routes(self.handoffs)]
+        if self.websocket is not None:
+            routes.append(self.websocket.add_routes)
         app = build_app(self.services.metrics, self._transport_stats, routes)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
@@ -121,6 +128,8 @@ class BotServer:
         task = asyncio.current_task()
         if task is not None:
             self._sessions.add(task)
+        if isinstance(bridge, StreamBridge):
+            bridge.handoff_board = self.handoffs
         try:
             await CallSession(bridge, self.services).run()
         finally:

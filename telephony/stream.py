@@ -24,6 +24,7 @@ from typing import Any
 
 from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
 from telephony.events import EventChannel
+from telephony.handoff import HandoffBoard
 from telephony.pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,9 @@ MAX_BACKLOG_MS = 2000
 """Outbound audio waiting for a peer that does not read; beyond this the call is failed."""
 HANGUP_FLUSH_S = 2.0
 """How long a bot hang-up waits for the last words and the hang-up to reach the wire."""
+
+HANDOFF = "handoff"
+"""Hang-up reason when the bot hands the caller back to the platform for an agent."""
 
 OnCall = Callable[[CallBridge], Awaitable[None]]
 
@@ -47,6 +51,8 @@ class StreamBridge(CallBridge):
 
     send_filler = True
     """Whether silence goes on the wire while the bot is quiet (false when the peer makes it)."""
+    handoff_board: HandoffBoard | None = None
+    """Where ``transfer`` leaves the handoff for the platform to ask about (set by the server)."""
 
     def __init__(self, info: CallInfo, *, max_backlog_ms: int = MAX_BACKLOG_MS) -> None:
         super().__init__(info)
@@ -171,8 +177,27 @@ class StreamBridge(CallBridge):
         log.info("%s call %s: keypad digits not sent", self.info.transport, self.info.call_id)
 
     async def transfer(self, target: str, context: Mapping[str, Any]) -> bool:
-        """No transfer on a media stream: the session then hangs up and records the failure."""
-        return False
+        """Hand the call back to the platform that streamed it to us.
+
+        These wires carry no transfer request. The bot leaves the stream instead, and the
+        platform's next step takes the caller on: the dialplan after ``AudioSocket()`` or
+        ``Dial(WebSocket/...)``, the TwiML after ``<Connect>``. That step must lead to the
+        agent queue: it asks the bot's HTTP server (``GET /calls/{id}/next``, README), which
+        answers from ``handoff_board``.
+        """
+        if self.ended is not None:
+            return False
+        if self.handoff_board is not None:
+            self.handoff_board.post(self.info.call_id, target, str(context.get("reason", "")))
+        log.info(
+            "%s call %s handed back to the platform for %s (%s)",
+            self.info.transport,
+            self.info.call_id,
+            target,
+            context.get("reason", ""),
+        )
+        await self.hangup(HANDOFF)
+        return True
 
     async def hangup(self, reason: str = "bot") -> None:
         self.end(reason, by_bot=True)

@@ -163,6 +163,32 @@ async def test_audiosocket_balance_call_with_barge_in(
     assert 'ivr_calls_total{outcome="abandoned",transport="audiosocket"}' in text
 
 
+async def test_audiosocket_handoff_returns_the_caller_to_the_dialplan(
+    server: BotServer, services: Services, voice, call_dirs: Path
+) -> None:
+    """AudioSocket carries no transfer: the bot hangs up its side, Asterisk's dialplan goes on
+    to the agent queue, and the record says handed_off (not failed)."""
+    caller = AudioSocketCaller(server.audiosocket_port)
+    await caller.dial()
+    try:
+        await caller.wait_for_bot_silence()
+        await caller.say(caller_says(voice, "I want to speak to a real person please."))
+        await asyncio.wait_for(caller.ended.wait(), 60)
+    finally:
+        await caller.close()
+    assert caller.hangup_received, "the bot leaves with a hang-up frame, the dialplan goes on"
+    base = f"http://127.0.0.1:{server.http_port}"
+    async with aiohttp.ClientSession() as http:
+        # What the dialplan's CURL() asks once AudioSocket() returns.
+        async with http.get(f"{base}/calls/{caller.uuid}/next?format=text") as response:
+            assert await response.text() == "agent"
+        async with http.get(f"{base}/calls/{uuid.uuid4()}/next") as response:
+            assert (await response.json())["next"] == "hangup"
+    call, turns = await ended(call_dirs, str(caller.uuid))
+    assert call["outcome"] == "handed_off", call
+    assert turns[-1]["intent"] == "talk_to_agent", turns[-1]
+
+
 async def test_garbage_connections_leave_a_concurrent_call_working(
     server: BotServer, services: Services, call_dirs: Path
 ) -> None:

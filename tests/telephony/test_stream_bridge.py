@@ -85,3 +85,12 @@ async def _hangup(bridge: StreamBridge) -> Hangup:
         event = await bridge.receive()
         if isinstance(event, Hangup):
             return event
+
+
+async def test_transfer_hands_the_call_back_to_the_platform_once() -> None:
+    bridge = WireBridge()
+    bridge.start()
+    assert await bridge.transfer("sip:agents@bank.example", {"reason": "caller_request"})
+    assert bridge.wire[-1] == "hangup:handoff"
+    assert bridge.ended == Hangup("handoff")
+    assert not await bridge.transfer("sip:agents@bank.example", {}), "the call is already over"
