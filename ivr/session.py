@@ -258,6 +258,8 @@ class CallSession:
                 self.services.metrics.observe("turn", record.response_ms / 1000)
         await self.services.records.add_turn(record)
         self.services.metrics.turn_done(self.bridge.info.transport)
+        if self._hung_up:
+            return  # gone mid-reply: nobody to hand off or hang up on
         await self._act_on(reply.messages)
         if not self._bot_ended and not self._hung_up:
             self._listen()
@@ -310,8 +312,8 @@ class CallSession:
         try:
             await self._speaking
         except asyncio.CancelledError:
-            if not self._barged_in or self._hung_up:
-                raise
+            if not (self._barged_in or self._hung_up):
+                raise  # the session itself is being cancelled
         finally:
             self._speaking = None
         return first[0] if first else None

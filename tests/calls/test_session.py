@@ -26,6 +26,7 @@ from tests.calls.conftest import (
     loopback_call,
     records,
     transcribe,
+    until,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -166,6 +167,19 @@ async def test_caller_hanging_up_mid_sentence_leaves_an_abandoned_record(
         assert await asyncio.wait_for(session, 30) == "abandoned"
     row, _ = records(call_dirs, call.bridge.info.call_id)
     assert row["outcome"] == "abandoned" and row["ended_at"] is not None
+
+
+async def test_caller_hanging_up_while_the_bot_speaks_ends_the_session_normally(
+    services, call_dirs
+) -> None:
+    async with loopback_call(services) as (call, session):
+        await until(lambda: any(call.heard), 60, "the greeting to start")
+        await asyncio.sleep(0.5)
+        assert not session.done(), "the greeting is still playing"
+        call.hang_up()
+        assert await asyncio.wait_for(session, 30) == "abandoned"
+    row, _ = records(call_dirs, call.bridge.info.call_id)
+    assert row["outcome"] == "abandoned" and "caller hung up" in row["reason"], row
 
 
 async def test_dialogue_failure_apologises_and_hands_off(services, call_dirs) -> None:
