@@ -22,6 +22,8 @@ import yaml
 SUPPORTED_RATES = (8000, 16000, 22050, 48000)
 ENV_PREFIX = "IVR_"
 DEFAULT_CONFIG_FILE = "ivr.yaml"
+QA_BRIDGES = ("inprocess", "sip", "websocket")
+"""Names of the QA bridges (``ivr.qa.lines.BRIDGES``), kept here so checking stays import-light."""
 
 
 class ConfigError(ValueError):
@@ -225,7 +227,8 @@ class QaConfig:
     reports_dir: str = "var/qa"
     """Each run writes results.json, report.html, its call records and recordings here."""
     bridge: str = "inprocess"
-    """inprocess (the CallSession in this process) or sip (baresip calling the SIP server)."""
+    """inprocess (the CallSession in this process), sip (baresip calling the SIP server) or
+    websocket (a Twilio media stream to the server's /media/twilio)."""
     fast: bool = True
     """In-process runs on a virtual clock, faster than real time; false: real-time pacing."""
     caller_engine: Literal["piper", "espeak"] = "piper"
@@ -343,8 +346,8 @@ def validate(config: Config) -> None:
         raise ConfigError("websocket.max_calls and audiosocket.max_calls must be >= 1")
     if not 1024 <= config.sip.rtp_port_min < config.sip.rtp_port_max <= 65535:
         raise ConfigError("sip.rtp_port_min/max must be a range within 1024-65535")
-    if config.qa.bridge not in ("inprocess", "sip"):
-        raise ConfigError("qa.bridge must be inprocess or sip")
+    if config.qa.bridge not in QA_BRIDGES:
+        raise ConfigError(f"qa.bridge must be one of {', '.join(QA_BRIDGES)}")
     if not 0.5 <= config.qa.caller_rate <= 2.0 or config.qa.turn_timeout_s <= 0:
         raise ConfigError("qa.caller_rate must be 0.5-2.0 and qa.turn_timeout_s positive")
     if config.sip.max_calls < 1 or config.call.max_call_s < 10:

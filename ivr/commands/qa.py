@@ -8,13 +8,15 @@ from pathlib import Path
 import click
 
 from ivr.commands import config_of
+from ivr.config import QA_BRIDGES
 
 _bridge = click.option(
     "--bridge",
-    type=click.Choice(["inprocess", "sip"]),
+    type=click.Choice(QA_BRIDGES),
     default=None,
     help="inprocess: the CallSession in this process; sip: baresip calls the bot's SIP server "
-    "(real time). Default: qa.bridge.",
+    "(real time); websocket: a Twilio media stream to the bot's /media/twilio (real time). "
+    "Default: qa.bridge.",
 )
 _speed = click.option(
     "--fast/--realtime",

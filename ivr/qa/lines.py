@@ -1,8 +1,10 @@
-"""The QA caller's phone line over a chosen bridge: in-process (virtual clock or real time) or SIP.
+"""The QA caller's phone line over a chosen bridge: in-process (virtual clock or real time), SIP
+or a Twilio media-stream WebSocket.
 
 A ``QaBridge`` opens calls to the bot; each call is a ``CallerLine`` that can say audio, press
 keys, stay silent and hang up, with the ``CallLog`` the bot writes as it goes. Adding a bridge
-(e.g. WebSocket media streams) is one more ``QaBridge`` subclass registered in ``BRIDGES``.
+is one more ``QaBridge`` subclass registered in ``BRIDGES``; a bridge that dials the bot's real
+server subclasses ``ServerBridge``, which runs that server on 127.0.0.1 for the run.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from speech.audio import Audio, write_wav
 from telephony.baresip import Baresip
 from telephony.fastline import FastLine
 from telephony.loopback import LoopbackCall
+from telephony.websocket.client import TwilioCaller
 
 CONNECT_TIMEOUT_S = 15.0
 KEY_GAP_S = 0.15
@@ -176,26 +179,27 @@ class _SipCaller:
             await self.phone.command("hangup")
 
 
-class SipBridge(QaBridge):
-    """Real SIP calls: the bot's SIP server on 127.0.0.1, a headless baresip phone per call.
+class ServerBridge(QaBridge):
+    """Calls to the bot's real server, started on 127.0.0.1 with only this bridge's transport.
 
-    Runs in real time (RTP is paced by both ends); ``fast`` does not apply.
+    Runs in real time (media is paced by both ends); ``fast`` does not apply.
     """
 
-    name = "sip"
+    sip = False
+    websocket = False
 
     def __init__(self, services: Services, records: ObservedRecords, fast: bool) -> None:
         super().__init__(services, records, fast=False)
         self._server: BotServer | None = None
-        self._folder = Path(tempfile.mkdtemp(prefix="ivr-qa-sip-"))
-        self._calls = itertools.count(1)
 
     async def start(self) -> None:
         config = self.services.config
         config = dataclasses.replace(
             config,
-            sip=dataclasses.replace(config.sip, host="127.0.0.1", port=0),
+            sip=dataclasses.replace(config.sip, enabled=self.sip, host="127.0.0.1", port=0),
             http=dataclasses.replace(config.http, host="127.0.0.1", port=0),
+            websocket=dataclasses.replace(config.websocket, enabled=self.websocket),
+            audiosocket=dataclasses.replace(config.audiosocket, enabled=False),
         )
         server = BotServer(config, self.services)
         await server.start()
@@ -205,10 +209,27 @@ class SipBridge(QaBridge):
         if self._server is not None:
             await self._server.stop()
 
+    @property
+    def server(self) -> BotServer:
+        if self._server is None:
+            raise LineError(f"{type(self).__name__}.start() was not called")
+        return self._server
+
+
+class SipBridge(ServerBridge):
+    """Real SIP calls to the bot's SIP server, a headless baresip phone per call."""
+
+    name = "sip"
+    sip = True
+
+    def __init__(self, services: Services, records: ObservedRecords, fast: bool) -> None:
+        super().__init__(services, records, fast)
+        self._folder = Path(tempfile.mkdtemp(prefix="ivr-qa-sip-"))
+        self._calls = itertools.count(1)
+
     @contextlib.asynccontextmanager
     async def call(self) -> AsyncIterator[CallerLine]:
-        if self._server is None:
-            raise LineError("SipBridge.start() was not called")
+        server = self.server
         rate = self.services.config.audio.call_rate
         name = f"caller{next(self._calls)}"
         quiet = self._folder / f"{name}-quiet.wav"
@@ -217,7 +238,7 @@ class SipBridge(QaBridge):
         await phone.start()
         try:
             known = len(self.records.order)
-            await phone.command("dial", f"sip:bot@127.0.0.1:{self._server.sip_port}")
+            await phone.command("dial", f"sip:bot@127.0.0.1:{server.sip_port}")
             if not await phone.wait_event("CALL_ESTABLISHED", CONNECT_TIMEOUT_S):
                 raise LineError(f"baresip could not call the bot: {phone.log()}")
             log = await self.records.next_call(known, CONNECT_TIMEOUT_S)
@@ -231,5 +252,59 @@ class SipBridge(QaBridge):
             await phone.stop()
 
 
-BRIDGES: dict[str, type[QaBridge]] = {"inprocess": InProcessBridge, "sip": SipBridge}
-"""Bridges a QA run can use; WebSocket media streams plug in here when that transport lands."""
+@dataclasses.dataclass
+class _StreamCaller:
+    """A caller on a Twilio media stream: the peer's mouth sends paced 20 ms mu-law media."""
+
+    peer: TwilioCaller
+    log: CallLog
+    fast: bool = False
+    _started: float = dataclasses.field(default_factory=time.monotonic)
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self._started
+
+    async def say(self, pcm: bytes) -> None:
+        await self.peer.say(pcm)
+
+    async def pause(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
+    async def press(self, keys: str) -> None:
+        await self.peer.press(keys, KEY_GAP_S)
+
+    async def hang_up(self) -> None:
+        await self.peer.hang_up()
+
+
+class MediaStreamBridge(ServerBridge):
+    """Twilio Media Streams calls over a real WebSocket to the server's ``/media/twilio``."""
+
+    name = "websocket"
+    websocket = True
+
+    @contextlib.asynccontextmanager
+    async def call(self) -> AsyncIterator[CallerLine]:
+        url = f"ws://127.0.0.1:{self.server.http_port}/media/twilio"
+        peer = TwilioCaller(url, parameters={"campaign": "qa"})
+        known = len(self.records.order)
+        try:
+            await peer.dial()
+            log = await self.records.next_call(known, CONNECT_TIMEOUT_S)
+            if log is None:
+                raise LineError(f"the media stream reached no CallSession ({peer.close_reason})")
+            yield _StreamCaller(peer, log)
+            await self.records.wait(lambda: log.ended, 15)
+        finally:
+            if not peer.ended.is_set():
+                await peer.hang_up()
+            await peer.close()
+
+
+BRIDGES: dict[str, type[QaBridge]] = {
+    "inprocess": InProcessBridge,
+    "sip": SipBridge,
+    "websocket": MediaStreamBridge,
+}
+"""Bridges a QA run can use, by the name ``--bridge`` and ``qa.bridge`` take (``QA_BRIDGES``)."""

@@ -114,11 +114,16 @@ async def simulate_run(
     *,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    services: Services | None = None,
 ) -> bool:
-    """``ivr simulate``: every script once, then the reports; True when all passed."""
+    """``ivr simulate``: every script once, then the reports; True when all passed.
+
+    ``services`` (already started, e.g. by tests) are used instead of the run's own.
+    """
     folder = RunFolder(Path(out)) if out else new_run_folder(config.qa.reports_dir, "simulate")
     folder.root.mkdir(parents=True, exist_ok=True)
-    services = await start_run_services(config, folder)
+    own = services is None
+    services = services or await start_run_services(config, folder)
     try:
         results = await run_calls(
             services,
@@ -136,7 +141,8 @@ async def simulate_run(
             progress=progress,
         )
     finally:
-        await services.close()
+        if own:
+            await services.close()
     secrets = tuple(secret for s in scripts for secret in s.secrets)
     meta = {"bridge": bridge_name, "fast": fast and bridge_name == "inprocess"}
     if voice is not None:

@@ -3,7 +3,8 @@
 Everything goes through the real CallSession with the real engines and the trained assistant.
 The scripted suite runs on the virtual-clock in-process line (faster than real time); the call
 that is replayed is recorded in real time over the loopback line first, as a caller would make it.
-One short script also runs over real SIP with baresip.
+One short script also runs over real SIP with baresip, and one over a Twilio media-stream
+WebSocket.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import dataclasses
 import json
 import re
 import shutil
+import sqlite3
 import subprocess
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import pytest_asyncio
 
 from dialogue.client import make_client
 from dialogue.training import Project, train
-from ivr.qa.run import RunFolder, finish_run, replay_run, run_calls
+from ivr.qa.run import RunFolder, finish_run, replay_run, run_calls, simulate_run
 from ivr.qa.script import load_script, load_scripts
 from ivr.qa.simulate import run_script
 from ivr.services import Services
@@ -247,3 +249,33 @@ async def test_a_script_runs_over_real_sip_with_baresip(services: Services, tmp_
     assert result.passed, (result.checks, result.error)
     assert result.turns[1]["intent"] == "branch_hours"
     assert result.wall_s >= 0.9 * result.line_s > 5  # real time: the line runs on the wall clock
+
+
+async def test_a_script_runs_over_a_twilio_media_stream_websocket(
+    services: Services, tmp_path: Path
+) -> None:
+    """``ivr simulate --bridge websocket``: the caller dials /media/twilio like Twilio does."""
+    script = load_script(SUITE / "branch_hours.yml")
+    out = tmp_path / "websocket"
+    printed: list[str] = []
+    passed = await simulate_run(
+        services.config,
+        [script],
+        "websocket",
+        False,
+        None,
+        str(out),
+        progress=False,
+        echo=printed.append,
+        services=services,
+    )
+    assert passed, "\n".join(printed)
+    data = json.loads((out / "results.json").read_text())
+    [call] = data["calls"]
+    assert call["passed"] and call["turns"][1]["intent"] == "branch_hours", call
+    assert call["wall_s"] >= 0.9 * call["line_s"] > 5  # real time: the line runs on the wall clock
+    db = sqlite3.connect(out / "calls.db")
+    [(transport, details)] = db.execute("SELECT transport, details FROM calls").fetchall()
+    db.close()
+    assert transport == "websocket"
+    assert json.loads(details)["format"] == "twilio", details

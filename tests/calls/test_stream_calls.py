@@ -1,8 +1,9 @@
 """Whole calls over the stream transports of the running bot server: Twilio Media Streams and
 Asterisk chan_websocket and plain PCM over the WebSocket, and Asterisk AudioSocket over TCP.
 
-The callers (tests/calls/stream_callers.py) speak each wire format for real on 127.0.0.1 with
-speech synthesised by the test; what the bot sends back is transcribed and measured.
+The callers (``telephony.websocket.client.TwilioCaller``, the rest in tests/calls/stream_callers.py)
+speak each wire format for real on 127.0.0.1 with speech synthesised by the test; what the bot
+sends back is transcribed and measured.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from ivr.server import BotServer
 from ivr.services import Services
 from speech.resample import resample
 from telephony.audiosocket.frames import HEADER
+from telephony.peer import StreamPeer
+from telephony.websocket.client import TwilioCaller
 from tests.calls.conftest import (
     ACCOUNT,
     PIN,
@@ -33,13 +36,7 @@ from tests.calls.conftest import (
     transcribe,
     until,
 )
-from tests.calls.stream_callers import (
-    AsteriskWsCaller,
-    AudioSocketCaller,
-    PcmCaller,
-    StreamCaller,
-    TwilioCaller,
-)
+from tests.calls.stream_callers import AsteriskWsCaller, AudioSocketCaller, PcmCaller
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
@@ -74,7 +71,7 @@ async def metrics_text(server: BotServer) -> str:
 
 
 async def balance_call_with_barge_in(
-    caller: StreamCaller, services: Services, voice, call_dirs: Path, call_id: str
+    caller: StreamPeer, services: Services, voice, call_dirs: Path, call_id: str
 ) -> int:
     """Greeting, menu interrupted by a balance request, account and PIN keyed, balances heard.
 
@@ -117,7 +114,9 @@ async def balance_call_with_barge_in(
 async def test_twilio_media_stream_balance_call_with_barge_in_clear(
     server: BotServer, services: Services, voice, call_dirs: Path
 ) -> None:
-    caller = TwilioCaller(ws_url(server, "twilio"), call_sid="CA" + uuid.uuid4().hex)
+    caller = TwilioCaller(
+        ws_url(server, "twilio"), call_sid="CA" + uuid.uuid4().hex, parameters={"campaign": "tests"}
+    )
     await caller.dial()
     try:
         onset = await balance_call_with_barge_in(

@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
+from ivr.config import QA_BRIDGES
 from ivr.qa.compare import ResponseCatalog, compare_turns
 from ivr.qa.evaluate import score
+from ivr.qa.lines import BRIDGES
 from ivr.qa.replay import ReplayError, caller_channel, find_recordings
 from ivr.qa.results import CallResult, load_results
 from ivr.qa.script import ScriptError, load_script, load_scripts
@@ -186,3 +188,7 @@ def test_eval_refuses_what_is_not_a_results_file(tmp_path: Path) -> None:
         load_results(junk)
     result = CliRunner().invoke(main, ["eval", str(tmp_path)])
     assert result.exit_code != 0 and "not a results file" in result.output
+
+
+def test_every_configurable_bridge_is_registered() -> None:
+    assert tuple(BRIDGES) == QA_BRIDGES
