@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
+from telephony.events import EventChannel
 
 _ids = itertools.count(1)
 KEY_GAP_MS = 100
@@ -32,18 +33,12 @@ class FastBridge(CallBridge):
     def __init__(self, line: FastLine, info: CallInfo) -> None:
         super().__init__(info)
         self._line = line
-        self._events: asyncio.Queue[BridgeEvent] = asyncio.Queue()
+        self.events = EventChannel()
         self._out = bytearray()
         self._drained: list[asyncio.Future[None]] = []
-        self._ended: Hangup | None = None
 
     async def receive(self) -> BridgeEvent:
-        if self._ended is not None and self._events.empty():
-            return self._ended
-        event = await self._events.get()
-        if isinstance(event, Hangup):
-            self._ended = event
-        return event
+        return await self.events.get()
 
     async def play(self, pcm: bytes) -> None:
         self._out += pcm
@@ -154,7 +149,7 @@ class FastLine:
         self.ended_by_bot, self.end_reason = by_bot, reason
         self.ended.set()
         self._mouth.clear()
-        self.bridge._events.put_nowait(Hangup(reason))
+        self.bridge.events.put(Hangup(reason))
         self.bridge._release()
         self._idle.set()
         self.wake()
@@ -194,11 +189,11 @@ class FastLine:
         while self._mouth and isinstance(self._mouth[0], str):
             key = self._mouth.popleft()
             assert isinstance(key, str)
-            self.bridge._events.put_nowait(DtmfIn(key))
+            self.bridge.events.put(DtmfIn(key))
         item = self._mouth.popleft() if self._mouth else bytes(self.frame_bytes)
         assert isinstance(item, bytes)
         self.said += item
-        self.bridge._events.put_nowait(AudioIn(item))
+        self.bridge.events.put(AudioIn(item))
         out = self.bridge._next_frame(self.frame_bytes)
         self.heard += out
         self.bridge.frame_sent(out)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
+from telephony.events import EventChannel
 from telephony.pacing import Pacer
 
 _ids = itertools.count(1)
@@ -37,21 +38,15 @@ class LoopbackBridge(CallBridge):
     def __init__(self, call: LoopbackCall, info: CallInfo) -> None:
         super().__init__(info)
         self._call = call
-        self._events: asyncio.Queue[BridgeEvent] = asyncio.Queue()
+        self.events = EventChannel()
         self._pacer = Pacer(self._sent, rate=self.rate, frame_ms=self.frame_ms)
-        self._ended: Hangup | None = None
 
     def _sent(self, frame: bytes) -> None:
         self.frame_sent(frame)
         self._call._bot_frame(frame)
 
     async def receive(self) -> BridgeEvent:
-        if self._ended is not None and self._events.empty():
-            return self._ended
-        event = await self._events.get()
-        if isinstance(event, Hangup):
-            self._ended = event
-        return event
+        return await self.events.get()
 
     async def play(self, pcm: bytes) -> None:
         self._pacer.play(pcm)
@@ -136,7 +131,7 @@ class LoopbackCall:
     async def press(self, keys: str, gap_s: float = 0.15) -> None:
         """Press keypad keys one by one."""
         for key in keys:
-            self.bridge._events.put_nowait(DtmfIn(key))
+            self.bridge.events.put(DtmfIn(key))
             await asyncio.sleep(gap_s)
 
     def hang_up(self) -> None:
@@ -166,7 +161,7 @@ class LoopbackCall:
         if self.echo is not None:
             frame = self._with_echo(frame)
         self.said += frame
-        self.bridge._events.put_nowait(AudioIn(frame))
+        self.bridge.events.put(AudioIn(frame))
 
     def _bot_frame(self, frame: bytes) -> None:
         if self.ended.is_set():
@@ -196,4 +191,4 @@ class LoopbackCall:
         self.ended.set()
         self._mouth.stop()
         self.bridge._pacer.stop()
-        self.bridge._events.put_nowait(Hangup(reason))
+        self.bridge.events.put(Hangup(reason))
