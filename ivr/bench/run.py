@@ -64,7 +64,7 @@ class _Variant:
 def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant]:
     variants = [
         _Variant("asr", "whisper, no speculation", ["asr.speculate_after_ms=0"]),
-        _Variant("asr", "whisper beam 5", ["asr.whisper_beam_size=5"]),
+        _Variant("asr", "whisper greedy (beam 1)", ["asr.whisper_beam_size=1"]),
         _Variant("tts", "pyttsx3 (espeak-ng)", ["tts.engine=pyttsx3"]),
         _Variant("prompts", "uncached", ["tts.cache_dir="]),
         _Variant(

@@ -125,7 +125,7 @@ class WhisperEngine(AsrEngine):
         self,
         model_dir: str | Path | None = None,
         compute_type: str = "int8",
-        beam_size: int = 1,
+        beam_size: int = 5,
         language: str = "en",
         cpu_threads: int = 2,
         vocabulary: Vocabulary | None = None,
