@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,7 @@ from ivr.services import Services
 from speech.asr.base import AsyncAsrStream, Transcript
 from speech.echo import EchoCanceller
 from speech.endpointer import Endpointer, NoInput, SpeechStarted, UtteranceEnded
-from speech.tts import synthesize_stream
+from speech.tts import SpeechChunk, synthesize_stream
 from telephony.bridge import AudioIn, CallBridge, DtmfIn, Hangup
 
 log = get_logger(__name__)
@@ -319,20 +320,35 @@ class CallSession:
         return first[0] if first else None
 
     async def _say_all(self, messages: list[BotMessage], first: list[float]) -> None:
-        for message in messages:
-            if not message.text:
-                continue
-            self._interruptible = message.interruptible and self.config.call.barge_in
-            try:
-                async for chunk in synthesize_stream(self.services.tts, message.text, self.rate):
+        """Speak each message in turn, each with its own barge-in rule.
+
+        A message is played out before the next starts (so a non-interruptible one is heard
+        whole), but the next message's first sentence is synthesised while this one plays:
+        no silent gap between the messages of one reply.
+        """
+        spoken = [m for m in messages if m.text]
+        streams = [synthesize_stream(self.services.tts, str(m.text), self.rate) for m in spoken]
+        ahead: asyncio.Task[SpeechChunk | None] | None = None
+        try:
+            for index, message in enumerate(spoken):
+                self._interruptible = message.interruptible and self.config.call.barge_in
+                stream = streams[index]
+                chunk = await (ahead or _next_chunk(stream))
+                while chunk is not None:
                     if not first:
                         first.append(self._loop.time())
                     await self.bridge.play(chunk.pcm)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                raise DependencyError(f"speech synthesis failed: {exc}") from exc
-            await self.bridge.wait_played()
+                    chunk = await _next_chunk(stream)
+                if index + 1 < len(streams):
+                    ahead = asyncio.create_task(_next_chunk(streams[index + 1]))
+                await self.bridge.wait_played()
+        finally:
+            if ahead is not None and not ahead.done():
+                ahead.cancel()
+                with contextlib.suppress(asyncio.CancelledError, DependencyError):
+                    await ahead
+            for stream in streams:
+                await stream.aclose()
         self._interruptible = True
 
     def _barge_in(self, why: str) -> None:
@@ -509,6 +525,16 @@ class CallSession:
     def _metadata(self) -> dict[str, Any]:
         info = self.bridge.info
         return {"call_id": self.call_id, "transport": info.transport, "channel": "voice"}
+
+
+async def _next_chunk(stream: AsyncGenerator[SpeechChunk, None]) -> SpeechChunk | None:
+    """The stream's next sentence of audio (None at its end); a TTS failure is a dependency's."""
+    try:
+        return await anext(stream, None)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        raise DependencyError(f"speech synthesis failed: {exc}") from exc
 
 
 def _ms(seconds: float) -> float:
