@@ -44,8 +44,10 @@ train: setup
 run: setup train
 	$(IVR) serve
 
+# Two workers, a test file each at a time: most call tests wait on real-time audio, and the
+# slowest figures of each run are printed for CI's log.
 test: setup train
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=25
 
 lint: setup
 	$(BIN)/ruff check .
