@@ -72,10 +72,11 @@ class AsrConfig:
     whisper_beam_size: int = 5
     """Beam width. Greedy decoding (1) saves little (the encoder dominates) and is less
     accurate on hard audio: WER 30.6% vs 23.6% on the espeak-ng test set."""
-    whisper_window_s: int = 20
+    whisper_window_s: int = 30
     """Encoder window for utterances that fit in it with 1 s to spare (longer ones get whisper's
-    30 s): 20 s halves whisper's latency at about the same WER (README, Performance); shorter
-    windows make tiny.en repeat itself and lose accuracy. 30: always the full window (off)."""
+    30 s). 20 s halves whisper's latency but, with the vocabulary prompt, raised the piper WER
+    from 3.2% to 6.7% (README, Performance), so it is off (30) by default; shorter windows make
+    tiny.en repeat itself."""
     language: str = "en"
     cpu_threads: int = 2
     """Threads per engine instance."""

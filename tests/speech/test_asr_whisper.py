@@ -232,10 +232,9 @@ def test_window_is_the_short_one_when_the_utterance_fits_else_the_full_30_s() ->
 
 
 def test_short_utterance_uses_the_short_window_and_a_long_one_transcribes_fully(
-    whisper_engine: WhisperEngine,
-    piper_samples: list[Sample],
-    caplog: pytest.LogCaptureFixture,
+    piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
 ) -> None:
+    whisper_engine = WhisperEngine(window_s=20)
     short = next(s for s in piper_samples if s.text == "transfer two hundred dollars to checking")
     pause = np.zeros(short.audio.rate // 2, dtype=np.int16)
     others = [s for s in piper_samples if s.audio.duration > 2.0 and s is not short]
