@@ -74,6 +74,11 @@ class AsrConfig:
     whisper_beam_size: int = 5
     """Beam width. Greedy decoding (1) saves little (the encoder dominates) and is less
     accurate on hard audio: WER 30.6% vs 23.6% on the espeak-ng test set."""
+    whisper_window_s: int = 30
+    """Encoder window for utterances that fit in it with 1 s to spare (longer ones get whisper's
+    30 s). 20 s halves whisper's latency but, with the vocabulary prompt, raised the piper WER
+    from 3.2% to 6.7% (README, Performance), so it is off (30) by default; shorter windows make
+    tiny.en repeat itself."""
     language: str = "en"
     cpu_threads: int = 2
     """Threads per engine instance."""
@@ -312,6 +317,8 @@ def validate(config: Config) -> None:
         raise ConfigError("asr.speculate_after_ms must be 0 (off) or positive")
     if config.asr.whisper_beam_size < 1:
         raise ConfigError("asr.whisper_beam_size must be at least 1")
+    if not 1 <= config.asr.whisper_window_s <= 30:
+        raise ConfigError("asr.whisper_window_s must be between 1 and 30")
     for key in ("vosk_model", "whisper_model"):
         value = getattr(config.asr, key)
         if value and not Path(value).is_dir():

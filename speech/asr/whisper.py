@@ -49,6 +49,14 @@ TEMPERATURES = (0.0, 0.4, 0.8)
 WINDOW_SECONDS = 30.0
 FRAMES_PER_SECOND = 100
 """Whisper decodes 30 s windows; ``Segment.seek`` counts 10 ms feature frames."""
+WINDOW_MARGIN_S = 1.0
+"""Room left after the utterance in a short window: whisper needs a little silence to end on."""
+TOKENS_PER_SECOND = 8
+EXTRA_TOKENS = 10
+MAX_NEW_TOKENS = 224
+"""Generated tokens allowed per utterance: speech is at most ~5 tokens/s, so a decode running
+past the bound is repeating itself (short windows make whisper repeat the utterance until its
+token limit); whisper's own cap (224) leaves room for the prompt."""
 MIN_FALLBACK_CONFIDENCE = 0.2
 """Segments decoded only at a fallback temperature with less confidence than this are dropped."""
 MAX_HOTWORDS = 12
@@ -56,6 +64,8 @@ MAX_HOTWORDS = 12
 
 _models: dict[tuple[str, str, int], WhisperModel] = {}
 _models_lock = threading.Lock()
+_window = threading.local()
+"""``frames``: the encoder window of the utterance this thread is transcribing (unset: 30 s)."""
 
 
 def default_model_dir() -> Path:
@@ -96,8 +106,34 @@ def load_model(model_dir: str | Path, compute_type: str = "int8", cpu_threads: i
                 ms=round((time.perf_counter() - started) * 1000),
             ),
         )
+        model.encode = _windowed(model.encode)
         _models[key] = model
         return model
+
+
+def _windowed(encode: Any) -> Any:
+    """Cut the features to this thread's window before encoding.
+
+    faster-whisper pads every window's features to 30 s (its ``chunk_length`` only moves where
+    windows are cut, and sets that on the shared model for every later call); the encoder itself
+    accepts a shorter window and costs far less on it.
+    """
+
+    def encode_window(features: np.ndarray) -> Any:
+        frames = getattr(_window, "frames", None)
+        return encode(features[..., :frames] if frames else features)
+
+    return encode_window
+
+
+def choose_window(seconds: float, short_window_s: int) -> int:
+    """The short window when it holds ``seconds`` of audio and the margin, else 30 s."""
+    return short_window_s if seconds + WINDOW_MARGIN_S <= short_window_s else int(WINDOW_SECONDS)
+
+
+def max_new_tokens(seconds: float) -> int:
+    """Tokens one utterance of ``seconds`` may generate (bounds a decode that repeats itself)."""
+    return min(MAX_NEW_TOKENS, math.ceil(TOKENS_PER_SECOND * seconds) + EXTRA_TOKENS)
 
 
 def segment_confidence(avg_logprob: float, no_speech_prob: float) -> float:
@@ -132,6 +168,7 @@ class WhisperEngine(AsrEngine):
         word_timestamps: bool = False,
         max_seconds: float = MAX_AUDIO_SECONDS,
         max_concurrent: int = 2,
+        window_s: int = 30,
     ) -> None:
         super().__init__(max_seconds=max_seconds, max_concurrent=max_concurrent)
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -141,6 +178,7 @@ class WhisperEngine(AsrEngine):
         self.cpu_threads = cpu_threads
         self.vocabulary = vocabulary or Vocabulary()
         self.word_timestamps = word_timestamps
+        self.window_s = window_s
         self._model: Any = None
 
     @property
@@ -168,8 +206,9 @@ class WhisperEngine(AsrEngine):
             duration=audio.duration,
         )
 
-    def decode_options(self, hints: Sequence[str] = ()) -> dict[str, Any]:
-        """The keyword arguments given to ``WhisperModel.transcribe`` (prompt, hotwords, beam)."""
+    def decode_options(self, hints: Sequence[str] = (), seconds: float = 0.0) -> dict[str, Any]:
+        """The keyword arguments given to ``WhisperModel.transcribe`` for ``seconds`` of audio
+        (prompt, hotwords, beam, token bound)."""
         hotwords = ", ".join(clean_hints(hints)[:MAX_HOTWORDS]) or None
         options: dict[str, Any] = {
             "beam_size": self.beam_size,
@@ -180,6 +219,7 @@ class WhisperEngine(AsrEngine):
             "without_timestamps": True,
             "word_timestamps": self.word_timestamps,
             "vad_filter": False,
+            "max_new_tokens": max_new_tokens(seconds),
         }
         model = self._model
         if model is not None and model.model.is_multilingual:
@@ -195,9 +235,15 @@ class WhisperEngine(AsrEngine):
         if level <= 0 or 20 * math.log10(level) < SILENCE_DBFS:
             return EMPTY_FINAL
         model = self.model
-        options = self.decode_options(hints)
+        duration = len(audio) / WHISPER_RATE
+        options = self.decode_options(hints, duration)
+        window = choose_window(duration, self.window_s)
         started = time.perf_counter()
-        segments, _info = model.transcribe(audio, **options)
+        _window.frames = window * FRAMES_PER_SECOND if window < WINDOW_SECONDS else None
+        try:
+            segments = list(model.transcribe(audio, **options)[0])
+        finally:
+            _window.frames = None
         texts: list[str] = []
         words: list[Word] = []
         weighted = 0.0
@@ -205,7 +251,6 @@ class WhisperEngine(AsrEngine):
         # With word timestamps faster-whisper restarts after the last word's end, decoding again
         # audio the previous window already covered (mostly trailing silence, where it invents
         # "Thank you."). Segments lying wholly inside an already decoded window are dropped.
-        duration = len(audio) / WHISPER_RATE
         covered = 0.0
         for segment in segments:
             text = segment.text.strip()
@@ -233,6 +278,7 @@ class WhisperEngine(AsrEngine):
             "asr.whisper.final",
             extra=fields(
                 seconds=round(len(samples) / rate, 2),
+                window_s=window,
                 ms=round((time.perf_counter() - started) * 1000),
                 confidence=confidence,
             ),

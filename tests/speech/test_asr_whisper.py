@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 
 from ivr.vocabulary import load_vocabulary
 from speech.asr.base import Transcript, Vocabulary
 from speech.asr.bench import bench_engine
 from speech.asr.scoring import WerResult, normalise_text, word_error_rate
-from speech.asr.whisper import WhisperEngine, _hallucinated, segment_confidence
+from speech.asr.whisper import (
+    WhisperEngine,
+    _hallucinated,
+    choose_window,
+    max_new_tokens,
+    segment_confidence,
+)
+from speech.audio import Audio
 from tests.speech.corpus import UTTERANCES, Sample
 from tests.speech.rasa_fixture import write_rasa_project
 
@@ -208,3 +217,50 @@ def test_bench_reports_load_latency_rtf_and_wer(
     assert result.wer is not None and result.wer.words > 10
     assert result.percentile_ms(50) <= result.percentile_ms(95)
     assert "RTF" in result.summary()
+
+
+def _windows_used(caplog: pytest.LogCaptureFixture) -> list[int]:
+    return [r.ivr_fields["window_s"] for r in caplog.records if r.msg == "asr.whisper.final"]
+
+
+def test_window_is_the_short_one_when_the_utterance_fits_else_the_full_30_s() -> None:
+    assert choose_window(2.5, 20) == 20
+    assert choose_window(19.0, 20) == 20
+    assert choose_window(19.5, 20) == 30  # no 1 s margin left
+    assert choose_window(2.5, 30) == 30  # configured off
+    assert max_new_tokens(1.0) < max_new_tokens(10.0) < max_new_tokens(60.0) == 224
+
+
+def test_short_utterance_uses_the_short_window_and_a_long_one_transcribes_fully(
+    piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
+) -> None:
+    whisper_engine = WhisperEngine(window_s=20)
+    short = next(s for s in piper_samples if s.text == "transfer two hundred dollars to checking")
+    pause = np.zeros(short.audio.rate // 2, dtype=np.int16)
+    others = [s for s in piper_samples if s.audio.duration > 2.0 and s is not short]
+    parts = [*others[:9], short]
+    long = Audio(np.concatenate([p for s in parts for p in (s.audio.samples, pause)]), 8000)
+    assert long.duration > whisper_engine.window_s
+    with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
+        short_text = whisper_engine.transcribe(short.audio).text
+        long_text = whisper_engine.transcribe(long).text
+    assert _windows_used(caplog) == [whisper_engine.window_s, 30]
+    assert normalise_text(short_text) == normalise_text(short.text)
+    # Decoded from start to end, not cut by the token bound (tiny.en may skip or mishear a
+    # sentence in between).
+    words = normalise_text(long_text).split()
+    assert words[0] == normalise_text(parts[0].text).split()[0], long_text
+    assert words[-3:] == normalise_text(short.text).split()[-3:], long_text
+
+
+def test_token_bound_stops_whisper_repeating_itself_in_a_tiny_window(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample]
+) -> None:
+    """A 5 s window makes tiny.en repeat "Can I speak to an agent?" up to its 224-token limit;
+    the bound proportional to the audio's duration cuts that short."""
+    sample = next(s for s in piper_samples if s.text == "can i speak to an agent")
+    tiny_window = WhisperEngine(window_s=5)
+    text = tiny_window.transcribe(sample.audio).text
+    tokens = whisper_engine.model.hf_tokenizer.encode(text).ids
+    assert normalise_text(text).startswith(normalise_text(sample.text))
+    assert len(tokens) <= max_new_tokens(sample.audio.duration)
