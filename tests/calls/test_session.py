@@ -116,11 +116,13 @@ async def test_recognition_started_in_the_hangover_is_kept_only_if_the_caller_st
         await call.say(first_half + pause + caller_says(voice, "overdraft fee?"))
         fee = await transcribe(services, await bot_turn(call))
         assert speculations(services, "voided") >= voided + 1
-        assert "overdraft" in fee, fee
+        assert "overdraft" in fee.replace(" ", ""), fee
     _, turns = records(call_dirs, call.bridge.info.call_id)
     said = [t["transcript"].lower() for t in turns if t["input_kind"] == "speech"]
     assert "savings" in said[0], said
-    assert "how much" in said[1] and "overdraft" in said[1], said
+    # Both halves in one utterance ("over draft" or "overdraft": whisper writes either).
+    joined = said[1].replace(" ", "")
+    assert "howmuch" in joined and "overdraft" in joined, said
 
 
 async def test_barge_in_stops_the_prompt_within_300ms(services, voice) -> None:
