@@ -44,11 +44,9 @@ train: setup
 run: setup train
 	$(IVR) serve
 
-# Two workers, a test file each at a time (tests/conftest.py groups them; the files with real SIP
-# peers share one group): most call tests wait on real-time audio, and the
-# slowest figures of each run are printed for CI's log.
+# The slowest tests are printed for CI's log.
 test: setup train
-	$(BIN)/pytest -q -n 2 --dist loadgroup --durations=25
+	$(BIN)/pytest -q --durations=25
 
 lint: setup
 	$(BIN)/ruff check .
