@@ -12,4 +12,3 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from ivr.loop import keep_asyncio_loop
 
 keep_asyncio_loop()
-
