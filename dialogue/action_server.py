@@ -121,12 +121,17 @@ class ActionServer:
         from rasa_sdk.endpoint import create_app
         from sanic import Sanic
 
-        if self._runtime is not None:
-            actions_runtime.configure(self._runtime)
         # Sanic keeps a process-wide registry of app names; a previous server of ours
         # (stopped, or in another client) must not block this one.
         Sanic._app_registry.pop(_APP_NAME, None)
         app = create_app(self._package, cors_origins="")
+        runtime = self._runtime
+        if runtime is not None:
+
+            async def bind_runtime(_: Any) -> None:
+                actions_runtime.bind(runtime)
+
+            app.register_middleware(bind_runtime, "request")
         serving = SanicInLoop(app, self.host, self.port)
         await serving.start()
         self.port = serving.port

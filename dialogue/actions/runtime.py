@@ -1,13 +1,16 @@
 """What the custom actions run against: the bank repository, the knowledge base, the vault.
 
-The application configures this once when it starts the action server
-(:func:`configure`); a stand-alone action server builds it lazily from ``ivr.config``
-(``IVR_*`` environment variables and ``ivr.yaml`` apply as usual).
+Each action server the application starts serves its own runtime: it binds it to every request
+it handles (:func:`bind`), so two dialogue clients in one process (a QA run beside the bot, the
+bench's engine variants) never see each other's bank or vault. Tests may install one for the
+whole process (:func:`configure`); a stand-alone action server builds it lazily from
+``ivr.config`` (``IVR_*`` environment variables and ``ivr.yaml`` apply as usual).
 """
 
 from __future__ import annotations
 
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +30,12 @@ class Runtime:
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
+_bound: ContextVar[Runtime | None] = ContextVar("actions_runtime", default=None)
+
+
+def bind(runtime: Runtime) -> None:
+    """Use ``runtime`` for the rest of the current request (its task and the threads it starts)."""
+    _bound.set(runtime)
 
 
 def configure(runtime: Runtime | None) -> None:
@@ -53,7 +62,10 @@ def from_config(config: object | None = None) -> Runtime:
 
 
 def get() -> Runtime:
-    """The configured runtime, built from the configuration on first use."""
+    """The runtime bound to this request, else the configured one (built on first use)."""
+    bound = _bound.get()
+    if bound is not None:
+        return bound
     global _runtime
     with _lock:
         if _runtime is None:
