@@ -16,17 +16,18 @@ from collections.abc import Callable
 from typing import Any
 
 from speech.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
+from telephony.bridge import DtmfIn
 from telephony.websocket.serializer import (
     Message,
     Serializer,
     StreamAudio,
-    StreamDtmf,
     StreamEvent,
     StreamFlow,
     StreamStart,
     StreamStop,
     check_audio_size,
     check_digit,
+    json_object,
 )
 
 _CODECS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes], int]] = {
@@ -63,7 +64,7 @@ class AsteriskSerializer(Serializer):
         if not self.codec:
             raise ValueError(f"{name} before MEDIA_START")
         if name == "DTMF_END":
-            return StreamDtmf(check_digit(params.get("digit")))
+            return DtmfIn(check_digit(params.get("digit")))
         if name == "MEDIA_XOFF":
             return StreamFlow(paused=True)
         if name == "MEDIA_XON":
@@ -76,12 +77,9 @@ class AsteriskSerializer(Serializer):
 
     def _control(self, text: str) -> tuple[str, dict[str, Any]]:
         if text.lstrip().startswith("{"):
-            try:
-                data = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ValueError(f"invalid JSON control message: {exc}") from None
-            if not isinstance(data, dict) or not isinstance(data.get("event"), str):
-                raise ValueError("a JSON control message must be an object with an 'event'")
+            data = json_object(text)
+            if not isinstance(data.get("event"), str):
+                raise ValueError("a JSON control message must have an 'event'")
             self.json_control = True
             return data["event"], data
         name, *pairs = text.split()

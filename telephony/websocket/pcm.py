@@ -14,16 +14,17 @@ import json
 import uuid
 
 from speech.resample import StreamResampler
+from telephony.bridge import DtmfIn
 from telephony.websocket.serializer import (
     Message,
     Serializer,
     StreamAudio,
-    StreamDtmf,
     StreamEvent,
     StreamStart,
     StreamStop,
     check_audio_size,
     check_digit,
+    json_object,
 )
 
 CALL_RATE = 8000
@@ -47,19 +48,14 @@ class PcmSerializer(Serializer):
                 raise ValueError(f"PCM of {len(message)} bytes is not whole 16-bit samples")
             assert self._inbound is not None
             return StreamAudio(self._inbound.process(message))
-        try:
-            data = json.loads(message)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError("a control message must be a JSON object")
+        data = json_object(message)
         event = data.get("event")
         if event == "start":
             return self._start(data)
         if not self.rate:
             raise ValueError(f"{event!r} message before start")
         if event == "dtmf":
-            return StreamDtmf(check_digit(data.get("digit")))
+            return DtmfIn(check_digit(data.get("digit")))
         if event == "stop":
             return StreamStop("caller hung up (stop)")
         raise ValueError(f"unknown event {event!r}")

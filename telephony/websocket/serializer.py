@@ -9,10 +9,12 @@ malformed or unknown; the transport then closes the connection and fails the cal
 from __future__ import annotations
 
 import abc
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from telephony.bridge import DtmfIn
 from telephony.dtmf import DTMF_EVENTS
 
 MAX_AUDIO_BYTES = 16000
@@ -40,11 +42,6 @@ class StreamAudio:
 
 
 @dataclass(frozen=True)
-class StreamDtmf:
-    digit: str
-
-
-@dataclass(frozen=True)
 class StreamMark:
     """The peer played our audio up to the mark of this name."""
 
@@ -65,7 +62,8 @@ class StreamStop:
     reason: str
 
 
-StreamEvent = StreamStart | StreamAudio | StreamDtmf | StreamMark | StreamFlow | StreamStop
+StreamEvent = StreamStart | StreamAudio | DtmfIn | StreamMark | StreamFlow | StreamStop
+"""Keypad digits arrive as the bridge's own ``DtmfIn``."""
 
 
 class Serializer(abc.ABC):
@@ -95,6 +93,17 @@ class Serializer(abc.ABC):
     def hangup(self, reason: str) -> Message | None:
         """The message that asks the peer to end the call (before we close)."""
         return None
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """A control message that must be one JSON object; ValueError saying what it is not."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"invalid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("a control message must be a JSON object")
+    return data
 
 
 def check_digit(digit: Any) -> str:

@@ -16,7 +16,7 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from telephony.bridge import CallInfo
+from telephony.bridge import CallInfo, DtmfIn
 from telephony.stream import OnCall, StreamBridge, StreamCalls
 from telephony.websocket.asterisk import AsteriskSerializer
 from telephony.websocket.pcm import PcmSerializer
@@ -24,7 +24,6 @@ from telephony.websocket.serializer import (
     Message,
     Serializer,
     StreamAudio,
-    StreamDtmf,
     StreamFlow,
     StreamMark,
     StreamStart,
@@ -191,7 +190,7 @@ class WebSocketMediaServer:
                 return
             if isinstance(event, StreamAudio):
                 bridge.audio_in(event.pcm)
-            elif isinstance(event, StreamDtmf):
+            elif isinstance(event, DtmfIn):
                 bridge.dtmf_in(event.digit)
             elif isinstance(event, StreamMark):
                 bridge.mark_played(event.name)

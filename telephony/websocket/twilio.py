@@ -15,17 +15,18 @@ import json
 from typing import Any
 
 from speech.g711 import ulaw_decode, ulaw_encode
+from telephony.bridge import DtmfIn
 from telephony.websocket.serializer import (
     Message,
     Serializer,
     StreamAudio,
-    StreamDtmf,
     StreamEvent,
     StreamMark,
     StreamStart,
     StreamStop,
     check_audio_size,
     check_digit,
+    json_object,
 )
 
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
@@ -43,12 +44,7 @@ class TwilioSerializer(Serializer):
     def parse(self, message: Message) -> StreamEvent | None:
         if isinstance(message, bytes):
             raise ValueError("Twilio media streams send text messages, not binary")
-        try:
-            data = json.loads(message)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"invalid JSON: {exc}") from None
-        if not isinstance(data, dict):
-            raise ValueError("a Twilio message must be a JSON object")
+        data = json_object(message)
         event = data.get("event")
         if event == "connected":
             return None
@@ -61,7 +57,7 @@ class TwilioSerializer(Serializer):
         if event == "media":
             return self._media(_section(data, "media"))
         if event == "dtmf":
-            return StreamDtmf(check_digit(_section(data, "dtmf").get("digit")))
+            return DtmfIn(check_digit(_section(data, "dtmf").get("digit")))
         if event == "mark":
             return StreamMark(str(_section(data, "mark").get("name", "")))
         if event == "stop":

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 from speech.g711 import ulaw_encode
+from telephony.bridge import DtmfIn
 from telephony.websocket.asterisk import AsteriskSerializer
 from telephony.websocket.pcm import PcmSerializer
 from telephony.websocket.serializer import (
     StreamAudio,
-    StreamDtmf,
     StreamFlow,
     StreamMark,
     StreamStart,
@@ -60,7 +60,7 @@ def test_twilio_inbound_events() -> None:
     assert isinstance(audio, StreamAudio) and len(audio.pcm) == len(TONE)
     assert np.corrcoef(np.frombuffer(audio.pcm, "<i2"), np.frombuffer(TONE, "<i2"))[0, 1] > 0.99
     dtmf = {"event": "dtmf", "streamSid": "MZ1", "dtmf": {"track": "inbound_track", "digit": "5"}}
-    assert serializer.parse(json.dumps(dtmf)) == StreamDtmf("5")
+    assert serializer.parse(json.dumps(dtmf)) == DtmfIn("5")
     mark = {"event": "mark", "streamSid": "MZ1", "mark": {"name": "played-1"}}
     assert serializer.parse(json.dumps(mark)) == StreamMark("played-1")
     stop = {"event": "stop", "streamSid": "MZ1", "stop": {"callSid": "CA1"}}
@@ -123,7 +123,7 @@ def test_asterisk_plain_text_control_and_media() -> None:
     assert start.extra["codec"] == "ulaw"
     audio = serializer.parse(ulaw_encode(TONE))
     assert isinstance(audio, StreamAudio) and len(audio.pcm) == 320
-    assert serializer.parse("DTMF_END digit:#") == StreamDtmf("#")
+    assert serializer.parse("DTMF_END digit:#") == DtmfIn("#")
     assert serializer.parse("MEDIA_XOFF") == StreamFlow(paused=True)
     assert serializer.parse("MEDIA_XON") == StreamFlow(paused=False)
     assert serializer.parse("DTMF_BEGIN digit:1") is None
@@ -166,7 +166,7 @@ def test_pcm_format_resamples_a_16khz_client_and_checks_its_messages() -> None:
     assert 14400 < len(inbound.pcm) <= 16000  # one second at 8 kHz, less soxr's filter delay
     outbound = serializer.audio(bytes(16000))
     assert isinstance(outbound, bytes) and 28800 < len(outbound) <= 32000
-    assert serializer.parse('{"event": "dtmf", "digit": "*"}') == StreamDtmf("*")
+    assert serializer.parse('{"event": "dtmf", "digit": "*"}') == DtmfIn("*")
     assert json.loads(serializer.hangup("bye")) == {"event": "hangup", "reason": "bye"}
     with pytest.raises(ValueError, match="whole 16-bit samples"):
         serializer.parse(b"\x00\x01\x02")
