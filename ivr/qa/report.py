@@ -14,6 +14,7 @@ import html
 import io
 import json
 import wave
+from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 from typing import Any
@@ -36,22 +37,28 @@ def scrub(text: str, secrets: tuple[str, ...]) -> str:
     return text
 
 
-def write_json(
-    path: Path,
-    kind: RunKind,
-    results: list[CallResult],
-    evaluation: Evaluation,
-    meta: dict[str, Any],
-    secrets: tuple[str, ...],
-) -> None:
+@dataclass(frozen=True)
+class RunReport:
+    """Everything both reports of a run show."""
+
+    kind: RunKind
+    results: list[CallResult]
+    evaluation: Evaluation
+    meta: dict[str, Any]
+    """Run settings shown in the header (bridge, clock, caller voice)."""
+    secrets: tuple[str, ...]
+    """PINs the run used: scrubbed from every text."""
+
+
+def write_json(path: Path, run: RunReport) -> None:
     data = {
-        "kind": kind,
-        **meta,
-        "scores": evaluation.as_dict(),
-        "calls": [r.as_dict() for r in results],
+        "kind": run.kind,
+        **run.meta,
+        "scores": run.evaluation.as_dict(),
+        "calls": [r.as_dict() for r in run.results],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_scrubbed(data, secrets), indent=2, default=str)
+    text = json.dumps(_scrubbed(data, run.secrets), indent=2, default=str)
     path.write_text(text + "\n", "utf-8")
 
 
@@ -66,23 +73,16 @@ def _scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
-def write_html(
-    path: Path,
-    kind: RunKind,
-    results: list[CallResult],
-    evaluation: Evaluation,
-    meta: dict[str, Any],
-    secrets: tuple[str, ...],
-) -> None:
+def write_html(path: Path, run: RunReport) -> None:
     calls = "\n".join(
-        _call(i, r, evaluation.per_call.get(f"{i + 1:02d} {r.name}"), secrets)
-        for i, r in enumerate(results)
+        _call(i, r, run.evaluation.per_call.get(f"{i + 1:02d} {r.name}"), run.secrets)
+        for i, r in enumerate(run.results)
     )
-    passed = sum(1 for r in results if r.passed)
+    passed = sum(1 for r in run.results if r.passed)
     page = _PAGE.substitute(
-        title=html.escape(f"ivr {kind}: {passed}/{len(results)} calls passed"),
-        meta=_e(scrub(", ".join(f"{k}: {v}" for k, v in meta.items()), secrets)),
-        summary=scrub(_summary(evaluation.overall), secrets),
+        title=html.escape(f"ivr {run.kind}: {passed}/{len(run.results)} calls passed"),
+        meta=_e(scrub(", ".join(f"{k}: {v}" for k, v in run.meta.items()), run.secrets)),
+        summary=scrub(_summary(run.evaluation.overall), run.secrets),
         calls=calls,
     )
     path.write_text(page, encoding="utf-8")

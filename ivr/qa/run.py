@@ -23,7 +23,7 @@ from ivr.qa.evaluate import evaluate, format_scores
 from ivr.qa.lines import BRIDGES, QaBridge
 from ivr.qa.observe import ObservedRecords, observed
 from ivr.qa.replay import find_original, run_replay
-from ivr.qa.report import scrub, write_html, write_json
+from ivr.qa.report import RunReport, scrub, write_html, write_json
 from ivr.qa.results import CallResult, RunKind
 from ivr.qa.script import Script
 from ivr.qa.simulate import run_script
@@ -160,8 +160,9 @@ def finish_run(
 ) -> bool:
     """Score the run, write results.json and report.html, print a summary; True if all passed."""
     evaluation = evaluate(results)
-    write_json(folder.results, kind, results, evaluation, meta, secrets)
-    write_html(folder.report, kind, results, evaluation, meta, secrets)
+    report = RunReport(kind, results, evaluation, meta, secrets)
+    write_json(folder.results, report)
+    write_html(folder.report, report)
     for result in results:
         verdict = "PASS" if result.passed else "FAIL"
         echo(scrub(f"{verdict} {result.name}: {result.outcome} in {result.wall_s:.0f} s", secrets))
@@ -176,7 +177,7 @@ def finish_run(
                 )
             )
         if result.error:
-            echo(f"  error: {result.error}")
+            echo(scrub(f"  error: {result.error}", secrets))
     echo(format_scores(evaluation))
     echo(f"report: {folder.report}")
     return all(r.passed for r in results)
