@@ -12,11 +12,10 @@ from dataclasses import replace
 
 from ivr.bench.caller import CallerLine
 from ivr.config import Config, VadConfig
+from ivr.qa.voice import CallerVoice, speak
 from speech.audio import Audio, iter_frames
-from speech.channel import telephone_channel
 from speech.endpointer import Endpointer, UtteranceEnded
 from speech.g711 import ulaw_encode
-from speech.tts import create_tts_engine, synthesize_text
 
 RATE = 8000
 SCRIPT = (
@@ -39,13 +38,11 @@ def caller_clips(
 
     With ``noisy_every=n`` every n-th line also carries background noise at ``snr_db``.
     """
-    voice = create_tts_engine(replace(config.tts, speaking_rate=0.9), use_cache=False)
     clips = []
     for index, line in enumerate(lines):
-        chunks = list(synthesize_text(voice, line, 16000, cache=False))
-        audio = Audio.from_pcm(b"".join(c.pcm for c in chunks), 16000)
         noisy = noisy_every > 0 and index % noisy_every == noisy_every - 1
-        clips.append(telephone_channel(audio, snr_db=snr_db if noisy else None, seed=index))
+        voice = CallerVoice(rate=0.9, snr_db=snr_db if noisy else None)
+        clips.append(speak(voice, line, seed=index, tts=config.tts))
     return clips
 
 

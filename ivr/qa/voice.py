@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 from ivr.config import TtsConfig
+from speech.audio import Audio
 from speech.channel import Codec, telephone_channel
 from speech.tts import create_tts_engine
 from speech.tts.normalize import normalize_text
@@ -35,25 +36,32 @@ class CallerVoice:
         return f"{name} x{self.rate:g}, {self.codec}{noise}"
 
 
+def speak(voice: CallerVoice, text: str, seed: int = 0, tts: TtsConfig | None = None) -> Audio:
+    """``text`` in ``voice`` as heard over the simulated 8 kHz G.711 line.
+
+    ``tts`` supplies the engine settings (a piper model path, threads); the voice's own engine,
+    espeak voice name and rate override it. ``seed`` fixes the line noise.
+    """
+    config = replace(
+        tts or TtsConfig(),
+        engine="piper" if voice.engine == "piper" else "pyttsx3",
+        pyttsx3_voice=voice.voice,
+        speaking_rate=voice.rate,
+        cache_dir="",
+    )
+    engine = create_tts_engine(config, use_cache=False)
+    audio = engine.render(normalize_text(text), engine.native_rate, cacheable=False)
+    return telephone_channel(audio, codec=voice.codec, snr_db=voice.snr_db, seed=seed)
+
+
 class CallerMouth:
     """Turns a script's words into caller audio at the call rate, off the event loop."""
 
     def __init__(self, rate: int = 8000) -> None:
+        if rate != 8000:
+            raise ValueError(f"the simulated line runs at 8000 Hz, not {rate} Hz")
         self.rate = rate
 
     async def speak(self, voice: CallerVoice, text: str, seed: int = 0) -> bytes:
-        return await asyncio.to_thread(self._speak, voice, text, seed)
-
-    def _speak(self, voice: CallerVoice, text: str, seed: int) -> bytes:
-        config = TtsConfig(
-            engine="piper" if voice.engine == "piper" else "pyttsx3",
-            pyttsx3_voice=voice.voice,
-            speaking_rate=voice.rate,
-            cache_dir="",
-        )
-        engine = create_tts_engine(config, use_cache=False)
-        audio = engine.render(normalize_text(text), engine.native_rate, cacheable=False)
-        line = telephone_channel(audio, codec=voice.codec, snr_db=voice.snr_db, seed=seed)
-        if line.rate != self.rate:
-            raise ValueError(f"the simulated line runs at 8000 Hz, not {self.rate} Hz")
+        line = await asyncio.to_thread(speak, voice, text, seed)
         return line.pcm
