@@ -52,6 +52,11 @@ class VadConfig:
     """Voiced run that counts as the start of speech."""
     end_of_speech_ms: int = 600
     """Silence (hangover) after speech that closes the utterance."""
+    early_end_ms: int = 300
+    """Silence after which the utterance closes early when its speculative transcript
+    (``asr.speculate_after_ms``) is already in and reads as a finished sentence
+    (``speech/turn_end.py``). Only shorter than ``end_of_speech_ms`` and with speculation on
+    does it act; 0: always wait out the hangover."""
     max_utterance_ms: int = 15000
     """An utterance is closed after this long even if the caller keeps talking."""
     no_input_ms: int = 6000
@@ -74,11 +79,10 @@ class AsrConfig:
     whisper_beam_size: int = 5
     """Beam width. Greedy decoding (1) saves little (the encoder dominates) and is less
     accurate on hard audio: WER 30.6% vs 23.6% on the espeak-ng test set."""
-    whisper_window_s: int = 30
+    whisper_window_s: int = 20
     """Encoder window for utterances that fit in it with 1 s to spare (longer ones get whisper's
-    30 s). 20 s halves whisper's latency but, with the vocabulary prompt, raised the piper WER
-    from 3.2% to 6.7% (README, Performance), so it is off (30) by default; shorter windows make
-    tiny.en repeat itself."""
+    30 s). 20 s halves whisper's latency for about a point of WER on the test sets (README,
+    Performance); shorter windows make tiny.en repeat or invent words."""
     language: str = "en"
     cpu_threads: int = 2
     """Threads per engine instance."""
@@ -315,6 +319,8 @@ def validate(config: Config) -> None:
         raise ConfigError("asr.max_concurrent must be at least 1")
     if config.asr.speculate_after_ms < 0:
         raise ConfigError("asr.speculate_after_ms must be 0 (off) or positive")
+    if config.vad.early_end_ms < 0:
+        raise ConfigError("vad.early_end_ms must be 0 (off) or positive")
     if config.asr.whisper_beam_size < 1:
         raise ConfigError("asr.whisper_beam_size must be at least 1")
     if not 1 <= config.asr.whisper_window_s <= 30:

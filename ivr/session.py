@@ -31,6 +31,7 @@ from speech.asr.base import AsyncAsrStream, Transcript
 from speech.echo import EchoCanceller
 from speech.endpointer import Endpointer, NoInput, SpeechStarted, UtteranceEnded
 from speech.tts import SpeechChunk, synthesize_stream
+from speech.turn_end import sounds_finished
 from telephony.bridge import AudioIn, CallBridge, DtmfIn, Hangup
 
 log = get_logger(__name__)
@@ -417,19 +418,24 @@ class CallSession:
                 self._speculation = None
                 self._barge_in("speech")
             elif isinstance(event, UtteranceEnded):
-                now = self._loop.time()
-                speech_end = now - (event.at_ms - event.end_ms) / 1000
-                speculation, self._speculation = self._speculation, None
-                if speculation is not None and speculation.speech_end_ms != event.end_ms:
-                    speculation = None
-                self._inputs.put_nowait(_Utterance(event, speech_end, now, speculation))
+                self._utterance_ended(event)
             elif isinstance(event, NoInput) and not self._collector.active:
                 self._inputs.put_nowait(_Silence(self._loop.time()))
         self._speculate()
 
+    def _utterance_ended(self, event: UtteranceEnded) -> None:
+        now = self._loop.time()
+        speech_end = now - (event.at_ms - event.end_ms) / 1000
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation.speech_end_ms != event.end_ms:
+            speculation = None
+        self._inputs.put_nowait(_Utterance(event, speech_end, now, speculation))
+
     def _speculate(self) -> None:
         """Once the caller has been quiet ``asr.speculate_after_ms`` into an utterance, start
-        recognising it while the endpointer's hangover runs; speaking again voids the guess."""
+        recognising it while the endpointer's hangover runs; speaking again voids the guess.
+        A guess that is in and reads as a finished sentence ends the turn at ``vad.early_end_ms``
+        instead of the full hangover."""
         endpointer = self.endpointer
         after_ms = self.config.asr.speculate_after_ms
         if self._asr is None or after_ms <= 0 or not endpointer.in_speech:
@@ -437,6 +443,7 @@ class CallSession:
         current = self._speculation
         if current is not None:
             if current.speech_end_ms == endpointer.speech_end_ms:
+                self._end_early(current)
                 return
             self._speculation = None
             self.services.metrics.count("asr_speculation", kind="voided")
@@ -445,6 +452,19 @@ class CallSession:
             task = asyncio.create_task(self._asr.preview())
             self._asr_feeds.append(task)
             self._speculation = _Speculation(task, endpointer.speech_end_ms)
+
+    def _end_early(self, speculation: _Speculation) -> None:
+        early_ms = self.config.vad.early_end_ms
+        task = speculation.task
+        if not early_ms or self.endpointer.trailing_silence_ms < early_ms or not task.done():
+            return
+        guess = None if task.cancelled() or task.exception() else task.result()
+        if guess is None or not sounds_finished(guess.text):
+            return
+        event = self.endpointer.close_early()
+        if event is not None:
+            self.services.metrics.count("turn_end", kind="early")
+            self._utterance_ended(event)
 
     def _key(self, digit: str) -> None:
         self._barge_in("dtmf")

@@ -195,9 +195,17 @@ class Endpointer:
             return self._close("max_length", end_ms=self._clock_ms, keep=len(self._frames))
         trail_full = len(self._trail) == self._end_frames
         if trail_full and sum(self._trail) <= END_RATIO * self._end_frames:
-            keep = min(len(self._frames), self._frames_at_last_voiced + self._tail_frames)
-            return self._close("silence", end_ms=self._last_voiced_end, keep=keep)
+            return self._close_at_last_voice()
         return None
+
+    def close_early(self) -> UtteranceEnded | None:
+        """End the current utterance now, before its hangover has run out: the session has
+        decided the turn is over (its transcript reads as finished). None outside an utterance."""
+        return self._close_at_last_voice() if self._speaking else None
+
+    def _close_at_last_voice(self) -> UtteranceEnded:
+        keep = min(len(self._frames), self._frames_at_last_voiced + self._tail_frames)
+        return self._close("silence", end_ms=self._last_voiced_end, keep=keep)
 
     def _close(
         self, reason: Literal["silence", "max_length"], end_ms: int, keep: int

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 from speech.audio import Audio, AudioError, frame_size, iter_frames
 
@@ -89,6 +89,11 @@ def clean_hints(hints: Sequence[str]) -> tuple[str, ...]:
 
 class AsrStream(ABC):
     """One call's (or one utterance's) recognition state. Methods block; not thread-safe."""
+
+    buffers_only: ClassVar[bool] = False
+    """True when ``accept``, ``discard`` and ``set_hints`` only store data (an engine that
+    recognises whole utterances): asyncio callers run them at once instead of queueing them
+    on the thread pool behind other calls' recognitions."""
 
     def __init__(self, input_rate: int, hints: Sequence[str], max_seconds: float) -> None:
         if input_rate <= 0:
@@ -251,14 +256,15 @@ class AsrEngine(ABC):
 
 @dataclass
 class AsyncAsrStream:
-    """An ``AsrStream`` driven from asyncio: each call runs on the pool, in order, one at a time."""
+    """An ``AsrStream`` driven from asyncio: calls run in order, one at a time, on the pool
+    (or on the loop when the stream says they only store data)."""
 
     stream: AsrStream
     executor: ThreadPoolExecutor
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def feed(self, pcm: bytes) -> Transcript | None:
-        return await self._run(self.stream.accept, pcm)
+        return await self._run(self.stream.accept, pcm, cheap=self.stream.buffers_only)
 
     async def finish(self) -> Transcript:
         return await self._run(self.stream.finish)
@@ -267,15 +273,17 @@ class AsyncAsrStream:
         return await self._run(self.stream.preview)
 
     async def discard(self) -> None:
-        await self._run(self.stream.discard)
+        await self._run(self.stream.discard, cheap=self.stream.buffers_only)
 
     async def set_hints(self, hints: Sequence[str]) -> None:
-        await self._run(self.stream.set_hints, tuple(hints))
+        await self._run(self.stream.set_hints, tuple(hints), cheap=self.stream.buffers_only)
 
     async def close(self) -> None:
         await self._run(self.stream.close)
 
-    async def _run(self, func: Callable[..., T], *args: object) -> T:
+    async def _run(self, func: Callable[..., T], *args: object, cheap: bool = False) -> T:
         async with self._lock:
+            if cheap:
+                return func(*args)
             loop = asyncio.get_running_loop()
             return await loop.run_in_executor(self.executor, func, *args)

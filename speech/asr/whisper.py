@@ -9,6 +9,7 @@ utterance, then it is transcribed in a fraction of a second).
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -144,6 +145,31 @@ def segment_confidence(avg_logprob: float, no_speech_prob: float) -> float:
     return min(max(value, 0.0), 1.0)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_NUMBER = re.compile(
+    r"\d|\b(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen"
+    r"|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)\b"
+)
+
+
+def drop_repeats(text: str) -> str:
+    """Drop each sentence that repeats the one before it.
+
+    On a short encoder window tiny.en often decodes a short utterance again after it has ended
+    ("Yes. Yes. Yes.", "Where is the nearest branch? Where is the nearest branch?"); a caller
+    who really says a sentence twice in one breath loses nothing by hearing it once. Sentences
+    with numbers are kept: digits read out in groups ("four four. four four.") may repeat.
+    """
+    kept: list[str] = []
+    last_key = ""
+    for sentence in _SENTENCE_END.split(text.strip()):
+        key = re.sub(r"[^\w']+", " ", sentence.lower()).strip()
+        if not (key and key == last_key and not _NUMBER.search(key)):
+            kept.append(sentence)
+        last_key = key
+    return " ".join(kept)
+
+
 def _hallucinated(segment: Any) -> bool:
     """A segment whisper only produced by sampling (temperature fallback) and still barely
     believes in: typically "Thank you." invented over the silence after the caller stopped."""
@@ -168,7 +194,7 @@ class WhisperEngine(AsrEngine):
         word_timestamps: bool = False,
         max_seconds: float = MAX_AUDIO_SECONDS,
         max_concurrent: int = 2,
-        window_s: int = 30,
+        window_s: int = 20,
     ) -> None:
         super().__init__(max_seconds=max_seconds, max_concurrent=max_concurrent)
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -272,7 +298,7 @@ class WhisperEngine(AsrEngine):
                         confidence=round(float(word.probability), 3),
                     )
                 )
-        text = " ".join(texts)
+        text = drop_repeats(" ".join(texts))
         confidence = round(weighted / weight, 3) if weight else 0.0
         log.debug(
             "asr.whisper.final",
@@ -294,6 +320,8 @@ class WhisperEngine(AsrEngine):
 
 class WhisperStream(AsrStream):
     """Buffers an utterance; ``finish`` transcribes it, ``preview`` what is buffered so far."""
+
+    buffers_only = True
 
     def __init__(self, engine: WhisperEngine, input_rate: int, hints: Sequence[str]) -> None:
         super().__init__(input_rate, hints, engine.max_seconds)

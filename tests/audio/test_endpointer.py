@@ -166,3 +166,23 @@ def test_faint_line_hiss_is_not_speech() -> None:
 def test_unsupported_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="8, 16, 32 or 48 kHz"):
         Endpointer(VadConfig(), 22050)
+
+
+def test_close_early_ends_the_utterance_as_the_hangover_would_only_sooner(
+    utterances: list[Audio],
+) -> None:
+    clip, _ = _call_audio(utterances[0], lead_ms=500, trail_ms=1500)
+    config = VadConfig()
+    full = _utterances(_run(Endpointer(config, RATE), clip))[0]
+    endpointer = Endpointer(config, RATE)
+    assert endpointer.close_early() is None  # nothing to close before speech
+    early = None
+    for frame in iter_frames(clip.pcm, RATE, 20):
+        assert not _utterances(endpointer.feed(frame))
+        if endpointer.in_speech and endpointer.trailing_silence_ms >= 300:
+            early = endpointer.close_early()
+            break
+    assert early is not None and early.reason == "silence"
+    assert (early.start_ms, early.end_ms, early.audio) == (full.start_ms, full.end_ms, full.audio)
+    assert early.at_ms == early.end_ms + 300 < full.at_ms
+    assert not endpointer.in_speech and endpointer.close_early() is None

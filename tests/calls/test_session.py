@@ -8,6 +8,7 @@ the bot sends is kept to be transcribed and measured.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import wave
 
@@ -123,6 +124,35 @@ async def test_recognition_started_in_the_hangover_is_kept_only_if_the_caller_st
     # Both halves in one utterance ("over draft" or "overdraft": whisper writes either).
     joined = said[1].replace(" ", "")
     assert "howmuch" in joined and "overdraft" in joined, said
+
+
+def early_turn_ends(services: Services) -> float:
+    value = services.metrics.registry.get_sample_value(
+        "ivr_events_total", {"event": "turn_end", "kind": "early"}
+    )
+    return value or 0.0
+
+
+async def test_a_finished_sentence_ends_the_turn_before_the_hangover_and_a_fragment_does_not(
+    services, voice, call_dirs
+) -> None:
+    # A 2.5 s hangover makes the early close plain to see however slowly whisper runs here.
+    vad = dataclasses.replace(services.config.vad, end_of_speech_ms=2500)
+    patient = dataclasses.replace(services, config=dataclasses.replace(services.config, vad=vad))
+    async with loopback_call(patient) as (call, _):
+        await bot_turn(call)
+        early = early_turn_ends(services)
+        await call.say(caller_says(voice, "What is the interest rate on savings?"))
+        await bot_turn(call)
+        assert early_turn_ends(services) == early + 1
+        await call.say(caller_says(voice, "My account number is"))
+        await bot_turn(call)
+        assert early_turn_ends(services) == early + 1
+    _, turns = records(call_dirs, call.bridge.info.call_id)
+    finished, fragment = [t for t in turns if t["input_kind"] == "speech"]
+    assert "savings" in finished["transcript"].lower(), finished
+    assert vad.early_end_ms <= finished["endpoint_ms"] < 2000, finished
+    assert fragment["endpoint_ms"] >= 2000, fragment  # the hangover less its 10% voiced allowance
 
 
 async def test_barge_in_stops_the_prompt_within_300ms(services, voice) -> None:
