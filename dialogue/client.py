@@ -36,6 +36,10 @@ Every bot message is ``text`` (to speak; may be ``None``) plus a ``payload`` dic
 ``interruptible``: ``bool`` (default ``true``)
     Whether the caller may barge in over this message; ``false`` for legal notices,
     handoff and goodbye messages.
+``public``: ``bool`` (default ``false``)
+    The text is published information with no caller data in it (rates, fees, branch hours
+    from the knowledge base): its audio may be kept in the prompt cache even though it has
+    figures in it, which otherwise mark a sentence as per-caller data.
 
 Injected caller events: :meth:`DialogueClient.no_input` sends ``/no_input`` (the caller
 was silent), :meth:`DialogueClient.send_digits` sends ``/dtmf{"digits": "..."}`` and
@@ -103,6 +107,11 @@ class BotMessage:
     @property
     def hints(self) -> list[str]:
         return [str(h) for h in self.payload.get(payloads.HINTS) or []]
+
+    @property
+    def public(self) -> bool:
+        """Published text without caller data (payload key ``public``): cacheable audio."""
+        return bool(self.payload.get(payloads.PUBLIC, False))
 
     @property
     def interruptible(self) -> bool:

@@ -16,6 +16,7 @@ HANDOFF = "handoff"
 HANGUP = "hangup"
 HINTS = "hints"
 INTERRUPTIBLE = "interruptible"
+PUBLIC = "public"
 
 Priority = Literal["normal", "high"]
 

@@ -328,7 +328,10 @@ class CallSession:
         no silent gap between the messages of one reply.
         """
         spoken = [m for m in messages if m.text]
-        streams = [synthesize_stream(self.services.tts, str(m.text), self.rate) for m in spoken]
+        streams = [
+            synthesize_stream(self.services.tts, str(m.text), self.rate, public=m.public)
+            for m in spoken
+        ]
         ahead: asyncio.Task[SpeechChunk | None] | None = None
         try:
             for index, message in enumerate(spoken):

@@ -32,8 +32,9 @@ STAGGER_SPAN_S = 4.0
 """... but all within this span, so every call of a level gets its share of the level's time."""
 
 
-GROUPS = ("asr", "tts", "prompts", "dialogue")
-"""The side-by-side comparisons (recognition, synthesis, prompt cache, Rasa), in table order."""
+GROUPS = ("turn end", "asr", "tts", "prompts", "dialogue")
+"""The side-by-side comparisons (early turn end, recognition, synthesis, prompt cache, Rasa), in
+table order."""
 
 
 @dataclass
@@ -63,6 +64,8 @@ class _Variant:
 
 def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant]:
     variants = [
+        _Variant("turn end", "full hangover only", ["vad.early_end_ms=0"]),
+        _Variant("asr", "whisper, 30 s window", ["asr.whisper_window_s=30"]),
         _Variant("asr", "whisper, no speculation", ["asr.speculate_after_ms=0"]),
         _Variant("asr", "whisper greedy (beam 1)", ["asr.whisper_beam_size=1"]),
         _Variant("tts", "pyttsx3 (espeak-ng)", ["tts.engine=pyttsx3"]),
@@ -243,13 +246,20 @@ def _baselines(
     asr = (
         "vosk streaming"
         if config.asr.engine == "vosk"
-        else f"whisper beam {config.asr.whisper_beam_size}, speculation "
-        f"{config.asr.speculate_after_ms} ms"
+        else f"whisper {config.asr.whisper_window_s} s window, beam "
+        f"{config.asr.whisper_beam_size}, speculation {config.asr.speculate_after_ms} ms"
     )
     later = [CallResult(c.call_id, c.turns[script_len:], c.error, c.bot_hangup) for c in single]
     cached = dict(whole, wire_ms=percentiles(wire_latencies(later)), turns=len(later[0].turns))
     cached["missing_replies"] = sum(1 for t in later[0].turns if t.latency_ms is None)
+    early = config.vad.early_end_ms
     rows = [
+        dict(
+            whole,
+            group="turn end",
+            name=f"early at {early} ms when finished (default)" if early else "hangover (default)",
+            note="",
+        ),
         dict(whole, group="asr", name=f"{asr} (default)", note=""),
         dict(whole, group="tts", name=f"{config.tts.engine} (default)", note=""),
         dict(
@@ -295,6 +305,8 @@ async def _capacity(
 def _settings(config: Config, plan: BenchPlan) -> dict[str, Any]:
     return {
         "end_of_speech_ms": config.vad.end_of_speech_ms,
+        "early_end_ms": config.vad.early_end_ms,
+        "whisper_window_s": config.asr.whisper_window_s,
         "asr_engine": config.asr.engine,
         "whisper_beam_size": config.asr.whisper_beam_size,
         "speculate_after_ms": config.asr.speculate_after_ms,

@@ -155,8 +155,8 @@ def is_fixed_prompt(text: str) -> bool:
     return not _DYNAMIC.search(text)
 
 
-def _should_cache(sentence: Sentence, cache: bool) -> bool:
-    return cache and is_fixed_prompt(sentence.text)
+def _should_cache(sentence: Sentence, cache: bool, public: bool) -> bool:
+    return cache and (public or is_fixed_prompt(sentence.text))
 
 
 async def synthesize_stream(
@@ -165,6 +165,7 @@ async def synthesize_stream(
     rate: int,
     *,
     cache: bool = True,
+    public: bool = False,
     executor: Executor | None = None,
 ) -> AsyncGenerator[SpeechChunk, None]:
     """Yield ``text`` as speech at ``rate``, one chunk per sentence, as soon as each is ready.
@@ -173,7 +174,8 @@ async def synthesize_stream(
     chunk, the next sentence is already being synthesised. Closing the iterator early (barge-in)
     cancels the look-ahead if it has not started. ``cache=False`` keeps every sentence of this
     text out of the prompt cache (use it for replies carrying personal data); with True, only
-    sentences that look fixed (see ``is_fixed_prompt``) are cached.
+    sentences that look fixed (see ``is_fixed_prompt``) are cached, or every sentence when
+    ``public`` says the text is published information with no caller data in it.
     """
     if rate <= 0:
         raise ValueError(f"sample rate must be positive, got {rate}")
@@ -186,7 +188,9 @@ async def synthesize_stream(
     def schedule(sentence: Sentence) -> asyncio.Future[Audio]:
         return loop.run_in_executor(
             pool,
-            lambda: engine.render(sentence.spoken, rate, cacheable=_should_cache(sentence, cache)),
+            lambda: engine.render(
+                sentence.spoken, rate, cacheable=_should_cache(sentence, cache, public)
+            ),
         )
 
     pending: asyncio.Future[Audio] | None = schedule(plan[0])
@@ -206,11 +210,13 @@ async def synthesize_stream(
 
 
 def synthesize_text(
-    engine: TtsEngine, text: str, rate: int, *, cache: bool = True
+    engine: TtsEngine, text: str, rate: int, *, cache: bool = True, public: bool = False
 ) -> Iterator[SpeechChunk]:
     """Blocking twin of ``synthesize_stream`` for tools (CLI, benchmarks)."""
     for index, sentence in enumerate(plan_speech(text)):
-        audio = engine.render(sentence.spoken, rate, cacheable=_should_cache(sentence, cache))
+        audio = engine.render(
+            sentence.spoken, rate, cacheable=_should_cache(sentence, cache, public)
+        )
         if len(audio.samples):
             yield SpeechChunk(audio.pcm, rate, sentence.text, index)
 

@@ -65,6 +65,7 @@ async def test_balance_after_keypad_sign_in_is_spoken_masked(
     )
     assert "you owe 432 dollars and 10 cents" in answer.text
     assert ALICE["account"] not in json.dumps(answer.as_dict())
+    assert not any(m.public for m in answer.messages)  # caller data: never cached
     assert answer.messages[-1].text and "anything else" in answer.messages[-1].text.lower()
 
 
@@ -434,6 +435,9 @@ async def test_faq_answers_come_from_the_knowledge_files(
         rt.knowledge = original
     assert "Monday to Friday from 8 AM to 6 PM" in replies[1].text
     assert "In Chicago, we have 2 branches" in replies[2].text
+    # Published answers: their audio may be cached although they have figures in them.
+    for reply, said in ((replies[1], "8 AM"), (replies[2], "Chicago")):
+        assert next(m for m in reply.messages if said in (m.text or "")).public
 
 
 async def test_keypad_zero_reaches_an_agent(client: InProcessClient, conversation: str) -> None:

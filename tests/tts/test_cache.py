@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from speech.audio import Audio
-from speech.tts import CachedTts, PromptCache, is_fixed_prompt
+from speech.tts import CachedTts, PromptCache, is_fixed_prompt, synthesize_stream
 from speech.tts.cache import PromptKey, encode_entry
 from speech.tts.espeak import Pyttsx3Tts
 
@@ -226,3 +226,21 @@ def test_uncacheable_text_never_touches_the_disk(counting: CountingEspeak, tmp_p
 )
 def test_fixed_prompt_policy(text: str, fixed: bool) -> None:
     assert is_fixed_prompt(text) is fixed
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_published_text_is_cached_with_its_figures_and_caller_data_is_not(
+    counting: CountingEspeak, tmp_path
+) -> None:
+    """The knowledge base's answers (``public`` messages) are the same for every caller, so
+    their audio is cached although "25 dollars" would otherwise mark them as per-caller."""
+    engine = CachedTts(counting, PromptCache(tmp_path))
+    fee = "The overdraft fee is 25 dollars, charged at most once a day."
+    balance = "Your checking balance is 1,234 dollars."
+    for _ in range(2):
+        assert [c async for c in synthesize_stream(engine, fee, 8000, public=True)]
+        assert [c async for c in synthesize_stream(engine, balance, 8000)]
+    assert counting.calls == 3  # the fee once, the balance every time
+    assert len(list(engine.cache.entries())) == 1
+    assert [c async for c in synthesize_stream(engine, fee, 8000, cache=False, public=True)]
+    assert counting.calls == 4  # cache=False still wins
