@@ -115,6 +115,13 @@ class CallSession:
         self._gone: _Gone | None = None
         self._bot_ended = False
 
+    @property
+    def recognising(self) -> bool:
+        """A recognition started during the hangover is still running (a virtual-clock line
+        waits for it, as it waits for any engine)."""
+        speculation = self._speculation
+        return speculation is not None and not speculation.task.done()
+
     async def run(self) -> Outcome:
         """Serve the call until either side ends it; returns the outcome written to the record."""
         info = self.bridge.info

@@ -156,6 +156,8 @@ class BotEndpoint:
             "sip.tcp=false",
             "http.host=127.0.0.1",
             f"http.port={self.http_port}",
+            "audiosocket.host=127.0.0.1",
+            "audiosocket.port=0",  # unused here; a fixed port would clash between bots
             f"bank.database=sqlite:///{workdir}/{name}-bank.db",
             f"call.records_db=sqlite:///{self.records_db}",
             f"call.recordings_dir={workdir}/{name}-recordings",

@@ -116,16 +116,16 @@ class InProcessBridge(QaBridge):
     @contextlib.asynccontextmanager
     async def call(self) -> AsyncIterator[CallerLine]:
         rate = self.services.config.audio.call_rate
-        line: FastLine | LoopbackCall
-        if self.fast:
-            fast = FastLine(rate=rate)
-            fast.hold = lambda: self._owed(fast.bridge.info.call_id)
-            line = fast
-        else:
-            line = LoopbackCall(rate=rate)
+        line = FastLine(rate=rate) if self.fast else LoopbackCall(rate=rate)
+        bot = CallSession(line.bridge, self.services)
+        if isinstance(line, FastLine):
+            # Engines are infinitely fast on line time: the line waits for the reply and for
+            # a recognition started in the hangover (which may end the turn early).
+            call_id = line.bridge.info.call_id
+            line.hold = lambda: self._owed(call_id) or bot.recognising
         known = len(self.records.order)
         line.start()
-        session = asyncio.create_task(CallSession(line.bridge, self.services).run())
+        session = asyncio.create_task(bot.run())
         log = await self.records.next_call(known, CONNECT_TIMEOUT_S)
         try:
             if log is None:
