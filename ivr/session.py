@@ -105,6 +105,8 @@ class CallSession:
         self._asr_buffer = bytearray()
         self._asr_feeds: list[asyncio.Task[Transcript | None]] = []
         self._speculation: _Speculation | None = None
+        self._preview: asyncio.Task[Transcript | None] | None = None
+        """The latest speculative recognition, voided or not: one at a time per call."""
         self._collector = DigitCollector()
         self._expect: ExpectDigits | None = None
         self._secure = False
@@ -445,7 +447,8 @@ class CallSession:
         """Once the caller has been quiet ``asr.speculate_after_ms`` into an utterance, start
         recognising it while the endpointer's hangover runs; speaking again voids the guess.
         A guess that is in and reads as a finished sentence ends the turn at ``vad.early_end_ms``
-        instead of the full hangover."""
+        instead of the full hangover. A new guess waits for a voided one still running, so a
+        caller who pauses often cannot queue up recognitions ahead of the final one."""
         endpointer = self.endpointer
         after_ms = self.config.asr.speculate_after_ms
         if self._asr is None or after_ms <= 0 or not endpointer.in_speech:
@@ -457,10 +460,12 @@ class CallSession:
                 return
             self._speculation = None
             self.services.metrics.count("asr_speculation", kind="voided")
-        if endpointer.trailing_silence_ms >= after_ms:
+        previous = self._preview
+        if endpointer.trailing_silence_ms >= after_ms and (previous is None or previous.done()):
             self._feed_asr()
             task = asyncio.create_task(self._asr.preview())
             self._asr_feeds.append(task)
+            self._preview = task
             self._speculation = _Speculation(task, endpointer.speech_end_ms)
 
     def _end_early(self, speculation: _Speculation) -> None:

@@ -39,6 +39,7 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("audio.call_rate=11025", "11025 Hz is not supported"),
         ("vad.frame_ms=25", "10, 20 or 30"),
         ("vad.no_input_ms=soon", "expected a whole number"),
+        ("vad.early_end_ms=-1", "early_end_ms must be 0"),
         ("tts.volume=3", "unknown setting 'tts.volume'"),
         ("bank.database=mysql://x", "sqlite"),
         ("engine=piper", "section.key"),

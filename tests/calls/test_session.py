@@ -19,6 +19,7 @@ from ivr.bench.voice import last_voiced_frame
 from ivr.config import VadConfig
 from ivr.services import Services
 from ivr.session import CallSession
+from speech.asr.base import AsyncAsrStream, Transcript
 from telephony.loopback import EchoPath, LoopbackCall
 from tests.calls.conftest import (
     ACCOUNT,
@@ -95,6 +96,11 @@ async def test_authenticated_balance_call(services, voice, call_dirs, caplog) ->
     assert np.any(stereo[:, 1] != 0), "bot audio was recorded"
 
 
+def trimmed(pcm: bytes) -> bytes:
+    """Speech cut after its last voiced frame, so a pause added after it is exactly that long."""
+    return pcm[: (last_voiced_frame(pcm, VadConfig()) + 1) * RATE // 50 * 2]
+
+
 def speculations(services: Services, kind: str) -> float:
     value = services.metrics.registry.get_sample_value(
         "ivr_events_total", {"event": "asr_speculation", "kind": kind}
@@ -106,8 +112,7 @@ async def test_recognition_started_in_the_hangover_is_kept_only_if_the_caller_st
     services, voice, call_dirs
 ) -> None:
     pause = bytes(RATE * 2 * 3 // 10)  # 300 ms: past speculate_after_ms, short of the hangover
-    first_half = caller_says(voice, "How much is the")
-    first_half = first_half[: (last_voiced_frame(first_half, VadConfig()) + 1) * RATE // 50 * 2]
+    first_half = trimmed(caller_says(voice, "How much is the"))
     async with loopback_call(services) as (call, _):
         await bot_turn(call)
         kept, voided = speculations(services, "kept"), speculations(services, "voided")
@@ -124,6 +129,42 @@ async def test_recognition_started_in_the_hangover_is_kept_only_if_the_caller_st
     # Both halves in one utterance ("over draft" or "overdraft": whisper writes either).
     joined = said[1].replace(" ", "")
     assert "howmuch" in joined and "overdraft" in joined, said
+
+
+async def test_a_caller_who_pauses_often_never_queues_up_recognitions(
+    services, voice, call_dirs, monkeypatch
+) -> None:
+    """Every pause past ``asr.speculate_after_ms`` may start a guess; a new one waits for a voided
+    one still running, so the final recognition never queues behind a pile of stale ones."""
+    running, most = 0, 0
+    preview = AsyncAsrStream.preview
+
+    async def slow_preview(stream: AsyncAsrStream) -> Transcript | None:
+        nonlocal running, most
+        running += 1
+        most = max(most, running)
+        try:
+            await asyncio.sleep(1.0)  # a busy machine: each guess outlasts the next pause
+            return await preview(stream)
+        finally:
+            running -= 1
+
+    monkeypatch.setattr(AsyncAsrStream, "preview", slow_preview)
+    pause = bytes(RATE * 2 * 3 // 10)
+    halting = b"".join(
+        trimmed(caller_says(voice, words)) + pause
+        for words in ("I would like", "to check", "my savings", "balance")
+    )
+    async with loopback_call(services) as (call, _):
+        await bot_turn(call)
+        voided = speculations(services, "voided")
+        await call.say(halting + bytes(RATE * 2))
+        await bot_turn(call)
+        assert speculations(services, "voided") >= voided + 1
+    assert most == 1
+    _, turns = records(call_dirs, call.bridge.info.call_id)
+    said = [t["transcript"].lower() for t in turns if t["input_kind"] == "speech"]
+    assert len(said) == 1 and "balance" in said[0], said
 
 
 def early_turn_ends(services: Services) -> float:
