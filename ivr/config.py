@@ -52,11 +52,12 @@ class VadConfig:
     """Voiced run that counts as the start of speech."""
     end_of_speech_ms: int = 600
     """Silence (hangover) after speech that closes the utterance."""
-    early_end_ms: int = 300
+    early_end_ms: int = 0
     """Silence after which the utterance closes early when its speculative transcript
     (``asr.speculate_after_ms``) is already in and reads as a finished sentence
     (``speech/turn_end.py``). Only shorter than ``end_of_speech_ms`` and with speculation on
-    does it act; 0: always wait out the hangover."""
+    does it act. Off (0) by default: it also ends turns at a comma ("Yes, please." became
+    "Yes." and "please"); see README, When the caller's turn ends."""
     max_utterance_ms: int = 15000
     """An utterance is closed after this long even if the caller keeps talking."""
     no_input_ms: int = 6000

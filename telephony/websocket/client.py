@@ -79,6 +79,8 @@ class WebSocketPeer(StreamPeer):
                         self.close_code, self.close_reason = message.data, message.extra or ""
                     break
         finally:
+            if self.close_code is None:
+                self.close_code = ws.close_code  # closed while sending: no CLOSE message read
             self.ended.set()
 
     def on_text(self, text: str) -> None:

@@ -178,7 +178,7 @@ async def test_a_finished_sentence_ends_the_turn_before_the_hangover_and_a_fragm
     services, voice, call_dirs
 ) -> None:
     # A 2.5 s hangover makes the early close plain to see however slowly whisper runs here.
-    vad = dataclasses.replace(services.config.vad, end_of_speech_ms=2500)
+    vad = dataclasses.replace(services.config.vad, end_of_speech_ms=2500, early_end_ms=300)
     patient = dataclasses.replace(services, config=dataclasses.replace(services.config, vad=vad))
     async with loopback_call(patient) as (call, _):
         await bot_turn(call)
