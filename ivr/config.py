@@ -80,10 +80,12 @@ class AsrConfig:
     whisper_beam_size: int = 5
     """Beam width. Greedy decoding (1) saves little (the encoder dominates) and is less
     accurate on hard audio: WER 30.6% vs 23.6% on the espeak-ng test set."""
-    whisper_window_s: int = 20
+    whisper_window_s: int = 30
     """Encoder window for utterances that fit in it with 1 s to spare (longer ones get whisper's
-    30 s). 20 s halves whisper's latency for about a point of WER on the test sets (README,
-    Performance); shorter windows make tiny.en repeat or invent words."""
+    30 s). 20 s halves whisper's latency for about a point of WER on the test sets, but over a
+    real SIP call it heard "What are your branch hours?" as "What are your brand towers?" every
+    time (README, Performance), so it stays off (30); shorter windows make tiny.en repeat or
+    invent words."""
     language: str = "en"
     cpu_threads: int = 2
     """Threads per engine instance."""

@@ -194,7 +194,7 @@ class WhisperEngine(AsrEngine):
         word_timestamps: bool = False,
         max_seconds: float = MAX_AUDIO_SECONDS,
         max_concurrent: int = 2,
-        window_s: int = 20,
+        window_s: int = 30,
     ) -> None:
         super().__init__(max_seconds=max_seconds, max_concurrent=max_concurrent)
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
