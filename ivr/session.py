@@ -47,6 +47,8 @@ class _Speculation:
     task: asyncio.Task[Transcript | None]
     speech_end_ms: int
     """The endpointer's last voiced frame when it started: still the last one if it holds."""
+    finished: bool | None = None
+    """Whether the guess reads as a finished sentence, judged once it is in."""
 
 
 @dataclass
@@ -121,8 +123,7 @@ class CallSession:
     def recognising(self) -> bool:
         """A recognition started during the hangover is still running (a virtual-clock line
         waits for it, as it waits for any engine)."""
-        speculation = self._speculation
-        return speculation is not None and not speculation.task.done()
+        return self._preview is not None and not self._preview.done()
 
     async def run(self) -> Outcome:
         """Serve the call until either side ends it; returns the outcome written to the record."""
@@ -473,8 +474,10 @@ class CallSession:
         task = speculation.task
         if not early_ms or self.endpointer.trailing_silence_ms < early_ms or not task.done():
             return
-        guess = None if task.cancelled() or task.exception() else task.result()
-        if guess is None or not sounds_finished(guess.text):
+        if speculation.finished is None:
+            guess = None if task.cancelled() or task.exception() else task.result()
+            speculation.finished = guess is not None and sounds_finished(guess.text)
+        if not speculation.finished:
             return
         event = self.endpointer.close_early()
         if event is not None:

@@ -49,6 +49,8 @@ _TENS = {
 }
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
 _DIGIT_WORDS = {str(v): k for k, v in _UNITS.items()}
+DIGIT_WORDS = frozenset(_UNITS)
+"""The words ``normalise_text`` spells every number with ("two hundred" -> "two zero zero")."""
 _SPELLING = {"ok": "okay", "alright": "all right", "e-mail": "email", "pin's": "pins"}
 _SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "#": " number "}
 

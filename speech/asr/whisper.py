@@ -30,6 +30,7 @@ from speech.asr.base import (
     Word,
     clean_hints,
 )
+from speech.asr.scoring import DIGIT_WORDS, normalise_text
 from speech.audio import Audio, Samples, pcm_to_samples
 from speech.resample import resample
 
@@ -146,10 +147,6 @@ def segment_confidence(avg_logprob: float, no_speech_prob: float) -> float:
 
 
 _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
-_NUMBER = re.compile(
-    r"\d|\b(?:oh|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|\w+teen"
-    r"|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred|thousand)\b"
-)
 
 
 def drop_repeats(text: str) -> str:
@@ -163,8 +160,8 @@ def drop_repeats(text: str) -> str:
     kept: list[str] = []
     last_key = ""
     for sentence in _SENTENCE_END.split(text.strip()):
-        key = re.sub(r"[^\w']+", " ", sentence.lower()).strip()
-        if not (key and key == last_key and not _NUMBER.search(key)):
+        key = normalise_text(sentence)
+        if not (key and key == last_key and DIGIT_WORDS.isdisjoint(key.split())):
             kept.append(sentence)
         last_key = key
     return " ".join(kept)
@@ -305,6 +302,7 @@ class WhisperEngine(AsrEngine):
             extra=fields(
                 seconds=round(len(samples) / rate, 2),
                 window_s=window,
+                tokens=weight,
                 ms=round((time.perf_counter() - started) * 1000),
                 confidence=confidence,
             ),

@@ -155,7 +155,7 @@ def is_fixed_prompt(text: str) -> bool:
     return not _DYNAMIC.search(text)
 
 
-def _should_cache(sentence: Sentence, cache: bool, public: bool) -> bool:
+def _should_cache(sentence: Sentence, cache: bool, public: bool = False) -> bool:
     return cache and (public or is_fixed_prompt(sentence.text))
 
 
@@ -210,13 +210,11 @@ async def synthesize_stream(
 
 
 def synthesize_text(
-    engine: TtsEngine, text: str, rate: int, *, cache: bool = True, public: bool = False
+    engine: TtsEngine, text: str, rate: int, *, cache: bool = True
 ) -> Iterator[SpeechChunk]:
     """Blocking twin of ``synthesize_stream`` for tools (CLI, benchmarks)."""
     for index, sentence in enumerate(plan_speech(text)):
-        audio = engine.render(
-            sentence.spoken, rate, cacheable=_should_cache(sentence, cache, public)
-        )
+        audio = engine.render(sentence.spoken, rate, cacheable=_should_cache(sentence, cache))
         if len(audio.samples):
             yield SpeechChunk(audio.pcm, rate, sentence.text, index)
 

@@ -17,6 +17,7 @@ from speech.asr.whisper import (
     WhisperEngine,
     _hallucinated,
     choose_window,
+    drop_repeats,
     max_new_tokens,
     segment_confidence,
 )
@@ -254,13 +255,30 @@ def test_short_utterance_uses_the_short_window_and_a_long_one_transcribes_fully(
 
 
 def test_token_bound_stops_whisper_repeating_itself_in_a_tiny_window(
-    whisper_engine: WhisperEngine, piper_samples: list[Sample]
+    piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
 ) -> None:
     """A 5 s window makes tiny.en repeat "Can I speak to an agent?" up to its 224-token limit;
-    the bound proportional to the audio's duration cuts that short."""
+    the bound proportional to the audio's duration cuts that short. The count is whisper's own
+    (logged before repeated sentences are dropped from the text)."""
     sample = next(s for s in piper_samples if s.text == "can i speak to an agent")
     tiny_window = WhisperEngine(window_s=5)
-    text = tiny_window.transcribe(sample.audio).text
-    tokens = whisper_engine.model.hf_tokenizer.encode(text).ids
+    with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
+        text = tiny_window.transcribe(sample.audio).text
+    [tokens] = [r.ivr_fields["tokens"] for r in caplog.records if r.msg == "asr.whisper.final"]
     assert normalise_text(text).startswith(normalise_text(sample.text))
-    assert len(tokens) <= max_new_tokens(sample.audio.duration)
+    assert 0 < tokens <= max_new_tokens(sample.audio.duration)
+
+
+def test_repeated_sentences_are_dropped_but_not_repeated_numbers() -> None:
+    assert drop_repeats("Yes. Yes. Yes.") == "Yes."
+    assert drop_repeats("No thanks. no thanks!") == "No thanks."
+    assert (
+        drop_repeats("Where is the nearest branch? Where is the nearest branch?")
+        == "Where is the nearest branch?"
+    )
+    assert drop_repeats("I lost my card. Yes. I lost my card.") == (
+        "I lost my card. Yes. I lost my card."
+    )
+    assert drop_repeats("Four four. Four four.") == "Four four. Four four."
+    assert drop_repeats("It's 44. It's 44.") == "It's 44. It's 44."
+    assert drop_repeats("") == ""

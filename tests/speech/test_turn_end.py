@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from speech.asr.whisper import drop_repeats
 from speech.turn_end import sounds_finished
 
 
@@ -47,18 +46,3 @@ def test_complete_sentences_sound_finished(text: str) -> None:
 )
 def test_fragments_numbers_and_fillers_do_not(text: str) -> None:
     assert not sounds_finished(text)
-
-
-def test_repeated_sentences_are_dropped_but_not_repeated_numbers() -> None:
-    assert drop_repeats("Yes. Yes. Yes.") == "Yes."
-    assert drop_repeats("No thanks. no thanks!") == "No thanks."
-    assert (
-        drop_repeats("Where is the nearest branch? Where is the nearest branch?")
-        == "Where is the nearest branch?"
-    )
-    assert drop_repeats("I lost my card. Yes. I lost my card.") == (
-        "I lost my card. Yes. I lost my card."
-    )
-    assert drop_repeats("Four four. Four four.") == "Four four. Four four."
-    assert drop_repeats("It's 44. It's 44.") == "It's 44. It's 44."
-    assert drop_repeats("") == ""
