@@ -52,7 +52,7 @@ import abc
 import json
 import re
 import time
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
@@ -67,6 +67,7 @@ from ivr.logs import fields, get_logger
 
 if TYPE_CHECKING:
     from dialogue.action_server import ActionServer
+    from dialogue.tracker_store import LiveTrackerStore
     from ivr.config import Config
 
 log = get_logger(__name__)
@@ -197,6 +198,9 @@ class DialogueClient(Protocol):
     def expects_secure_input(self, conversation_id: str) -> bool:
         """True when the bot's last turn asked for a PIN (route keys with ``secure=True``)."""
 
+    async def end(self, conversation_id: str) -> None:
+        """The call is over: forget what the client keeps of its conversation."""
+
 
 def dtmf_message(digits: str) -> str:
     """The injected keypad message Rasa receives: ``/dtmf{"digits": "..."}``."""
@@ -317,6 +321,13 @@ class _ClientBase(abc.ABC):
         """True when the last bot turn asked for a PIN."""
         return self._secure_expected.get(conversation_id, False)
 
+    async def end(self, conversation_id: str) -> None:
+        self._secure_expected.pop(conversation_id, None)
+        await self._forget(conversation_id)
+
+    async def _forget(self, conversation_id: str) -> None:  # noqa: B027 - optional hook
+        """Drop the conversation's state kept in this process (none by default)."""
+
     async def _turn(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None, *, kind: str
     ) -> Reply:
@@ -376,6 +387,19 @@ def bot_messages_after_last_user(events: list[dict[str, Any]]) -> list[dict[str,
     return list(reversed(out))
 
 
+def since_last_user(events: Sequence[Any]) -> list[dict[str, Any]]:
+    """The latest user message's event and every event after it, as JSON.
+
+    Walks back from the end only: a turn's cost does not grow with the length of the call.
+    """
+    tail = []
+    for event in reversed(events):
+        tail.append(event.as_dict())
+        if event.type_name == "user":
+            break
+    return list(reversed(tail))
+
+
 def last_parse_data(events: list[dict[str, Any]]) -> dict[str, Any]:
     """What NLU made of the latest user message (intent, confidence, entities)."""
     for event in reversed(events):
@@ -404,6 +428,7 @@ class InProcessClient(_ClientBase):
         self._action_endpoint_url = action_endpoint_url
         self._agent: Any = None
         self._thread: RasaThread | None = None
+        self._trackers: LiveTrackerStore | None = None
 
     async def start(self) -> None:
         if self._agent is not None:
@@ -417,14 +442,20 @@ class InProcessClient(_ClientBase):
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
 
+        from dialogue.tracker_store import LiveTrackerStore
+
         url = self._action_endpoint_url or (
             self.action_server.webhook_url if self.action_server else None
         )
         endpoint = EndpointConfig(url=url) if url else None
         started = time.monotonic()
         try:
+            self._trackers = LiveTrackerStore()
             self._agent = await asyncio.to_thread(
-                Agent.load, str(self.model_path), action_endpoint=endpoint
+                Agent.load,
+                str(self.model_path),
+                action_endpoint=endpoint,
+                tracker_store=self._trackers,
             )
         except Exception:
             await self._stop_actions()
@@ -457,6 +488,17 @@ class InProcessClient(_ClientBase):
         tracker = await self.agent.processor.get_tracker(conversation_id)
         return [event.as_dict() for event in tracker.events]
 
+    async def _forget(self, conversation_id: str) -> None:
+        if self._thread is not None:
+            await self._thread.run(self._forget_after_turn(conversation_id))
+
+    async def _forget_after_turn(self, conversation_id: str) -> None:
+        """Forget under Rasa's conversation lock: a turn still running (its call was cut off)
+        saves its tracker first, then it is dropped."""
+        async with self.agent.lock_store.lock(conversation_id):
+            if self._trackers is not None:
+                self._trackers.forget(conversation_id)
+
     async def _on_rasa_thread(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._thread is None:
             coroutine.close()
@@ -481,7 +523,8 @@ class InProcessClient(_ClientBase):
             metadata=metadata or None,
         )
         await self.agent.handle_message(message)
-        events = await self._events(conversation_id)
+        tracker = await self.agent.processor.get_tracker(conversation_id)
+        events = since_last_user(tracker.events)
         return bot_messages_after_last_user(events), last_parse_data(events)
 
 

@@ -545,6 +545,8 @@ class CallSession:
                 await self._asr.close()
         if self.recorder is not None:
             self.recorder.close()
+        with contextlib.suppress(Exception):  # a dialogue that failed has nothing left to drop
+            await self.services.dialogue.end(self.call_id)
         await self.services.records.end_call(self.call_id, self.outcome, self.reason)
         self.services.metrics.call_ended(self.bridge.info.transport, self.outcome)
         log.info(

@@ -135,6 +135,9 @@ class TrackedDialogue:
     def expects_secure_input(self, conversation_id: str) -> bool:
         return self.inner.expects_secure_input(conversation_id)
 
+    async def end(self, conversation_id: str) -> None:
+        await self.inner.end(conversation_id)
+
 
 def observed(
     services: Services, records_db: str, recordings_dir: str

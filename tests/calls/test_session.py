@@ -243,6 +243,8 @@ async def test_caller_hanging_up_mid_sentence_leaves_an_abandoned_record(
         assert await asyncio.wait_for(session, 30) == "abandoned"
     row, _ = records(call_dirs, call.bridge.info.call_id)
     assert row["outcome"] == "abandoned" and row["ended_at"] is not None
+    # The assistant forgot the call (its tracker is not kept for the life of the process).
+    assert await services.dialogue.tracker_events(call.bridge.info.call_id) == []
 
 
 async def test_caller_hanging_up_while_the_bot_speaks_ends_the_session_normally(

@@ -69,6 +69,34 @@ async def test_balance_after_keypad_sign_in_is_spoken_masked(
     assert answer.messages[-1].text and "anything else" in answer.messages[-1].text.lower()
 
 
+async def test_an_ended_call_is_forgotten_and_its_id_starts_afresh(
+    client: InProcessClient, conversation: str
+) -> None:
+    """A conversation id used again (a QA replay, a platform reusing ids) must not inherit the
+    last call's verified caller, and a finished call's history must not stay in memory."""
+    await call(client, conversation, "what's my balance please", "#" + ALICE["account"])
+    assert client.expects_secure_input(conversation)  # the PIN prompt is pending
+    events = await client.tracker_events(conversation)
+    assert any(e["event"] == "user" for e in events)
+
+    await client.end(conversation)
+
+    assert await client.tracker_events(conversation) == []
+    assert not client.expects_secure_input(conversation)
+    again = await call(client, conversation, "what's my balance please")
+    assert again[1].expect_digits is not None and again[1].expect_digits.count == 8  # asked anew
+
+
+async def test_a_turn_reads_only_its_own_events(client: InProcessClient, conversation: str) -> None:
+    """Replies come from the events after the caller's message, not from the whole call."""
+    first = await call(client, conversation, "how much is the overdraft fee")
+    later = await client.send(conversation, "how much is the overdraft fee")
+    assert later.intent == first[1].intent
+    # The earlier answer is not repeated in this reply.
+    assert len(later.messages) == len(first[1].messages)
+    assert later.text.lower().count("overdraft") == first[1].text.lower().count("overdraft") > 0
+
+
 def _sanitised(text: str) -> str:
     """Remove what legitimately contains digit runs: tokens, hex ids, timestamps, scores."""
     text = TOKEN_PATTERN.sub("<token>", text)
