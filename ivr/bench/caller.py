@@ -80,6 +80,7 @@ class CallerRtp(asyncio.DatagramProtocol):
         self._queue: deque[tuple[bytes, asyncio.Future[float] | None]] = deque()
         self._talkspurts: list[float] = []
         self._talkspurt = asyncio.Event()
+        self._audible = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._ssrc = random.getrandbits(32)
         self._seq = random.getrandbits(16)
@@ -106,6 +107,7 @@ class CallerRtp(asyncio.DatagramProtocol):
             self._talkspurt.set()
         if data[RTP_HEADER_LENGTH:] != SILENCE_PAYLOAD:
             self.last_audio_at = now
+            self._audible.set()
 
     def start(self, remote: tuple[str, int]) -> None:
         self._remote = remote
@@ -132,6 +134,16 @@ class CallerRtp(asyncio.DatagramProtocol):
                 return None
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._talkspurt.wait(), remaining)
+
+    async def audible(self, timeout: float) -> bool:
+        """Wait for the first bot packet that is not silence; False at timeout.
+
+        The bot's RTP stream starts with silence (and a talkspurt mark) as soon as the call is
+        answered, before its greeting is ready: only sound means the greeting has begun.
+        """
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._audible.wait(), timeout)
+        return self._audible.is_set()
 
     async def quiet(self, since: float, cap_s: float) -> None:
         """Wait until the bot has sent no audio for ``QUIET_S``, at most ``cap_s`` after since."""
@@ -197,7 +209,9 @@ async def place_call(
         media = await uac.invite(rtp.port)
         rtp.start((media.remote_address, media.remote_port))
         answered = loop.time()
-        await rtp.reply_after(answered - 1.0, REPLY_TIMEOUT_S)
+        # Speak only once the greeting has been heard out: a caller talking over a greeting
+        # that cannot be interrupted is cut into fragments, and those turns measure nothing.
+        await rtp.audible(REPLY_TIMEOUT_S)
         await rtp.quiet(answered, GREETING_CAP_S)
         for turn in range(turns):
             if uac.ended.is_set() or loop.time() >= until:

@@ -111,6 +111,49 @@ async def test_place_call_times_each_reply_from_the_last_voiced_frame(
     assert echo_server.stats()["active_calls"] == 0
 
 
+def _peak(pcm: bytes) -> int:
+    return int(np.abs(np.frombuffer(pcm, "<i2").astype(np.int32)).max(initial=0))
+
+
+GREETING_DELAY_S = 1.2
+"""Longer than the caller's quiet gap (0.6 s): a bot still preparing its greeting sends only
+silence, which must not pass for a greeting already over."""
+
+
+@pytest.mark.slow
+async def test_place_call_waits_for_a_late_greeting_before_speaking() -> None:
+    loop = asyncio.get_running_loop()
+    heard: dict[str, float] = {}
+
+    async def greet(bridge: CallBridge) -> None:
+        await asyncio.sleep(GREETING_DELAY_S)
+        await bridge.play(_tone(0.4))
+        await bridge.wait_played()
+        heard["greeting_done"] = loop.time()
+
+    async def late_greeting_bot(bridge: CallBridge) -> None:
+        """Greets late, and notes when the caller's first sound arrives (while it greets)."""
+        greeting = asyncio.create_task(greet(bridge))
+        try:
+            while not isinstance(event := await bridge.receive(), Hangup):
+                loud = isinstance(event, AudioIn) and _peak(event.pcm) > 1000
+                if loud and "caller_spoke" not in heard:
+                    heard["caller_spoke"] = loop.time()
+        finally:
+            greeting.cancel()
+
+    server = SipServer("127.0.0.1", 0, late_greeting_bot, tcp=False, rtp_port_range=(43000, 43998))
+    await server.start()
+    try:
+        config = load_config(environ={})
+        lines = await asyncio.to_thread(caller_lines, config, ["Thank you."])
+        await place_call(("127.0.0.1", server.port), lines, 1, loop.time() + 30)
+    finally:
+        await server.stop()
+    assert "greeting_done" in heard and "caller_spoke" in heard, heard
+    assert heard["caller_spoke"] > heard["greeting_done"], "the caller talked over the greeting"
+
+
 def test_last_voiced_frame_is_where_the_endpointer_ends_the_speech() -> None:
     speech = _tone(1.0)
     pcm = bytes(RATE // 2 * 2) + speech + bytes(RATE * 2)
