@@ -495,9 +495,9 @@ class InProcessClient(_ClientBase):
     async def _forget_after_turn(self, conversation_id: str) -> None:
         """Forget under Rasa's conversation lock: a turn still running (its call was cut off)
         saves its tracker first, then it is dropped."""
+        assert self._trackers is not None  # set with the thread, in start()
         async with self.agent.lock_store.lock(conversation_id):
-            if self._trackers is not None:
-                self._trackers.forget(conversation_id)
+            self._trackers.forget(conversation_id)
 
     async def _on_rasa_thread(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._thread is None:

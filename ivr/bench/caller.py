@@ -135,15 +135,14 @@ class CallerRtp(asyncio.DatagramProtocol):
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._talkspurt.wait(), remaining)
 
-    async def audible(self, timeout: float) -> bool:
-        """Wait for the first bot packet that is not silence; False at timeout.
+    async def audible(self, timeout: float) -> None:
+        """Wait (at most ``timeout``) for the first bot packet that is not silence.
 
         The bot's RTP stream starts with silence (and a talkspurt mark) as soon as the call is
         answered, before its greeting is ready: only sound means the greeting has begun.
         """
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._audible.wait(), timeout)
-        return self._audible.is_set()
 
     async def quiet(self, since: float, cap_s: float) -> None:
         """Wait until the bot has sent no audio for ``QUIET_S``, at most ``cap_s`` after since."""

@@ -11,7 +11,13 @@ from typing import Any
 
 import pytest
 
-from dialogue.client import InProcessClient, Reply
+from dialogue.client import (
+    InProcessClient,
+    Reply,
+    bot_messages_after_last_user,
+    last_parse_data,
+    since_last_user,
+)
 from dialogue.secrets import TOKEN_PATTERN
 from tests.dialogue.conftest import ALICE, CARMEN, KNOWLEDGE
 
@@ -91,10 +97,29 @@ async def test_a_turn_reads_only_its_own_events(client: InProcessClient, convers
     """Replies come from the events after the caller's message, not from the whole call."""
     first = await call(client, conversation, "how much is the overdraft fee")
     later = await client.send(conversation, "how much is the overdraft fee")
-    assert later.intent == first[1].intent
+    assert later.intent == first[1].intent == "fees"  # the parse of this turn's message
     # The earlier answer is not repeated in this reply.
     assert len(later.messages) == len(first[1].messages)
     assert later.text.lower().count("overdraft") == first[1].text.lower().count("overdraft") > 0
+
+
+def test_since_last_user_starts_at_the_latest_caller_message() -> None:
+    from rasa.shared.core.events import ActionExecuted, BotUttered, UserUttered
+
+    events = [
+        ActionExecuted("action_listen"),
+        UserUttered("hello", {"name": "greet", "confidence": 1.0}),
+        BotUttered("Hi."),
+        ActionExecuted("action_listen"),
+        UserUttered("fees please", {"name": "fees", "confidence": 0.9}),
+        BotUttered("The fee is 25 dollars."),
+        ActionExecuted("action_listen"),
+    ]
+    tail = since_last_user(events)
+    assert [e["event"] for e in tail] == ["user", "bot", "action"]
+    assert tail[0]["text"] == "fees please"
+    assert last_parse_data(tail)["intent"]["name"] == "fees"
+    assert [m["text"] for m in bot_messages_after_last_user(tail)] == ["The fee is 25 dollars."]
 
 
 def _sanitised(text: str) -> str:
