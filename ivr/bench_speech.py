@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, replace
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -155,18 +155,19 @@ def run(config: Config, out_dir: Path = Path("bench/results"), echo: Any = print
     results: dict[str, Any] = {"machine": _machine(), "asr": [], "tts": []}
 
     whisper_rss_mb = _engine_memory_mb("asr", "whisper")
-    # As configured, then with the other encoder window (asr.whisper_window_s: 20 or 30).
-    other = 20 if config.asr.whisper_window_s == 30 else 30
-    for label, window_s in (
-        ("whisper", config.asr.whisper_window_s),
-        (f"whisper {other} s", other),
+    # As configured, then with the other encoder (asr.whisper_encoder: fitted or full).
+    configured = config.asr.whisper_encoder
+    other: Literal["fitted", "full"] = "full" if configured == "fitted" else "fitted"
+    for label, encoder in (
+        ("whisper", configured),
+        (f"whisper {other} encoder", other),
     ):
-        asr = replace(config.asr, engine="whisper", whisper_window_s=window_s)
+        asr = replace(config.asr, engine="whisper", whisper_encoder=encoder)
         report = bench_asr(create_asr_engine(asr), clips)
         results["asr"].append(
             {
                 "engine": label,
-                "model": f"tiny.en int8, {asr.whisper_window_s} s window",
+                "model": f"tiny.en int8, {encoder} encoder",
                 "load_s": round(report.load_seconds, 2),
                 "rtf": round(report.real_time_factor, 4),
                 "latency_after_end_ms": _percentiles(list(report.latencies_ms)),
@@ -174,7 +175,7 @@ def run(config: Config, out_dir: Path = Path("bench/results"), echo: Any = print
                 "rss_mb": whisper_rss_mb,
             }
         )
-        echo(f"{report.summary()} [{window_s} s window]")
+        echo(f"{report.summary()} [{encoder} encoder]")
     model = vosk_model_dir(config)
     if model:
         vosk_config = replace(config, asr=replace(config.asr, engine="vosk", vosk_model=model))

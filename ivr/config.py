@@ -80,12 +80,11 @@ class AsrConfig:
     whisper_beam_size: int = 5
     """Beam width. Greedy decoding (1) saves little (the encoder dominates) and is less
     accurate on hard audio: WER 30.6% vs 23.6% on the espeak-ng test set."""
-    whisper_window_s: int = 30
-    """Encoder window for utterances that fit in it with 1 s to spare (longer ones get whisper's
-    30 s). 20 s halves whisper's latency for about a point of WER on the test sets, but over a
-    real SIP call it heard "What are your branch hours?" as "What are your brand towers?" every
-    time (README, Performance), so it stays off (30); shorter windows make tiny.en repeat or
-    invent words."""
+    whisper_encoder: Literal["fitted", "full"] = "fitted"
+    """fitted: encode only the utterance and 1 s of padding, attending to the padding's encoding
+    cached once (``speech/asr/whisper_encoder.py``): the accuracy of the full window at about a
+    third of whisper's time per utterance (README, Performance). full: CTranslate2 encodes the
+    whole padded 30 s window."""
     language: str = "en"
     cpu_threads: int = 2
     """Threads per engine instance."""
@@ -326,8 +325,6 @@ def validate(config: Config) -> None:
         raise ConfigError("vad.early_end_ms must be 0 (off) or positive")
     if config.asr.whisper_beam_size < 1:
         raise ConfigError("asr.whisper_beam_size must be at least 1")
-    if not 1 <= config.asr.whisper_window_s <= 30:
-        raise ConfigError("asr.whisper_window_s must be between 1 and 30")
     for key in ("vosk_model", "whisper_model"):
         value = getattr(config.asr, key)
         if value and not Path(value).is_dir():

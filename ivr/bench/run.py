@@ -65,7 +65,7 @@ class _Variant:
 def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant]:
     variants = [
         _Variant("turn end", "full hangover only", ["vad.early_end_ms=0"]),
-        _Variant("asr", "whisper, 30 s window", ["asr.whisper_window_s=30"]),
+        _Variant("asr", "whisper, full 30 s encoder", ["asr.whisper_encoder=full"]),
         _Variant("asr", "whisper, no speculation", ["asr.speculate_after_ms=0"]),
         _Variant("asr", "whisper greedy (beam 1)", ["asr.whisper_beam_size=1"]),
         _Variant("tts", "pyttsx3 (espeak-ng)", ["tts.engine=pyttsx3"]),
@@ -246,7 +246,7 @@ def _baselines(
     asr = (
         "vosk streaming"
         if config.asr.engine == "vosk"
-        else f"whisper {config.asr.whisper_window_s} s window, beam "
+        else f"whisper {config.asr.whisper_encoder} encoder, beam "
         f"{config.asr.whisper_beam_size}, speculation {config.asr.speculate_after_ms} ms"
     )
     later = [CallResult(c.call_id, c.turns[script_len:], c.error, c.bot_hangup) for c in single]
@@ -306,7 +306,7 @@ def _settings(config: Config, plan: BenchPlan) -> dict[str, Any]:
     return {
         "end_of_speech_ms": config.vad.end_of_speech_ms,
         "early_end_ms": config.vad.early_end_ms,
-        "whisper_window_s": config.asr.whisper_window_s,
+        "whisper_encoder": config.asr.whisper_encoder,
         "asr_engine": config.asr.engine,
         "whisper_beam_size": config.asr.whisper_beam_size,
         "speculate_after_ms": config.asr.speculate_after_ms,

@@ -75,5 +75,5 @@ def create_asr_engine(
         word_timestamps=word_timestamps,
         max_seconds=config.max_audio_s,
         max_concurrent=config.max_concurrent,
-        window_s=config.whisper_window_s,
+        encoder=config.whisper_encoder,
     )

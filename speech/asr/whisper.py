@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -31,6 +31,7 @@ from speech.asr.base import (
     clean_hints,
 )
 from speech.asr.scoring import DIGIT_WORDS, normalise_text
+from speech.asr.whisper_encoder import FittedEncoder, content_frames
 from speech.audio import Audio, Samples, pcm_to_samples
 from speech.resample import resample
 
@@ -51,23 +52,23 @@ TEMPERATURES = (0.0, 0.4, 0.8)
 WINDOW_SECONDS = 30.0
 FRAMES_PER_SECOND = 100
 """Whisper decodes 30 s windows; ``Segment.seek`` counts 10 ms feature frames."""
-WINDOW_MARGIN_S = 1.0
-"""Room left after the utterance in a short window: whisper needs a little silence to end on."""
 TOKENS_PER_SECOND = 8
 EXTRA_TOKENS = 10
 MAX_NEW_TOKENS = 224
 """Generated tokens allowed per utterance: speech is at most ~5 tokens/s, so a decode running
-past the bound is repeating itself (short windows make whisper repeat the utterance until its
-token limit); whisper's own cap (224) leaves room for the prompt."""
+past the bound is repeating itself (tiny.en can repeat an utterance until its token limit, most
+often on a cut encoder window); whisper's own cap (224) leaves room for the prompt."""
 MIN_FALLBACK_CONFIDENCE = 0.2
 """Segments decoded only at a fallback temperature with less confidence than this are dropped."""
 MAX_HOTWORDS = 12
 """Per-turn hints passed as hotwords; more would crowd the 224-token prompt window."""
 
 _models: dict[tuple[str, str, int], WhisperModel] = {}
+_encoders: dict[str, FittedEncoder | None] = {}
 _models_lock = threading.Lock()
-_window = threading.local()
-"""``frames``: the encoder window of the utterance this thread is transcribing (unset: 30 s)."""
+_fitting = threading.local()
+"""``encoder``: the fitted encoder for the utterance this thread is transcribing (None: the
+model's own); ``positions``: how many encoder positions its last window computed."""
 
 
 def default_model_dir() -> Path:
@@ -108,29 +109,51 @@ def load_model(model_dir: str | Path, compute_type: str = "int8", cpu_threads: i
                 ms=round((time.perf_counter() - started) * 1000),
             ),
         )
-        model.encode = _windowed(model.encode)
+        model.encode = _fitted(model.encode)
         _models[key] = model
         return model
 
 
-def _windowed(encode: Any) -> Any:
-    """Cut the features to this thread's window before encoding.
+def load_fitted_encoder(model_dir: str | Path) -> FittedEncoder | None:
+    """The model's encoder for fitted windows, built once per process; None (with a warning)
+    when its ``model.bin`` cannot be read that way, so the model's own encoder serves."""
+    path = str(Path(model_dir).resolve())
+    with _models_lock:
+        if path not in _encoders:
+            started = time.perf_counter()
+            try:
+                _encoders[path] = FittedEncoder.load(path)
+            except (AsrError, OSError, ValueError) as exc:
+                log.warning(
+                    "asr.whisper.no_fitted_encoder", extra=fields(model=path, error=str(exc))
+                )
+                _encoders[path] = None
+            else:
+                log.info(
+                    "asr.whisper.fitted_encoder",
+                    extra=fields(model=path, ms=round((time.perf_counter() - started) * 1000)),
+                )
+        return _encoders[path]
 
-    faster-whisper pads every window's features to 30 s (its ``chunk_length`` only moves where
-    windows are cut, and sets that on the shared model for every later call); the encoder itself
-    accepts a shorter window and costs far less on it.
-    """
+
+def _fitted(encode: Any) -> Any:
+    """Encode with this thread's fitted encoder when it is set and the utterance is short enough
+    to gain from it; otherwise with CTranslate2's own encoder over the whole padded window."""
 
     def encode_window(features: np.ndarray) -> Any:
-        frames = getattr(_window, "frames", None)
-        return encode(features[..., :frames] if frames else features)
+        import ctranslate2
+
+        encoder: FittedEncoder | None = getattr(_fitting, "encoder", None)
+        window = features[0] if features.ndim == 3 and len(features) == 1 else features
+        if encoder is not None and window.ndim == 2:
+            frames = content_frames(window)
+            if encoder.worthwhile(frames):
+                _fitting.positions = encoder.positions_for(frames)
+                return ctranslate2.StorageView.from_array(encoder.encode(window)[None])
+        _fitting.positions = window.shape[-1] // 2
+        return encode(features)
 
     return encode_window
-
-
-def choose_window(seconds: float, short_window_s: int) -> int:
-    """The short window when it holds ``seconds`` of audio and the margin, else 30 s."""
-    return short_window_s if seconds + WINDOW_MARGIN_S <= short_window_s else int(WINDOW_SECONDS)
 
 
 def max_new_tokens(seconds: float) -> int:
@@ -152,10 +175,11 @@ _SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 def drop_repeats(text: str) -> str:
     """Drop each sentence that repeats the one before it.
 
-    On a short encoder window tiny.en often decodes a short utterance again after it has ended
-    ("Yes. Yes. Yes.", "Where is the nearest branch? Where is the nearest branch?"); a caller
-    who really says a sentence twice in one breath loses nothing by hearing it once. Sentences
-    with numbers are kept: digits read out in groups ("four four. four four.") may repeat.
+    tiny.en sometimes decodes a short utterance again after it has ended, very often on a cut
+    encoder window ("Yes. Yes. Yes.", "Where is the nearest branch? Where is the nearest
+    branch?"); a caller who really says a sentence twice in one breath loses nothing by hearing
+    it once. Sentences with numbers are kept: digits read out in groups ("four four. four
+    four.") may repeat.
     """
     kept: list[str] = []
     last_key = ""
@@ -191,7 +215,7 @@ class WhisperEngine(AsrEngine):
         word_timestamps: bool = False,
         max_seconds: float = MAX_AUDIO_SECONDS,
         max_concurrent: int = 2,
-        window_s: int = 30,
+        encoder: Literal["fitted", "full"] = "fitted",
     ) -> None:
         super().__init__(max_seconds=max_seconds, max_concurrent=max_concurrent)
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
@@ -201,8 +225,9 @@ class WhisperEngine(AsrEngine):
         self.cpu_threads = cpu_threads
         self.vocabulary = vocabulary or Vocabulary()
         self.word_timestamps = word_timestamps
-        self.window_s = window_s
+        self.encoder = encoder
         self._model: Any = None
+        self._fitted_encoder: FittedEncoder | None = None
 
     @property
     def model(self) -> Any:
@@ -211,9 +236,16 @@ class WhisperEngine(AsrEngine):
             self._model = load_model(self.model_dir, self.compute_type, self.cpu_threads)
         return self._model
 
+    @property
+    def fitted_encoder(self) -> FittedEncoder | None:
+        """The encoder for fitted windows (None: configured off, or unreadable weights)."""
+        if self.encoder == "fitted" and self._fitted_encoder is None:
+            self._fitted_encoder = load_fitted_encoder(self.model_dir)
+        return self._fitted_encoder
+
     def load(self) -> None:
-        """Load the model now instead of on the first utterance."""
-        _ = self.model
+        """Load the model (and the fitted encoder) now instead of on the first utterance."""
+        _ = self.model, self.fitted_encoder
 
     def open_stream(self, input_rate: int, hints: Sequence[str] = ()) -> AsrStream:
         return WhisperStream(self, input_rate, hints)
@@ -260,13 +292,12 @@ class WhisperEngine(AsrEngine):
         model = self.model
         duration = len(audio) / WHISPER_RATE
         options = self.decode_options(hints, duration)
-        window = choose_window(duration, self.window_s)
         started = time.perf_counter()
-        _window.frames = window * FRAMES_PER_SECOND if window < WINDOW_SECONDS else None
+        _fitting.encoder = self.fitted_encoder
         try:
             segments = list(model.transcribe(audio, **options)[0])
         finally:
-            _window.frames = None
+            _fitting.encoder = None
         texts: list[str] = []
         words: list[Word] = []
         weighted = 0.0
@@ -301,7 +332,7 @@ class WhisperEngine(AsrEngine):
             "asr.whisper.final",
             extra=fields(
                 seconds=round(len(samples) / rate, 2),
-                window_s=window,
+                positions=getattr(_fitting, "positions", None),
                 tokens=weight,
                 ms=round((time.perf_counter() - started) * 1000),
                 confidence=confidence,

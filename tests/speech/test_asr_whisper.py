@@ -14,14 +14,17 @@ from speech.asr.base import Transcript, Vocabulary
 from speech.asr.bench import bench_engine
 from speech.asr.scoring import WerResult, normalise_text, word_error_rate
 from speech.asr.whisper import (
+    WHISPER_RATE,
     WhisperEngine,
     _hallucinated,
-    choose_window,
     drop_repeats,
+    load_fitted_encoder,
     max_new_tokens,
     segment_confidence,
 )
+from speech.asr.whisper_encoder import MARGIN_POSITIONS, content_frames
 from speech.audio import Audio
+from speech.resample import resample
 from tests.speech.corpus import UTTERANCES, Sample
 from tests.speech.rasa_fixture import write_rasa_project
 
@@ -220,32 +223,88 @@ def test_bench_reports_load_latency_rtf_and_wer(
     assert "RTF" in result.summary()
 
 
-def _windows_used(caplog: pytest.LogCaptureFixture) -> list[int]:
-    return [r.ivr_fields["window_s"] for r in caplog.records if r.msg == "asr.whisper.final"]
+def _positions_used(caplog: pytest.LogCaptureFixture) -> list[int]:
+    return [r.ivr_fields["positions"] for r in caplog.records if r.msg == "asr.whisper.final"]
 
 
-def test_window_is_the_short_one_when_the_utterance_fits_else_the_full_30_s() -> None:
-    assert choose_window(2.5, 20) == 20
-    assert choose_window(19.0, 20) == 20
-    assert choose_window(19.5, 20) == 30  # no 1 s margin left
-    assert choose_window(2.5, 30) == 30  # configured off
-    assert max_new_tokens(1.0) < max_new_tokens(10.0) < max_new_tokens(60.0) == 224
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum() / np.linalg.norm(a) / np.linalg.norm(b))
 
 
-def test_short_utterance_uses_the_short_window_and_a_long_one_transcribes_fully(
-    piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
+def _window_features(engine: WhisperEngine, audio: Audio) -> np.ndarray:
+    """One utterance's features as faster-whisper hands them to the encoder: zero-padded."""
+    samples = resample(audio.samples, audio.rate, WHISPER_RATE).astype(np.float32) / 32768.0
+    features = engine.model.feature_extractor(samples)
+    window = np.zeros((features.shape[0], 3000), np.float32)
+    window[:, : features.shape[1]] = features[:, :3000]
+    return window
+
+
+def test_fitted_encoder_is_whisper_encoder_and_closer_to_it_than_a_cut_window(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample]
 ) -> None:
-    whisper_engine = WhisperEngine(window_s=20)
+    """CTranslate2's full encoder is the reference. On a window full of speech the fitted
+    encoder computes every position; on an utterance it computes the speech and the margin, and
+    its speech states must be closer to the reference than those of a window cut to the same
+    length (the cheap shortcut that made tiny.en mishear)."""
+    fitted = whisper_engine.fitted_encoder
+    assert fitted is not None
+    raw_encode = whisper_engine.model.model.encode
+    import ctranslate2
+
+    def reference(window: np.ndarray, frames: int = 3000) -> np.ndarray:
+        view = ctranslate2.StorageView.from_array(np.ascontiguousarray(window[None, :, :frames]))
+        return np.array(raw_encode(view))[0]
+
+    parts = [s.audio.samples for s in piper_samples]
+    full = _window_features(whisper_engine, Audio(np.concatenate(parts)[: 30 * 8000], 8000))
+    assert content_frames(full) == 3000
+    assert _cosine(fitted.encode(full), reference(full)) > 0.995  # int8 weights vs float32
+
+    sample = next(s for s in piper_samples if s.text == "transfer two hundred dollars to checking")
+    window = _window_features(whisper_engine, sample.audio)
+    frames = content_frames(window)
+    speech = (frames + 1) // 2
+    positions = fitted.positions_for(frames)
+    assert speech < positions < 400 and fitted.worthwhile(frames)
+    expected = reference(window)
+    states = fitted.encode(window)
+    assert states.shape == expected.shape == (1500, fitted.width)
+    cut = reference(window, 2 * positions)
+    assert _cosine(states[:speech], expected[:speech]) > 0.98
+    assert _cosine(states[:speech], expected[:speech]) > _cosine(cut[:speech], expected[:speech])
+    assert _cosine(states, expected) > 0.95
+
+
+def test_fitted_encoder_hears_the_corpus_as_the_full_encoder_does(
+    baseline: dict[str, list[Transcript]],
+    piper_samples: list[Sample],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    full = WhisperEngine(encoder="full")
+    result, hypotheses = _score(full, piper_samples)
+    fitted, _ = _wer(piper_samples, baseline["piper"])
+    label = f"whisper full encoder (fitted: {fitted.wer:.1%})"
+    _report(capsys, label, result, piper_samples, hypotheses)
+    assert fitted.wer <= result.wer + 0.01
+
+
+def test_short_utterance_is_fitted_and_a_long_one_gets_the_full_encoder(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
+) -> None:
     short = next(s for s in piper_samples if s.text == "transfer two hundred dollars to checking")
     pause = np.zeros(short.audio.rate // 2, dtype=np.int16)
     others = [s for s in piper_samples if s.audio.duration > 2.0 and s is not short]
     parts = [*others[:9], short]
     long = Audio(np.concatenate([p for s in parts for p in (s.audio.samples, pause)]), 8000)
-    assert long.duration > whisper_engine.window_s
+    assert long.duration > 20
     with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
         short_text = whisper_engine.transcribe(short.audio).text
         long_text = whisper_engine.transcribe(long).text
-    assert _windows_used(caplog) == [whisper_engine.window_s, 30]
+    short_positions, long_positions = _positions_used(caplog)
+    speech = 50 * short.audio.duration  # 20 ms positions
+    assert speech < short_positions <= speech + MARGIN_POSITIONS + 2
+    assert long_positions == 1500
     assert normalise_text(short_text) == normalise_text(short.text)
     # Decoded from start to end, not cut by the token bound (tiny.en may skip or mishear a
     # sentence in between).
@@ -254,19 +313,19 @@ def test_short_utterance_uses_the_short_window_and_a_long_one_transcribes_fully(
     assert words[-3:] == normalise_text(short.text).split()[-3:], long_text
 
 
-def test_token_bound_stops_whisper_repeating_itself_in_a_tiny_window(
-    piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
+def test_decoding_is_bounded_by_the_audio_length(whisper_engine: WhisperEngine) -> None:
+    """A decode that repeats itself stops at a bound proportional to the audio's length."""
+    assert max_new_tokens(1.0) < max_new_tokens(10.0) < max_new_tokens(60.0) == 224
+    assert whisper_engine.decode_options((), 2.0)["max_new_tokens"] == max_new_tokens(2.0)
+
+
+def test_unreadable_weights_leave_the_full_encoder_serving(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A 5 s window makes tiny.en repeat "Can I speak to an agent?" up to its 224-token limit;
-    the bound proportional to the audio's duration cuts that short. The count is whisper's own
-    (logged before repeated sentences are dropped from the text)."""
-    sample = next(s for s in piper_samples if s.text == "can i speak to an agent")
-    tiny_window = WhisperEngine(window_s=5)
-    with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
-        text = tiny_window.transcribe(sample.audio).text
-    [tokens] = [r.ivr_fields["tokens"] for r in caplog.records if r.msg == "asr.whisper.final"]
-    assert normalise_text(text).startswith(normalise_text(sample.text))
-    assert 0 < tokens <= max_new_tokens(sample.audio.duration)
+    (tmp_path / "model.bin").write_bytes(b"\x06\x00\x00\x00garbage")
+    with caplog.at_level(logging.WARNING, logger="speech.asr.whisper"):
+        assert load_fitted_encoder(tmp_path) is None
+    assert [r.msg for r in caplog.records] == ["asr.whisper.no_fitted_encoder"]
 
 
 def test_repeated_sentences_are_dropped_but_not_repeated_numbers() -> None:
