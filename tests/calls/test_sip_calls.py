@@ -182,7 +182,7 @@ async def test_two_simultaneous_callers_are_served_independently(
 ) -> None:
     before = set(_calls(services))
     callers = []
-    for name, line in (("ann", "What are your branch hours?"), ("ben", "I lost my card.")):
+    for name, line in (("ann", "What are your opening hours?"), ("ben", "I lost my card.")):
         mic = bytes(RATE * 2 * 9) + caller_says(voice, line) + bytes(RATE * 2 * 40)
         callers.append(Baresip(tmp_path, name, source_wav=write_wav(tmp_path / f"{name}.wav", mic)))
     try:

@@ -164,7 +164,7 @@ async def test_talk_hears_the_caller_and_stops_for_barge_in(
                 break
             await asyncio.sleep(0.05)
         await asyncio.sleep(1.0)  # the menu is playing: talk over it
-        question = caller_says(voice, "What are your branch hours?")
+        question = caller_says(voice, "What are your opening hours?")
         onset = len(device.played) + speech_onset_bytes(question) * DEVICE_RATE // RATE
         device.speak(question)
         await asyncio.sleep(len(question) / 2 / RATE)
