@@ -54,6 +54,10 @@ class BenchPlan:
     """Extra ``--set`` settings for every bot (e.g. to try a tuning)."""
 
 
+EARLY_END_VARIANT_MS = 300
+"""The early turn end measured side by side when it is off in the configuration."""
+
+
 @dataclass
 class _Variant:
     group: str
@@ -63,9 +67,21 @@ class _Variant:
 
 
 def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant]:
+    """Each variant changes one setting from the bot's configuration: where the default is one of
+    two choices (turn end, whisper's encoder), the variant is the other one."""
+    turn_end = (
+        _Variant("turn end", "hangover only", ["vad.early_end_ms=0"])
+        if config.vad.early_end_ms
+        else _Variant(
+            "turn end",
+            f"early at {EARLY_END_VARIANT_MS} ms when finished",
+            [f"vad.early_end_ms={EARLY_END_VARIANT_MS}"],
+        )
+    )
+    encoder = "full" if config.asr.whisper_encoder == "fitted" else "fitted"
     variants = [
-        _Variant("turn end", "full hangover only", ["vad.early_end_ms=0"]),
-        _Variant("asr", "whisper, full 30 s encoder", ["asr.whisper_encoder=full"]),
+        turn_end,
+        _Variant("asr", f"whisper, {encoder} encoder", [f"asr.whisper_encoder={encoder}"]),
         _Variant("asr", "whisper, no speculation", ["asr.speculate_after_ms=0"]),
         _Variant("asr", "whisper greedy (beam 1)", ["asr.whisper_beam_size=1"]),
         _Variant("tts", "pyttsx3 (espeak-ng)", ["tts.engine=pyttsx3"]),
