@@ -13,6 +13,7 @@ from ivr.config import Config
 from ivr.logs import fields, get_logger
 from ivr.metrics import Metrics
 from ivr.records import CallRecordStore
+from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
 from speech.asr import AsrEngine, create_asr_engine
 from speech.audio import Audio
@@ -45,6 +46,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
     Warming up means the first caller does not pay for model loading or first-run compilation.
     ``dialogue``: an assistant already started elsewhere to share (the bench's variant host).
     """
+    limit_blas_threads()
     vocabulary = load_vocabulary(config.dialogue.project_dir) if config.asr.use_vocabulary else None
     asr = create_asr_engine(config.asr, vocabulary)
     tts = create_tts_engine(config.tts)

@@ -23,6 +23,7 @@ from ivr.bench.report import machine, percentiles, summarise_calls, wire_latenci
 from ivr.bench.voice import caller_lines
 from ivr.bench_speech import vosk_model_dir
 from ivr.config import Config
+from ivr.threads import limit_blas_threads
 
 P95_LIMIT_MS = 1500.0
 """A load level passes while p95 turn latency stays at or under this and nothing underruns."""
@@ -181,6 +182,7 @@ async def run_bench(
     config: Config, plan: BenchPlan, echo: Callable[[str], None] = print
 ) -> dict[str, Any]:
     """Run every scenario of ``plan``; returns the results (also written as JSON)."""
+    limit_blas_threads()  # the callers' numpy work must not spin on the bots' cores
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
         workdir = Path(tmp)
