@@ -10,6 +10,7 @@ Performance). Parallelism comes from calls and the engines' own thread pools ins
 
 from __future__ import annotations
 
+import numpy  # noqa: F401 - loads the BLAS to limit (threadpoolctl sees only loaded libraries)
 from threadpoolctl import threadpool_limits
 
 BLAS_THREADS = 1
