@@ -22,6 +22,7 @@ import numpy as np
 
 from ivr.bench.voice import caller_clips
 from ivr.config import Config
+from ivr.threads import limit_blas_threads
 from speech.asr import create_asr_engine
 from speech.asr.bench import bench_engine as bench_asr
 from speech.asr.scoring import word_error_rate
@@ -150,6 +151,7 @@ def vosk_model_dir(config: Config) -> str | None:
 
 
 def run(config: Config, out_dir: Path = Path("bench/results"), echo: Any = print) -> dict[str, Any]:
+    limit_blas_threads()  # as the bot runs its engines
     echo("synthesising caller audio ...")
     clips = _caller_clips(config)
     results: dict[str, Any] = {"machine": _machine(), "asr": [], "tts": []}
