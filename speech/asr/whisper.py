@@ -149,7 +149,7 @@ def _fitted(encode: Any) -> Any:
             frames = content_frames(window)
             if encoder.worthwhile(frames):
                 _fitting.positions = encoder.positions_for(frames)
-                return ctranslate2.StorageView.from_array(encoder.encode(window)[None])
+                return ctranslate2.StorageView.from_array(encoder.encode(window, frames)[None])
         _fitting.positions = window.shape[-1] // 2
         return encode(features)
 

@@ -196,12 +196,13 @@ class FittedEncoder:
         """Whether fitting beats encoding the whole window for this much speech."""
         return self.positions_for(content_frames) <= MAX_FITTED_SHARE * self.positions
 
-    def encode(self, features: np.ndarray) -> np.ndarray:
-        """Encoder output (positions, width) for one window of features (mels, frames): the
-        utterance and the margin computed, the rest from the padding's encoding."""
+    def encode(self, features: np.ndarray, frames: int) -> np.ndarray:
+        """Encoder output (positions, width) for one window of features (mels, frames) whose
+        first ``frames`` are the utterance (``content_frames``): the utterance and the margin
+        computed, the rest from the padding's encoding."""
         if features.ndim != 2 or features.shape[0] != self.mels:
             raise ValueError(f"features must be ({self.mels}, frames), got {features.shape}")
-        count = self.positions_for(content_frames(features))
+        count = self.positions_for(frames)
         states, _, _ = self._run(features, count, self._padding)
         return np.concatenate([states, self._padding.output[count:]])
 
