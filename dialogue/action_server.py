@@ -9,6 +9,11 @@ It is the stock rasa-sdk Sanic app (``rasa_sdk.endpoint.create_app``), identical
 ``rasa run actions``; :class:`ActionServer` starts it on a socket we bind, waits until it
 answers ``/health``, and stops it cleanly. ``python -m dialogue.action_server`` runs it on
 its own (for ``rasa shell``/``rasa interactive``; PIN entry cannot work across processes).
+
+Only the bot may call it: an action trusts the tracker it is sent (``authenticated``,
+``customer_id``), so a forged tracker would move anyone's money. Every request but ``/health``
+(which says only "ok") must carry ``Authorization: Bearer <token>``, the server's shared
+secret; others get 401 and a ``dialogue.action_server.refused`` log line with their address.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
+import secrets
 import signal
 import socket
 import time
@@ -24,11 +31,16 @@ from typing import Any
 
 from dialogue import quiet_rasa_environment
 from dialogue.actions import runtime as actions_runtime
+from dialogue.token_guard import BEARER, bearer_token, token_guard
 from ivr.logs import fields, get_logger
 
 log = get_logger(__name__)
 ACTIONS_PACKAGE = "dialogue.actions"
 _APP_NAME = "rasa_sdk"
+HEALTH_PATH = "/health"
+TOKEN_ENV = "IVR_ACTION_TOKEN"
+"""Where ``python -m dialogue.action_server`` and a stand-alone ``rasa run`` (through
+``dialogue/endpoints.yml``) both find the shared secret."""
 
 
 class SanicInLoop:
@@ -85,8 +97,18 @@ class SanicInLoop:
             self._sock = None
 
 
+def _log_refusal(source: str, path: str, reason: str) -> None:
+    log.warning(
+        "dialogue.action_server.refused", extra=fields(source=source, path=path, reason=reason)
+    )
+
+
 class ActionServer:
-    """Start/stop the custom action server in the running event loop."""
+    """Start/stop the custom action server in the running event loop.
+
+    ``token``: the shared secret every caller must present; without one a fresh random
+    token is made for this server (an in-process Rasa is simply given it).
+    """
 
     def __init__(
         self,
@@ -96,6 +118,7 @@ class ActionServer:
         runtime: actions_runtime.Runtime | None = None,
         package: str = ACTIONS_PACKAGE,
         health_timeout_s: float = 20.0,
+        token: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -103,6 +126,7 @@ class ActionServer:
         self._package = package
         self._health_timeout_s = health_timeout_s
         self._server: SanicInLoop | None = None
+        self.token = token or secrets.token_urlsafe(32)
 
     @property
     def url(self) -> str:
@@ -112,6 +136,11 @@ class ActionServer:
     def webhook_url(self) -> str:
         """The URL to give Rasa as its action endpoint."""
         return f"{self.url}/webhook"
+
+    @property
+    def auth_headers(self) -> dict[str, str]:
+        """The headers Rasa's action endpoint must send (``EndpointConfig(headers=...)``)."""
+        return {"Authorization": BEARER + self.token}
 
     async def start(self) -> None:
         """Serve the actions; returns once ``/health`` answers (raises if it never does)."""
@@ -125,6 +154,10 @@ class ActionServer:
         # (stopped, or in another client) must not block this one.
         Sanic._app_registry.pop(_APP_NAME, None)
         app = create_app(self._package, cors_origins="")
+        app.register_middleware(
+            token_guard(self.token, bearer_token, _log_refusal, open_paths={HEALTH_PATH}),
+            "request",
+        )
         runtime = self._runtime
         if runtime is not None:
 
@@ -148,7 +181,7 @@ class ActionServer:
             while time.monotonic() < deadline:
                 try:
                     async with session.get(
-                        f"{self.url}/health", timeout=aiohttp.ClientTimeout(total=2)
+                        self.url + HEALTH_PATH, timeout=aiohttp.ClientTimeout(total=2)
                     ) as r:
                         if r.status == 200:
                             return
@@ -182,8 +215,8 @@ class ActionServer:
         await self.stop()
 
 
-async def _serve_forever(host: str, port: int) -> None:
-    server = ActionServer(host, port)
+async def _serve_forever(host: str, port: int, token: str) -> None:
+    server = ActionServer(host, port, token=token)
     await server.start()
     print(f"action server listening on {server.webhook_url} (Ctrl-C to stop)", flush=True)
     stop = asyncio.Event()
@@ -195,7 +228,7 @@ async def _serve_forever(host: str, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m dialogue.action_server [--host H] [--port P]``."""
+    """``python -m dialogue.action_server [--host H] [--port P]``, secret in $IVR_ACTION_TOKEN."""
     from ivr.config import load_config
     from ivr.logs import configure_logging
 
@@ -204,8 +237,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default=config.dialogue.action_server_host)
     parser.add_argument("--port", type=int, default=config.dialogue.action_server_port)
     args = parser.parse_args(argv)
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        parser.error(
+            f"set {TOKEN_ENV} to the shared secret Rasa sends (see dialogue/endpoints.yml)"
+        )
     configure_logging(config.logging.level, config.logging.format)
-    asyncio.run(_serve_forever(args.host, args.port))
+    asyncio.run(_serve_forever(args.host, args.port, token))
 
 
 if __name__ == "__main__":

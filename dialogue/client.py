@@ -447,7 +447,9 @@ class InProcessClient(_ClientBase):
         url = self._action_endpoint_url or (
             self.action_server.webhook_url if self.action_server else None
         )
-        endpoint = EndpointConfig(url=url) if url else None
+        # Rasa proves itself to the action server with its shared secret on every call.
+        headers = self.action_server.auth_headers if self.action_server else {}
+        endpoint = EndpointConfig(url=url, headers=headers) if url else None
         started = time.monotonic()
         try:
             self._trackers = LiveTrackerStore()
