@@ -5,8 +5,10 @@ One async interface (:class:`DialogueClient`), two implementations:
 - :class:`InProcessClient` loads the trained model with ``rasa.core.agent.Agent`` in this
   process (lowest latency; the default);
 - :class:`HttpClient` talks to a remote Rasa server's REST channel (scale-out). Start that
-  server with ``--enable-api`` so the client can read intents and confidences back, and
-  point its ``endpoints.yml`` at this application's action server.
+  server with ``--enable-api --auth-token`` so the client can read intents and confidences
+  back (it sends the token as ``?token=``), with ``dialogue/credentials.yml`` so its REST
+  channel asks for the same token, and point its ``endpoints.yml`` at this application's
+  action server with that server's secret.
 
 Either way the custom action server runs in this process (:mod:`dialogue.action_server`),
 which is what keeps PINs out of Rasa: :meth:`DialogueClient.send_digits` with
@@ -555,12 +557,21 @@ class HttpClient(_ClientBase):
 
         await self._start_actions()
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
+        # With a token, ask the API's /status, which checks it: a wrong token fails here.
+        probe = "/status" if self._token else "/"
         try:
-            async with self._session.get(f"{self.server_url}/") as response:
+            async with self._session.get(
+                self.server_url + probe, params=self._params()
+            ) as response:
+                if response.status in (401, 403):
+                    raise DialogueError(f"Rasa server at {self.server_url} refused our token")
                 if response.status != 200:
                     raise DialogueError(
                         f"Rasa server at {self.server_url} answered {response.status}"
                     )
+        except DialogueError:
+            await self.close()
+            raise
         except aiohttp.ClientError as exc:
             await self.close()
             raise DialogueError(
@@ -594,6 +605,8 @@ class HttpClient(_ClientBase):
             async with self._session.get(
                 f"{self.server_url}/conversations/{conversation_id}/tracker", params=self._params()
             ) as response:
+                if response.status in (401, 403):
+                    raise DialogueError(f"Rasa HTTP API refused our token ({response.status})")
                 tracker = await response.json() if response.status == 200 else None
         except aiohttp.ClientError as exc:
             raise DialogueError(f"Rasa server at {self.server_url} failed: {exc}") from exc
@@ -619,8 +632,15 @@ def _merge_rest_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
     return merged
 
 
-def make_client(config: Config) -> DialogueClient:
-    """The dialogue client the configuration asks for, with its own action server and vault."""
+def make_client(
+    config: Config, *, action_token: str | None = None, rasa_token: str | None = None
+) -> DialogueClient:
+    """The dialogue client the configuration asks for, with its own action server and vault.
+
+    In-process, the action server makes its own secret and gives it to the agent. Over HTTP
+    both ends are configured: ``action_token`` is what the remote Rasa sends our action
+    server, ``rasa_token`` what we send Rasa (its ``--auth-token``); both are required there.
+    """
     from dialogue.action_server import ActionServer
     from dialogue.actions import runtime
     from dialogue.training import Project
@@ -629,15 +649,23 @@ def make_client(config: Config) -> DialogueClient:
     rt = runtime.from_config(config)
     rt.vault = vault
     if config.dialogue.mode == "http":
+        if not action_token or not rasa_token:
+            raise DialogueError(
+                "dialogue.mode http needs dialogue.action_token_file and dialogue.rasa_token_file"
+            )
         # A remote Rasa must be able to reach our action server at the configured address.
         actions = ActionServer(
-            config.dialogue.action_server_host, config.dialogue.action_server_port, runtime=rt
+            config.dialogue.action_server_host,
+            config.dialogue.action_server_port,
+            runtime=rt,
+            token=action_token,
         )
         return HttpClient(
             config.dialogue.server_url,
             action_server=actions,
             vault=vault,
             timeout_s=config.dialogue.request_timeout_s,
+            token=rasa_token,
         )
     # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
     actions = ActionServer(config.dialogue.action_server_host, 0, runtime=rt)

@@ -141,6 +141,12 @@ class DialogueConfig:
     """FAQ knowledge files (hours, branches, rates, fees), relative to project_dir."""
     secret_ttl_s: float = 120.0
     """Lifetime of a one-time PIN token in the in-memory vault."""
+    action_token_file: str = ""
+    """mode=http: owner-only file with the secret the remote Rasa sends our action server
+    (``Authorization: Bearer``; its endpoints.yml reads it from $IVR_ACTION_TOKEN).
+    In-process mode ignores it: a fresh secret is made per process."""
+    rasa_token_file: str = ""
+    """mode=http: owner-only file with the remote server's ``rasa run --auth-token`` token."""
 
 
 @dataclass
@@ -347,6 +353,12 @@ def validate(config: Config) -> None:
         raise ConfigError("dialogue.model_name must be a plain file name without '/'")
     if config.dialogue.secret_ttl_s <= 0:
         raise ConfigError("dialogue.secret_ttl_s must be positive")
+    if config.dialogue.mode == "http":
+        for key in ("action_token_file", "rasa_token_file"):
+            if not getattr(config.dialogue, key):
+                raise ConfigError(
+                    f"dialogue.{key} must name a secret file when dialogue.mode is http"
+                )
     if not config.call.records_db.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError("call.records_db must start with sqlite:/// or postgresql://")
     for section, port in (("sip.port", config.sip.port), ("http.port", config.http.port)):

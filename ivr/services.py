@@ -13,6 +13,7 @@ from ivr.config import Config
 from ivr.logs import fields, get_logger
 from ivr.metrics import Metrics
 from ivr.records import CallRecordStore
+from ivr.secretfile import read_secret
 from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
 from speech.asr import AsrEngine, create_asr_engine
@@ -50,7 +51,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
     vocabulary = load_vocabulary(config.dialogue.project_dir) if config.asr.use_vocabulary else None
     asr = create_asr_engine(config.asr, vocabulary)
     tts = create_tts_engine(config.tts)
-    client = dialogue or make_client(config)
+    client = dialogue or dialogue_client(config)
     await asyncio.gather(
         asyncio.to_thread(_warm_up_asr, asr, config.audio.call_rate),
         asyncio.to_thread(tts.warm_up),
@@ -62,6 +63,17 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
         extra=fields(asr=asr.name, tts=tts.describe(), dialogue=config.dialogue.mode),
     )
     return Services(config, asr, tts, client, records)
+
+
+def dialogue_client(config: Config) -> DialogueClient:
+    """The configured dialogue client; over HTTP with the two tokens from their secret files."""
+    if config.dialogue.mode != "http":
+        return make_client(config)
+    return make_client(
+        config,
+        action_token=read_secret(config.dialogue.action_token_file, "dialogue.action_token_file"),
+        rasa_token=read_secret(config.dialogue.rasa_token_file, "dialogue.rasa_token_file"),
+    )
 
 
 def _warm_up_asr(asr: AsrEngine, rate: int) -> None:

@@ -43,6 +43,7 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("tts.volume=3", "unknown setting 'tts.volume'"),
         ("bank.database=mysql://x", "sqlite"),
         ("engine=piper", "section.key"),
+        ("dialogue.mode=http", "dialogue.action_token_file must name a secret file"),
     ],
 )
 def test_bad_settings_are_named_in_the_error(override: str, message: str) -> None:
@@ -71,3 +72,30 @@ def test_shipped_ivr_yaml_lists_every_setting_at_its_default() -> None:
     uncommented = "\n".join(line.removeprefix("# ") for line in settings)
     assert yaml.safe_load(uncommented) == Config().as_dict()
     assert load_config(template, environ={}) == Config()
+
+
+def test_http_dialogue_takes_both_tokens_from_owner_only_files(tmp_path: Path) -> None:
+    from dialogue.client import HttpClient
+    from ivr.secretfile import write_secret
+    from ivr.services import dialogue_client
+
+    with pytest.raises(ConfigError, match=r"dialogue\.rasa_token_file must name"):
+        load_config(overrides=["dialogue.mode=http", "dialogue.action_token_file=x"], environ={})
+    action = write_secret(tmp_path / "action-token", "action-secret")
+    rasa = tmp_path / "rasa-token"
+    rasa.write_text("rasa-secret")
+    rasa.chmod(0o644)
+    config = load_config(
+        overrides=[
+            "dialogue.mode=http",
+            f"dialogue.action_token_file={action}",
+            f"dialogue.rasa_token_file={rasa}",
+        ],
+        environ={},
+    )
+    with pytest.raises(ConfigError, match=r"dialogue\.rasa_token_file: .* other users"):
+        dialogue_client(config)
+    rasa.chmod(0o600)
+    client = dialogue_client(config)
+    assert isinstance(client, HttpClient)
+    assert client.action_server is not None and client.action_server.token == "action-secret"

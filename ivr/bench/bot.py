@@ -22,12 +22,17 @@ from typing import Any
 
 import aiohttp
 import psutil
+import yaml
 
 from dialogue import quiet_rasa_environment
+from dialogue.token_guard import BEARER
+from ivr.secretfile import new_token, write_secret
 
 READY_TIMEOUT_S = 300.0
 """Longest wait for a bot to load its engines and the assistant (on a busy 2-core machine)."""
 STOP_TIMEOUT_S = 20.0
+TOKEN_REST_CHANNEL = "dialogue.rest_channel.TokenRestInput"
+"""Rasa's REST channel behind the same token as its HTTP API (see dialogue/credentials.yml)."""
 
 
 def free_port() -> int:
@@ -221,19 +226,38 @@ class VariantHost(Subprocess):
 
 
 class RasaServer(Subprocess):
-    """``rasa run --enable-api`` with the trained model, its actions served by a bot process."""
+    """``rasa run --enable-api --auth-token`` with the trained model, its actions served by a
+    bot process; both ends' secrets are made here and written owner-only for that bot."""
 
     def __init__(self, workdir: Path, model: Path, action_port: int, port: int) -> None:
         self.port = port
-        endpoints = workdir / "rasa-endpoints.yml"
-        endpoints.parent.mkdir(parents=True, exist_ok=True)
-        endpoints.write_text(
-            f"action_endpoint:\n  url: http://127.0.0.1:{action_port}/webhook\n", encoding="utf-8"
+        self.action_port = action_port
+        action_token, rasa_token = new_token(), new_token()
+        self.action_token_file = write_secret(workdir / "action-token", action_token)
+        self.rasa_token_file = write_secret(workdir / "rasa-token", rasa_token)
+        endpoints = write_secret(
+            workdir / "rasa-endpoints.yml",
+            yaml.safe_dump(
+                {
+                    "action_endpoint": {
+                        "url": f"http://127.0.0.1:{action_port}/webhook",
+                        "headers": {"Authorization": BEARER + action_token},
+                    }
+                }
+            ),
+        )
+        credentials = write_secret(
+            workdir / "rasa-credentials.yml",
+            yaml.safe_dump({TOKEN_REST_CHANNEL: {"token": rasa_token}}),
         )
         argv = [
             _tool("rasa"),
             "run",
             "--enable-api",
+            "--auth-token",
+            rasa_token,
+            "--credentials",
+            str(credentials),
             "--model",
             str(model),
             "--endpoints",
@@ -248,6 +272,17 @@ class RasaServer(Subprocess):
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def client_settings(self) -> list[str]:
+        """The ``--set`` settings of a bot whose dialogue is this server."""
+        return [
+            "dialogue.mode=http",
+            f"dialogue.server_url={self.url}",
+            f"dialogue.action_server_port={self.action_port}",
+            f"dialogue.action_token_file={self.action_token_file}",
+            f"dialogue.rasa_token_file={self.rasa_token_file}",
+        ]
 
     async def start(self) -> None:
         quiet_rasa_environment()

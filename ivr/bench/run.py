@@ -67,9 +67,10 @@ class _Variant:
     note: str = ""
 
 
-def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant]:
+def _variants(config: Config, rasa: RasaServer) -> list[_Variant]:
     """Each variant changes one setting from the bot's configuration: where the default is one of
-    two choices (turn end, whisper's encoder), the variant is the other one."""
+    two choices (turn end, whisper's encoder), the variant is the other one; the HTTP dialogue
+    variant talks to ``rasa``."""
     turn_end = (
         _Variant("turn end", "hangover only", ["vad.early_end_ms=0"])
         if config.vad.early_end_ms
@@ -87,15 +88,7 @@ def _variants(config: Config, action_port: int, rasa_port: int) -> list[_Variant
         _Variant("asr", "whisper greedy (beam 1)", ["asr.whisper_beam_size=1"]),
         _Variant("tts", "pyttsx3 (espeak-ng)", ["tts.engine=pyttsx3"]),
         _Variant("prompts", "uncached", ["tts.cache_dir="]),
-        _Variant(
-            "dialogue",
-            "Rasa over HTTP",
-            [
-                "dialogue.mode=http",
-                f"dialogue.server_url=http://127.0.0.1:{rasa_port}",
-                f"dialogue.action_server_port={action_port}",
-            ],
-        ),
+        _Variant("dialogue", "Rasa over HTTP", rasa.client_settings),
     ]
     model = vosk_model_dir(config)
     if model:
@@ -188,18 +181,17 @@ async def run_bench(
         workdir = Path(tmp)
         echo("synthesising the caller's lines ...")
         lines = await asyncio.to_thread(caller_lines, config)
-        action_port, rasa_port = free_port(), free_port()
         common = [*plan.overrides, f"tts.cache_dir={workdir}/prompts"]
         default = BotProcess("default", workdir, common)
-        variants = _variants(config, action_port, rasa_port) if plan.variants else []
+        rasa = (
+            RasaServer(workdir, _model_path(config), free_port(), free_port())
+            if plan.variants
+            else None
+        )
+        variants = _variants(config, rasa) if rasa is not None else []
         host = (
             VariantHost(workdir, {v.name: [*common, *v.overrides] for v in variants})
             if variants
-            else None
-        )
-        rasa = (
-            RasaServer(workdir, _model_path(config), action_port, rasa_port)
-            if any(v.group == "dialogue" for v in variants)
             else None
         )
         echo(f"starting the bots ({1 + len(variants)}, in {1 + (host is not None)} processes) ...")

@@ -131,12 +131,14 @@ def chat_command(ctx: click.Context, as_json: bool, conversation_id: str | None)
 
 
 async def _chat(config: Config, conversation: str, as_json: bool) -> None:
-    from dialogue.client import DialogueError, make_client
+    from dialogue.client import DialogueError
+    from ivr.config import ConfigError
+    from ivr.services import dialogue_client
 
-    client = make_client(config)
     try:
+        client = dialogue_client(config)
         await client.start()
-    except DialogueError as exc:
+    except (ConfigError, DialogueError) as exc:
         raise click.ClickException(str(exc)) from exc
     interactive = sys.stdin.isatty()
     turn = 0

@@ -1,21 +1,28 @@
 """The HTTP client against a real Rasa server (rasa.server's REST channel and HTTP API).
 
-The server is Rasa's own Sanic app (what `rasa run --enable-api` serves), sharing the
-session's loaded model; the action server is the session's, in this process.
+The server is Rasa's own Sanic app (what `rasa run --enable-api --auth-token T
+--credentials dialogue/credentials.yml` serves: the HTTP API and our token-checking REST
+channel), sharing the session's loaded model; the action server is the session's, in this
+process, and the agent proves itself to it with that server's secret.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
+from pathlib import Path
 
+import aiohttp
 import pytest
 import pytest_asyncio
 
 from dialogue.actions import runtime as actions_runtime
-from dialogue.client import DialogueClient, HttpClient, InProcessClient
-from tests.dialogue.conftest import ALICE, reseed
+from dialogue.client import DialogueClient, DialogueError, HttpClient, InProcessClient
+from tests.dialogue.conftest import ALICE, ROOT, reseed
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
+
+RASA_TOKEN = secrets.token_urlsafe(32)
 
 
 @pytest_asyncio.fixture(loop_scope="session")
@@ -24,7 +31,7 @@ async def rasa_server(
 ) -> AsyncIterator[str]:
     from rasa import server
     from rasa.core.channels.channel import register
-    from rasa.core.channels.rest import RestInput
+    from rasa.core.run import create_http_input_channels
     from sanic import Sanic
 
     from dialogue.action_server import SanicInLoop
@@ -32,8 +39,11 @@ async def rasa_server(
     reseed(session_runtime.repository)
     actions_runtime.configure(session_runtime)
     Sanic._app_registry.pop("rasa_server", None)
-    app = server.create_app(agent=dialogue_client.agent, cors_origins="")
-    register([RestInput()], app, "/webhooks/")
+    app = server.create_app(agent=dialogue_client.agent, cors_origins="", auth_token=RASA_TOKEN)
+    with pytest.MonkeyPatch.context() as env:  # what `rasa run --credentials` reads
+        env.setenv("IVR_RASA_TOKEN", RASA_TOKEN)
+        channels = create_http_input_channels(None, str(ROOT / "dialogue" / "credentials.yml"))
+    register(channels, app, "/webhooks/")
     serving = SanicInLoop(app, "127.0.0.1", 0)
     await serving.start()
     yield f"http://127.0.0.1:{serving.port}"
@@ -44,32 +54,101 @@ async def rasa_server(
 async def test_http_client_runs_a_verified_call(
     rasa_server: str, session_runtime: actions_runtime.Runtime, conversation: str
 ) -> None:
-    client = HttpClient(rasa_server, action_server=None, vault=session_runtime.vault)
+    client = HttpClient(
+        rasa_server, action_server=None, vault=session_runtime.vault, token=RASA_TOKEN
+    )
     assert isinstance(client, DialogueClient)
     await client.start()
     try:
-        greeting = await client.begin(conversation)
-        assert greeting.intent == "greet" and greeting.messages[0].interruptible is False
-        ask = await client.send(conversation, "what's my balance")
-        assert ask.intent == "check_balance" and ask.confidence is not None and ask.confidence > 0.5
-        assert ask.expect_digits is not None and ask.expect_digits.count == 8
-        pin_prompt = await client.send_digits(conversation, ALICE["account"], secure=False)
-        assert pin_prompt.expect_digits is not None and pin_prompt.expect_digits.secure
-        assert client.expects_secure_input(conversation)
-        answer = await client.send(conversation, "two four six eight")  # spoken PIN, sent securely
-        assert answer.intent == "dtmf"
-        assert "Alice" in str(answer.messages[0].text)
-        assert "2,450 dollars and 75 cents" in answer.text
-        assert [(e["entity"], e["value"]) for e in answer.entities] == [("digits", "[secret]")]
+        await holds_a_verified_balance_call(client, conversation)
     finally:
         await client.close()
+
+
+async def holds_a_verified_balance_call(client: HttpClient, conversation: str) -> None:
+    """Alice asks for her balance, keys her account number and says her PIN."""
+    greeting = await client.begin(conversation)
+    assert greeting.intent == "greet" and greeting.messages[0].interruptible is False
+    ask = await client.send(conversation, "what's my balance")
+    assert ask.intent == "check_balance" and ask.confidence is not None and ask.confidence > 0.5
+    assert ask.expect_digits is not None and ask.expect_digits.count == 8
+    pin_prompt = await client.send_digits(conversation, ALICE["account"], secure=False)
+    assert pin_prompt.expect_digits is not None and pin_prompt.expect_digits.secure
+    assert client.expects_secure_input(conversation)
+    answer = await client.send(conversation, "two four six eight")  # spoken PIN, sent securely
+    assert answer.intent == "dtmf"
+    assert "Alice" in str(answer.messages[0].text)
+    assert "2,450 dollars and 75 cents" in answer.text
+    assert [(e["entity"], e["value"]) for e in answer.entities] == [("digits", "[secret]")]
+
+
+async def test_rasa_server_refuses_turns_and_api_calls_without_its_token(
+    rasa_server: str, session_runtime: actions_runtime.Runtime, conversation: str
+) -> None:
+    body = {"sender": conversation, "message": "what's my balance"}
+    async with aiohttp.ClientSession() as http:
+        for params in ({}, {"token": "not-" + RASA_TOKEN}):
+            async with http.post(
+                f"{rasa_server}/webhooks/rest/webhook", json=body, params=params
+            ) as response:
+                assert response.status == 401, await response.text()
+            async with http.get(
+                f"{rasa_server}/conversations/{conversation}/tracker", params=params
+            ) as response:
+                assert response.status == 401
+        async with http.get(
+            f"{rasa_server}/conversations/{conversation}/tracker", params={"token": RASA_TOKEN}
+        ) as response:
+            assert response.status == 200
+            events = (await response.json())["events"]
+    assert not [e for e in events if e["event"] == "user"]  # the refused turn never ran
+    wrong = HttpClient(
+        rasa_server, action_server=None, vault=session_runtime.vault, token="not-" + RASA_TOKEN
+    )
+    with pytest.raises(DialogueError, match="refused our token"):
+        await wrong.start()
+
+
+async def test_rasa_run_with_auth_token_serves_only_the_client_that_has_it(
+    trained_model: Path,
+    session_runtime: actions_runtime.Runtime,
+    tmp_path: Path,
+    conversation: str,
+) -> None:
+    """A real ``rasa run`` process as the bench starts it: tokens made, files owner-only."""
+    from dialogue.action_server import ActionServer
+    from ivr.bench.bot import RasaServer, free_port
+    from ivr.secretfile import read_secret
+
+    reseed(session_runtime.repository)
+    rasa = RasaServer(tmp_path, trained_model, free_port(), free_port())
+    action_token = read_secret(rasa.action_token_file, "action token")
+    rasa_token = read_secret(rasa.rasa_token_file, "rasa token")
+    actions = ActionServer(
+        "127.0.0.1", rasa.action_port, runtime=session_runtime, token=action_token
+    )
+    client = HttpClient(
+        rasa.url, action_server=actions, vault=session_runtime.vault, token=rasa_token
+    )
+    try:
+        await rasa.start()
+        async with aiohttp.ClientSession() as http:
+            async with http.post(
+                f"{rasa.url}/webhooks/rest/webhook", json={"sender": conversation, "message": "hi"}
+            ) as response:
+                assert response.status == 401
+            async with http.get(f"{rasa.url}/status") as response:
+                assert response.status == 401
+        await client.start()
+        await holds_a_verified_balance_call(client, conversation)
+    finally:
+        await client.close()
+        await rasa.stop()
 
 
 async def test_http_client_reports_an_unreachable_server(
     session_runtime: actions_runtime.Runtime,
 ) -> None:
-    from dialogue.client import DialogueError
-
     client = HttpClient(
         "http://127.0.0.1:9", action_server=None, vault=session_runtime.vault, timeout_s=2
     )
