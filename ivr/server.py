@@ -58,7 +58,7 @@ class BotServer:
         """Callers handed back to the platform for an agent (stream transports)."""
 
     async def start(self) -> None:
-        secrets = _read_secrets(self.config)
+        secrets = read_secrets(self.config)
         if self.services is None:
             self.services = await start_services(self.config)
         if not any(secrets.values()) and not _allow_lists(self.config):
@@ -191,7 +191,7 @@ async def serve_forever(config: Config) -> None:
         await server.stop()
 
 
-def _read_secrets(config: Config) -> dict[str, str | None]:
+def read_secrets(config: Config) -> dict[str, str | None]:
     """The secrets named by the ``*_file`` settings, by setting (None where unset).
 
     Read before anything binds, so a missing or world-readable file stops the start with a

@@ -1,5 +1,6 @@
 """The HTTP endpoints' proofs: API token on /metrics and /calls/{id}/next, Twilio's signature
-on /twilio/next, an open /healthz that tells nothing, and refusals counted in /metrics."""
+on /twilio/next, an open /healthz that tells nothing, refusals counted in /metrics; and the
+secret files behind them, checked before the server binds anything."""
 
 from __future__ import annotations
 
@@ -98,3 +99,16 @@ async def test_server_start_refuses_a_secret_file_others_can_read(tmp_path: Path
     config = load_config(overrides=[f"http.api_token_file={token_file}"], environ={})
     with pytest.raises(ConfigError, match=r"http\.api_token_file: .* chmod 600"):
         await BotServer(config).start()
+
+
+def test_serve_stops_on_a_missing_secret_file_before_training(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    missing = tmp_path / "nowhere" / "media-token"
+    result = CliRunner().invoke(main, ["--set", f"websocket.token_file={missing}", "serve"])
+    assert result.exit_code == 2
+    assert (
+        "websocket.token_file: secret file" in result.output and "does not exist" in result.output
+    )
