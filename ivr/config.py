@@ -19,6 +19,8 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from telephony.access import is_loopback_host, parse_networks
+
 SUPPORTED_RATES = (8000, 16000, 22050, 48000)
 ENV_PREFIX = "IVR_"
 DEFAULT_CONFIG_FILE = "ivr.yaml"
@@ -196,7 +198,8 @@ class SipConfig:
     """The SIP/RTP bridge (RFC 3261 user agent server)."""
 
     enabled: bool = True
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
+    """Bind address; a non-loopback one needs trusted_sources or digest credentials."""
     port: int = 5060
     udp: bool = True
     tcp: bool = True
@@ -206,14 +209,28 @@ class SipConfig:
     rtp_port_max: int = 20000
     max_calls: int = 32
     """Further INVITEs are answered 486 Busy Here."""
+    trusted_sources: str = ""
+    """Comma-separated CIDR blocks (the trunk, the SBC) allowed to send SIP; empty: anyone.
+    UDP from elsewhere is dropped unanswered, TCP answered 403."""
+    digest_user: str = ""
+    """With digest_password_file: INVITEs must carry digest credentials (RFC 8760, MD5 or
+    SHA-256, qop=auth) for this user; unset: no digest authentication."""
+    digest_password_file: str = ""
+    """Owner-only file holding the digest password (never the password itself here)."""
+    digest_realm: str = "bank-ivr"
+    """Realm of the digest challenge; the trunk's credentials are configured for it."""
 
 
 @dataclass
 class HttpConfig:
     """The HTTP server: health, Prometheus metrics, media-stream WebSockets."""
 
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
+    """Bind address; a non-loopback one needs api_token_file (and a media-stream proof)."""
     port: int = 8080
+    api_token_file: str = ""
+    """Owner-only file with the bearer token /metrics and /calls/{id}/next want (header
+    ``Authorization: Bearer`` or ``?token=``); unset: they are open (loopback only)."""
 
 
 @dataclass
@@ -224,6 +241,15 @@ class WebSocketConfig:
     max_message_kb: int = 64
     """Largest WebSocket message accepted; a bigger one closes the call as bad input."""
     max_calls: int = 32
+    token_file: str = ""
+    """Owner-only file with the bearer token every /media/{format} upgrade must carry
+    (``Authorization: Bearer`` or ``?token=``); unset with no Twilio token: open (loopback)."""
+    twilio_auth_token_file: str = ""
+    """Owner-only file with the Twilio account's auth token: /media/twilio and /twilio/next
+    then need a valid X-Twilio-Signature."""
+    public_url: str = ""
+    """Base URL Twilio calls (https://ivr.bank.example) when a TLS proxy sits in front; the
+    signature covers it. Empty: the scheme and Host the server sees."""
 
 
 @dataclass
@@ -231,9 +257,13 @@ class AudioSocketConfig:
     """Asterisk AudioSocket over TCP: one connection per call."""
 
     enabled: bool = True
-    host: str = "0.0.0.0"
+    host: str = "127.0.0.1"
+    """Bind address; a non-loopback one needs trusted_sources."""
     port: int = 9092
     max_calls: int = 32
+    trusted_sources: str = ""
+    """Comma-separated CIDR blocks (the Asterisk hosts) allowed to connect; empty: anyone.
+    AudioSocket carries no credentials, so this is its only proof."""
 
 
 @dataclass
@@ -378,6 +408,67 @@ def validate(config: Config) -> None:
         raise ConfigError("qa.caller_rate must be 0.5-2.0 and qa.turn_timeout_s positive")
     if config.sip.max_calls < 1 or config.call.max_call_s < 10:
         raise ConfigError("sip.max_calls must be >= 1 and call.max_call_s >= 10")
+    check_ways_in(config)
+
+
+def check_ways_in(config: Config) -> None:
+    """Each way in's proof is well-formed, and none listens publicly without one.
+
+    Secret files are named here and read when the server starts (``ivr.secretfile``), so
+    ``ivr config`` works on a machine without them.
+    """
+    for key, text in (
+        ("sip.trusted_sources", config.sip.trusted_sources),
+        ("audiosocket.trusted_sources", config.audiosocket.trusted_sources),
+    ):
+        try:
+            parse_networks(text)
+        except ValueError as exc:
+            raise ConfigError(f"{key}: {exc}") from None
+    sip = config.sip
+    if bool(sip.digest_user) != bool(sip.digest_password_file):
+        raise ConfigError("sip.digest_user and sip.digest_password_file are set together")
+    if sip.digest_user and not sip.digest_realm:
+        raise ConfigError("sip.digest_realm must not be empty when sip.digest_user is set")
+    public_url = config.websocket.public_url
+    if public_url and not public_url.startswith(("https://", "http://", "wss://", "ws://")):
+        raise ConfigError("websocket.public_url must start with https:// (or http://, wss://)")
+    binds = [
+        (
+            "sip.host",
+            sip.host,
+            sip.enabled,
+            bool(sip.trusted_sources or sip.digest_user),
+            "sip.trusted_sources or sip.digest_user/digest_password_file",
+        ),
+        (
+            "http.host",
+            config.http.host,
+            True,
+            bool(config.http.api_token_file),
+            "http.api_token_file (for /metrics and /calls/{id}/next)",
+        ),
+        (
+            "http.host",
+            config.http.host,
+            config.websocket.enabled,
+            bool(config.websocket.token_file or config.websocket.twilio_auth_token_file),
+            "websocket.token_file or websocket.twilio_auth_token_file",
+        ),
+        (
+            "audiosocket.host",
+            config.audiosocket.host,
+            config.audiosocket.enabled,
+            bool(config.audiosocket.trusted_sources),
+            "audiosocket.trusted_sources",
+        ),
+    ]
+    for key, host, enabled, proven, settings in binds:
+        if enabled and not proven and not is_loopback_host(host):
+            raise ConfigError(
+                f"{key}: {host!r} is reachable from other machines but no caller proof is "
+                f"configured; set {settings}, or bind 127.0.0.1"
+            )
 
 
 def _config_file(path: str | Path | None, environ: Mapping[str, str]) -> Path | None:

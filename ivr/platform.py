@@ -3,7 +3,9 @@
 Asterisk (after ``AudioSocket()`` or ``Dial(WebSocket/...)``) asks ``GET /calls/{id}/next``
 with ``CURL()`` and branches on the plain-text answer, ``agent`` or ``hangup``; JSON with the
 target and reason is there for other platforms. Twilio requests ``POST /twilio/next``, the
-``<Connect action=...>`` URL, when the media stream ends, and gets TwiML back.
+``<Connect action=...>`` URL, when the media stream ends, and gets TwiML back. Both answers
+say where a caller goes, so they want proof once it is configured (``ivr.http.HttpProof``):
+the API token for Asterisk (``CURL()`` can put it in ``?token=``), Twilio's signature.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
-from ivr.http import RouteSource
+from ivr.http import HttpProof, RouteSource
 from telephony.handoff import HandoffBoard
 
 
-def platform_routes(board: HandoffBoard) -> RouteSource:
+def platform_routes(board: HandoffBoard, proof: HttpProof | None = None) -> RouteSource:
     """The routes above, answering from the board the stream transports post handoffs to."""
+    guard = proof or HttpProof()
 
     async def next_step(request: web.Request) -> web.Response:
+        guard.require_token(request)
         call_id = request.match_info["call_id"]
         handoff = board.get(call_id)
         step = "agent" if handoff is not None else "hangup"
@@ -31,6 +35,7 @@ def platform_routes(board: HandoffBoard) -> RouteSource:
         return web.json_response(body)
 
     async def twilio_next(request: web.Request) -> web.Response:
+        await guard.require_twilio(request)
         form = await request.post()
         handoff = board.get(str(form.get("CallSid", "")))
         return web.Response(

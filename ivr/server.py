@@ -3,6 +3,10 @@
 Transports: SIP/RTP, media-stream WebSockets on the HTTP server (``/media/{format}``) and Asterisk
 AudioSocket on its own TCP port; each hands its calls to the same CallSession.
 
+Each way in checks who is calling with the proof configured for it (``ivr.config.check_ways_in``
+refuses a public bind without one); with none configured, everything listens on loopback and
+the server says so at start.
+
 Each answered call runs its own CallSession task; a failure inside one call is contained in that
 task. Stopping ends calls politely (BYE), lets their sessions write the final records, then
 releases the engines and the assistant.
@@ -17,9 +21,10 @@ from collections.abc import Mapping
 from aiohttp import web
 
 from ivr.config import Config
-from ivr.http import build_app
+from ivr.http import HttpProof, build_app
 from ivr.logs import fields, get_logger
 from ivr.platform import platform_routes
+from ivr.secretfile import read_secret
 from ivr.services import Services, start_services
 from ivr.session import CallSession
 from telephony.audiosocket.server import AudioSocketServer
@@ -47,13 +52,20 @@ class BotServer:
         self.audiosocket: AudioSocketServer | None = None
         self._http: web.AppRunner | None = None
         self._sessions: set[asyncio.Task[None]] = set()
+        self.http_proof: HttpProof | None = None
         self.http_port = 0
         self.handoffs = HandoffBoard()
         """Callers handed back to the platform for an agent (stream transports)."""
 
     async def start(self) -> None:
+        secrets = read_secrets(self.config)
         if self.services is None:
             self.services = await start_services(self.config)
+        if not any(secrets.values()) and not _allow_lists(self.config):
+            log.info(
+                "server.loopback_only",
+                extra=fields(reason="no credentials configured: every way in listens on 127.0.0.1"),
+            )
         sip_config = self.config.sip
         if sip_config.enabled:
             public = sip_config.public_address or _public_address(sip_config.host)
@@ -66,24 +78,40 @@ class BotServer:
                 public_host=public,
                 rtp_port_range=(sip_config.rtp_port_min, sip_config.rtp_port_max),
                 max_calls=sip_config.max_calls,
+                trusted_sources=sip_config.trusted_sources,
+                digest_user=sip_config.digest_user,
+                digest_password=secrets["sip.digest_password_file"] or "",
+                digest_realm=sip_config.digest_realm,
             )
             await self.sip.start()
-        if self.config.websocket.enabled:
+        websocket = self.config.websocket
+        twilio_auth_token = secrets["websocket.twilio_auth_token_file"]
+        if websocket.enabled:
             self.websocket = WebSocketMediaServer(
                 self._on_call,
-                max_calls=self.config.websocket.max_calls,
-                max_message_bytes=self.config.websocket.max_message_kb * 1024,
+                max_calls=websocket.max_calls,
+                max_message_bytes=websocket.max_message_kb * 1024,
+                token=secrets["websocket.token_file"],
+                twilio_auth_token=twilio_auth_token,
+                public_url=websocket.public_url,
             )
         if self.config.audiosocket.enabled:
             audiosocket = self.config.audiosocket
             self.audiosocket = AudioSocketServer(
-                audiosocket.host, audiosocket.port, self._on_call, audiosocket.max_calls
+                audiosocket.host,
+                audiosocket.port,
+                self._on_call,
+                audiosocket.max_calls,
+                trusted_sources=audiosocket.trusted_sources,
             )
             await self.audiosocket.start()
-        routes = [platform_routes(self.handoffs)]
+        self.http_proof = HttpProof(
+            secrets["http.api_token_file"], twilio_auth_token, websocket.public_url
+        )
+        routes = [platform_routes(self.handoffs, self.http_proof)]
         if self.websocket is not None:
             routes.append(self.websocket.add_routes)
-        app = build_app(self.services.metrics, self._transport_stats, routes)
+        app = build_app(self.services.metrics, self._transport_stats, routes, self.http_proof)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         site = web.TCPSite(self._http, self.config.http.host, self.config.http.port)
@@ -137,7 +165,12 @@ class BotServer:
                 self._sessions.discard(task)
 
     def _transport_stats(self) -> Mapping[str, Mapping[str, int]]:
-        transports = {"sip": self.sip, "websocket": self.websocket, "audiosocket": self.audiosocket}
+        transports = {
+            "sip": self.sip,
+            "websocket": self.websocket,
+            "audiosocket": self.audiosocket,
+            "http": self.http_proof,
+        }
         return {name: t.stats() for name, t in transports.items() if t is not None}
 
 
@@ -156,6 +189,25 @@ async def serve_forever(config: Config) -> None:
         await stop.wait()
     finally:
         await server.stop()
+
+
+def read_secrets(config: Config) -> dict[str, str | None]:
+    """The secrets named by the ``*_file`` settings, by setting (None where unset).
+
+    Read before anything binds, so a missing or world-readable file stops the start with a
+    ConfigError naming its setting.
+    """
+    files = {
+        "sip.digest_password_file": config.sip.digest_password_file,
+        "http.api_token_file": config.http.api_token_file,
+        "websocket.token_file": config.websocket.token_file,
+        "websocket.twilio_auth_token_file": config.websocket.twilio_auth_token_file,
+    }
+    return {key: read_secret(path, key) if path else None for key, path in files.items()}
+
+
+def _allow_lists(config: Config) -> bool:
+    return bool(config.sip.trusted_sources or config.audiosocket.trusted_sources)
 
 
 def _public_address(host: str) -> str:

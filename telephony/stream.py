@@ -279,6 +279,14 @@ class StreamCalls:
         self.counters[f"connections_rejected_{why}"] += 1
         log.warning("%s connection from %s closed (%s): %s", self.transport, peer, why, detail)
 
+    def refuse(self, why: str, peer: str, detail: str) -> None:
+        """A connection refused for lack of proof (untrusted source, bad token or signature).
+
+        ``detail`` says what was missing or wrong, never the secret that was presented.
+        """
+        self.counters[f"refused_{why}"] += 1
+        log.warning("%s connection from %s refused (%s): %s", self.transport, peer, why, detail)
+
     def bad_input(self, bridge: StreamBridge, reason: str) -> None:
         """Bad input on a live call: count it and fail the call with the reason."""
         self.counters["bad_input_closed"] += 1

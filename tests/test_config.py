@@ -99,3 +99,47 @@ def test_http_dialogue_takes_both_tokens_from_owner_only_files(tmp_path: Path) -
     client = dialogue_client(config)
     assert isinstance(client, HttpClient)
     assert client.action_server is not None and client.action_server.token == "action-secret"
+
+
+def test_every_way_in_listens_on_loopback_by_default() -> None:
+    config = Config()
+    assert (config.sip.host, config.http.host, config.audiosocket.host) == ("127.0.0.1",) * 3
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sip.host=0.0.0.0"], "sip.host: '0.0.0.0' .* set sip.trusted_sources or sip.digest"),
+        (["http.host=192.0.2.10"], "http.host: .* set http.api_token_file"),
+        (
+            ["http.host=192.0.2.10", "http.api_token_file=/run/ivr/api"],
+            "http.host: .* set websocket.token_file or websocket.twilio_auth_token_file",
+        ),
+        (["audiosocket.host=10.0.0.5"], "audiosocket.host: .* set audiosocket.trusted_sources"),
+        (["sip.trusted_sources=10.0.0.1/8"], "sip.trusted_sources: '10.0.0.1/8' is not"),
+        (["audiosocket.trusted_sources=asterisk"], "audiosocket.trusted_sources: 'asterisk'"),
+        (["sip.digest_user=trunk"], "sip.digest_user and sip.digest_password_file"),
+        (["websocket.public_url=ivr.bank.example"], "websocket.public_url must start"),
+    ],
+)
+def test_a_public_bind_without_its_proof_is_refused_naming_the_setting(
+    overrides: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(overrides=overrides, environ={})
+
+
+def test_a_public_bind_with_its_proof_is_accepted() -> None:
+    config = load_config(
+        overrides=[
+            "sip.host=0.0.0.0",
+            "sip.trusted_sources=203.0.113.0/24, 2001:db8::/32",
+            "http.host=0.0.0.0",
+            "http.api_token_file=/run/ivr/api-token",
+            "websocket.twilio_auth_token_file=/run/ivr/twilio-auth-token",
+            "audiosocket.host=0.0.0.0",
+            "audiosocket.trusted_sources=10.0.0.5",
+        ],
+        environ={},
+    )
+    assert config.sip.trusted_sources.startswith("203.0.113.0/24")

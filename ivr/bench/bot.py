@@ -23,6 +23,7 @@ from typing import Any
 import aiohttp
 import psutil
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from dialogue import quiet_rasa_environment
 from dialogue.token_guard import BEARER
@@ -177,14 +178,23 @@ class BotEndpoint:
         return f"http://127.0.0.1:{self.http_port}/healthz"
 
     async def transport_stats(self) -> dict[str, Any]:
-        """The SIP server's counters from /healthz (RTP underruns among them)."""
+        """The SIP server's counters (RTP underruns among them) from /metrics.
+
+        Read from the Prometheus text: /healthz tells only whether the bot is up.
+        """
         timeout = aiohttp.ClientTimeout(total=5)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
-            session.get(self.health_url) as response,
+            session.get(f"http://127.0.0.1:{self.http_port}/metrics") as response,
         ):
-            body = await response.json()
-        return dict(body.get("transports", {}).get("sip", {}))
+            text = await response.text()
+        return {
+            sample.labels["name"]: int(sample.value)
+            for family in text_string_to_metric_families(text)
+            if family.name == "ivr_transport"
+            for sample in family.samples
+            if sample.labels.get("transport") == "sip"
+        }
 
 
 class BotProcess(Subprocess):

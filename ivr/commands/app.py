@@ -6,6 +6,7 @@ import click
 import yaml
 
 from ivr.commands import config_of
+from ivr.config import ConfigError
 
 
 @click.command("config")
@@ -26,9 +27,13 @@ def serve(ctx: click.Context) -> None:
     import asyncio
 
     from dialogue.training import Project, train
-    from ivr.server import serve_forever
+    from ivr.server import read_secrets, serve_forever
 
     config = config_of(ctx)
+    try:
+        read_secrets(config)  # a missing or exposed secret file stops us before training
+    except ConfigError as exc:
+        raise click.UsageError(f"configuration: {exc}") from exc
     train(Project.from_config(config), progress=click.echo)
     asyncio.run(serve_forever(config))
 

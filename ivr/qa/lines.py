@@ -182,7 +182,9 @@ class _SipCaller:
 class ServerBridge(QaBridge):
     """Calls to the bot's real server, started on 127.0.0.1 with only this bridge's transport.
 
-    Runs in real time (media is paced by both ends); ``fast`` does not apply.
+    Runs in real time (media is paced by both ends); ``fast`` does not apply. The server is
+    private to the run (loopback, a free port), so the production ways-in proofs are replaced
+    by the loopback itself: SIP from 127.0.0.1 only, no tokens the QA callers cannot send.
     """
 
     sip = False
@@ -196,9 +198,23 @@ class ServerBridge(QaBridge):
         config = self.services.config
         config = dataclasses.replace(
             config,
-            sip=dataclasses.replace(config.sip, enabled=self.sip, host="127.0.0.1", port=0),
-            http=dataclasses.replace(config.http, host="127.0.0.1", port=0),
-            websocket=dataclasses.replace(config.websocket, enabled=self.websocket),
+            sip=dataclasses.replace(
+                config.sip,
+                enabled=self.sip,
+                host="127.0.0.1",
+                port=0,
+                trusted_sources="127.0.0.1/32",
+                digest_user="",
+                digest_password_file="",
+            ),
+            http=dataclasses.replace(config.http, host="127.0.0.1", port=0, api_token_file=""),
+            websocket=dataclasses.replace(
+                config.websocket,
+                enabled=self.websocket,
+                token_file="",
+                twilio_auth_token_file="",
+                public_url="",
+            ),
             audiosocket=dataclasses.replace(config.audiosocket, enabled=False),
         )
         server = BotServer(config, self.services)

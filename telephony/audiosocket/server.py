@@ -5,7 +5,9 @@ TCP connection, sends the call's UUID, then 20 ms audio frames; it plays whateve
 it receives at once. So the bot paces its frames in real time and never queues ahead (audio
 already handed to Asterisk cannot be withdrawn on barge-in), sends silence frames while quiet,
 and ends the call with a hang-up frame. Bad input (unknown kinds, oversized or malformed frames)
-closes the connection with a logged reason and fails only that call.
+closes the connection with a logged reason and fails only that call. AudioSocket carries no
+credentials, so with ``trusted_sources`` set (the Asterisk hosts) a connection from any other
+address is closed before a byte of it is read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Sequence
 
+from telephony.access import AllowList
 from telephony.audiosocket.frames import HEADER_SIZE, Frame, Kind, parse_header
 from telephony.bridge import CallInfo
 from telephony.stream import OnCall, StreamBridge, StreamCalls
@@ -51,9 +55,17 @@ class AudioSocketBridge(StreamBridge):
 class AudioSocketServer:
     """Accepts AudioSocket connections on ``host:port`` and hands each call to ``on_call``."""
 
-    def __init__(self, host: str, port: int, on_call: OnCall, max_calls: int = 32) -> None:
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        on_call: OnCall,
+        max_calls: int = 32,
+        trusted_sources: str | Sequence[str] = (),
+    ) -> None:
         self.host = host
         self.port = port
+        self.trusted_sources = AllowList.parse(trusted_sources)
         self.calls = StreamCalls("audiosocket", on_call, max_calls)
         self._server: asyncio.AbstractServer | None = None
 
@@ -68,10 +80,15 @@ class AudioSocketServer:
         await self.calls.stop()
 
     def stats(self) -> dict[str, int]:
-        return self.calls.stats()
+        return {"refused_untrusted_source": 0, **self.calls.stats()}
 
     async def _connected(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = str(writer.get_extra_info("peername"))
+        peername = writer.get_extra_info("peername")
+        peer = str(peername)
+        if not self.trusted_sources.allows(peername[0] if peername else ""):
+            self.calls.refuse("untrusted_source", peer, "not in audiosocket.trusted_sources")
+            writer.transport.abort()
+            return
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WRITE_BUFFER_BYTES)

@@ -834,6 +834,8 @@ REASON_PHRASES = {
     200: "OK",
     202: "Accepted",
     400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
     405: "Method Not Allowed",
     413: "Request Entity Too Large",
     415: "Unsupported Media Type",

@@ -6,6 +6,13 @@ telephone-event on an RTP port of its own), and hands every confirmed call to ``
 side hangs up. Everything else a UAS meets gets its proper answer: retransmissions the same
 response, OPTIONS 200, CANCEL 200 plus 487, unknown dialogs 481, busy 486, no common codec
 488, unknown methods 501. Malformed input is dropped and counted, never fatal.
+
+Who may call: with ``trusted_sources`` set (the trunk or SBC), a UDP datagram from any other
+address is dropped unanswered, and a request over TCP from one is answered 403 Forbidden
+(RFC 3261 section 26.1.5: UDP sources are forged at will, so answering them would make us a
+reflector; a TCP peer proved its address in the handshake and learns why). With a digest
+user set, an INVITE without valid credentials is challenged (401) or refused (403) before
+anything is allocated for it (section 22). Each refusal is counted and logged with the source.
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from telephony.access import AllowList
 from telephony.bridge import AudioIn, CallBridge, DtmfIn
 from telephony.events import EventChannel
 from telephony.media import RtpSession
@@ -32,6 +40,7 @@ from telephony.sip.call import (
     warning_header,
 )
 from telephony.sip.dialog import Dialog
+from telephony.sip.digest import DigestAuthenticator, Verdict
 from telephony.sip.message import (
     KNOWN_METHODS,
     MAX_MESSAGE_SIZE,
@@ -110,6 +119,10 @@ class SipServer:
         rtp_timeout: float = 60.0,
         handoff_header: str = "X-Handoff-Context",
         server_name: str = "bank-ivr",
+        trusted_sources: str | Sequence[str] = (),
+        digest_user: str = "",
+        digest_password: str = "",
+        digest_realm: str = "",
     ) -> None:
         """
         ``public_host`` is the address put in SDP, Contact and Via (default: ``host``, which
@@ -118,6 +131,9 @@ class SipServer:
         ``timer_t1``/``timer_t2`` are RFC 3261's T1/T2 (64*T1 bounds every wait for an ACK or
         a response). The handoff context of ``transfer`` travels in ``handoff_header``.
         ``rtp_timeout`` ends a call whose caller sent no RTP for that long (0: never).
+        ``trusted_sources`` (CIDR blocks) limits who may send requests at all; with
+        ``digest_user`` and ``digest_password`` INVITEs must carry digest credentials for
+        ``digest_realm`` (default: ``server_name``).
         """
         if not udp and not tcp:
             raise ValueError("enable at least one of UDP and TCP")
@@ -147,6 +163,12 @@ class SipServer:
         self.handoff_header = handoff_header
         self.server_name = server_name
         self.allow = ALLOW
+        self.trusted_sources = AllowList.parse(trusted_sources)
+        self.digest: DigestAuthenticator | None = None
+        if digest_user or digest_password:
+            self.digest = DigestAuthenticator(
+                digest_user, digest_password, digest_realm or server_name
+            )
 
         self.transactions = ServerTransactions(self.timers, self.send)
         self.client_transactions = ClientTransactions()
@@ -255,6 +277,9 @@ class SipServer:
             "calls_answered",
             "calls_rejected",
             "calls_cancelled",
+            "refused_untrusted_source",
+            "auth_challenged",
+            "refused_bad_credentials",
         ):
             out.setdefault(key, 0)
         return out
@@ -368,6 +393,10 @@ class SipServer:
 
     def _deliver(self, data: bytes, source: Source) -> None:
         self.stats_add("messages_received")
+        trusted = self.trusted_sources.allows(source.address[0])
+        if not trusted and source.transport == "UDP":
+            self._refuse(source, "untrusted_source", "not in sip.trusted_sources; dropped")
+            return
         try:
             message = parse_message(data)
         except SipParseError as exc:
@@ -380,6 +409,11 @@ class SipServer:
         except ValueError as exc:
             self.stats_add("malformed_dropped")
             log.debug("dropped malformed SIP message from %s: %s", source.address, exc)
+            return
+        if not trusted:
+            self._refuse(source, "untrusted_source", "not in sip.trusted_sources; 403")
+            if isinstance(message, SipRequest) and message.method != "ACK":
+                self._reply_stateless(message, source, 403)
             return
         try:
             if isinstance(message, SipResponse):
@@ -514,7 +548,38 @@ class SipServer:
 
     # -- calls -----------------------------------------------------------------------------
 
+    def _refuse(self, source: Source, why: str, detail: str) -> None:
+        """Count and log a refused request; ``detail`` never holds credentials."""
+        self.stats_add(f"refused_{why}")
+        log.warning(
+            "SIP %s from %s:%d refused (%s): %s",
+            source.transport,
+            *source.address,
+            why,
+            detail,
+        )
+
+    def _authenticated(self, request: SipRequest, transaction: ServerTransaction) -> bool:
+        """Whether an INVITE may go on; else it has been challenged (401) or refused (403)."""
+        if self.digest is None:
+            return True
+        check = self.digest.check(request.method, request.uri, request.get_all("Authorization"))
+        if check.verdict is Verdict.ACCEPTED:
+            return True
+        if check.verdict is Verdict.REJECTED:
+            self._refuse(transaction.source, "bad_credentials", check.reason)
+            self.reply(transaction, 403)
+            return False
+        self.stats_add("auth_challenged")
+        log.info("SIP INVITE from %s challenged: %s", transaction.source.address[0], check.reason)
+        stale = check.verdict is Verdict.STALE
+        challenges = [("WWW-Authenticate", str(c)) for c in self.digest.challenges(stale)]
+        self.reply(transaction, 401, headers=challenges)
+        return False
+
     def _handle_invite(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        if not self._authenticated(request, transaction):
+            return
         self.stats_add("calls_offered")
         if self._stopping:
             self.stats_add("calls_rejected")

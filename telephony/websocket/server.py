@@ -5,6 +5,12 @@ The transport is the same for every wire format; a serializer (``twilio``, ``ast
 arrives (Twilio ``start``, Asterisk ``MEDIA_START``, PCM ``start``); until then nothing is
 recorded. Bad input (invalid JSON, unknown events, base64 garbage, oversized messages) closes
 the connection with a logged reason and a close code, and fails that call's record only.
+
+Who may connect is decided before the handshake, so a refused peer gets a plain HTTP error
+and never a WebSocket: with a ``token`` set, every format wants it as ``Authorization: Bearer``
+or as the ``token`` query parameter (401 otherwise); with a Twilio ``twilio_auth_token`` set,
+``/media/twilio`` wants a valid ``X-Twilio-Signature`` instead (403 otherwise), since Twilio
+can send neither. Once either is set, a format without its proof configured takes no calls.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
+from telephony.access import bearer_token, same_secret
 from telephony.bridge import CallInfo, DtmfIn
 from telephony.stream import OnCall, StreamBridge, StreamCalls
 from telephony.websocket.asterisk import AsteriskSerializer
@@ -29,6 +36,7 @@ from telephony.websocket.serializer import (
     StreamStart,
     StreamStop,
 )
+from telephony.websocket.signature import SIGNATURE_HEADER, signed_url, valid_twilio_signature
 from telephony.websocket.twilio import TwilioSerializer
 
 log = logging.getLogger(__name__)
@@ -120,9 +128,23 @@ class WebSocketBridge(StreamBridge):
 class WebSocketMediaServer:
     """The media-stream endpoints; ``add_routes`` puts them on the server's aiohttp app."""
 
-    def __init__(self, on_call: OnCall, *, max_calls: int = 32, max_message_bytes: int = 65536):
+    def __init__(
+        self,
+        on_call: OnCall,
+        *,
+        max_calls: int = 32,
+        max_message_bytes: int = 65536,
+        token: str | None = None,
+        twilio_auth_token: str | None = None,
+        public_url: str = "",
+    ):
+        """``public_url`` is the base URL Twilio connects to (``wss://ivr.bank.example``) when a
+        proxy in front changes scheme or host; unset, the request's own are used."""
         self.calls = StreamCalls("websocket", on_call, max_calls)
         self.max_message_bytes = max_message_bytes
+        self.token = token
+        self.twilio_auth_token = twilio_auth_token
+        self.public_url = public_url
 
     def add_routes(self, app: web.Application) -> None:
         app.router.add_get(ROUTE, self.handle)
@@ -131,7 +153,7 @@ class WebSocketMediaServer:
         await self.calls.stop()
 
     def stats(self) -> dict[str, int]:
-        return self.calls.stats()
+        return {"refused_bad_token": 0, "refused_bad_signature": 0, **self.calls.stats()}
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["format"]
@@ -140,10 +162,19 @@ class WebSocketMediaServer:
             raise web.HTTPNotFound(
                 text=f"unknown media format {name!r}; use one of {', '.join(SERIALIZERS)}"
             )
+        peer = f"{request.remote} ({name})"
+        refusal = self._missing_proof(name, request)
+        if refusal is not None:
+            why, detail = refusal
+            self.calls.refuse(why, peer, detail)
+            if why == "bad_signature":
+                raise web.HTTPForbidden(text="invalid X-Twilio-Signature")
+            raise web.HTTPUnauthorized(
+                text="a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
+            )
         ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, timeout=CLOSE_TIMEOUT_S)
         await ws.prepare(request)
         serializer = factory()
-        peer = f"{request.remote} ({name})"
         try:
             start = await asyncio.wait_for(_wait_for_start(ws, serializer), START_TIMEOUT_S)
         except (ValueError, asyncio.TimeoutError) as exc:
@@ -171,6 +202,24 @@ class WebSocketMediaServer:
         with contextlib.suppress(asyncio.CancelledError):
             await session
         return ws
+
+    def _missing_proof(self, name: str, request: web.Request) -> tuple[str, str] | None:
+        """(counter, detail) when the upgrade lacks the proof its format needs, else None."""
+        if self.token is None and self.twilio_auth_token is None:
+            return None
+        if name == "twilio" and self.twilio_auth_token is not None:
+            url = signed_url(self.public_url, request.scheme, request.host, request.path_qs, True)
+            signature = request.headers.get(SIGNATURE_HEADER)
+            if valid_twilio_signature(self.twilio_auth_token, url, (), signature):
+                return None
+            state = "missing" if signature is None else "not valid"
+            return "bad_signature", f"X-Twilio-Signature {state} for {url}"
+        if self.token is None:
+            return "bad_token", f"no token is configured, so /media/{name} takes no calls"
+        presented = bearer_token(request.headers.get("Authorization"), request.query.get("token"))
+        if same_secret(presented, self.token):
+            return None
+        return "bad_token", "bearer token missing" if presented is None else "bearer token wrong"
 
     async def _read_call(
         self, ws: web.WebSocketResponse, serializer: Serializer, bridge: WebSocketBridge

@@ -80,9 +80,13 @@ class PcmCaller(WebSocketPeer):
 class AudioSocketCaller(StreamPeer):
     """Asterisk's side of an AudioSocket call: UUID first, then 320-byte audio frames."""
 
-    def __init__(self, port: int, call_uuid: uuid.UUID | None = None) -> None:
+    def __init__(
+        self, port: int, call_uuid: uuid.UUID | None = None, host: str = "127.0.0.1"
+    ) -> None:
+        """``host`` is the caller's own address (any of 127/8: a second source for tests)."""
         super().__init__()
         self.port = port
+        self.host = host
         self.uuid = call_uuid or uuid.uuid4()
         self.hangup_received = False
         self.reading = asyncio.Event()
@@ -94,6 +98,7 @@ class AudioSocketCaller(StreamPeer):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         if receive_buffer is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.bind((self.host, 0))
         sock.setblocking(False)
         await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", self.port))
         reader, self._writer = await asyncio.open_connection(sock=sock)

@@ -44,8 +44,10 @@ class _Datagrams(asyncio.DatagramProtocol):
 class RawSip:
     """One SIP peer: sends what the test writes, parses what comes back."""
 
-    def __init__(self, server_port: int, transport: str = "UDP") -> None:
+    def __init__(self, server_port: int, transport: str = "UDP", host: str = "127.0.0.1") -> None:
+        """``host`` is the peer's own address: any of 127/8 works on Linux (a second source)."""
         self.server = ("127.0.0.1", server_port)
+        self.host = host
         self.transport = transport
         self.port = 0
         self._udp: _Datagrams | None = None
@@ -53,7 +55,7 @@ class RawSip:
         self._writer: asyncio.StreamWriter | None = None
         self._framer = StreamFramer()
         self._pending: list[bytes] = []
-        self.call_id = secrets.token_hex(8) + "@127.0.0.1"
+        self.call_id = secrets.token_hex(8) + "@" + host
         self.tag = secrets.token_hex(4)
         self.cseq = 0
         self.received: list[SipRequest | SipResponse] = []
@@ -62,11 +64,13 @@ class RawSip:
         loop = asyncio.get_running_loop()
         if self.transport == "UDP":
             udp = self._udp = _Datagrams()
-            await loop.create_datagram_endpoint(lambda: udp, local_addr=("127.0.0.1", 0))
+            await loop.create_datagram_endpoint(lambda: udp, local_addr=(self.host, 0))
             assert udp.transport is not None
             self.port = udp.transport.get_extra_info("sockname")[1]
         else:
-            self._reader, self._writer = await asyncio.open_connection(*self.server)
+            self._reader, self._writer = await asyncio.open_connection(
+                *self.server, local_addr=(self.host, 0)
+            )
             self.port = self._writer.get_extra_info("sockname")[1]
         return self
 
@@ -155,13 +159,13 @@ class RawSip:
         to = f"<sip:bot@{host}:{port}>" + (f";tag={to_tag}" if to_tag else "")
         transport = self.transport
         out = [
-            ("Via", f"SIP/2.0/{transport} 127.0.0.1:{self.port};branch={branch or new_branch()}"),
+            ("Via", f"SIP/2.0/{transport} {self.host}:{self.port};branch={branch or new_branch()}"),
             ("Max-Forwards", "70"),
-            ("From", f"<sip:tester@127.0.0.1:{self.port}>;tag={self.tag}"),
+            ("From", f"<sip:tester@{self.host}:{self.port}>;tag={self.tag}"),
             ("To", to),
             ("Call-ID", call_id or self.call_id),
             ("CSeq", f"{cseq} {method}"),
-            ("Contact", f"<sip:tester@127.0.0.1:{self.port};transport={transport.lower()}>"),
+            ("Contact", f"<sip:tester@{self.host}:{self.port};transport={transport.lower()}>"),
         ]
         if content_type:
             out.append(("Content-Type", content_type))
