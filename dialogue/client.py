@@ -59,10 +59,11 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from dialogue import payloads, quiet_rasa_environment
 from dialogue.bank.masking import mask_number
+from dialogue.bank.redaction import redact_secrets
 from dialogue.payloads import ExpectDigits, Handoff, Hangup
 from dialogue.rasa_thread import RasaThread
 from dialogue.secrets import SecretVault, is_token
-from dialogue.spoken import UNITS, extract_digits
+from dialogue.spoken import extract_digits
 from ivr.logs import fields, get_logger
 
 if TYPE_CHECKING:
@@ -207,57 +208,16 @@ def dtmf_message(digits: str) -> str:
     return "/dtmf" + json.dumps({"digits": digits})
 
 
-_PIN_WORD = re.compile(r"\bpin\b|\bpersonal identification number\b", re.IGNORECASE)
-_FILLERS = {
-    "is",
-    "it's",
-    "its",
-    "number",
-    "code",
-    "my",
-    "uh",
-    "um",
-    "er",
-    "the",
-    "it",
-    "was",
-    "be",
-    "should",
-    ":",
-}
-_WORD = re.compile(r"[0-9]+|[A-Za-z']+|[^\sA-Za-z0-9']")
-
-
 def redact_pin_mentions(text: str, vault: SecretVault) -> str:
-    """Replace digits that follow the word "PIN" with a vault token.
+    """Caller text as Rasa may see it: a PIN said out of turn becomes a vault token.
 
     A caller may say "my PIN is four three two one" when we did not ask for it; the digits
-    are deposited and the text Rasa sees reads "my PIN is secret:...".
+    are deposited and the text Rasa sees (and its tracker keeps) reads "my PIN is secret:...".
+    A card number read out is masked to its last four. Other numbers stay as said: the
+    account number the caller gives is what the verification needs. The detection is
+    :func:`dialogue.bank.redaction.redact_secrets`, the one the call records and logs use.
     """
-    match = _PIN_WORD.search(text)
-    if match is None:
-        return text
-    tail = text[match.end() :]
-    tokens = list(_WORD.finditer(tail))
-    i = 0
-    while i < len(tokens) and tokens[i].group().lower() in _FILLERS | {",", "."}:
-        i += 1
-    start = i
-    while i < len(tokens) and (
-        tokens[i].group().isdigit()
-        or tokens[i].group().lower() in UNITS
-        or tokens[i].group() in {",", "-"}
-    ):
-        i += 1
-    if i == start:
-        return text[: match.end()] + redact_pin_mentions(tail, vault)
-    span_start, span_end = tokens[start].start(), tokens[i - 1].end()
-    digits = extract_digits(tail[span_start:span_end])
-    if not digits:
-        return text
-    token = vault.deposit(digits)
-    rest = redact_pin_mentions(tail[span_end:], vault)
-    return text[: match.end()] + tail[:span_start] + token + rest
+    return redact_secrets(text, conceal=vault.deposit, keep_numbers=True).text
 
 
 def mask_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
