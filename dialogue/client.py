@@ -41,6 +41,11 @@ Every bot message is ``text`` (to speak; may be ``None``) plus a ``payload`` dic
     from the knowledge base): its audio may be kept in the prompt cache even though it has
     figures in it, which otherwise mark a sentence as per-caller data.
 
+The prompt cache keeps audio only of text that is the same for every caller: a ``public``
+message, or one whose text is verbatim a domain response with no slot to fill
+(:attr:`BotMessage.fixed`, set by the client). A response that fills in a name, an amount or
+account digits ("Thanks, {customer_name}.") is never cached, whatever its words look like.
+
 Injected caller events: :meth:`DialogueClient.no_input` sends ``/no_input`` (the caller
 was silent), :meth:`DialogueClient.send_digits` sends ``/dtmf{"digits": "..."}`` and
 :meth:`DialogueClient.begin` sends ``/greet`` when a call is answered (the bot speaks first).
@@ -52,10 +57,12 @@ import abc
 import json
 import re
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+
+import yaml
 
 from dialogue import payloads, quiet_rasa_environment
 from dialogue.bank.masking import mask_number
@@ -90,6 +97,13 @@ class BotMessage:
 
     text: str | None
     payload: dict[str, Any] = field(default_factory=dict)
+    fixed: bool = False
+    """The text is verbatim a domain response with no slot to fill: the same for every caller."""
+
+    @property
+    def cacheable(self) -> bool:
+        """The same audio serves every caller (fixed or public): it may go to the prompt cache."""
+        return self.fixed or self.public
 
     @property
     def expect_digits(self) -> ExpectDigits | None:
@@ -220,6 +234,19 @@ def redact_pin_mentions(text: str, vault: SecretVault) -> str:
     return redact_secrets(text, conceal=vault.deposit, keep_numbers=True).text
 
 
+def fixed_response_texts(responses: Mapping[str, Any]) -> frozenset[str]:
+    """Texts of the domain's responses that have no slot to fill: the same for every caller.
+
+    ``responses`` is the domain's ``responses`` section (name -> list of variations).
+    """
+    return frozenset(
+        variation["text"]
+        for variations in responses.values()
+        for variation in variations or []
+        if isinstance(variation.get("text"), str) and "{" not in variation["text"]
+    )
+
+
 def mask_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Entities as safe to log and show: numbers to their last four, tokens hidden."""
     masked = []
@@ -246,6 +273,8 @@ class _ClientBase(abc.ABC):
         self.vault = vault
         self.action_server = action_server
         self._secure_expected: dict[str, bool] = {}
+        self.fixed_texts: frozenset[str] = frozenset()
+        """The domain's responses without slots (see :func:`fixed_response_texts`)."""
 
     async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
         return await self._turn(conversation_id, GREET, metadata, kind="begin")
@@ -293,7 +322,12 @@ class _ClientBase(abc.ABC):
     ) -> Reply:
         started = time.monotonic()
         bot, parse = await self._exchange(conversation_id, text, dict(metadata or {}))
-        messages = [BotMessage(m.get("text"), dict(m.get("custom") or {})) for m in bot]
+        messages = [
+            BotMessage(
+                m.get("text"), dict(m.get("custom") or {}), fixed=m.get("text") in self.fixed_texts
+            )
+            for m in bot
+        ]
         intent = (parse.get("intent") or {}) if parse else {}
         reply = Reply(
             messages=messages,
@@ -420,6 +454,7 @@ class InProcessClient(_ClientBase):
         except Exception:
             await self._stop_actions()
             raise
+        self.fixed_texts = fixed_response_texts(self._agent.domain.responses)
         self._thread = RasaThread()
         log.info(
             "dialogue.model.loaded",
@@ -499,8 +534,15 @@ class HttpClient(_ClientBase):
         vault: SecretVault,
         timeout_s: float = 10.0,
         token: str | None = None,
+        domain_file: str | Path | None = None,
     ) -> None:
         super().__init__(vault, action_server)
+        if domain_file is not None:
+            # The remote server's domain is this project's; a response it changed is just
+            # not cached (its text no longer matches).
+            with open(domain_file, encoding="utf-8") as file:
+                domain = yaml.safe_load(file) or {}
+            self.fixed_texts = fixed_response_texts(domain.get("responses") or {})
         self.server_url = server_url.rstrip("/")
         self._timeout_s = timeout_s
         self._token = token
@@ -596,6 +638,7 @@ def make_client(config: Config) -> DialogueClient:
             action_server=actions,
             vault=vault,
             timeout_s=config.dialogue.request_timeout_s,
+            domain_file=Project.from_config(config).domain,
         )
     # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
     actions = ActionServer(config.dialogue.action_server_host, 0, runtime=rt)

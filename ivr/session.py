@@ -359,7 +359,9 @@ class CallSession:
         """
         spoken = [m for m in messages if m.text]
         streams = [
-            synthesize_stream(self.services.tts, str(m.text), self.rate, public=m.public)
+            synthesize_stream(
+                self.services.tts, str(m.text), self.rate, cache=m.cacheable, public=m.public
+            )
             for m in spoken
         ]
         ahead: asyncio.Task[SpeechChunk | None] | None = None
@@ -557,8 +559,8 @@ class CallSession:
         if self._hung_up:
             return
         with contextlib.suppress(Exception):
-            async for chunk in synthesize_stream(
-                self.services.tts, self.config.call.apology, self.rate
+            async for chunk in synthesize_stream(  # the operator's text: the same for all
+                self.services.tts, self.config.call.apology, self.rate, cache=True
             ):
                 await self.bridge.play(chunk.pcm)
             await self.bridge.wait_played()
