@@ -43,6 +43,11 @@ Every bot message is ``text`` (to speak; may be ``None``) plus a ``payload`` dic
     from the knowledge base): its audio may be kept in the prompt cache even though it has
     figures in it, which otherwise mark a sentence as per-caller data.
 
+The prompt cache keeps audio only of text that is the same for every caller: a ``public``
+message, or one whose text is verbatim a domain response with no slot to fill
+(:attr:`BotMessage.fixed`, set by the client). A response that fills in a name, an amount or
+account digits ("Thanks, {customer_name}.") is never cached, whatever its words look like.
+
 Injected caller events: :meth:`DialogueClient.no_input` sends ``/no_input`` (the caller
 was silent), :meth:`DialogueClient.send_digits` sends ``/dtmf{"digits": "..."}`` and
 :meth:`DialogueClient.begin` sends ``/greet`` when a call is answered (the bot speaks first).
@@ -54,17 +59,20 @@ import abc
 import json
 import re
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
+import yaml
+
 from dialogue import payloads, quiet_rasa_environment
 from dialogue.bank.masking import mask_number
+from dialogue.bank.redaction import redact_secrets
 from dialogue.payloads import ExpectDigits, Handoff, Hangup
 from dialogue.rasa_thread import RasaThread
 from dialogue.secrets import SecretVault, is_token
-from dialogue.spoken import UNITS, extract_digits
+from dialogue.spoken import extract_digits
 from ivr.logs import fields, get_logger
 
 if TYPE_CHECKING:
@@ -91,6 +99,13 @@ class BotMessage:
 
     text: str | None
     payload: dict[str, Any] = field(default_factory=dict)
+    fixed: bool = False
+    """The text is verbatim a domain response with no slot to fill: the same for every caller."""
+
+    @property
+    def cacheable(self) -> bool:
+        """The same audio serves every caller (fixed or public): it may go to the prompt cache."""
+        return self.fixed or self.public
 
     @property
     def expect_digits(self) -> ExpectDigits | None:
@@ -209,57 +224,29 @@ def dtmf_message(digits: str) -> str:
     return "/dtmf" + json.dumps({"digits": digits})
 
 
-_PIN_WORD = re.compile(r"\bpin\b|\bpersonal identification number\b", re.IGNORECASE)
-_FILLERS = {
-    "is",
-    "it's",
-    "its",
-    "number",
-    "code",
-    "my",
-    "uh",
-    "um",
-    "er",
-    "the",
-    "it",
-    "was",
-    "be",
-    "should",
-    ":",
-}
-_WORD = re.compile(r"[0-9]+|[A-Za-z']+|[^\sA-Za-z0-9']")
-
-
 def redact_pin_mentions(text: str, vault: SecretVault) -> str:
-    """Replace digits that follow the word "PIN" with a vault token.
+    """Caller text as Rasa may see it: a PIN said out of turn becomes a vault token.
 
     A caller may say "my PIN is four three two one" when we did not ask for it; the digits
-    are deposited and the text Rasa sees reads "my PIN is secret:...".
+    are deposited and the text Rasa sees (and its tracker keeps) reads "my PIN is secret:...".
+    A card number read out is masked to its last four. Other numbers stay as said: the
+    account number the caller gives is what the verification needs. The detection is
+    :func:`dialogue.bank.redaction.redact_secrets`, the one the call records and logs use.
     """
-    match = _PIN_WORD.search(text)
-    if match is None:
-        return text
-    tail = text[match.end() :]
-    tokens = list(_WORD.finditer(tail))
-    i = 0
-    while i < len(tokens) and tokens[i].group().lower() in _FILLERS | {",", "."}:
-        i += 1
-    start = i
-    while i < len(tokens) and (
-        tokens[i].group().isdigit()
-        or tokens[i].group().lower() in UNITS
-        or tokens[i].group() in {",", "-"}
-    ):
-        i += 1
-    if i == start:
-        return text[: match.end()] + redact_pin_mentions(tail, vault)
-    span_start, span_end = tokens[start].start(), tokens[i - 1].end()
-    digits = extract_digits(tail[span_start:span_end])
-    if not digits:
-        return text
-    token = vault.deposit(digits)
-    rest = redact_pin_mentions(tail[span_end:], vault)
-    return text[: match.end()] + tail[:span_start] + token + rest
+    return redact_secrets(text, conceal=vault.deposit, keep_numbers=True).text
+
+
+def fixed_response_texts(responses: Mapping[str, Any]) -> frozenset[str]:
+    """Texts of the domain's responses that have no slot to fill: the same for every caller.
+
+    ``responses`` is the domain's ``responses`` section (name -> list of variations).
+    """
+    return frozenset(
+        variation["text"]
+        for variations in responses.values()
+        for variation in variations or []
+        if isinstance(variation.get("text"), str) and "{" not in variation["text"]
+    )
 
 
 def mask_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -288,6 +275,8 @@ class _ClientBase(abc.ABC):
         self.vault = vault
         self.action_server = action_server
         self._secure_expected: dict[str, bool] = {}
+        self.fixed_texts: frozenset[str] = frozenset()
+        """The domain's responses without slots (see :func:`fixed_response_texts`)."""
 
     async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
         return await self._turn(conversation_id, GREET, metadata, kind="begin")
@@ -335,7 +324,12 @@ class _ClientBase(abc.ABC):
     ) -> Reply:
         started = time.monotonic()
         bot, parse = await self._exchange(conversation_id, text, dict(metadata or {}))
-        messages = [BotMessage(m.get("text"), dict(m.get("custom") or {})) for m in bot]
+        messages = [
+            BotMessage(
+                m.get("text"), dict(m.get("custom") or {}), fixed=m.get("text") in self.fixed_texts
+            )
+            for m in bot
+        ]
         intent = (parse.get("intent") or {}) if parse else {}
         reply = Reply(
             messages=messages,
@@ -464,6 +458,7 @@ class InProcessClient(_ClientBase):
         except Exception:
             await self._stop_actions()
             raise
+        self.fixed_texts = fixed_response_texts(self._agent.domain.responses)
         self._thread = RasaThread()
         log.info(
             "dialogue.model.loaded",
@@ -543,8 +538,15 @@ class HttpClient(_ClientBase):
         vault: SecretVault,
         timeout_s: float = 10.0,
         token: str | None = None,
+        domain_file: str | Path | None = None,
     ) -> None:
         super().__init__(vault, action_server)
+        if domain_file is not None:
+            # The remote server's domain is this project's; a response it changed is just
+            # not cached (its text no longer matches).
+            with open(domain_file, encoding="utf-8") as file:
+                domain = yaml.safe_load(file) or {}
+            self.fixed_texts = fixed_response_texts(domain.get("responses") or {})
         self.server_url = server_url.rstrip("/")
         self._timeout_s = timeout_s
         self._token = token
@@ -666,6 +668,7 @@ def make_client(
             vault=vault,
             timeout_s=config.dialogue.request_timeout_s,
             token=rasa_token,
+            domain_file=Project.from_config(config).domain,
         )
     # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
     actions = ActionServer(config.dialogue.action_server_host, 0, runtime=rt)

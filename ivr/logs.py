@@ -1,20 +1,21 @@
 """Structured logging: one event name plus key=value fields, as JSON lines or readable console text.
 
 Use ``log = get_logger(__name__)`` and ``log.info("asr.final", extra=fields(call_id=..., ms=...))``.
-A last-line-of-defence filter masks digit runs that look like card or account numbers.
+A last-line-of-defence filter masks digit runs that look like card or account numbers and
+digits said after a PIN word.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 from typing import Any
 
+from dialogue.bank.redaction import redact_secrets
+
 _FIELDS = "ivr_fields"
-_LONG_DIGITS = re.compile(r"(?<!\d)(\d[\d -]{6,}\d)(?!\d)")
 
 
 def fields(**values: Any) -> dict[str, Any]:
@@ -23,15 +24,9 @@ def fields(**values: Any) -> dict[str, Any]:
 
 
 def mask_digits(text: str) -> str:
-    """Mask every run of 8+ digits to its last four (account and card numbers)."""
-
-    def _mask(match: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", match.group(1))
-        if len(digits) < 8:
-            return match.group(1)
-        return "*" * (len(digits) - 4) + digits[-4:]
-
-    return _LONG_DIGITS.sub(_mask, text)
+    """Mask every run of 8+ digits, in numerals or words, to its last four (account and card
+    numbers) and replace digits said after a PIN word: see ``dialogue.bank.redaction``."""
+    return redact_secrets(text).text
 
 
 class _JsonFormatter(logging.Formatter):

@@ -7,7 +7,10 @@ barge-in, keypad entry, handoff and hang-up. Bridges only move audio; engines on
 
 Every turn is written to the call record store as soon as it completes; the stereo recording
 is written as the call goes. A PIN is never logged, recorded, transcribed into a record, or
-left audible: the caller channel is muted from the secure prompt until the entry is sent.
+left audible: the caller channel is muted from the secure prompt until the entry is sent. A PIN
+or card number said anywhere else is redacted from the transcript and the log line, and the
+caller channel is silenced over that utterance: each utterance's audio is held back in the
+recorder until its transcript says whether it held a secret.
 """
 
 from __future__ import annotations
@@ -20,11 +23,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dialogue.bank.redaction import redact_secrets
 from dialogue.client import BotMessage, Reply
 from dialogue.payloads import ExpectDigits
 from ivr.digits import FREE_ENTRY, DigitCollector
 from ivr.logs import fields, get_logger
-from ivr.recording import StereoRecorder
+from ivr.recording import CallerHold, StereoRecorder
 from ivr.records import Outcome, TurnRecord
 from ivr.services import Services
 from speech.asr.base import AsyncAsrStream, Transcript
@@ -60,6 +64,8 @@ class _Utterance:
     """Loop time the endpointer closed the utterance."""
     speculation: _Speculation | None = None
     """A recognition of this very utterance already under way (the caller stayed quiet)."""
+    hold: CallerHold | None = None
+    """The recording's hold on this utterance's caller audio, released once it is transcribed."""
 
 
 @dataclass
@@ -109,6 +115,8 @@ class CallSession:
         self._speculation: _Speculation | None = None
         self._preview: asyncio.Task[Transcript | None] | None = None
         """The latest speculative recognition, voided or not: one at a time per call."""
+        self._hold: CallerHold | None = None
+        """The recording's hold on the utterance the caller is saying now."""
         self._collector = DigitCollector()
         self._expect: ExpectDigits | None = None
         self._secure = False
@@ -197,16 +205,23 @@ class CallSession:
         secure = self._secure
         if isinstance(item, _Utterance):
             transcript = await self._transcribe(item, record)
+            redaction = redact_secrets(transcript.text)
+            self._release(item, redact=secure or redaction.secret)
             if not transcript.text.strip():
                 self.turns -= 1
                 return record, None
             record.input_kind = "secure_speech" if secure else "speech"
             text = transcript.text
             if not secure:
-                record.transcript = text
+                record.transcript = redaction.text
                 log.info(
                     "asr.final",
-                    extra=fields(call_id=self.call_id, text=text, conf=transcript.confidence),
+                    extra=fields(
+                        call_id=self.call_id,
+                        text=redaction.text,
+                        conf=transcript.confidence,
+                        redacted=redaction.secret,
+                    ),
                 )
             metadata = {**self._metadata(), "asr_confidence": transcript.confidence}
             request: Any = lambda d: d.send(self.call_id, text, metadata)  # noqa: E731
@@ -222,6 +237,11 @@ class CallSession:
         reply = await self._ask(request)
         record.dialogue_ms = _ms(self._loop.time() - asked)
         return record, reply
+
+    def _release(self, item: _Utterance, *, redact: bool) -> None:
+        """The utterance is transcribed: write its held caller audio, or silence if secret."""
+        if self.recorder is not None and item.hold is not None:
+            self.recorder.release_caller(item.hold, redact=redact)
 
     async def _transcribe(self, item: _Utterance, record: TurnRecord) -> Transcript:
         assert self._asr is not None
@@ -339,7 +359,9 @@ class CallSession:
         """
         spoken = [m for m in messages if m.text]
         streams = [
-            synthesize_stream(self.services.tts, str(m.text), self.rate, public=m.public)
+            synthesize_stream(
+                self.services.tts, str(m.text), self.rate, cache=m.cacheable, public=m.public
+            )
             for m in spoken
         ]
         ahead: asyncio.Task[SpeechChunk | None] | None = None
@@ -427,6 +449,7 @@ class CallSession:
                 self._feed_asr()
         for event in events:
             if isinstance(event, SpeechStarted):
+                self._hold_caller(len(event.audio) + len(pcm))
                 self._asr_buffer = bytearray(event.audio)
                 self._speculation = None
                 self._barge_in("speech")
@@ -436,13 +459,25 @@ class CallSession:
                 self._inputs.put_nowait(_Silence(self._loop.time()))
         self._speculate()
 
+    def _hold_caller(self, back_bytes: int) -> None:
+        """An utterance began: hold its caller audio in the recording from its pre-roll on (the
+        event's audio and this chunk's, a little more than needed) until it is transcribed."""
+        if self.recorder is None:
+            return
+        if self._hold is not None:  # its end was never reported: it ends here
+            self.recorder.end_hold(self._hold)
+        self._hold = self.recorder.hold_caller(back_bytes * 1000 // (self.rate * 2))
+
     def _utterance_ended(self, event: UtteranceEnded) -> None:
         now = self._loop.time()
         speech_end = now - (event.at_ms - event.end_ms) / 1000
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.speech_end_ms != event.end_ms:
             speculation = None
-        self._inputs.put_nowait(_Utterance(event, speech_end, now, speculation))
+        hold, self._hold = self._hold, None
+        if hold is not None and self.recorder is not None:
+            self.recorder.end_hold(hold)
+        self._inputs.put_nowait(_Utterance(event, speech_end, now, speculation, hold))
 
     def _speculate(self) -> None:
         """Once the caller has been quiet ``asr.speculate_after_ms`` into an utterance, start
@@ -524,8 +559,8 @@ class CallSession:
         if self._hung_up:
             return
         with contextlib.suppress(Exception):
-            async for chunk in synthesize_stream(
-                self.services.tts, self.config.call.apology, self.rate
+            async for chunk in synthesize_stream(  # the operator's text: the same for all
+                self.services.tts, self.config.call.apology, self.rate, cache=True
             ):
                 await self.bridge.play(chunk.pcm)
             await self.bridge.wait_played()
@@ -560,6 +595,12 @@ class CallSession:
             return None
         path = Path(folder) / f"{time.strftime('%Y%m%d')}" / f"{self.call_id}.wav"
         self.recorder = StereoRecorder(path, self.rate)
+        vad = self.config.vad
+        # Back to the pre-roll the endpointer reports (its look-back is at most twice the
+        # pre-roll plus the start window), and an utterance plus the time to transcribe it.
+        self.recorder.reserve_caller(
+            2 * vad.pre_roll_ms + vad.speech_start_ms + 200, vad.max_utterance_ms + 15_000
+        )
         return path
 
     def _metadata(self) -> dict[str, Any]:

@@ -28,9 +28,10 @@ def spoken_last4(number: str) -> str:
 def mask_free_text(text: str) -> str:
     """Free text a caller dictated (a complaint, a disputed charge) with long numbers masked.
 
-    Uses the same rule as the log filter (:func:`ivr.logs.mask_digits`): runs of eight or
-    more digits keep only their last four, so a card number read out is not stored.
+    Uses the same rule as the log filter (:func:`dialogue.bank.redaction.redact_secrets`):
+    runs of eight or more digits keep only their last four, so a card number read out is not
+    stored, and digits said after a PIN word are replaced.
     """
-    from ivr.logs import mask_digits
+    from dialogue.bank.redaction import redact_secrets
 
-    return mask_digits(text)
+    return redact_secrets(text).text

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ivr.commands import config_of
-from ivr.logs import fields, get_logger
+from ivr.logs import fields, get_logger, mask_digits
 
 if TYPE_CHECKING:
     from dialogue.client import Reply
@@ -167,7 +167,7 @@ async def _chat(config: Config, conversation: str, as_json: bool) -> None:
                 shown = "[silence]"
                 reply = await client.no_input(conversation)
             else:
-                shown = "[spoken PIN]" if secure and _has_digits(line) else line
+                shown = "[spoken PIN]" if secure and _has_digits(line) else mask_digits(line)
                 reply = await client.send(conversation, line)
             _show(reply, turn, shown, as_json, echo=not interactive)
         ended = reply.handoff or reply.hangup

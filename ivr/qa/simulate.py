@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import time
 
+from ivr.logs import mask_digits
 from ivr.qa.lines import CallerLine, QaBridge
 from ivr.qa.observe import CallLog, ObservedRecords
 from ivr.qa.results import CallResult, Check, handoff_reason, masked_turn, recording_seconds
@@ -133,7 +134,9 @@ def _fill(result: CallResult, script: Script, log: CallLog, caused: dict[int, St
         turn["step"] = step.shown
         turn["expected_intent"] = step.intent
         if step.action == "say" and turn["input_kind"] == "speech":
-            turn["reference"] = step.value  # never a secret: secure turns are not "speech"
+            # Redacted as the transcript is, so a PIN said out of turn is neither shown nor
+            # counted as a recognition error.
+            turn["reference"] = mask_digits(step.value)
     result.handoff = handoff_reason(result.turns)
     if script.outcome is not None:
         result.checks.append(

@@ -30,7 +30,16 @@ MAX_TEXT_CHARS = 20_000
 """Longest text accepted in one request; a bot reply is far shorter."""
 
 _WORDY = re.compile(r"\w")
-_DYNAMIC = re.compile(r"\d{2,}|[$€£¢]|[*xX•#]{2,}\s?\d")
+_DIGIT_WORD = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)"
+_DYNAMIC = re.compile(
+    r"\d{2,}|[$€£¢]|[*xX•#]{2,}\s?\d"  # figures, money, masked numbers
+    r"|\d[\s,.-]+\d"  # digits read one by one: "5 5 5 0", "ending 1, 2"
+    rf"|\b{_DIGIT_WORD}[\s,-]+{_DIGIT_WORD}\b"  # the same in words: "five five"
+    r"|\b(?:dollars?|cents?|bucks|euros?|pounds)\b"  # amounts in words
+    r"|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?\s+\d"  # dates
+    r"|\b\d(?:st|nd|rd|th)\b",
+    re.IGNORECASE,
+)
 
 
 class TtsError(RuntimeError):
@@ -148,14 +157,18 @@ def tts_executor() -> ThreadPoolExecutor:
 def is_fixed_prompt(text: str) -> bool:
     """Whether a sentence looks like a fixed prompt, safe and worth keeping in the prompt cache.
 
-    Sentences with money, masked numbers or any run of two or more digits (balances, dates,
-    account digits, reference numbers) are per-caller data: caching them would fill the disk
-    with one-off audio and keep a caller's figures at rest. Single digits ("press 1") are fine.
+    Sentences with money, masked numbers, any run of two or more digits (balances, dates,
+    account digits, reference numbers), digits read out one by one in numerals or words
+    ("ending 5 9 2 6", "five five"), amounts in words or a date are per-caller data: caching
+    them would fill the disk with one-off audio and keep a caller's figures at rest. Single
+    digits ("press 1 or 2") are fine. This is the second line of defence: a name has no digits,
+    so only text its speaker vouches for (``cache=True`` in ``synthesize_stream``) is
+    considered at all.
     """
     return not _DYNAMIC.search(text)
 
 
-def _should_cache(sentence: Sentence, cache: bool, public: bool = False) -> bool:
+def _should_cache(sentence: Sentence, cache: bool, public: bool) -> bool:
     return cache and (public or is_fixed_prompt(sentence.text))
 
 
@@ -164,7 +177,7 @@ async def synthesize_stream(
     text: str,
     rate: int,
     *,
-    cache: bool = True,
+    cache: bool = False,
     public: bool = False,
     executor: Executor | None = None,
 ) -> AsyncGenerator[SpeechChunk, None]:
@@ -172,10 +185,13 @@ async def synthesize_stream(
 
     Synthesis runs in ``executor`` (default: the shared TTS pool); while the caller consumes one
     chunk, the next sentence is already being synthesised. Closing the iterator early (barge-in)
-    cancels the look-ahead if it has not started. ``cache=False`` keeps every sentence of this
-    text out of the prompt cache (use it for replies carrying personal data); with True, only
-    sentences that look fixed (see ``is_fixed_prompt``) are cached, or every sentence when
-    ``public`` says the text is published information with no caller data in it.
+    cancels the look-ahead if it has not started.
+
+    Nothing is cached unless ``cache`` says the text is the same for every caller: written by
+    the operator or the dialogue designer with nothing filled in (a name has no digits, so no
+    look at the text itself can tell). Even then only sentences that look fixed (see
+    ``is_fixed_prompt``) are cached, or every sentence when ``public`` says the text is
+    published information (fees, branch hours) whose figures are no caller's data.
     """
     if rate <= 0:
         raise ValueError(f"sample rate must be positive, got {rate}")
@@ -214,7 +230,9 @@ def synthesize_text(
 ) -> Iterator[SpeechChunk]:
     """Blocking twin of ``synthesize_stream`` for tools (CLI, benchmarks)."""
     for index, sentence in enumerate(plan_speech(text)):
-        audio = engine.render(sentence.spoken, rate, cacheable=_should_cache(sentence, cache))
+        audio = engine.render(
+            sentence.spoken, rate, cacheable=_should_cache(sentence, cache, public=False)
+        )
         if len(audio.samples):
             yield SpeechChunk(audio.pcm, rate, sentence.text, index)
 

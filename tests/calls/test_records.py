@@ -96,6 +96,69 @@ def test_recording_keeps_channels_aligned_and_mutes_the_caller_on_request(tmp_pa
     assert not bot[150 * 160 :].any()  # padded with silence at the end
 
 
+def numbered_frames(first: int, count: int) -> list[bytes]:
+    """20 ms frames at 8 kHz whose samples all equal their frame number (never zero)."""
+    return [(np.ones(160) * n).astype("<i2").tobytes() for n in range(first, first + count)]
+
+
+def read_stereo(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
+
+
+def test_held_utterance_is_muted_from_its_pre_roll_when_it_held_a_secret(tmp_path: Path) -> None:
+    recorder = StereoRecorder(tmp_path / "call.wav", 8000)
+    frames = numbered_frames(1, 300)
+    held = []
+    for index, frame in enumerate(frames):
+        recorder.caller(frame)
+        recorder.bot(bytes(320))
+        if index == 59:  # speech confirmed after frame 59; its pre-roll began at frame 45
+            held.append(recorder.hold_caller(15 * 20))
+        if index == 99:
+            recorder.end_hold(held[0])
+        if index == 139:  # the next utterance, frames 130 to 169, said nothing secret
+            held.append(recorder.hold_caller(10 * 20))
+        if index == 169:
+            recorder.end_hold(held[1])
+        if index == 189:  # transcripts come in after the caller went on talking
+            recorder.release_caller(held[1], redact=False)
+            recorder.release_caller(held[0], redact=True)
+    recorder.close()
+    caller = read_stereo(tmp_path / "call.wav")[:, 0].reshape(-1, 160)[:, 0]
+    assert len(caller) == 300
+    assert list(caller[:45]) == list(range(1, 46)), "audio before the pre-roll is kept"
+    assert not caller[45:100].any(), "the secret utterance and its pre-roll are silent"
+    assert list(caller[100:]) == list(range(101, 301)), "everything after it is kept, in order"
+
+
+def test_audio_still_held_when_the_call_ends_is_muted(tmp_path: Path) -> None:
+    recorder = StereoRecorder(tmp_path / "call.wav", 8000)
+    for index, frame in enumerate(numbered_frames(1, 100)):
+        recorder.caller(frame)
+        recorder.bot(bytes(320))
+        if index == 69:
+            recorder.hold_caller(10 * 20)  # hung up mid-utterance: no transcript will come
+    recorder.close()
+    caller = read_stereo(tmp_path / "call.wav")[:, 0].reshape(-1, 160)[:, 0]
+    assert list(caller[:60]) == list(range(1, 61)) and not caller[60:].any()
+
+
+def test_a_hold_never_released_keeps_memory_bounded_and_mutes_as_it_goes(tmp_path: Path) -> None:
+    recorder = StereoRecorder(tmp_path / "call.wav", 8000)
+    recorder.reserve_caller(lookback_ms=200, max_hold_ms=1000)
+    frames = numbered_frames(1, 500)  # 10 s
+    for index, frame in enumerate(frames):
+        recorder.caller(frame)
+        recorder.bot(bytes(320))
+        if index == 19:
+            recorder.hold_caller(5 * 20)
+    assert recorder.frames_written >= 8 * 8000, "held audio went on to disk, muted"
+    recorder.close()
+    caller = read_stereo(tmp_path / "call.wav")[:, 0].reshape(-1, 160)[:, 0]
+    assert list(caller[:15]) == list(range(1, 16)) and not caller[15:].any()
+
+
 def test_keypad_entry_completes_on_count_terminator_or_pause() -> None:
     account = DigitCollector(ExpectDigits(count=8, max=8))
     assert [account.press(k, t) for t, k in enumerate("3141592")] == [None] * 7

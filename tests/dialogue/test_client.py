@@ -72,6 +72,12 @@ async def test_balance_after_keypad_sign_in_is_spoken_masked(
     assert "you owe 432 dollars and 10 cents" in answer.text
     assert ALICE["account"] not in json.dumps(answer.as_dict())
     assert not any(m.public for m in answer.messages)  # caller data: never cached
+    # Only responses with nothing filled in are the same for every caller and cacheable.
+    assert all(m.fixed and m.cacheable for m in ask_account.messages + ask_pin.messages)
+    personal = [
+        m for m in answer.messages if "Alice" in (m.text or "") or "5 9 2 6" in (m.text or "")
+    ]
+    assert len(personal) == 2 and not any(m.cacheable for m in personal)
     assert answer.messages[-1].text and "anything else" in answer.messages[-1].text.lower()
 
 

@@ -222,10 +222,25 @@ def test_uncacheable_text_never_touches_the_disk(counting: CountingEspeak, tmp_p
         ("Your card ending in 4321 is active.", False),
         ("Your card ****4321 is active.", False),
         ("Your payment is due on December 15.", False),
+        ("Your card ending 5 9 2 6 is active.", False),
+        ("That's the account ending in five five zero one.", False),
+        ("You owe one thousand dollars.", False),
+        ("It is due Friday, December 4th.", False),
+        ("Sorry, please choose a number from 1 to 5.", True),
     ],
 )
 def test_fixed_prompt_policy(text: str, fixed: bool) -> None:
     assert is_fixed_prompt(text) is fixed
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_text_nobody_vouched_for_is_never_cached(counting: CountingEspeak, tmp_path) -> None:
+    """A name has no digits: text that looks fixed is cached only when its speaker says it is
+    the same for every caller (``cache=True``), never by default."""
+    engine = CachedTts(counting, PromptCache(tmp_path))
+    for _ in range(2):
+        assert [c async for c in synthesize_stream(engine, "Thanks, Bob. You're all set.", 8000)]
+    assert counting.calls == 4 and list(engine.cache.entries()) == []  # two sentences, twice
 
 
 @pytest.mark.asyncio(loop_scope="session")
@@ -238,8 +253,8 @@ async def test_published_text_is_cached_with_its_figures_and_caller_data_is_not(
     fee = "The overdraft fee is 25 dollars, charged at most once a day."
     balance = "Your checking balance is 1,234 dollars."
     for _ in range(2):
-        assert [c async for c in synthesize_stream(engine, fee, 8000, public=True)]
-        assert [c async for c in synthesize_stream(engine, balance, 8000)]
+        assert [c async for c in synthesize_stream(engine, fee, 8000, cache=True, public=True)]
+        assert [c async for c in synthesize_stream(engine, balance, 8000, cache=True)]
     assert counting.calls == 3  # the fee once, the balance every time
     assert len(list(engine.cache.entries())) == 1
     assert [c async for c in synthesize_stream(engine, fee, 8000, cache=False, public=True)]

@@ -139,12 +139,12 @@ async def test_stream_caches_fixed_sentences_but_not_caller_data(espeak_engine, 
     cache = PromptCache(tmp_path)
     engine = CachedTts(espeak_engine, cache)
     text = "Welcome to First Bank. Your balance is $1,200.50. Press 1 for more."
-    chunks = [c async for c in synthesize_stream(engine, text, 8000)]
+    chunks = [c async for c in synthesize_stream(engine, text, 8000, cache=True)]
     assert len(chunks) == 3
     assert cache.stats.writes == 2  # the balance sentence is not written to disk
     assert len(list(cache.entries())) == 2
 
-    again = [c async for c in synthesize_stream(engine, text, 8000)]
+    again = [c async for c in synthesize_stream(engine, text, 8000, cache=True)]
     assert [c.text for c in again] == [c.text for c in chunks]
     assert cache.stats.hits == 2
 
