@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from dialogue import payloads, quiet_rasa_environment
 from dialogue.bank.masking import mask_number
+from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
 from dialogue.payloads import ExpectDigits, Handoff, Hangup
 from dialogue.rasa_thread import RasaThread
 from dialogue.secrets import SecretVault, is_token
@@ -282,12 +283,21 @@ def mask_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class _ClientBase(abc.ABC):
     """Secure-input routing, reply building and logging shared by both clients."""
 
-    def __init__(self, vault: SecretVault, action_server: ActionServer | None) -> None:
+    def __init__(
+        self,
+        vault: SecretVault,
+        action_server: ActionServer | None,
+        callers: CallerRegistry | None = None,
+    ) -> None:
         self.vault = vault
         self.action_server = action_server
+        self.callers = callers if callers is not None else default_callers
         self._secure_expected: dict[str, bool] = {}
 
     async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
+        # The caller's identity is for the actions' limits only: it never reaches Rasa.
+        metadata = dict(metadata or {})
+        self.callers.register(conversation_id, str(metadata.pop(IDENTITY_KEY, "") or ""))
         return await self._turn(conversation_id, GREET, metadata, kind="begin")
 
     async def send(
@@ -323,6 +333,7 @@ class _ClientBase(abc.ABC):
 
     async def end(self, conversation_id: str) -> None:
         self._secure_expected.pop(conversation_id, None)
+        self.callers.forget(conversation_id)
         await self._forget(conversation_id)
 
     async def _forget(self, conversation_id: str) -> None:  # noqa: B027 - optional hook
@@ -422,8 +433,9 @@ class InProcessClient(_ClientBase):
         action_server: ActionServer | None,
         vault: SecretVault,
         action_endpoint_url: str | None = None,
+        callers: CallerRegistry | None = None,
     ) -> None:
-        super().__init__(vault, action_server)
+        super().__init__(vault, action_server, callers)
         self.model_path = Path(model_path)
         self._action_endpoint_url = action_endpoint_url
         self._agent: Any = None
@@ -539,8 +551,9 @@ class HttpClient(_ClientBase):
         vault: SecretVault,
         timeout_s: float = 10.0,
         token: str | None = None,
+        callers: CallerRegistry | None = None,
     ) -> None:
-        super().__init__(vault, action_server)
+        super().__init__(vault, action_server, callers)
         self.server_url = server_url.rstrip("/")
         self._timeout_s = timeout_s
         self._token = token
@@ -617,15 +630,20 @@ def _merge_rest_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
     return merged
 
 
-def make_client(config: Config) -> DialogueClient:
-    """The dialogue client the configuration asks for, with its own action server and vault."""
+def make_client(config: Config, *, pepper: bytes) -> DialogueClient:
+    """The dialogue client the configuration asks for, with its own action server and vault.
+
+    ``pepper`` is the PIN pepper (``ivr.pepper.bank_pepper``), passed in as a value.
+    """
     from dialogue.action_server import ActionServer
     from dialogue.actions import runtime
     from dialogue.training import Project
 
     vault = SecretVault(ttl_s=config.dialogue.secret_ttl_s)
-    rt = runtime.from_config(config)
+    callers = CallerRegistry()
+    rt = runtime.from_config(config, pepper)
     rt.vault = vault
+    rt.callers = callers
     if config.dialogue.mode == "http":
         # A remote Rasa must be able to reach our action server at the configured address.
         actions = ActionServer(
@@ -636,9 +654,10 @@ def make_client(config: Config) -> DialogueClient:
             action_server=actions,
             vault=vault,
             timeout_s=config.dialogue.request_timeout_s,
+            callers=callers,
         )
     # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
     actions = ActionServer(config.dialogue.action_server_host, 0, runtime=rt)
     return InProcessClient(
-        Project.from_config(config).model_path, action_server=actions, vault=vault
+        Project.from_config(config).model_path, action_server=actions, vault=vault, callers=callers
     )

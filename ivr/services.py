@@ -12,6 +12,7 @@ from dialogue.client import DialogueClient, make_client
 from ivr.config import Config
 from ivr.logs import fields, get_logger
 from ivr.metrics import Metrics
+from ivr.pepper import bank_pepper
 from ivr.records import CallRecordStore
 from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
@@ -50,7 +51,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
     vocabulary = load_vocabulary(config.dialogue.project_dir) if config.asr.use_vocabulary else None
     asr = create_asr_engine(config.asr, vocabulary)
     tts = create_tts_engine(config.tts)
-    client = dialogue or make_client(config)
+    client = dialogue or make_client(config, pepper=bank_pepper(config))
     await asyncio.gather(
         asyncio.to_thread(_warm_up_asr, asr, config.audio.call_rate),
         asyncio.to_thread(tts.warm_up),
