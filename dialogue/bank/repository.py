@@ -213,11 +213,16 @@ class BankRepository:
                 (account_number,),
             )
             account_key = self._account_key(pepper, account_number, row)
-            attempt = guards.Attempt(allowed=False)
-            refusal = "caller_limit"
-            if guards.take_caller_attempt(tx, self._caller_key(pepper, caller), self.policy, now):
-                attempt = guards.take_pin_attempt(tx, account_key, self.policy, now)
-                refusal = "account_locked"
+            # The caller's budget first: over it, the account's count is not touched.
+            caller_ok = guards.take_caller_attempt(
+                tx, self._caller_key(pepper, caller), self.policy, now
+            )
+            attempt = (
+                guards.take_pin_attempt(tx, account_key, self.policy, now)
+                if caller_ok
+                else guards.Attempt(allowed=False)
+            )
+            refusal = "account_locked" if caller_ok else "caller_limit"
             if not attempt.allowed:
                 self._audit(
                     tx,
