@@ -69,6 +69,7 @@ import yaml
 from dialogue import payloads, quiet_rasa_environment
 from dialogue.bank.masking import mask_number
 from dialogue.bank.redaction import redact_secrets
+from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
 from dialogue.payloads import ExpectDigits, Handoff, Hangup
 from dialogue.rasa_thread import RasaThread
 from dialogue.secrets import SecretVault, is_token
@@ -271,14 +272,23 @@ def mask_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
 class _ClientBase(abc.ABC):
     """Secure-input routing, reply building and logging shared by both clients."""
 
-    def __init__(self, vault: SecretVault, action_server: ActionServer | None) -> None:
+    def __init__(
+        self,
+        vault: SecretVault,
+        action_server: ActionServer | None,
+        callers: CallerRegistry | None = None,
+    ) -> None:
         self.vault = vault
         self.action_server = action_server
+        self.callers = callers if callers is not None else default_callers
         self._secure_expected: dict[str, bool] = {}
         self.fixed_texts: frozenset[str] = frozenset()
         """The domain's responses without slots (see :func:`fixed_response_texts`)."""
 
     async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
+        # The caller's identity is for the actions' limits only: it never reaches Rasa.
+        metadata = dict(metadata or {})
+        self.callers.register(conversation_id, str(metadata.pop(IDENTITY_KEY, "") or ""))
         return await self._turn(conversation_id, GREET, metadata, kind="begin")
 
     async def send(
@@ -314,6 +324,7 @@ class _ClientBase(abc.ABC):
 
     async def end(self, conversation_id: str) -> None:
         self._secure_expected.pop(conversation_id, None)
+        self.callers.forget(conversation_id)
         await self._forget(conversation_id)
 
     async def _forget(self, conversation_id: str) -> None:  # noqa: B027 - optional hook
@@ -418,8 +429,9 @@ class InProcessClient(_ClientBase):
         action_server: ActionServer | None,
         vault: SecretVault,
         action_endpoint_url: str | None = None,
+        callers: CallerRegistry | None = None,
     ) -> None:
-        super().__init__(vault, action_server)
+        super().__init__(vault, action_server, callers)
         self.model_path = Path(model_path)
         self._action_endpoint_url = action_endpoint_url
         self._agent: Any = None
@@ -539,8 +551,9 @@ class HttpClient(_ClientBase):
         timeout_s: float = 10.0,
         token: str | None = None,
         domain_file: str | Path | None = None,
+        callers: CallerRegistry | None = None,
     ) -> None:
-        super().__init__(vault, action_server)
+        super().__init__(vault, action_server, callers)
         if domain_file is not None:
             # The remote server's domain is this project's; a response it changed is just
             # not cached (its text no longer matches).
@@ -635,10 +648,15 @@ def _merge_rest_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def make_client(
-    config: Config, *, action_token: str | None = None, rasa_token: str | None = None
+    config: Config,
+    *,
+    pepper: bytes,
+    action_token: str | None = None,
+    rasa_token: str | None = None,
 ) -> DialogueClient:
     """The dialogue client the configuration asks for, with its own action server and vault.
 
+    ``pepper`` is the PIN pepper (``ivr.pepper.bank_pepper``), passed in as a value.
     In-process, the action server makes its own secret and gives it to the agent. Over HTTP
     both ends are configured: ``action_token`` is what the remote Rasa sends our action
     server, ``rasa_token`` what we send Rasa (its ``--auth-token``); both are required there.
@@ -648,8 +666,10 @@ def make_client(
     from dialogue.training import Project
 
     vault = SecretVault(ttl_s=config.dialogue.secret_ttl_s)
-    rt = runtime.from_config(config)
+    callers = CallerRegistry()
+    rt = runtime.from_config(config, pepper)
     rt.vault = vault
+    rt.callers = callers
     if config.dialogue.mode == "http":
         if not action_token or not rasa_token:
             raise DialogueError(
@@ -669,9 +689,10 @@ def make_client(
             timeout_s=config.dialogue.request_timeout_s,
             token=rasa_token,
             domain_file=Project.from_config(config).domain,
+            callers=callers,
         )
     # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
     actions = ActionServer(config.dialogue.action_server_host, 0, runtime=rt)
     return InProcessClient(
-        Project.from_config(config).model_path, action_server=actions, vault=vault
+        Project.from_config(config).model_path, action_server=actions, vault=vault, callers=callers
     )

@@ -163,6 +163,20 @@ class BankConfig:
     """Most money a caller may move between their accounts in one call (cents)."""
     max_pin_attempts: int = 3
     """Wrong account-number/PIN pairs before self-service is locked for the call."""
+    max_pin_failures: int = 5
+    """Consecutive PIN failures for one customer, across calls, that lock self-service."""
+    lockout_window_h: float = 24.0
+    """PIN failures older than this many hours (from the first) are forgotten."""
+    lockout_minutes: int = 0
+    """How long a PIN lockout lasts; 0 (default): until `ivr bank unlock`. Any timed expiry
+    hands a patient guesser max_pin_failures more tries per period (1440 min: a sixth of
+    all 4-digit PINs a year), so by default an agent verifies the caller and unlocks."""
+    max_verifications_per_hour: int = 10
+    """PIN and card verification attempts one caller identity may make per hour."""
+    pin_pepper_file: str = "var/bank-pepper"
+    """Owner-only file with the secret PIN pepper (kept apart from the database). At this
+    default path it is made on first start, so the demo works out of the box; a different
+    path must exist (a missing mounted secret must not quietly become a new pepper)."""
 
 
 @dataclass
@@ -379,6 +393,16 @@ def validate(config: Config) -> None:
         raise ConfigError("bank.transfer_limit_cents must be positive")
     if config.bank.max_pin_attempts < 1:
         raise ConfigError("bank.max_pin_attempts must be at least 1")
+    if config.bank.max_pin_failures < 1:
+        raise ConfigError("bank.max_pin_failures must be at least 1")
+    if config.bank.lockout_window_h <= 0:
+        raise ConfigError("bank.lockout_window_h must be positive")
+    if config.bank.lockout_minutes < 0:
+        raise ConfigError("bank.lockout_minutes must be 0 (until unlocked) or positive")
+    if config.bank.max_verifications_per_hour < 1:
+        raise ConfigError("bank.max_verifications_per_hour must be at least 1")
+    if not config.bank.pin_pepper_file:
+        raise ConfigError("bank.pin_pepper_file must name the PIN pepper's file")
     if not config.dialogue.model_name or "/" in config.dialogue.model_name:
         raise ConfigError("dialogue.model_name must be a plain file name without '/'")
     if config.dialogue.secret_ttl_s <= 0:

@@ -12,6 +12,7 @@ from dialogue.client import DialogueClient, make_client
 from ivr.config import Config
 from ivr.logs import fields, get_logger
 from ivr.metrics import Metrics
+from ivr.pepper import bank_pepper
 from ivr.records import CallRecordStore
 from ivr.secretfile import read_secret
 from ivr.threads import limit_blas_threads
@@ -67,10 +68,12 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
 
 def dialogue_client(config: Config) -> DialogueClient:
     """The configured dialogue client; over HTTP with the two tokens from their secret files."""
+    pepper = bank_pepper(config)
     if config.dialogue.mode != "http":
-        return make_client(config)
+        return make_client(config, pepper=pepper)
     return make_client(
         config,
+        pepper=pepper,
         action_token=read_secret(config.dialogue.action_token_file, "dialogue.action_token_file"),
         rasa_token=read_secret(config.dialogue.rasa_token_file, "dialogue.rasa_token_file"),
     )

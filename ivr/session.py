@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from dialogue.bank.redaction import redact_secrets
+from dialogue.callers import IDENTITY_KEY
 from dialogue.client import BotMessage, Reply
 from dialogue.payloads import ExpectDigits
 from ivr.digits import FREE_ENTRY, DigitCollector
@@ -171,7 +172,9 @@ class CallSession:
     async def _converse(self) -> None:
         self._asr = await self.services.asr.open_stream_async(self.rate)
         started = self._loop.time()
-        greeting = await self._ask(lambda d: d.begin(self.call_id, self._metadata()))
+        # Who is calling, as the transport saw it: the actions' per-caller limits key on it.
+        metadata = {**self._metadata(), IDENTITY_KEY: self.bridge.info.identity}
+        greeting = await self._ask(lambda d: d.begin(self.call_id, metadata))
         record = TurnRecord(self.call_id, 0, time.time(), "start")
         record.dialogue_ms = _ms(self._loop.time() - started)
         await self._turn_done(record, greeting, None)

@@ -53,7 +53,24 @@ class CallInfo:
     """Caller id as the transport gives it (masked before it reaches a log or record)."""
     called: str = ""
     extra: Mapping[str, Any] = field(default_factory=dict)
-    """Transport details worth recording (codec, remote address, custom parameters)."""
+    """Transport details worth recording (codec, remote address, custom parameters);
+    ``source`` is the network address (host only) the call came from, where there is one."""
+
+    @property
+    def identity(self) -> str:
+        """Who is calling, as the transport saw it: the key for per-caller limits.
+
+        The caller id when the transport has one (SIP From user, the stream's caller
+        parameter), else the network source; ``<transport>:unknown`` when neither is known.
+        Only as trustworthy as the way in: a peer that may post any caller id must first be
+        authenticated (allow-list, token, signature) for this to mean anything.
+        """
+        if self.caller:
+            return f"caller:{self.caller}"
+        source = self.extra.get("source")
+        if source:
+            return f"source:{source}"
+        return f"{self.transport}:unknown"
 
 
 class CallBridge(abc.ABC):

@@ -3,6 +3,11 @@
 The PIN reaches this module only as a one-time vault token (``secret:...``). The token is
 redeemed (which deletes it), the digits are checked and dropped, and the ``pin_token`` slot
 is cleared in the same action: no slot, event, log line or record ever holds the PIN.
+
+Two limits apply. Per call, ``bank.max_pin_attempts`` wrong PINs lock self-service for the
+call. Across calls, the bank counts failures per customer and attempts per caller identity
+(:mod:`dialogue.bank.guards`); when it refuses, whatever the PIN, the caller hears the same
+lockout message as after the last wrong PIN in a call and is offered an agent.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
 from dialogue.actions.common import bank, conversation_id
+from dialogue.bank import VerificationRefused
 from dialogue.secrets import is_token
 from dialogue.spoken import extract_digits
 
@@ -64,9 +70,18 @@ class ValidateAuthForm(FormValidationAction):
             dispatcher.utter_message(response="utter_pin_expired")
             return {"pin_token": None}
         account_number = str(tracker.get_slot("account_number") or "")
-        customer = await bank(
-            rt.repository.authenticate, account_number, pin, conversation_id(tracker)
-        )
+        conversation = conversation_id(tracker)
+        refused = False
+        try:
+            customer = await bank(
+                rt.repository.authenticate,
+                account_number,
+                pin,
+                conversation,
+                caller=rt.callers.identity(conversation),
+            )
+        except VerificationRefused:
+            customer, refused = None, True
         del pin
         if customer is not None:
             dispatcher.utter_message(
@@ -86,10 +101,10 @@ class ValidateAuthForm(FormValidationAction):
             "account_number": None,
             "pin_attempts": float(attempts),
         }
-        if attempts >= rt.max_pin_attempts:
+        if refused or attempts >= rt.max_pin_attempts:
             await bank(
                 rt.repository.audit,
-                conversation_id(tracker),
+                conversation,
                 None,
                 "self_service_lock",
                 "locked",

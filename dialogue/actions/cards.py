@@ -5,6 +5,11 @@ who has not verified with a PIN may still block a card after light verification:
 card's last four digits plus the billing ZIP code. A verified caller only names the card
 (or, with a single active card, just confirms it). Three failed identifications pass the
 caller to an agent with priority, because a lost card is urgent.
+
+Each light verification takes an attempt from the caller identity's hourly budget, kept by
+the bank across calls (``bank.max_verifications_per_hour``, shared with PIN checks). Over
+the budget the card is not looked up and the caller gets exactly what the third failed try
+gets (the agent), so the refusal tells nothing about the digits tried.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from rasa_sdk.types import DomainDict
 from dialogue.actions import runtime
 from dialogue.actions.common import bank, conversation_id, customer_id, handoff_events
 from dialogue.actions.transfer import yes_no
-from dialogue.bank import Card, mask_free_text
+from dialogue.bank import Card, VerificationRefused, mask_free_text
 from dialogue.bank.security import spoken_reference
 from dialogue.spoken import extract_digits, say_digits
 
@@ -28,19 +33,32 @@ MAX_CARD_FAILURES = 3
 CARD_SLOTS = ("card_last4", "card_zip", "block_confirmed", "card_failures")
 
 
-async def identified_card(tracker: Tracker) -> Card | None:
-    """The active card the caller named, verified by PIN login or by billing ZIP code."""
-    repository = runtime.get().repository
+async def identified_card(tracker: Tracker, *, verifying: bool = False) -> Card | None:
+    """The active card the caller named, verified by PIN login or by billing ZIP code.
+
+    ``verifying``: this is the caller's try at the ZIP code, counted against their budget
+    (raises :class:`VerificationRefused` over it); later look-ups of the same card are not.
+    """
+    rt = runtime.get()
     last4 = tracker.get_slot("card_last4")
     if not last4:
         return None
     cid = customer_id(tracker)
     if cid is not None:
-        return await bank(repository.find_card, str(last4), customer_id=cid)
+        return await bank(rt.repository.find_card, str(last4), customer_id=cid)
     zip_code = tracker.get_slot("card_zip")
     if not zip_code:
         return None
-    return await bank(repository.find_card, str(last4), str(zip_code))
+    if verifying:
+        conversation = conversation_id(tracker)
+        return await bank(
+            rt.repository.identify_card,
+            str(last4),
+            str(zip_code),
+            conversation,
+            caller=rt.callers.identity(conversation),
+        )
+    return await bank(rt.repository.find_card, str(last4), str(zip_code))
 
 
 class ValidateLostCardForm(FormValidationAction):
@@ -111,7 +129,12 @@ class ValidateLostCardForm(FormValidationAction):
             dispatcher.utter_message(response="utter_invalid_zip")
             return {"card_zip": None}
         tracker.slots["card_zip"] = digits
-        if await identified_card(tracker) is None:
+        try:
+            card = await identified_card(tracker, verifying=True)
+        except VerificationRefused:
+            # What the last failed try gets: the form ends and the card goes to an agent.
+            return {"card_last4": None, "card_zip": None, "card_failures": float(MAX_CARD_FAILURES)}
+        if card is None:
             return await self._failed(dispatcher, tracker)
         return {"card_zip": digits}
 

@@ -1,4 +1,4 @@
-"""What the custom actions run against: the bank repository, the knowledge base, the vault.
+"""What the custom actions run against: the bank, the knowledge base, the vault, the callers.
 
 Each action server the application starts serves its own runtime: it binds it to every request
 it handles (:func:`bind`), so two dialogue clients in one process (a QA run beside the bot, the
@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from dialogue.bank import BankRepository, open_repository
+from dialogue.bank import BankRepository, GuardPolicy, open_repository
+from dialogue.callers import CallerRegistry, default_callers
 from dialogue.knowledge import KnowledgeBase
 from dialogue.secrets import SecretVault, default_vault
 
@@ -26,6 +27,8 @@ class Runtime:
     vault: SecretVault
     transfer_limit_cents: int = 250_000
     max_pin_attempts: int = 3
+    callers: CallerRegistry = field(default_factory=lambda: default_callers)
+    """Who is on each conversation (filled by the dialogue client, never from a tracker)."""
 
 
 _lock = threading.Lock()
@@ -45,15 +48,25 @@ def configure(runtime: Runtime | None) -> None:
         _runtime = runtime
 
 
-def from_config(config: object | None = None) -> Runtime:
-    """Build a runtime from the application's configuration (``ivr.config.Config``)."""
+def from_config(config: object | None = None, pepper: bytes | None = None) -> Runtime:
+    """Build a runtime from the application's configuration (``ivr.config.Config``).
+
+    ``pepper`` is the PIN pepper the application read (``ivr.pepper``); without it (the
+    stand-alone action server, where PIN entry cannot work anyway) nobody is verified.
+    """
     from ivr.config import Config, load_config
 
     cfg = config if isinstance(config, Config) else load_config()
     root = Path(cfg.dialogue.project_dir)
     seed_file = root / cfg.bank.seed_file
+    policy = GuardPolicy(
+        max_pin_failures=cfg.bank.max_pin_failures,
+        lockout_window_h=cfg.bank.lockout_window_h,
+        lockout_minutes=cfg.bank.lockout_minutes,
+        max_verifications_per_hour=cfg.bank.max_verifications_per_hour,
+    )
     return Runtime(
-        repository=open_repository(cfg.bank.database, seed_file),
+        repository=open_repository(cfg.bank.database, seed_file, pepper=pepper, policy=policy),
         knowledge=KnowledgeBase(root / cfg.dialogue.knowledge_dir),
         vault=default_vault,
         transfer_limit_cents=cfg.bank.transfer_limit_cents,

@@ -3,7 +3,9 @@
 Every method that acts on the caller's behalf writes an ``audit_log`` row in the same
 database transaction as the change itself, so the log and the data cannot disagree.
 Account and card numbers leave this module masked (``masked`` / ``last4`` properties);
-PINs arrive only to be checked against the salted hash and are never stored or logged.
+PINs arrive only to be checked against the salted, peppered hash and are never stored or
+logged. Every verification (PIN or card) first takes an attempt from the persistent guards
+(:mod:`dialogue.bank.guards`), so guessing is limited across calls, not just within one.
 """
 
 from __future__ import annotations
@@ -16,9 +18,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from dialogue.bank import schema
+from dialogue.bank import guards, schema
+from dialogue.bank.guards import GuardPolicy
 from dialogue.bank.masking import last4, mask_number
-from dialogue.bank.security import burn_verification_time, new_reference, verify_pin
+from dialogue.bank.security import (
+    burn_verification_time,
+    is_peppered,
+    new_reference,
+    pepper_hash,
+    subject_key,
+    verify_pin,
+)
+from dialogue.callers import UNKNOWN_CALLER
 from ivr.db import Database, Row, Tx
 
 AccountType = Literal["checking", "savings", "credit"]
@@ -45,6 +56,16 @@ class TransferLimitExceeded(BankError):
 
 class InvalidTransfer(BankError):
     code = "invalid_transfer"
+
+
+class VerificationRefused(BankError):
+    """No verification now: the account is locked, or the caller used up their attempts.
+
+    Raised for a locked account whatever the PIN, and for the failure that locks it; the
+    caller is told no more than for any refusal and is offered an agent.
+    """
+
+    code = "verification_refused"
 
 
 @dataclass(frozen=True)
@@ -103,14 +124,29 @@ class TransferReceipt:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return _utcnow().isoformat(timespec="seconds")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
 
 
 class BankRepository:
-    """Reads and writes the demo bank's data; safe to call from several threads."""
+    """Reads and writes the demo bank's data; safe to call from several threads.
 
-    def __init__(self, database: Database | str) -> None:
+    ``pepper`` (the secret from ``bank.pin_pepper_file``) is needed to verify PINs and to key
+    the guards; without it the repository reads and writes but verifies nobody.
+    """
+
+    def __init__(
+        self,
+        database: Database | str,
+        pepper: bytes | None = None,
+        policy: GuardPolicy | None = None,
+    ) -> None:
         self.db = database if isinstance(database, Database) else Database(database)
+        self.pepper = pepper
+        self.policy = policy or GuardPolicy()
 
     # -- set-up -----------------------------------------------------------------------
 
@@ -136,36 +172,136 @@ class BankRepository:
     def close(self) -> None:
         self.db.close()
 
+    def pepper_pin_hashes(self) -> int:
+        """Pepper every unpeppered PIN hash (seed data, older databases); returns how many."""
+        pepper = self._pepper()
+        with self.db.transaction() as tx:
+            rows = tx.all("SELECT id, pin_hash FROM customers")
+            stale = [row for row in rows if not is_peppered(row["pin_hash"])]
+            for row in stale:
+                tx.execute(
+                    "UPDATE customers SET pin_hash = ? WHERE id = ?",
+                    (pepper_hash(row["pin_hash"], pepper), row["id"]),
+                )
+        return len(stale)
+
     # -- identity ---------------------------------------------------------------------
 
-    def authenticate(self, account_number: str, pin: str, conversation_id: str) -> Customer | None:
+    def authenticate(
+        self,
+        account_number: str,
+        pin: str,
+        conversation_id: str,
+        *,
+        caller: str = UNKNOWN_CALLER,
+    ) -> Customer | None:
         """The customer owning ``account_number`` if ``pin`` matches; audited either way.
 
         An unknown account number takes as long as a wrong PIN and gets the same answer,
-        so the phone line cannot be used to find out which account numbers exist.
+        and its failures count (per number tried) like a real account's, so the phone line
+        cannot be used to find out which account numbers exist. Failures count per customer
+        (the PIN is the customer's, whichever of their accounts is named) across calls;
+        ``caller`` (the transport's identity for the call) has an hourly budget of attempts.
+        Raises :class:`VerificationRefused` when no attempt is left, without a real check.
         """
+        pepper = self._pepper()
+        now = _utcnow()
         with self.db.transaction() as tx:
             row = tx.one(
                 "SELECT c.id, c.first_name, c.last_name, c.pin_hash FROM customers c "
                 "JOIN accounts a ON a.customer_id = c.id WHERE a.number = ?",
                 (account_number,),
             )
+            account_key = self._account_key(pepper, account_number, row)
+            # The caller's budget first: over it, the account's count is not touched.
+            caller_ok = guards.take_caller_attempt(
+                tx, self._caller_key(pepper, caller), self.policy, now
+            )
+            attempt = (
+                guards.take_pin_attempt(tx, account_key, self.policy, now)
+                if caller_ok
+                else guards.Attempt(allowed=False)
+            )
+            refusal = "account_locked" if caller_ok else "caller_limit"
+            if not attempt.allowed:
+                self._audit(
+                    tx,
+                    conversation_id,
+                    None,
+                    "authenticate",
+                    "refused",
+                    account=mask_number(account_number),
+                    reason=refusal,
+                )
+        if not attempt.allowed:
+            if refusal == "account_locked":
+                burn_verification_time(pin)  # as long as a real check: the lock is not told
+            raise VerificationRefused(f"verification refused: {refusal}")
         if row is None:
             burn_verification_time(pin)
             ok = False
         else:
-            ok = verify_pin(pin, row["pin_hash"])
-        customer_id = int(row["id"]) if row is not None and ok else None
-        self.audit(
-            conversation_id,
-            customer_id,
-            "authenticate",
-            "success" if ok else "failure",
-            account=mask_number(account_number),
-        )
+            ok = verify_pin(pin, row["pin_hash"], pepper)
+        with self.db.transaction() as tx:
+            if ok:
+                guards.clear(tx, account_key, now)
+            self._audit(
+                tx,
+                conversation_id,
+                int(row["id"]) if row is not None and ok else None,
+                "authenticate",
+                "success" if ok else "failure",
+                account=mask_number(account_number),
+            )
+            if not ok and attempt.last:
+                self._audit(
+                    tx,
+                    conversation_id,
+                    None,
+                    "pin_lockout",
+                    "locked",
+                    account=mask_number(account_number),
+                    failures=self.policy.max_pin_failures,
+                )
         if row is None or not ok:
+            if attempt.last:
+                raise VerificationRefused("verification refused: account locked now")
             return None
         return Customer(int(row["id"]), row["first_name"], row["last_name"])
+
+    def unlock(self, account_number: str, by: str) -> bool:
+        """Lift the PIN lockout of the account's customer; audited. True if it was locked."""
+        pepper = self._pepper()
+        with self.db.transaction() as tx:
+            row = tx.one(
+                "SELECT a.customer_id AS id FROM accounts a WHERE a.number = ?", (account_number,)
+            )
+            was_locked = guards.clear(tx, self._account_key(pepper, account_number, row), _utcnow())
+            self._audit(
+                tx,
+                f"admin:{by}",
+                int(row["id"]) if row is not None else None,
+                "unlock",
+                "unlocked" if was_locked else "not_locked",
+                account=mask_number(account_number),
+                by=by,
+            )
+        return was_locked
+
+    @staticmethod
+    def _account_key(pepper: bytes, account_number: str, customer: Row | None) -> str:
+        if customer is None:
+            return subject_key(pepper, "account", account_number)
+        return subject_key(pepper, "customer", str(customer["id"]))
+
+    @staticmethod
+    def _caller_key(pepper: bytes, caller: str) -> str:
+        return subject_key(pepper, "caller", caller or UNKNOWN_CALLER)
+
+    def _pepper(self) -> bytes:
+        if not self.pepper:
+            raise BankError("the bank was opened without the PIN pepper (bank.pin_pepper_file)")
+        return self.pepper
 
     def customer(self, customer_id: int) -> Customer | None:
         with self.db.transaction() as tx:
@@ -247,6 +383,28 @@ class BankRepository:
         with self.db.transaction() as tx:
             rows = tx.all(sql + " ORDER BY k.id", params)
         return _card(rows[0]) if len(rows) == 1 else None
+
+    def identify_card(
+        self, card_last4: str, billing_zip: str, conversation_id: str, *, caller: str
+    ) -> Card | None:
+        """Light verification for blocking a card: last four digits and billing ZIP code.
+
+        Each try takes an attempt from the caller's hourly budget (the same one PIN checks
+        use), so card details cannot be tried out by the thousand; over the budget it
+        raises :class:`VerificationRefused` without looking the card up.
+        """
+        pepper = self._pepper()
+        with self.db.transaction() as tx:
+            allowed = guards.take_caller_attempt(
+                tx, self._caller_key(pepper, caller), self.policy, _utcnow()
+            )
+            if not allowed:
+                self._audit(
+                    tx, conversation_id, None, "identify_card", "refused", reason="caller_limit"
+                )
+        if not allowed:
+            raise VerificationRefused("verification refused: caller_limit")
+        return self.find_card(card_last4, billing_zip)
 
     def block_card(
         self, card_id: int, reason: str, conversation_id: str, customer_id: int | None

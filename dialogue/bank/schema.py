@@ -1,7 +1,9 @@
 """The bank's tables, one DDL text for SQLite and PostgreSQL (only the key type differs).
 
 Money is integer cents (BIGINT). Dates are ISO ``YYYY-MM-DD`` text, timestamps ISO 8601 UTC
-text, so both engines store and compare them the same way. PINs exist only as salted hashes.
+text, so both engines store and compare them the same way. PINs exist only as salted,
+peppered hashes. ``verification_guards`` counts PIN and card attempts per subject, an HMAC
+of the customer, account number or caller (see :mod:`dialogue.bank.guards`).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from ivr.db import Dialect
 
 TABLES = (
+    "verification_guards",
     "audit_log",
     "survey_answers",
     "complaints",
@@ -93,6 +96,12 @@ CREATE TABLE IF NOT EXISTS audit_log (
     action TEXT NOT NULL,
     outcome TEXT NOT NULL,
     detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS verification_guards (
+    subject TEXT PRIMARY KEY,
+    attempts BIGINT NOT NULL,
+    window_started_at TEXT NOT NULL,
+    locked_at TEXT
 );
 CREATE INDEX IF NOT EXISTS ix_accounts_customer ON accounts(customer_id);
 CREATE INDEX IF NOT EXISTS ix_cards_account ON cards(account_id);

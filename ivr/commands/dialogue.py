@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import getpass
 import json
 import logging
 import sys
@@ -131,6 +132,7 @@ def chat_command(ctx: click.Context, as_json: bool, conversation_id: str | None)
 
 
 async def _chat(config: Config, conversation: str, as_json: bool) -> None:
+    from dialogue.callers import IDENTITY_KEY
     from dialogue.client import DialogueError
     from ivr.config import ConfigError
     from ivr.services import dialogue_client
@@ -143,7 +145,9 @@ async def _chat(config: Config, conversation: str, as_json: bool) -> None:
     interactive = sys.stdin.isatty()
     turn = 0
     try:
-        reply = await client.begin(conversation)
+        # The keyboard has no caller id: the user at this console is the caller.
+        identity = f"console:{getpass.getuser()}"
+        reply = await client.begin(conversation, {IDENTITY_KEY: identity})
         _show(reply, turn, "[call answered]", as_json)
         loop = asyncio.get_running_loop()
         while not (reply.hangup or reply.handoff):
@@ -241,10 +245,13 @@ def bank_reset(ctx: click.Context) -> None:
 
 def _open_bank(ctx: click.Context, *, reset: bool) -> None:
     from dialogue.bank import open_repository
+    from ivr.pepper import bank_pepper
 
     config = config_of(ctx)
     seed_file = Path(config.dialogue.project_dir) / config.bank.seed_file
-    repository = open_repository(config.bank.database, seed_file, reset=reset)
+    repository = open_repository(
+        config.bank.database, seed_file, reset=reset, pepper=bank_pepper(config)
+    )
     with repository.transaction() as tx:
         row = tx.one("SELECT COUNT(*) AS n FROM customers")
     repository.close()
@@ -258,9 +265,36 @@ def _safe_url(url: str) -> str:
     return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
 
 
+@bank_group.command("unlock")
+@click.argument("account")
+@click.pass_context
+def bank_unlock(ctx: click.Context, account: str) -> None:
+    """Lift the PIN lockout of ACCOUNT's customer (after verifying the caller another way).
+
+    Audited in the bank's audit_log with the operating-system user who ran it.
+    """
+    from dialogue.bank import mask_number, open_repository
+    from ivr.pepper import bank_pepper
+
+    if not (account.isdigit() and len(account) == 8):
+        raise click.BadParameter("an account number is 8 digits", param_hint="ACCOUNT")
+    config = config_of(ctx)
+    repository = open_repository(config.bank.database, pepper=bank_pepper(config))
+    try:
+        was_locked = repository.unlock(account, by=getpass.getuser())
+    finally:
+        repository.close()
+    state = "unlocked" if was_locked else "was not locked; its failure count is cleared"
+    log.info("bank.unlock", extra=fields(account=mask_number(account), was_locked=was_locked))
+    click.echo(f"account {mask_number(account)}: {state}")
+
+
 @bank_group.command("hash-pin")
 def bank_hash_pin() -> None:
-    """Make a salted PIN hash for data/bank/seed.yml (the PIN is read without echo)."""
+    """Make a salted PIN hash for data/bank/seed.yml (the PIN is read without echo).
+
+    The hash is unpeppered, as the seed is shared; the bank peppers it when it loads it.
+    """
     from dialogue.bank.security import hash_pin
 
     pin = click.prompt("PIN", hide_input=True, confirmation_prompt=True)

@@ -107,7 +107,10 @@ class AudioSocketServer:
             writer.close()
             return
         call_uuid = str(first.uuid)
-        info = CallInfo(call_id=call_uuid, transport="audiosocket", extra={"peer": peer})
+        host = (writer.get_extra_info("peername") or ("",))[0]
+        info = CallInfo(
+            call_id=call_uuid, transport="audiosocket", extra={"peer": peer, "source": host}
+        )
         bridge = AudioSocketBridge(info, writer)
         session = self.calls.spawn(bridge)
         await self._read_call(reader, bridge)

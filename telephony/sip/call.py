@@ -111,7 +111,7 @@ class SipCall:
             transport="sip",
             caller=_user_of(caller.uri) or caller.display_name or "",
             called=_user_of(invite.uri),
-            extra={},
+            extra={"source": self.source.address[0]},
         )
 
     # -- answering -------------------------------------------------------------------------
@@ -222,6 +222,7 @@ class SipCall:
     def _record_media(self) -> None:
         params = self.rtp.params
         extra: dict[str, Any] = {
+            "source": self.source.address[0],
             "sip_transport": self.source.transport,
             "local_rtp_port": self.rtp.local_port,
             "user_agent": self.invite.get("User-Agent") or "",

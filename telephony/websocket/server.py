@@ -194,7 +194,7 @@ class WebSocketMediaServer:
             transport="websocket",
             caller=start.caller,
             called=start.called,
-            extra={**start.extra, "peer": request.remote or ""},
+            extra={**start.extra, "peer": request.remote or "", "source": request.remote or ""},
         )
         bridge = WebSocketBridge(info, ws, serializer)
         session = self.calls.spawn(bridge)

@@ -23,6 +23,7 @@ import pytest_asyncio
 
 from dialogue.client import make_client
 from dialogue.training import Project, train
+from ivr.pepper import bank_pepper
 from ivr.qa.run import RunFolder, finish_run, replay_run, run_calls, simulate_run
 from ivr.qa.script import load_script, load_scripts
 from ivr.qa.simulate import run_script
@@ -224,7 +225,7 @@ async def test_a_changed_response_in_the_domain_is_a_regression(
     assert outcome.trained
     print(f"retraining for a changed response took {outcome.seconds:.0f} s")
 
-    changed = make_client(config)
+    changed = make_client(config, pepper=bank_pepper(config))
     await changed.start()
     try:
         bot = dataclasses.replace(services, config=config, dialogue=changed)

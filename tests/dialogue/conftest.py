@@ -31,6 +31,8 @@ ALICE = {"account": "31415926", "pin": "2468", "zip": "94107", "debit": "4821", 
 BOB = {"account": "55501234", "pin": "8024", "zip": "10001", "debit": "7710"}
 CARMEN = {"account": "60029911", "pin": "3591", "zip": "60614", "debit": "6642"}
 DEV = {"account": "70459900", "pin": "7306", "zip": "73301", "debit": "2207"}
+PEPPER = b"test-pepper-kept-outside-the-database"
+"""The PIN pepper the test banks are opened with (the application reads bank.pin_pepper_file)."""
 
 
 def reseed(repository: BankRepository) -> None:
@@ -40,12 +42,13 @@ def reseed(repository: BankRepository) -> None:
     repository.drop_schema()
     repository.create_schema()
     seed(repository, SEED)
+    repository.pepper_pin_hashes()
 
 
 @pytest.fixture
 def bank(tmp_path: Path) -> Iterator[BankRepository]:
     """A freshly seeded SQLite bank in a temporary file."""
-    repository = open_repository(f"sqlite:///{tmp_path / 'bank.db'}", SEED)
+    repository = open_repository(f"sqlite:///{tmp_path / 'bank.db'}", SEED, pepper=PEPPER)
     yield repository
     repository.close()
 
@@ -70,7 +73,9 @@ def trained_model() -> Path:
 
 @pytest.fixture(scope="session")
 def session_bank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BankRepository]:
-    repository = open_repository(f"sqlite:///{tmp_path_factory.mktemp('bank') / 'bank.db'}", SEED)
+    repository = open_repository(
+        f"sqlite:///{tmp_path_factory.mktemp('bank') / 'bank.db'}", SEED, pepper=PEPPER
+    )
     yield repository
     repository.close()
 

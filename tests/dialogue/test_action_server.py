@@ -19,7 +19,7 @@ from dialogue.bank import BankRepository, open_repository
 from dialogue.knowledge import KnowledgeBase
 from dialogue.secrets import SecretVault
 from dialogue.spoken import say_money
-from tests.dialogue.conftest import ALICE, KNOWLEDGE, ROOT, SEED
+from tests.dialogue.conftest import ALICE, KNOWLEDGE, PEPPER, ROOT, SEED
 
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "dialogue" / "domain.yml").read_text())
 
@@ -73,7 +73,10 @@ def checking_cents(bank: BankRepository) -> int:
 
 
 async def test_two_action_servers_in_one_process_keep_their_own_bank(tmp_path: Path) -> None:
-    banks = [open_repository(f"sqlite:///{tmp_path / f'bank{i}.db'}", SEED) for i in (1, 2)]
+    banks = [
+        open_repository(f"sqlite:///{tmp_path / f'bank{i}.db'}", SEED, pepper=PEPPER)
+        for i in (1, 2)
+    ]
     with banks[1].transaction() as tx:
         tx.execute(
             "UPDATE accounts SET balance_cents = 123456 WHERE number = ?", (ALICE["account"],)

@@ -17,7 +17,7 @@ from dialogue.bank import (
 )
 from dialogue.bank.security import hash_pin, new_reference, spoken_reference, verify_pin
 from dialogue.bank.seed import SeedError, seed
-from tests.dialogue.conftest import ALICE, CARMEN, SEED
+from tests.dialogue.conftest import ALICE, CARMEN, PEPPER, SEED
 
 LIMIT = 250_000
 
@@ -34,17 +34,17 @@ def ledger_size(bank: BankRepository) -> int:
 
 
 def test_pin_hashes_are_salted_and_verify_only_the_right_pin() -> None:
-    first, second = hash_pin("2468"), hash_pin("2468")
+    first, second = hash_pin("2468", PEPPER), hash_pin("2468", PEPPER)
     assert first != second  # a fresh salt each time
     assert "2468" not in first
-    assert verify_pin("2468", first) and verify_pin("2468", second)
-    assert not verify_pin("2469", first)
+    assert verify_pin("2468", first, PEPPER) and verify_pin("2468", second, PEPPER)
+    assert not verify_pin("2469", first, PEPPER)
 
 
 def test_seed_stores_pins_only_as_hashes(bank: BankRepository) -> None:
     with bank.transaction() as tx:
         hashes = [r["pin_hash"] for r in tx.all("SELECT pin_hash FROM customers")]
-    assert hashes and all(h.startswith("scrypt$") for h in hashes)
+    assert hashes and all(h.startswith("scrypt-hmac$") for h in hashes)  # peppered on load
     assert not any(pin in h for h in hashes for pin in ("2468", "8024", "3591", "7306"))
 
 
@@ -146,7 +146,7 @@ def test_per_call_limit_counts_earlier_transfers_in_the_call(bank: BankRepositor
 
 def test_concurrent_transfers_never_overdraw(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'bank.db'}"
-    repository = open_repository(url, SEED)
+    repository = open_repository(url, SEED, pepper=PEPPER)
     carmen = repository.authenticate(CARMEN["account"], CARMEN["pin"], "setup")
     assert carmen is not None
     checking = repository.account_of_type(carmen.id, "checking")
@@ -196,7 +196,7 @@ def test_references_and_masks_are_voice_friendly() -> None:
 
 
 def test_same_schema_and_behaviour_on_postgresql(postgres_url: str) -> None:
-    repository = open_repository(postgres_url, SEED, reset=True)
+    repository = open_repository(postgres_url, SEED, reset=True, pepper=PEPPER)
     try:
         alice = repository.authenticate(ALICE["account"], ALICE["pin"], "pg1")
         assert alice is not None
