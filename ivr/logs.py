@@ -32,7 +32,6 @@ def mask_digits(text: str) -> str:
 class _JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": round(record.created, 3),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
@@ -40,7 +39,22 @@ class _JsonFormatter(logging.Formatter):
         entry.update(getattr(record, _FIELDS, {}))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
-        return mask_digits(json.dumps(entry, default=str))
+        # Each value is masked on its own, so the line stays valid JSON; the time stamp is
+        # the bot's own clock, not a number a caller gave.
+        masked = {"ts": round(record.created, 3)}
+        masked.update({key: _masked(value) for key, value in entry.items()})
+        return json.dumps(masked, default=str)
+
+
+def _masked(value: Any) -> Any:
+    """``value`` as it may be logged: unchanged, or as masked text when it held a number."""
+    if isinstance(value, str):
+        return mask_digits(value)
+    if value is None or isinstance(value, bool):
+        return value
+    text = str(value) if isinstance(value, (int, float)) else json.dumps(value, default=str)
+    masked = mask_digits(text)
+    return value if masked == text else masked
 
 
 class _ConsoleFormatter(logging.Formatter):

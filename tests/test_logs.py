@@ -1,0 +1,36 @@
+"""Structured log lines: numbers a caller gave are masked, the bot's own time stamp is not."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ivr.logs import _JsonFormatter, fields
+
+
+def _record(message: str, **values: object) -> logging.LogRecord:
+    record = logging.LogRecord("ivr.test", logging.INFO, __file__, 1, message, None, None)
+    record.__dict__.update(fields(**values))
+    record.created = 1764914213.123
+    return record
+
+
+def test_json_line_keeps_its_time_stamp_and_masks_account_digits() -> None:
+    line = _JsonFormatter().format(_record("asr.final", text="account 55501234", n=55501234))
+    entry = json.loads(line)
+    assert entry["ts"] == 1764914213.123
+    assert entry["text"] == "account ****1234"
+    assert "55501234" not in line
+    assert entry["event"] == "asr.final"
+
+
+def test_json_line_redacts_a_pin_said_in_a_field() -> None:
+    line = _JsonFormatter().format(_record("asr.final", text="my PIN is 4 3 2 1"))
+    assert "4 3 2 1" not in line and "4321" not in line
+    assert json.loads(line)["text"] == "my PIN is [PIN]"
+
+
+def test_json_line_masks_numbers_inside_nested_fields() -> None:
+    line = _JsonFormatter().format(_record("call.start", extra={"caller": "+4915155501234"}))
+    assert "55501234" not in line
+    assert "1234" in json.loads(line)["extra"]
