@@ -8,6 +8,10 @@ barge-in, keypad entry, handoff and hang-up. Bridges only move audio; engines on
 Every turn is written to the call record store as soon as it completes; the stereo recording
 is written as the call goes. A PIN is never logged, recorded, transcribed into a record, or
 left audible: the caller channel is muted from the secure prompt until the entry is sent.
+
+A call is keyed by an id the session generates (record, recording file, conversation id); the
+peer's own id for the call is kept in the record and the logs, never used as a key or a path.
+The recording is encrypted as it is written (``ivr.sealed``); without a key there is none.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from dialogue.payloads import ExpectDigits
 from ivr.digits import FREE_ENTRY, DigitCollector
 from ivr.logs import fields, get_logger
 from ivr.recording import StereoRecorder
-from ivr.records import Outcome, TurnRecord
+from ivr.records import Outcome, TurnRecord, new_call_id
+from ivr.sealed import SUFFIX
 from ivr.services import Services
 from speech.asr.base import AsyncAsrStream, Transcript
 from speech.echo import EchoCanceller
@@ -93,7 +98,10 @@ class CallSession:
         self.bridge = bridge
         self.services = services
         self.config = services.config
-        self.call_id = bridge.info.call_id
+        self.call_id = new_call_id()
+        """The bot's id for the call: record key, recording name, conversation id."""
+        self.peer_call_id = bridge.info.call_id
+        """The id the peer gave the call (SIP Call-ID, callSid, ...): kept, never trusted."""
         self.rate = bridge.rate
         self.endpointer = Endpointer(self.config.vad, self.rate)
         self.echo = EchoCanceller(self.rate) if self.config.call.echo_cancel else None
@@ -136,9 +144,15 @@ class CallSession:
             info.called,
             recording=str(recording or ""),
             details=info.extra,
+            peer_call_id=self.peer_call_id,
         )
         self.services.metrics.call_started(info.transport)
-        log.info("call.start", extra=fields(call_id=self.call_id, transport=info.transport))
+        log.info(
+            "call.start",
+            extra=fields(
+                call_id=self.call_id, peer_call_id=self.peer_call_id, transport=info.transport
+            ),
+        )
         pump = asyncio.create_task(self._pump(), name=f"pump-{self.call_id}")
         try:
             await asyncio.wait_for(self._converse(), self.config.call.max_call_s)
@@ -556,10 +570,11 @@ class CallSession:
 
     def _open_recording(self) -> Path | None:
         folder = self.config.call.recordings_dir
-        if not folder:
-            return None
-        path = Path(folder) / f"{time.strftime('%Y%m%d')}" / f"{self.call_id}.wav"
-        self.recorder = StereoRecorder(path, self.rate)
+        keyring = self.services.recording_keys
+        if not folder or keyring is None:
+            return None  # no key configured: recording is off, never plain
+        path = Path(folder) / f"{time.strftime('%Y%m%d')}" / f"{self.call_id}{SUFFIX}"
+        self.recorder = StereoRecorder(path, self.rate, keyring)
         return path
 
     def _metadata(self) -> dict[str, Any]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,9 @@ from ivr.digits import DigitCollector
 from ivr.http import build_app
 from ivr.metrics import Metrics
 from ivr.recording import StereoRecorder
+from ivr.recording_keys import Keyring
 from ivr.records import CallRecordStore, TurnRecord, mask_caller
+from ivr.sealed import open_recording
 
 
 @pytest.fixture
@@ -74,8 +75,9 @@ def test_caller_ids_keep_only_their_last_four_digits(caller: str, masked: str) -
 
 
 def test_recording_keeps_channels_aligned_and_mutes_the_caller_on_request(tmp_path: Path) -> None:
-    path = tmp_path / "call.wav"
-    recorder = StereoRecorder(path, 8000)
+    path = tmp_path / "call.sealed"
+    keyring = Keyring(()).with_new_key()
+    recorder = StereoRecorder(path, 8000, keyring)
     frame = (np.ones(160) * 1000).astype("<i2").tobytes()
     for index in range(150):
         recorder.caller(frame)
@@ -86,9 +88,9 @@ def test_recording_keeps_channels_aligned_and_mutes_the_caller_on_request(tmp_pa
         recorder.bot(bytes(320) if index < 20 else frame)
     recorder.caller(frame * 5)  # the caller side ran a little ahead when the call ended
     recorder.close()
-    with wave.open(str(path)) as wav:
-        assert (wav.getnchannels(), wav.getframerate(), wav.getnframes()) == (2, 8000, 155 * 160)
-        stereo = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
+    rate, channels, pcm = open_recording(path, keyring)
+    assert (channels, rate, len(pcm) // 4) == (2, 8000, 155 * 160)
+    stereo = np.frombuffer(pcm, "<i2").reshape(-1, 2)
     caller, bot = stereo[:, 0], stereo[:, 1]
     assert caller[: 51 * 160].all() and not caller[51 * 160 : 101 * 160].any()
     assert caller[101 * 160 :].all()
@@ -129,7 +131,9 @@ async def test_calls_cli_lists_calls_and_shows_turns(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path}/calls.db"
     store = CallRecordStore(url)
-    await store.start_call("call-abc", "sip", "sip:+15557654321@pbx", recording="r.wav")
+    await store.start_call(
+        "call-abc", "sip", "sip:+15557654321@pbx", recording="r.wav", peer_call_id="9f3e@pbx"
+    )
     await store.add_turn(
         TurnRecord(
             "call-abc",
@@ -154,5 +158,8 @@ async def test_calls_cli_lists_calls_and_shows_turns(tmp_path: Path) -> None:
     shown = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "call-a"])
     assert shown.exit_code == 0, shown.output
     assert "report_lost_card 0.97" in shown.output and "response 820 ms" in shown.output
+    by_peer = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "9f3e@pbx"])
+    assert by_peer.exit_code == 0 and "call call-abc" in by_peer.output, by_peer.output
+    assert "peer call id: 9f3e@pbx" in by_peer.output
     missing = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "nope"])
     assert missing.exit_code == 1 and "no call with id" in missing.output
