@@ -24,6 +24,7 @@ import aiohttp
 import psutil
 
 from dialogue import quiet_rasa_environment
+from ivr.recording_keys import create_key_file
 
 READY_TIMEOUT_S = 300.0
 """Longest wait for a bot to load its engines and the assistant (on a busy 2-core machine)."""
@@ -149,6 +150,9 @@ class BotEndpoint:
         self.sip_port = free_port()
         self.http_port = free_port()
         self.records_db = workdir / f"{name}-calls.db"
+        key_file = workdir / f"{name}-recording.keys"
+        if not key_file.exists():
+            create_key_file(key_file)  # bots record as in production: sealed
         self.settings = [
             "sip.host=127.0.0.1",
             "sip.public_address=127.0.0.1",
@@ -161,6 +165,7 @@ class BotEndpoint:
             f"bank.database=sqlite:///{workdir}/{name}-bank.db",
             f"call.records_db=sqlite:///{self.records_db}",
             f"call.recordings_dir={workdir}/{name}-recordings",
+            f"call.recording_key_file={key_file}",
             "logging.level=WARNING",
             *overrides,
         ]
