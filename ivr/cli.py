@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ivr.commands import app, dialogue, qa, speech, talk
+from ivr.commands import app, dialogue, qa, recordings, speech, talk
 from ivr.config import ConfigError, load_config
 from ivr.logs import configure_logging
 from ivr.loop import keep_asyncio_loop
@@ -29,5 +29,12 @@ def main(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...]
     ctx.obj = config
 
 
-for _command in (*app.COMMANDS, *speech.COMMANDS, *dialogue.COMMANDS, *talk.COMMANDS, *qa.COMMANDS):
+for _command in (
+    *app.COMMANDS,
+    *speech.COMMANDS,
+    *dialogue.COMMANDS,
+    *talk.COMMANDS,
+    *qa.COMMANDS,
+    *recordings.COMMANDS,
+):
     main.add_command(_command)

@@ -196,7 +196,14 @@ class CallConfig:
     records_db: str = "sqlite:///var/calls.db"
     """Call record store: sqlite:///path or postgresql://... (calls and turns)."""
     recordings_dir: str = "var/recordings"
-    """Stereo WAV per call (caller left, bot right); empty string disables recording."""
+    """A stereo recording per call (caller left, bot right), encrypted; empty disables recording."""
+    recording_key_file: str = ""
+    """Owner-only file of the keys that encrypt recordings (``ivr recordings keygen``, ``rotate``).
+    Unset: recording is off, never plain (the server still answers calls and says so at start:
+    ``recording.off``). Refusing to start instead would take the hotline down for a review aid."""
+    retention_days: int = 90
+    """Recordings and call records (with their transcripts) older than this are deleted, daily by
+    the server and by ``ivr recordings purge``; 0 keeps them for ever."""
     max_call_s: int = 1800
     """A call is ended politely after this long."""
     barge_in: bool = True
@@ -415,6 +422,8 @@ def validate(config: Config) -> None:
                 )
     if not config.call.records_db.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ConfigError("call.records_db must start with sqlite:/// or postgresql://")
+    if config.call.retention_days < 0:
+        raise ConfigError("call.retention_days must be 0 (keep for ever) or positive")
     for section, port in (("sip.port", config.sip.port), ("http.port", config.http.port)):
         if not 0 <= port <= 65535:
             raise ConfigError(f"{section} must be a port number (0-65535)")

@@ -3,10 +3,15 @@
 Queries are written once with ``?`` placeholders (the SQLite style); on PostgreSQL they are
 rewritten to psycopg2's ``%s``. Rows come back as plain dicts. Every write happens inside
 :meth:`Database.transaction`, which commits on success and rolls back on any exception.
+
+A SQLite database holds bank or call data, so its file is created owner-only (0600) in an
+owner-only folder; SQLite gives its journal and WAL files the database file's mode.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -14,7 +19,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from ivr.secretfile import OWNER_ONLY_FILE, private_dir
+
 Dialect = Literal["sqlite", "postgresql"]
+SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
+"""Files SQLite keeps next to a database (with the database file's mode when it makes them)."""
 Row = dict[str, Any]
 
 
@@ -51,6 +60,15 @@ class Tx:
         self._cursor.execute(self._sql(sql), tuple(params))
         return [self._as_dict(row) for row in self._cursor.fetchall()]
 
+    def columns(self, table: str) -> set[str]:
+        """The column names of ``table`` (to add a column a database made earlier lacks)."""
+        if self._dialect == "sqlite":
+            return {row["name"] for row in self.all(f"PRAGMA table_info({table})")}
+        rows = self.all(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ?", (table,)
+        )
+        return {row["column_name"] for row in rows}
+
     def script(self, statements: str) -> None:
         """Run several ``;``-separated statements (schema creation)."""
         for statement in statements.split(";"):
@@ -74,7 +92,7 @@ class Database:
             self.dialect: Dialect = "sqlite"
             self._path = url[len("sqlite:///") :]
             if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+                _owner_only_file(Path(self._path))
             self._pool: Any = None
         elif url.startswith(("postgresql://", "postgres://")):
             self.dialect = "postgresql"
@@ -123,3 +141,14 @@ class Database:
 
                 self._pool = ThreadedConnectionPool(1, 8, self.url)
             return self._pool
+
+
+def _owner_only_file(path: Path) -> None:
+    """Create the database file (and missing folders) owner-only; tighten one made earlier."""
+    private_dir(path.parent)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, OWNER_ONLY_FILE))
+    for file in (path, *(path.with_name(path.name + end) for end in SQLITE_SIDE_FILES)):
+        with contextlib.suppress(FileNotFoundError):
+            status = file.stat()
+            if status.st_mode & 0o077 and status.st_uid == os.getuid():
+                os.chmod(file, OWNER_ONLY_FILE)

@@ -13,12 +13,13 @@ unwritten, so a hold can reach back to the pre-roll the endpointer reports with 
 
 from __future__ import annotations
 
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from ivr.recording_keys import Keyring
+from ivr.sealed import SealedWriter
 from speech.audio import SAMPLE_WIDTH
 
 FLUSH_BYTES = 32_000
@@ -40,16 +41,13 @@ class CallerHold:
 
 
 class StereoRecorder:
-    """Streams a two-channel 16-bit WAV to ``path``; the header is finalised on ``close()``."""
+    """Streams two-channel 16-bit audio to ``path``, encrypted as it is written (``ivr.sealed``:
+    no plain recording ever reaches disk); the recording is complete on ``close()``."""
 
-    def __init__(self, path: str | Path, rate: int) -> None:
+    def __init__(self, path: str | Path, rate: int, keyring: Keyring) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.rate = rate
-        self._wav = wave.open(str(self.path), "wb")  # noqa: SIM115 - open for the whole call
-        self._wav.setnchannels(2)
-        self._wav.setsampwidth(SAMPLE_WIDTH)
-        self._wav.setframerate(rate)
+        self._sink = SealedWriter(self.path, keyring, rate, channels=2, sample_width=SAMPLE_WIDTH)
         self._left = bytearray()
         self._right = bytearray()
         self._out = bytearray()
@@ -142,12 +140,12 @@ class StereoRecorder:
 
     def _flush(self) -> None:
         if self._out:
-            self._wav.writeframes(bytes(self._out))
+            self._sink.write(bytes(self._out))
             self.frames_written += len(self._out) // (2 * SAMPLE_WIDTH)
             self._out.clear()
 
     def close(self) -> None:
-        """Pad the shorter channel with silence, write everything and finalise the WAV header.
+        """Pad the shorter channel with silence, write everything and complete the recording.
 
         Caller audio still held is written as silence: its transcript never came (the caller
         hung up mid-utterance, recognition failed), so nothing says it held no secret.
@@ -162,7 +160,7 @@ class StereoRecorder:
         if longer:
             self._emit(longer)
         self._flush()
-        self._wav.close()
+        self._sink.close()
 
     def _mute_held(self) -> None:
         for hold in self._holds:

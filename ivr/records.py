@@ -4,12 +4,17 @@ A turn is committed the moment it completes, so a crash loses no finished turn. 
 one worker thread (SQLite wants a single writer; PostgreSQL does not mind), so the event loop that
 carries the calls never waits on the disk. Caller ids and entity values are masked before they are
 written; PIN entry is recorded only as the fact that digits were entered.
+
+A call is keyed by an id the bot generates (``new_call_id``); the id the peer gave the call (SIP
+Call-ID, Twilio callSid, ...) is kept as ``peer_call_id`` for finding it, never used as a key or a
+file name.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import secrets
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from dialogue.bank.masking import mask_number
-from ivr.db import Database, Row
+from ivr.db import Database, Row, Tx
 from ivr.logs import mask_digits
 
 Outcome = Literal["in_progress", "self_served", "handed_off", "abandoned", "failed"]
@@ -35,7 +40,8 @@ CREATE TABLE IF NOT EXISTS calls (
     reason TEXT NOT NULL DEFAULT '',
     turns INTEGER NOT NULL DEFAULT 0,
     recording TEXT NOT NULL DEFAULT '',
-    details TEXT NOT NULL DEFAULT '{}'
+    details TEXT NOT NULL DEFAULT '{}',
+    peer_call_id TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS turns (
     call_id TEXT NOT NULL REFERENCES calls (call_id),
@@ -59,6 +65,13 @@ CREATE TABLE IF NOT EXISTS turns (
 );
 CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at)
 """
+INDEXES_AFTER_UPGRADE = "CREATE INDEX IF NOT EXISTS calls_peer ON calls (peer_call_id)"
+"""Created once ``peer_call_id`` exists: a database made before that column gets it added first."""
+
+
+def new_call_id() -> str:
+    """A fresh call id: UTC start time (sorts by time) and 48 random bits; only [0-9a-z-]."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}"
 
 
 @dataclass
@@ -96,6 +109,9 @@ class CallRecordStore:
         self.db = Database(url)
         with self.db.transaction() as tx:
             tx.script(SCHEMA)
+            if "peer_call_id" not in tx.columns("calls"):
+                tx.execute("ALTER TABLE calls ADD COLUMN peer_call_id TEXT NOT NULL DEFAULT ''")
+            tx.execute(INDEXES_AFTER_UPGRADE)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
 
     async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
@@ -116,11 +132,12 @@ class CallRecordStore:
         called: str = "",
         recording: str = "",
         details: Mapping[str, Any] | None = None,
+        peer_call_id: str = "",
     ) -> None:
         await self._write(
             (
                 "INSERT INTO calls (call_id, transport, caller, called, started_at, outcome,"
-                " recording, details) VALUES (?, ?, ?, ?, ?, 'in_progress', ?, ?)",
+                " recording, details, peer_call_id) VALUES (?, ?, ?, ?, ?, 'in_progress', ?, ?, ?)",
                 (
                     call_id,
                     transport,
@@ -129,6 +146,7 @@ class CallRecordStore:
                     time.time(),
                     recording,
                     mask_digits(json.dumps(dict(details or {}), default=str)),
+                    peer_call_id,
                 ),
             )
         )
@@ -162,8 +180,12 @@ class CallRecordStore:
             return tx.all("SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,))
 
     def call(self, call_id: str) -> Row | None:
+        """The call with this id, else the newest with this peer id, else the one whose id
+        starts with it (when only one does)."""
         with self.db.transaction() as tx:
-            row = tx.one("SELECT * FROM calls WHERE call_id = ?", (call_id,))
+            row = tx.one("SELECT * FROM calls WHERE call_id = ?", (call_id,)) or _by_peer_id(
+                tx, call_id
+            )
             if row is None:
                 matches = tx.all(
                     "SELECT * FROM calls WHERE call_id LIKE ? ORDER BY started_at DESC LIMIT 2",
@@ -172,6 +194,18 @@ class CallRecordStore:
                 row = matches[0] if len(matches) == 1 else None
             return row
 
+    def call_by_peer_id(self, peer_call_id: str) -> Row | None:
+        """The newest call the peer gave this id (a peer may reuse one)."""
+        with self.db.transaction() as tx:
+            return _by_peer_id(tx, peer_call_id)
+
+    def delete_calls_before(self, cutoff: float) -> int:
+        """Delete calls started before ``cutoff`` (epoch seconds) with their turns; how many."""
+        with self.db.transaction() as tx:
+            old = "SELECT call_id FROM calls WHERE started_at < ?"
+            tx.execute(f"DELETE FROM turns WHERE call_id IN ({old})", (cutoff,))
+            return tx.execute("DELETE FROM calls WHERE started_at < ?", (cutoff,))
+
     def turns(self, call_id: str) -> list[Row]:
         with self.db.transaction() as tx:
             return tx.all("SELECT * FROM turns WHERE call_id = ? ORDER BY turn", (call_id,))
@@ -179,6 +213,15 @@ class CallRecordStore:
     def close(self) -> None:
         self._writer.shutdown(wait=True)
         self.db.close()
+
+
+def _by_peer_id(tx: Tx, peer_call_id: str) -> Row | None:
+    if not peer_call_id:
+        return None  # calls recorded before peer ids were kept have an empty one
+    return tx.one(
+        "SELECT * FROM calls WHERE peer_call_id = ? ORDER BY started_at DESC LIMIT 1",
+        (peer_call_id,),
+    )
 
 
 def mask_caller(caller: str) -> str:

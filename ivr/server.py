@@ -10,6 +10,8 @@ the server says so at start.
 Each answered call runs its own CallSession task; a failure inside one call is contained in that
 task. Stopping ends calls politely (BYE), lets their sessions write the final records, then
 releases the engines and the assistant.
+
+A background task deletes call data older than ``call.retention_days``, at start and daily.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from ivr.config import Config
 from ivr.http import HttpProof, build_app
 from ivr.logs import fields, get_logger
 from ivr.platform import platform_routes
+from ivr.retention import purge_expired
 from ivr.secretfile import read_secret
 from ivr.services import Services, start_services
 from ivr.session import CallSession
@@ -38,6 +41,8 @@ log = get_logger(__name__)
 
 STOP_GRACE_S = 10.0
 """How long stopping waits for sessions to write their last records."""
+PURGE_EVERY_S = 86_400.0
+"""Expired recordings and records are deleted at start and then once a day."""
 
 
 class BotServer:
@@ -53,6 +58,7 @@ class BotServer:
         self._http: web.AppRunner | None = None
         self._sessions: set[asyncio.Task[None]] = set()
         self.http_proof: HttpProof | None = None
+        self._retention: asyncio.Task[None] | None = None
         self.http_port = 0
         self.handoffs = HandoffBoard()
         """Callers handed back to the platform for an agent (stream transports)."""
@@ -117,6 +123,8 @@ class BotServer:
         site = web.TCPSite(self._http, self.config.http.host, self.config.http.port)
         await site.start()
         self.http_port = _bound_port(site) or self.config.http.port
+        if self.config.call.retention_days > 0:
+            self._retention = asyncio.create_task(self._purge_daily(), name="retention")
         log.info(
             "server.ready",
             extra=fields(
@@ -136,6 +144,10 @@ class BotServer:
 
     async def stop(self) -> None:
         """End calls politely, let sessions finish their records, release everything."""
+        if self._retention is not None:
+            self._retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retention
         if self.sip is not None:
             await self.sip.stop()
         for streams in (self.websocket, self.audiosocket):
@@ -163,6 +175,27 @@ class BotServer:
         finally:
             if task is not None:
                 self._sessions.discard(task)
+
+    async def _purge_daily(self) -> None:
+        """Delete expired call data now and every ``PURGE_EVERY_S``; a failure waits a day."""
+        assert self.services is not None
+        call, records = self.config.call, self.services.records
+        while True:
+            try:
+                purged = await asyncio.to_thread(purge_expired, call, records)
+            except Exception:
+                log.exception("retention.failed")
+            else:
+                if purged is not None:
+                    log.info(
+                        "retention.purged",
+                        extra=fields(
+                            calls=purged.calls,
+                            recordings=purged.recordings,
+                            older_than_days=call.retention_days,
+                        ),
+                    )
+            await asyncio.sleep(PURGE_EVERY_S)
 
     def _transport_stats(self) -> Mapping[str, Mapping[str, int]]:
         transports = {

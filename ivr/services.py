@@ -1,4 +1,5 @@
-"""What every call shares, loaded once at start-up: engines, the assistant and the record store."""
+"""What every call shares, loaded once at start-up: engines, the assistant, the record store and
+the keys recordings are encrypted with."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ivr.config import Config
 from ivr.logs import fields, get_logger
 from ivr.metrics import Metrics
 from ivr.pepper import bank_pepper
+from ivr.recording_keys import Keyring, recording_keyring
 from ivr.records import CallRecordStore
 from ivr.secretfile import read_secret
 from ivr.threads import limit_blas_threads
@@ -34,6 +36,8 @@ class Services:
     dialogue: DialogueClient
     records: CallRecordStore
     metrics: Metrics = field(default_factory=Metrics)
+    recording_keys: Keyring | None = None
+    """None: calls are not recorded (no ``call.recording_key_file``)."""
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -49,6 +53,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
     ``dialogue``: an assistant already started elsewhere to share (the bench's variant host).
     """
     limit_blas_threads()
+    keyring = recording_keyring(config.call)
     vocabulary = load_vocabulary(config.dialogue.project_dir) if config.asr.use_vocabulary else None
     asr = create_asr_engine(config.asr, vocabulary)
     tts = create_tts_engine(config.tts)
@@ -63,7 +68,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
         "services.ready",
         extra=fields(asr=asr.name, tts=tts.describe(), dialogue=config.dialogue.mode),
     )
-    return Services(config, asr, tts, client, records)
+    return Services(config, asr, tts, client, records, recording_keys=keyring)
 
 
 def dialogue_client(config: Config) -> DialogueClient:

@@ -11,6 +11,10 @@ left audible: the caller channel is muted from the secure prompt until the entry
 or card number said anywhere else is redacted from the transcript and the log line, and the
 caller channel is silenced over that utterance: each utterance's audio is held back in the
 recorder until its transcript says whether it held a secret.
+
+A call is keyed by an id the session generates (record, recording file, conversation id); the
+peer's own id for the call is kept in the record and the logs, never used as a key or a path.
+The recording is encrypted as it is written (``ivr.sealed``); without a key there is none.
 """
 
 from __future__ import annotations
@@ -30,7 +34,8 @@ from dialogue.payloads import ExpectDigits
 from ivr.digits import FREE_ENTRY, DigitCollector
 from ivr.logs import fields, get_logger
 from ivr.recording import CallerHold, StereoRecorder
-from ivr.records import Outcome, TurnRecord
+from ivr.records import Outcome, TurnRecord, new_call_id
+from ivr.sealed import SUFFIX
 from ivr.services import Services
 from speech.asr.base import AsyncAsrStream, Transcript
 from speech.echo import EchoCanceller
@@ -100,7 +105,10 @@ class CallSession:
         self.bridge = bridge
         self.services = services
         self.config = services.config
-        self.call_id = bridge.info.call_id
+        self.call_id = new_call_id()
+        """The bot's id for the call: record key, recording name, conversation id."""
+        self.peer_call_id = bridge.info.call_id
+        """The id the peer gave the call (SIP Call-ID, callSid, ...): kept, never trusted."""
         self.rate = bridge.rate
         self.endpointer = Endpointer(self.config.vad, self.rate)
         self.echo = EchoCanceller(self.rate) if self.config.call.echo_cancel else None
@@ -145,9 +153,15 @@ class CallSession:
             info.called,
             recording=str(recording or ""),
             details=info.extra,
+            peer_call_id=self.peer_call_id,
         )
         self.services.metrics.call_started(info.transport)
-        log.info("call.start", extra=fields(call_id=self.call_id, transport=info.transport))
+        log.info(
+            "call.start",
+            extra=fields(
+                call_id=self.call_id, peer_call_id=self.peer_call_id, transport=info.transport
+            ),
+        )
         pump = asyncio.create_task(self._pump(), name=f"pump-{self.call_id}")
         try:
             await asyncio.wait_for(self._converse(), self.config.call.max_call_s)
@@ -594,10 +608,11 @@ class CallSession:
 
     def _open_recording(self) -> Path | None:
         folder = self.config.call.recordings_dir
-        if not folder:
-            return None
-        path = Path(folder) / f"{time.strftime('%Y%m%d')}" / f"{self.call_id}.wav"
-        self.recorder = StereoRecorder(path, self.rate)
+        keyring = self.services.recording_keys
+        if not folder or keyring is None:
+            return None  # no key configured: recording is off, never plain
+        path = Path(folder) / f"{time.strftime('%Y%m%d')}" / f"{self.call_id}{SUFFIX}"
+        self.recorder = StereoRecorder(path, self.rate, keyring)
         vad = self.config.vad
         # Back to the pre-roll the endpointer reports (its look-back is at most twice the
         # pre-roll plus the start window), and an utterance plus the time to transcribe it.

@@ -27,6 +27,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dialogue import quiet_rasa_environment
 from dialogue.token_guard import BEARER
+from ivr.recording_keys import create_key_file
 from ivr.secretfile import new_token, write_secret
 
 READY_TIMEOUT_S = 300.0
@@ -155,6 +156,9 @@ class BotEndpoint:
         self.sip_port = free_port()
         self.http_port = free_port()
         self.records_db = workdir / f"{name}-calls.db"
+        key_file = workdir / f"{name}-recording.keys"
+        if not key_file.exists():
+            create_key_file(key_file)  # bots record as in production: sealed
         self.settings = [
             "sip.host=127.0.0.1",
             "sip.public_address=127.0.0.1",
@@ -167,6 +171,7 @@ class BotEndpoint:
             f"bank.database=sqlite:///{workdir}/{name}-bank.db",
             f"call.records_db=sqlite:///{self.records_db}",
             f"call.recordings_dir={workdir}/{name}-recordings",
+            f"call.recording_key_file={key_file}",
             "logging.level=WARNING",
             *overrides,
         ]

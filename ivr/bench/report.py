@@ -65,7 +65,9 @@ def summarise_calls(calls: Sequence[CallResult], records_db: Path) -> dict[str, 
 
 
 def bot_stages(records_db: Path, call_ids: Sequence[str]) -> dict[str, Any]:
-    """Per-stage percentiles of the calls' speech turns, from the bot's call record store."""
+    """Per-stage percentiles of the calls' speech turns, from the bot's call record store.
+
+    ``call_ids`` are the bench's SIP Call-IDs: the bot keeps them as each call's peer id."""
     if not records_db.is_file() or not call_ids:
         return {"stages_ms": {}, "understood": None}
     columns = ", ".join(column for _, column in STAGES)
@@ -73,7 +75,8 @@ def bot_stages(records_db: Path, call_ids: Sequence[str]) -> dict[str, Any]:
     with sqlite3.connect(records_db) as db:
         rows = db.execute(
             f"SELECT {columns}, intent FROM turns "
-            f"WHERE input_kind = 'speech' AND call_id IN ({marks})",
+            "WHERE input_kind = 'speech' AND call_id IN "
+            f"(SELECT call_id FROM calls WHERE peer_call_id IN ({marks}))",
             list(call_ids),
         ).fetchall()
     stages = {

@@ -55,11 +55,11 @@ def calls(ctx: click.Context, limit: int) -> None:
     if not rows:
         click.echo("no calls recorded yet")
         return
-    click.echo(f"{'call id':<24} {'started':<19} {'secs':>5} {'turns':>5}  {'outcome':<12} caller")
+    click.echo(f"{'call id':<28} {'started':<19} {'secs':>5} {'turns':>5}  {'outcome':<12} caller")
     for row in rows:
         seconds = (row["ended_at"] or row["started_at"]) - row["started_at"]
         click.echo(
-            f"{row['call_id'][:24]:<24} {_clock(row['started_at'])} {seconds:>5.0f} "
+            f"{row['call_id'][:28]:<28} {_clock(row['started_at'])} {seconds:>5.0f} "
             f"{row['turns']:>5}  {row['outcome']:<12} {row['caller']}"
         )
 
@@ -68,7 +68,8 @@ def calls(ctx: click.Context, limit: int) -> None:
 @click.argument("call_id")
 @click.pass_context
 def show_call(ctx: click.Context, call_id: str) -> None:
-    """Print one call (an id prefix is enough) and its turns."""
+    """Print one call and its turns: the bot's call id (a prefix is enough) or the peer's id
+    (SIP Call-ID, Twilio callSid, ...; the newest call with it)."""
     from ivr.records import CallRecordStore
 
     store = CallRecordStore(config_of(ctx).call.records_db)
@@ -84,8 +85,10 @@ def show_call(ctx: click.Context, call_id: str) -> None:
         f"started {_clock(call['started_at'])}, {call['outcome']}"
         + (f" ({call['reason']})" if call["reason"] else "")
     )
+    if call["peer_call_id"]:
+        click.echo(f"peer call id: {call['peer_call_id']}")
     if call["recording"]:
-        click.echo(f"recording: {call['recording']}")
+        click.echo(f"recording (encrypted; `ivr recordings export`): {call['recording']}")
     for turn in turns:
         said = turn["transcript"] or f"[{turn['input_kind']}]"
         intent = f"{turn['intent']} {turn['intent_confidence'] or 0:.2f}" if turn["intent"] else "-"

@@ -121,8 +121,7 @@ class InProcessBridge(QaBridge):
         if isinstance(line, FastLine):
             # Engines are infinitely fast on line time: the line waits for the reply and for
             # a recognition started in the hangover (which may end the turn early).
-            call_id = line.bridge.info.call_id
-            line.hold = lambda: self._owed(call_id) or bot.recognising
+            line.hold = lambda: self._owed(bot.call_id) or bot.recognising
         known = len(self.records.order)
         line.start()
         session = asyncio.create_task(bot.run())

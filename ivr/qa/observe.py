@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dialogue.client import DialogueClient, Reply
+from ivr.recording_keys import Keyring
 from ivr.records import CallRecordStore, Outcome, TurnRecord
 from ivr.services import Services
 
@@ -61,10 +62,13 @@ class ObservedRecords(CallRecordStore):
         called: str = "",
         recording: str = "",
         details: Mapping[str, Any] | None = None,
+        peer_call_id: str = "",
     ) -> None:
         self.calls[call_id] = CallLog(call_id, transport, recording)
         self.order.append(call_id)
-        await super().start_call(call_id, transport, caller, called, recording, details)
+        await super().start_call(
+            call_id, transport, caller, called, recording, details, peer_call_id
+        )
 
     async def add_turn(self, record: TurnRecord) -> None:
         # Seen only once written: the session then re-arms its listening in the same step,
@@ -140,9 +144,10 @@ class TrackedDialogue:
 
 
 def observed(
-    services: Services, records_db: str, recordings_dir: str
+    services: Services, records_db: str, recordings_dir: str, recording_keys: Keyring
 ) -> tuple[Services, ObservedRecords]:
-    """The same engines and assistant, with records and recordings going to the QA run's folder."""
+    """The same engines and assistant, with records and recordings going to the QA run's folder
+    (recordings sealed with ``recording_keys``)."""
     records = ObservedRecords(records_db)
     call = dataclasses.replace(
         services.config.call, records_db=records_db, recordings_dir=recordings_dir
@@ -154,5 +159,6 @@ def observed(
         TrackedDialogue(services.dialogue, records),
         records,
         services.metrics,
+        recording_keys,
     )
     return qa, records

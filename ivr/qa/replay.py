@@ -1,9 +1,10 @@
 """Replaying recorded calls: the caller's side of a recording, fed through a fresh CallSession.
 
-Input is the bot's own stereo recording (caller left, bot right) or any mono/stereo PCM WAV of a
-caller at any rate (resampled to the call rate). A recording named ``<call id>.wav`` whose call
-is in the record store is compared turn by turn with that record (``ivr.qa.compare``); any other
-WAV is replayed for a report only.
+Input is the bot's own stereo recording (caller left, bot right; sealed, opened with the
+configured recording keys) or any mono/stereo PCM WAV of a caller at any rate (resampled to the
+call rate). A recording named ``<call id>.sealed`` (or ``.wav``) whose call is in the record
+store is compared turn by turn with that record (``ivr.qa.compare``); any other recording is
+replayed for a report only.
 
 Keyed entries are not in the audio. Their place in the call is known (the record has each turn's
 kind and start time) but not their digits: account numbers are masked in the record and PINs were
@@ -22,7 +23,6 @@ it was slower in wall time than the original.
 from __future__ import annotations
 
 import time
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,9 @@ from ivr.qa.compare import ResponseCatalog, compare_turns
 from ivr.qa.lines import CallerLine, QaBridge
 from ivr.qa.observe import CallLog, ObservedRecords
 from ivr.qa.results import CallResult, Diff, handoff_reason, masked_turn, recording_seconds
+from ivr.recording_keys import Keyring
 from ivr.records import CallRecordStore
+from ivr.sealed import SUFFIX, RecordingError, open_recording
 from speech.endpointer import Endpointer, UtteranceEnded
 from speech.resample import resample
 
@@ -76,13 +78,13 @@ class _Piece:
 
 
 def find_recordings(paths: Sequence[Path]) -> list[Path]:
-    """The WAVs named, folders searched recursively, in name order."""
+    """The recordings named, folders searched recursively (sealed and WAV), in name order."""
     found: list[Path] = []
     for path in paths:
         if path.is_dir():
-            wavs = sorted(path.rglob("*.wav"))
+            wavs = sorted(p for p in path.rglob("*") if p.suffix in (SUFFIX, ".wav"))
             if not wavs:
-                raise ReplayError(f"{path}: no .wav recordings in this folder")
+                raise ReplayError(f"{path}: no {SUFFIX} or .wav recordings in this folder")
             found.extend(wavs)
         elif path.is_file():
             found.append(path)
@@ -91,20 +93,13 @@ def find_recordings(paths: Sequence[Path]) -> list[Path]:
     return found
 
 
-def caller_channel(path: Path, rate: int) -> bytes:
-    """The caller's audio of a recording (left channel of a stereo file) at ``rate``."""
+def caller_channel(path: Path, rate: int, keyring: Keyring | None = None) -> bytes:
+    """The caller's audio of a recording (left channel of a stereo file) at ``rate``; a sealed
+    recording is opened with ``keyring``."""
     try:
-        with wave.open(str(path)) as src:
-            width, channels, source_rate = (
-                src.getsampwidth(),
-                src.getnchannels(),
-                src.getframerate(),
-            )
-            frames = src.readframes(src.getnframes())
-    except (wave.Error, EOFError, OSError) as exc:
-        raise ReplayError(f"{path}: not a readable PCM WAV file ({exc})") from exc
-    if width != 2:
-        raise ReplayError(f"{path}: {8 * width}-bit samples; replay reads 16-bit PCM WAV")
+        source_rate, channels, frames = open_recording(path, keyring)
+    except RecordingError as exc:
+        raise ReplayError(str(exc)) from exc
     samples = np.frombuffer(frames, "<i2").reshape(-1, channels)[:, 0]
     if not len(samples):
         raise ReplayError(f"{path}: contains no audio")
@@ -138,7 +133,7 @@ async def run_replay(
     result = CallResult(recording.stem, str(recording), "replay", compared=original is not None)
     config = bridge.services.config
     try:
-        pcm = caller_channel(recording, config.audio.call_rate)
+        pcm = caller_channel(recording, config.audio.call_rate, bridge.services.recording_keys)
         pieces, upto = _timeline(pcm, original, list(keys), pin, config.vad, config.audio.call_rate)
         if original is not None and upto < len(original.turns):
             result.notes.append(

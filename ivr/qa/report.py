@@ -23,6 +23,8 @@ import numpy as np
 
 from ivr.qa.evaluate import Evaluation, Scores
 from ivr.qa.results import CallResult, RunKind
+from ivr.recording_keys import Keyring
+from ivr.sealed import RecordingError, open_recording
 
 MAX_AUDIO_S = 240
 """Audio embedded per call; longer calls are cut (the recording file has everything)."""
@@ -73,9 +75,10 @@ def _scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
     return value
 
 
-def write_html(path: Path, run: RunReport) -> None:
+def write_html(path: Path, run: RunReport, keyring: Keyring | None) -> None:
+    """The page; ``keyring`` opens the run's sealed recordings for its audio players."""
     calls = "\n".join(
-        _call(i, r, run.evaluation.per_call.get(f"{i + 1:02d} {r.name}"), run.secrets)
+        _call(i, r, run.evaluation.per_call.get(f"{i + 1:02d} {r.name}"), run.secrets, keyring)
         for i, r in enumerate(run.results)
     )
     passed = sum(1 for r in run.results if r.passed)
@@ -102,7 +105,9 @@ def _summary(s: Scores) -> str:
     return "".join(f"<div class=card><b>{_e(v)}</b><span>{_e(k)}</span></div>" for k, v in cells)
 
 
-def _call(index: int, r: CallResult, s: Scores | None, secrets: tuple[str, ...]) -> str:
+def _call(
+    index: int, r: CallResult, s: Scores | None, secrets: tuple[str, ...], keyring: Keyring | None
+) -> str:
     verdict = "pass" if r.passed else "fail"
     problems = [
         f"<li>{_e(c.what)}: expected {_e(c.expected)}, got {_e(c.got)}</li>"
@@ -137,7 +142,7 @@ def _call(index: int, r: CallResult, s: Scores | None, secrets: tuple[str, ...])
         turns="".join(_turn(t) for t in r.turns),
     )
     # Audio goes in after the scrub: base64 data may contain a PIN's digits by chance.
-    return scrub(body, secrets).replace("<!--media-->", _media(r.recording), 1)
+    return scrub(body, secrets).replace("<!--media-->", _media(r.recording, keyring), 1)
 
 
 def _turn(t: dict[str, Any]) -> str:
@@ -163,18 +168,16 @@ def _turn(t: dict[str, Any]) -> str:
     )
 
 
-def _media(recording: str) -> str:
+def _media(recording: str, keyring: Keyring | None) -> str:
     """Players for both channels of the call's stereo recording, and its waveform."""
     path = Path(recording) if recording else None
     if path is None or not path.is_file():
         return "<p class=note>no recording</p>"
     try:
-        with wave.open(str(path)) as src:
-            rate, channels = src.getframerate(), src.getnchannels()
-            frames = src.readframes(min(src.getnframes(), rate * MAX_AUDIO_S))
-    except (wave.Error, EOFError) as exc:
+        rate, channels, pcm = open_recording(path, keyring)
+    except RecordingError as exc:
         return f"<p class=note>recording unreadable: {_e(str(exc))}</p>"
-    samples = np.frombuffer(frames, "<i2").reshape(-1, channels)
+    samples = np.frombuffer(pcm, "<i2").reshape(-1, channels)[: rate * MAX_AUDIO_S]
     caller, bot = samples[:, 0], samples[:, min(1, channels - 1)]
     return (
         f"<div class=players><label>caller <audio controls preload=none "

@@ -9,13 +9,13 @@ with PINs hidden.
 from __future__ import annotations
 
 import json
-import wave
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from ivr.logs import mask_digits
 from ivr.records import TurnRecord
+from ivr.sealed import RecordingError, probe
 
 RunKind = Literal["simulate", "replay"]
 
@@ -97,10 +97,10 @@ def masked_turn(record: TurnRecord) -> dict[str, Any]:
 def recording_seconds(path: str) -> float:
     """Length of a call's recording: its line time, whatever clock the line ran on."""
     try:
-        with wave.open(path) as recording:
-            return round(recording.getnframes() / recording.getframerate(), 1)
-    except (OSError, EOFError, wave.Error):
+        rate, _, frames = probe(path)
+    except RecordingError:
         return 0.0
+    return round(frames / rate, 1)
 
 
 def handoff_reason(turns: list[dict[str, Any]]) -> str | None:

@@ -1,8 +1,10 @@
 """One QA run: a folder of its own, the bot's engines, a bridge, and calls made one by one.
 
-Each run writes into ``<qa.reports_dir>/<kind>-<timestamp>/``: the call records and stereo
-recordings the bot made during the run (never mixed into the production records), a demo bank
-of its own (scripts move money and block cards), ``results.json`` and ``report.html``.
+Each run writes into ``<qa.reports_dir>/<kind>-<timestamp>/`` (owner-only): the call records and
+stereo recordings the bot made during the run (never mixed into the production records), a demo
+bank of its own (scripts move money and block cards), ``results.json`` and ``report.html``. The
+recordings are sealed like production ones, with ``call.recording_key_file`` or, when none is
+configured, a key of the run's own (``recording.keys`` in the folder) so the report has audio.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ from ivr.qa.results import CallResult, RunKind
 from ivr.qa.script import Script
 from ivr.qa.simulate import run_script
 from ivr.qa.voice import CallerVoice
+from ivr.recording_keys import Keyring, create_key_file, read_keyring
 from ivr.records import CallRecordStore
+from ivr.secretfile import private_dir
 from ivr.services import Services, start_services
 
 log = get_logger(__name__)
@@ -50,6 +54,11 @@ class RunFolder:
         return str(self.root / "recordings")
 
     @property
+    def key_file(self) -> Path:
+        """The run's own recording key, made when no ``call.recording_key_file`` is set."""
+        return self.root / "recording.keys"
+
+    @property
     def results(self) -> Path:
         return self.root / "results.json"
 
@@ -65,8 +74,16 @@ def new_run_folder(reports_dir: str | Path, kind: str) -> RunFolder:
     while root.exists():
         suffix += 1
         root = Path(reports_dir) / f"{kind}-{stamp}-{suffix}"
-    root.mkdir(parents=True)
-    return RunFolder(root)
+    return RunFolder(private_dir(root))
+
+
+def run_keyring(configured: Keyring | None, folder: RunFolder) -> Keyring:
+    """The configured recording keys, else the run's own (made once, owner-only in the folder)."""
+    if configured is not None:
+        return configured
+    if folder.key_file.exists():
+        return read_keyring(folder.key_file)
+    return create_key_file(folder.key_file)
 
 
 async def start_run_services(config: Config, folder: RunFolder) -> Services:
@@ -82,11 +99,12 @@ async def run_calls(
     fast: bool,
     items: Sequence[T],
     one: Callable[[T, QaBridge, ObservedRecords], Awaitable[CallResult]],
+    keyring: Keyring,
     *,
     progress: bool = True,
 ) -> list[CallResult]:
     """Make one call per item over a new bridge, with a progress bar; results in item order."""
-    qa, records = observed(services, folder.records_db, folder.recordings_dir)
+    qa, records = observed(services, folder.records_db, folder.recordings_dir, keyring)
     bridge = BRIDGES[bridge_name](qa, records, fast)
     results: list[CallResult] = []
     await bridge.start()
@@ -120,10 +138,12 @@ async def simulate_run(
 
     ``services`` (already started, e.g. by tests) are used instead of the run's own.
     """
-    folder = RunFolder(Path(out)) if out else new_run_folder(config.qa.reports_dir, "simulate")
-    folder.root.mkdir(parents=True, exist_ok=True)
+    folder = (
+        RunFolder(private_dir(out)) if out else new_run_folder(config.qa.reports_dir, "simulate")
+    )
     own = services is None
     services = services or await start_run_services(config, folder)
+    keyring = run_keyring(services.recording_keys, folder)
     try:
         results = await run_calls(
             services,
@@ -138,6 +158,7 @@ async def simulate_run(
                 voice=voice,
                 turn_timeout_s=config.qa.turn_timeout_s,
             ),
+            keyring,
             progress=progress,
         )
     finally:
@@ -147,7 +168,7 @@ async def simulate_run(
     meta = {"bridge": bridge_name, "fast": fast and bridge_name == "inprocess"}
     if voice is not None:
         meta["voice"] = voice.describe()
-    return finish_run(folder, "simulate", results, meta, secrets, echo)
+    return finish_run(folder, "simulate", results, meta, secrets, echo, keyring)
 
 
 def finish_run(
@@ -157,12 +178,14 @@ def finish_run(
     meta: dict[str, Any],
     secrets: tuple[str, ...],
     echo: Callable[[str], None],
+    keyring: Keyring,
 ) -> bool:
-    """Score the run, write results.json and report.html, print a summary; True if all passed."""
+    """Score the run, write results.json and report.html (its audio opened with ``keyring``),
+    print a summary; True if all passed."""
     evaluation = evaluate(results)
     report = RunReport(kind, results, evaluation, meta, secrets)
     write_json(folder.results, report)
-    write_html(folder.report, report)
+    write_html(folder.report, report, keyring)
     for result in results:
         verdict = "PASS" if result.passed else "FAIL"
         echo(scrub(f"{verdict} {result.name}: {result.outcome} in {result.wall_s:.0f} s", secrets))
@@ -196,8 +219,7 @@ async def replay_run(
     services: Services | None = None,
 ) -> bool:
     """``ivr replay``: every recording through the current bot; True when nothing changed."""
-    folder = RunFolder(Path(out)) if out else new_run_folder(config.qa.reports_dir, "replay")
-    folder.root.mkdir(parents=True, exist_ok=True)
+    folder = RunFolder(private_dir(out)) if out else new_run_folder(config.qa.reports_dir, "replay")
     store = CallRecordStore(config.call.records_db)
     try:
         originals = {path: find_original(store, path) for path in recordings}
@@ -206,6 +228,7 @@ async def replay_run(
     catalog = ResponseCatalog.from_domain(Path(config.dialogue.project_dir) / "dialogue/domain.yml")
     own = services is None
     services = services or await start_run_services(config, folder)
+    keyring = run_keyring(services.recording_keys, folder)
     try:
         results = await run_calls(
             services,
@@ -223,10 +246,11 @@ async def replay_run(
                 pin=pin,
                 turn_timeout_s=config.qa.turn_timeout_s,
             ),
+            keyring,
             progress=progress,
         )
     finally:
         if own:
             await services.close()
     secrets = (pin,) if pin else ()
-    return finish_run(folder, "replay", results, {"fast": fast}, secrets, echo)
+    return finish_run(folder, "replay", results, {"fast": fast}, secrets, echo, keyring)

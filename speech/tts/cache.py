@@ -199,7 +199,7 @@ class PromptCache:
             raise ValueError(f"audio at {audio.rate} Hz stored under a {key.rate} Hz key")
         path = self.path_for(key)
         data = encode_entry(key, audio)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _owner_only_folders(path.parent)
         fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, suffix=SUFFIX, dir=path.parent)
         try:
             with os.fdopen(fd, "wb") as out:
@@ -339,3 +339,12 @@ class CachedTts(TtsEngine):
 
     def warm_up(self) -> None:
         self.inner.warm_up()
+
+
+def _owner_only_folders(folder: Path) -> None:
+    """Create ``folder`` and its missing parents owner-only (rwx------): the cache holds the
+    bot's voice saying things to callers. Entries are owner-only already (``mkstemp``)."""
+    for parent in reversed([folder, *folder.parents]):
+        if not parent.exists():
+            with contextlib.suppress(FileExistsError):  # another thread made it just now
+                parent.mkdir(mode=0o700)

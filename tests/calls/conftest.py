@@ -15,6 +15,7 @@ import pytest_asyncio
 from dialogue.bank import open_repository
 from dialogue.bank.security import hash_pin
 from ivr.config import VadConfig, load_config
+from ivr.recording_keys import create_key_file
 from ivr.services import Services, start_services
 from ivr.session import CallSession
 from speech.asr.scoring import normalise_text
@@ -42,11 +43,13 @@ async def services(call_dirs: Path):
     with repository.transaction() as tx:
         tx.execute("UPDATE customers SET pin_hash = ? WHERE first_name = 'Alice'", (hash_pin(PIN),))
     repository.close()
+    create_key_file(call_dirs / "recording.keys")
     config = load_config(
         overrides=[
             f"bank.database={bank}",
             f"call.records_db=sqlite:///{call_dirs}/calls.db",
             f"call.recordings_dir={call_dirs}/recordings",
+            f"call.recording_key_file={call_dirs}/recording.keys",
             f"tts.cache_dir={call_dirs}/prompts",
             "audiosocket.host=127.0.0.1",
             "audiosocket.port=0",
@@ -109,10 +112,16 @@ def balance_dollars(services: Services, account: str = ACCOUNT) -> str:
 
 
 def records(call_dirs: Path, call_id: str) -> tuple[dict, list[dict]]:
+    """The call (by the bot's id, or the newest with this peer id) and its turns."""
     db = sqlite3.connect(call_dirs / "calls.db")
     db.row_factory = sqlite3.Row
-    call = db.execute("SELECT * FROM calls WHERE call_id = ?", (call_id,)).fetchone()
-    turns = db.execute("SELECT * FROM turns WHERE call_id = ? ORDER BY turn", (call_id,))
+    call = db.execute(
+        "SELECT * FROM calls WHERE call_id = ? OR peer_call_id = ? ORDER BY started_at DESC",
+        (call_id, call_id),
+    ).fetchone()
+    turns = db.execute(
+        "SELECT * FROM turns WHERE call_id = ? ORDER BY turn", (call["call_id"] if call else "",)
+    )
     result = (dict(call) if call else {}, [dict(t) for t in turns])
     db.close()
     return result

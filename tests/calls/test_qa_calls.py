@@ -24,9 +24,10 @@ import pytest_asyncio
 from dialogue.client import make_client
 from dialogue.training import Project, train
 from ivr.pepper import bank_pepper
-from ivr.qa.run import RunFolder, finish_run, replay_run, run_calls, simulate_run
+from ivr.qa.run import RunFolder, finish_run, replay_run, run_calls, run_keyring, simulate_run
 from ivr.qa.script import load_script, load_scripts
 from ivr.qa.simulate import run_script
+from ivr.sealed import MAGIC
 from ivr.services import Services
 from speech.audio import Audio, write_wav
 from speech.resample import resample
@@ -63,13 +64,14 @@ async def test_the_shipped_suite_passes_faster_than_real_time(
 ) -> None:
     scripts = load_scripts([SUITE])
     folder = RunFolder(tmp_path / "run")
+    keyring = run_keyring(None, folder)  # as with no call.recording_key_file: the run's own key
     results = await run_calls(
-        services, folder, "inprocess", True, scripts, run_script, progress=False
+        services, folder, "inprocess", True, scripts, run_script, keyring, progress=False
     )
     printed: list[str] = []
     secrets = tuple(pin for script in scripts for pin in script.secrets)
     passed = finish_run(
-        folder, "simulate", results, {"bridge": "inprocess"}, secrets, printed.append
+        folder, "simulate", results, {"bridge": "inprocess"}, secrets, printed.append, keyring
     )
     assert passed, "\n".join(printed)
     assert len(results) >= 10
@@ -88,7 +90,9 @@ async def test_the_shipped_suite_passes_faster_than_real_time(
     assert len(data["scores"]["per_call"]) == len(results)
 
     page = folder.report.read_text()
-    assert page.count("<section") == len(results) and "<audio" in page and "<svg" in page
+    assert page.count("<section") == len(results) and "<svg" in page
+    assert page.count("<audio") == 2 * len(results) and "recording unreadable" not in page
+    assert all(Path(r.recording).read_bytes().startswith(MAGIC) for r in results)
     for pin in secrets:
         assert pin not in _without_audio(page)
         assert not any(pin in text for text in _texts(data))
@@ -246,7 +250,16 @@ async def test_a_changed_response_in_the_domain_is_a_regression(
 async def test_a_script_runs_over_real_sip_with_baresip(services: Services, tmp_path: Path) -> None:
     script = load_script(SUITE / "branch_hours.yml")
     folder = RunFolder(tmp_path / "sip")
-    [result] = await run_calls(services, folder, "sip", False, [script], run_script, progress=False)
+    [result] = await run_calls(
+        services,
+        folder,
+        "sip",
+        False,
+        [script],
+        run_script,
+        services.recording_keys,
+        progress=False,
+    )
     assert result.passed, (result.checks, result.error)
     assert result.turns[1]["intent"] == "branch_hours"
     assert result.wall_s >= 0.9 * result.line_s > 5  # real time: the line runs on the wall clock

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import wave
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +13,9 @@ from ivr.digits import DigitCollector
 from ivr.http import build_app
 from ivr.metrics import Metrics
 from ivr.recording import StereoRecorder
+from ivr.recording_keys import Keyring
 from ivr.records import CallRecordStore, TurnRecord, mask_caller
+from ivr.sealed import open_recording
 
 
 @pytest.fixture
@@ -74,8 +75,9 @@ def test_caller_ids_keep_only_their_last_four_digits(caller: str, masked: str) -
 
 
 def test_recording_keeps_channels_aligned_and_mutes_the_caller_on_request(tmp_path: Path) -> None:
-    path = tmp_path / "call.wav"
-    recorder = StereoRecorder(path, 8000)
+    path = tmp_path / "call.sealed"
+    keyring = Keyring(()).with_new_key()
+    recorder = StereoRecorder(path, 8000, keyring)
     frame = (np.ones(160) * 1000).astype("<i2").tobytes()
     for index in range(150):
         recorder.caller(frame)
@@ -86,9 +88,9 @@ def test_recording_keeps_channels_aligned_and_mutes_the_caller_on_request(tmp_pa
         recorder.bot(bytes(320) if index < 20 else frame)
     recorder.caller(frame * 5)  # the caller side ran a little ahead when the call ended
     recorder.close()
-    with wave.open(str(path)) as wav:
-        assert (wav.getnchannels(), wav.getframerate(), wav.getnframes()) == (2, 8000, 155 * 160)
-        stereo = np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
+    rate, channels, pcm = open_recording(path, keyring)
+    assert (channels, rate, len(pcm) // 4) == (2, 8000, 155 * 160)
+    stereo = np.frombuffer(pcm, "<i2").reshape(-1, 2)
     caller, bot = stereo[:, 0], stereo[:, 1]
     assert caller[: 51 * 160].all() and not caller[51 * 160 : 101 * 160].any()
     assert caller[101 * 160 :].all()
@@ -101,13 +103,21 @@ def numbered_frames(first: int, count: int) -> list[bytes]:
     return [(np.ones(160) * n).astype("<i2").tobytes() for n in range(first, first + count)]
 
 
-def read_stereo(path: Path) -> np.ndarray:
-    with wave.open(str(path)) as wav:
-        return np.frombuffer(wav.readframes(wav.getnframes()), "<i2").reshape(-1, 2)
+KEYRING = Keyring(()).with_new_key()
+
+
+def sealed_recorder(tmp_path: Path) -> StereoRecorder:
+    return StereoRecorder(tmp_path / "call.sealed", 8000, KEYRING)
+
+
+def caller_frames(tmp_path: Path) -> np.ndarray:
+    """The first sample of each 20 ms caller frame of the recording the test wrote."""
+    _, _, pcm = open_recording(tmp_path / "call.sealed", KEYRING)
+    return np.frombuffer(pcm, "<i2").reshape(-1, 2)[:, 0].reshape(-1, 160)[:, 0]
 
 
 def test_held_utterance_is_muted_from_its_pre_roll_when_it_held_a_secret(tmp_path: Path) -> None:
-    recorder = StereoRecorder(tmp_path / "call.wav", 8000)
+    recorder = sealed_recorder(tmp_path)
     frames = numbered_frames(1, 300)
     held = []
     for index, frame in enumerate(frames):
@@ -125,7 +135,7 @@ def test_held_utterance_is_muted_from_its_pre_roll_when_it_held_a_secret(tmp_pat
             recorder.release_caller(held[1], redact=False)
             recorder.release_caller(held[0], redact=True)
     recorder.close()
-    caller = read_stereo(tmp_path / "call.wav")[:, 0].reshape(-1, 160)[:, 0]
+    caller = caller_frames(tmp_path)
     assert len(caller) == 300
     assert list(caller[:45]) == list(range(1, 46)), "audio before the pre-roll is kept"
     assert not caller[45:100].any(), "the secret utterance and its pre-roll are silent"
@@ -133,19 +143,19 @@ def test_held_utterance_is_muted_from_its_pre_roll_when_it_held_a_secret(tmp_pat
 
 
 def test_audio_still_held_when_the_call_ends_is_muted(tmp_path: Path) -> None:
-    recorder = StereoRecorder(tmp_path / "call.wav", 8000)
+    recorder = sealed_recorder(tmp_path)
     for index, frame in enumerate(numbered_frames(1, 100)):
         recorder.caller(frame)
         recorder.bot(bytes(320))
         if index == 69:
             recorder.hold_caller(10 * 20)  # hung up mid-utterance: no transcript will come
     recorder.close()
-    caller = read_stereo(tmp_path / "call.wav")[:, 0].reshape(-1, 160)[:, 0]
+    caller = caller_frames(tmp_path)
     assert list(caller[:60]) == list(range(1, 61)) and not caller[60:].any()
 
 
 def test_a_hold_never_released_keeps_memory_bounded_and_mutes_as_it_goes(tmp_path: Path) -> None:
-    recorder = StereoRecorder(tmp_path / "call.wav", 8000)
+    recorder = sealed_recorder(tmp_path)
     recorder.reserve_caller(lookback_ms=200, max_hold_ms=1000)
     frames = numbered_frames(1, 500)  # 10 s
     for index, frame in enumerate(frames):
@@ -155,7 +165,7 @@ def test_a_hold_never_released_keeps_memory_bounded_and_mutes_as_it_goes(tmp_pat
             recorder.hold_caller(5 * 20)
     assert recorder.frames_written >= 8 * 8000, "held audio went on to disk, muted"
     recorder.close()
-    caller = read_stereo(tmp_path / "call.wav")[:, 0].reshape(-1, 160)[:, 0]
+    caller = caller_frames(tmp_path)
     assert list(caller[:15]) == list(range(1, 16)) and not caller[15:].any()
 
 
@@ -192,7 +202,9 @@ async def test_calls_cli_lists_calls_and_shows_turns(tmp_path: Path) -> None:
 
     url = f"sqlite:///{tmp_path}/calls.db"
     store = CallRecordStore(url)
-    await store.start_call("call-abc", "sip", "sip:+15557654321@pbx", recording="r.wav")
+    await store.start_call(
+        "call-abc", "sip", "sip:+15557654321@pbx", recording="r.wav", peer_call_id="9f3e@pbx"
+    )
     await store.add_turn(
         TurnRecord(
             "call-abc",
@@ -217,5 +229,8 @@ async def test_calls_cli_lists_calls_and_shows_turns(tmp_path: Path) -> None:
     shown = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "call-a"])
     assert shown.exit_code == 0, shown.output
     assert "report_lost_card 0.97" in shown.output and "response 820 ms" in shown.output
+    by_peer = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "9f3e@pbx"])
+    assert by_peer.exit_code == 0 and "call call-abc" in by_peer.output, by_peer.output
+    assert "peer call id: 9f3e@pbx" in by_peer.output
     missing = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "nope"])
     assert missing.exit_code == 1 and "no call with id" in missing.output

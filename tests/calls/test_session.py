@@ -14,8 +14,10 @@ import wave
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
 from ivr.bench.voice import last_voiced_frame
+from ivr.cli import main
 from ivr.config import VadConfig
 from ivr.services import Services
 from ivr.session import CallSession
@@ -86,10 +88,31 @@ async def test_authenticated_balance_call(services, voice, call_dirs, caplog) ->
     # The PIN is nowhere: not in records, not in logs, not audible in the recording.
     assert PIN.encode() not in (call_dirs / "calls.db").read_bytes()
     assert PIN not in caplog.text
-    with wave.open(row["recording"]) as recording:
+    # The recording is sealed: no WAV on disk; exported (by the peer's id) it is what was heard.
+    with pytest.raises(wave.Error):
+        wave.open(row["recording"]).close()
+    exported = call_dirs / f"{row['call_id']}-export.wav"
+    result = CliRunner().invoke(
+        main,
+        [
+            "--set",
+            f"call.records_db=sqlite:///{call_dirs}/calls.db",
+            "--set",
+            f"call.recording_key_file={call_dirs}/recording.keys",
+            "recordings",
+            "export",
+            call.bridge.info.call_id,
+            "-o",
+            str(exported),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    with wave.open(str(exported)) as recording:
         assert recording.getnchannels() == 2 and recording.getframerate() == RATE
         stereo = np.frombuffer(recording.readframes(recording.getnframes()), "<i2").reshape(-1, 2)
     caller_channel = stereo[:, 0]
+    heard_before_pin = np.frombuffer(bytes(call.said[:pin_started]), "<i2")
+    assert np.array_equal(caller_channel[: pin_started // 2], heard_before_pin)
     assert np.any(caller_channel[: pin_started // 2] != 0), "caller audio was recorded"
     spoken_pin = caller_channel[pin_started // 2 : pin_ended // 2]
     assert len(spoken_pin) > RATE and not np.any(spoken_pin), "PIN audible in the recording"
@@ -244,7 +267,7 @@ async def test_caller_hanging_up_mid_sentence_leaves_an_abandoned_record(
     row, _ = records(call_dirs, call.bridge.info.call_id)
     assert row["outcome"] == "abandoned" and row["ended_at"] is not None
     # The assistant forgot the call (its tracker is not kept for the life of the process).
-    assert await services.dialogue.tracker_events(call.bridge.info.call_id) == []
+    assert await services.dialogue.tracker_events(row["call_id"]) == []
 
 
 async def test_caller_hanging_up_while_the_bot_speaks_ends_the_session_normally(

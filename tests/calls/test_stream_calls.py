@@ -11,6 +11,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import logging
+import os
+import re
+import time
 import uuid
 from pathlib import Path
 
@@ -19,6 +23,8 @@ import numpy as np
 import pytest
 import pytest_asyncio
 
+from ivr.retention import DAY_S
+from ivr.sealed import open_recording
 from ivr.server import BotServer
 from ivr.services import Services
 from speech.resample import resample
@@ -297,3 +303,75 @@ def metric(text: str, transport: str, name: str) -> float:
     line = f'ivr_transport{{name="{name}",transport="{transport}"}} '
     found = [row for row in text.splitlines() if row.startswith(line)]
     return float(found[0].split()[-1]) if found else 0.0
+
+
+async def test_a_path_like_peer_call_id_writes_nothing_outside_and_reuse_overwrites_nothing(
+    server: BotServer, services: Services, call_dirs: Path
+) -> None:
+    """The peer's call id is a column only: records and recordings use the bot's own ids."""
+    peer_id = "../../../../tmp/x/y"
+    recordings = Path(services.config.call.recordings_dir).resolve()
+    rows = []
+    for _ in range(2):  # the same peer id twice: neither call may replace the other's data
+        caller = PcmCaller(ws_url(server, "pcm"))
+        await caller.dial(rate=RATE, call_id=peer_id, caller="+15550009999")
+        try:
+            await caller.wait_for_bot_silence()
+            await caller.hang_up()
+            call, _ = await ended(call_dirs, peer_id)
+        finally:
+            await caller.close()
+        rows.append(call)
+    first, second = rows
+    assert first["call_id"] != second["call_id"]
+    for call in rows:
+        assert call["peer_call_id"] == peer_id and call["outcome"] == "abandoned", call
+        assert re.fullmatch(r"[0-9a-z-]+", call["call_id"]), call["call_id"]
+        recording = Path(call["recording"]).resolve()
+        assert recording.is_relative_to(recordings) and recording.stem == call["call_id"]
+        rate, channels, pcm = open_recording(recording, services.recording_keys)
+        assert (rate, channels) == (RATE, 2) and np.any(np.frombuffer(pcm, "<i2")), call
+        assert records(call_dirs, call["call_id"])[0]["call_id"] == call["call_id"]
+        day = recording.parent
+        assert not (day / peer_id).resolve().parent.exists(), "a folder outside was created"
+    assert records(call_dirs, peer_id)[0]["call_id"] == second["call_id"]  # the newest
+
+
+async def test_the_server_deletes_expired_call_data_when_it_starts_and_stops_the_purge_task(
+    services: Services, tmp_path: Path, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="ivr.server")
+    now = time.time()
+    recordings = tmp_path / "recordings"
+    old, recent = recordings / "20250101" / "old.sealed", recordings / "20261201" / "recent.sealed"
+    for path, age_days in ((old, 40), (recent, 20)):
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"sealed audio")
+        os.utime(path, (now - age_days * DAY_S, now - age_days * DAY_S))
+    expired = "expired-" + uuid.uuid4().hex[:8]
+    await services.records.start_call(expired, "sip", "sip:+15550001111@pbx")
+    with services.records.db.transaction() as tx:
+        tx.execute("UPDATE calls SET started_at = ? WHERE call_id = ?", (now - 40 * DAY_S, expired))
+    config = dataclasses.replace(
+        services.config,
+        sip=dataclasses.replace(services.config.sip, enabled=False),
+        websocket=dataclasses.replace(services.config.websocket, enabled=False),
+        audiosocket=dataclasses.replace(services.config.audiosocket, enabled=False),
+        http=dataclasses.replace(services.config.http, host="127.0.0.1", port=0),
+        call=dataclasses.replace(
+            services.config.call, recordings_dir=str(recordings), retention_days=30
+        ),
+    )
+    purges = lambda: {t for t in asyncio.all_tasks() if t.get_name() == "retention"}  # noqa: E731
+    running = purges()  # the module's server has its own
+    bot = BotServer(config, services)
+    await bot.start()
+    assert len(purges() - running) == 1
+    try:
+        await until(lambda: not old.exists(), 10, "the expired recording to be deleted")
+        assert recent.exists() and services.records.call(expired) is None
+        purged = next(r for r in caplog.records if r.getMessage() == "retention.purged")
+        assert purged.ivr_fields["recordings"] == 1 and purged.ivr_fields["calls"] >= 1
+    finally:
+        await bot.stop()
+    assert purges() == running, "stopping the server cancels its purge task"
