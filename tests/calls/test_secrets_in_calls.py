@@ -9,12 +9,12 @@ import dataclasses
 import json
 import logging
 import re
-import wave
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from ivr.sealed import open_recording
 from ivr.services import Services
 from speech.tts import create_tts_engine, plan_speech
 from speech.tts.cache import CachedTts, PromptKey, decode_entry
@@ -44,7 +44,7 @@ def with_fresh_prompt_cache(services: Services, folder: Path) -> Services:
     tts_config = dataclasses.replace(services.config.tts, cache_dir=str(folder))
     config = dataclasses.replace(services.config, tts=tts_config)
     tts = create_tts_engine(tts_config)
-    return Services(config, services.asr, tts, services.dialogue, services.records)
+    return dataclasses.replace(services, config=config, tts=tts)
 
 
 async def bot_turn(call) -> bytes:
@@ -77,7 +77,8 @@ async def test_a_pin_said_out_of_turn_is_redacted_everywhere_and_muted_in_the_re
         await call.say(out_of_turn_pin)
         ended = len(call.said)
         await bot_turn(call)
-        tracker = await services.dialogue.tracker_events(call.bridge.info.call_id)
+        bot_id = records(call_dirs, call.bridge.info.call_id)[0]["call_id"]
+        tracker = await services.dialogue.tracker_events(bot_id)
         assert not TRACES.search(json.dumps(tracker)), "the PIN reached Rasa's tracker"
 
         await call.press(ACCOUNT)
@@ -101,8 +102,9 @@ async def test_a_pin_said_out_of_turn_is_redacted_everywhere_and_muted_in_the_re
     everything = caplog.text + json.dumps(logged, default=str)
     assert not TRACES.search(everything) and PIN not in everything
 
-    with wave.open(row["recording"]) as recording:
-        stereo = np.frombuffer(recording.readframes(recording.getnframes()), "<i2").reshape(-1, 2)
+    assert services.recording_keys is not None
+    _, _, pcm = open_recording(row["recording"], services.recording_keys)
+    stereo = np.frombuffer(pcm, "<i2").reshape(-1, 2)
     caller = stereo[:, 0]
     assert np.any(caller[: started // 2] != 0), "the balance request is audible"
     out_of_turn = caller[started // 2 : ended // 2]
