@@ -99,10 +99,7 @@ def open_recording(path: str | Path, keyring: Keyring | None) -> tuple[int, int,
     """``(rate, channels, 16-bit PCM)`` of a sealed recording, or of a plain PCM WAV (an older
     recording, or a caller's audio given by a QA operator). Raises RecordingError."""
     file = Path(path)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise RecordingError(f"{file}: cannot be read ({exc.strerror})") from exc
+    data = _read(file)
     if not data.startswith(MAGIC):
         return _read_wav(file)
     if keyring is None:
@@ -127,10 +124,7 @@ def probe(path: str | Path) -> tuple[int, int, int]:
     """``(rate, channels, frames)`` of a sealed recording or a PCM WAV, without any key: the
     length comes from the chunk framing, which is not secret (it is the file's size)."""
     file = Path(path)
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise RecordingError(f"{file}: cannot be read ({exc.strerror})") from exc
+    data = _read(file)
     if not data.startswith(MAGIC):
         rate, channels, pcm = _read_wav(file)
         return rate, channels, len(pcm) // (2 * channels)
@@ -213,3 +207,10 @@ def _nonce(index: int) -> bytes:
 
 def _chunk_aad(index: int, final: bool) -> bytes:
     return index.to_bytes(8, "big") + bytes([final])
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise RecordingError(f"{file}: cannot be read ({exc.strerror})") from exc
