@@ -1,16 +1,33 @@
 """One call's RTP audio stream over UDP: G.711 both ways, RFC 4733 DTMF, paced sending.
 
-``RtpSession`` is the thin asyncio protocol that owns the call's RTP socket. Inbound: symmetric
-RTP latching (RFC 4961) on the first valid packet, strangers ignored and counted, a reorder
-buffer (``telephony.jitter``), PCMU/PCMA decoded to 20 ms frames of 8 kHz PCM, losses filled
-with silence, telephone-events reported once per key. Outbound: a ``Pacer`` drives one packet
-per 20 ms with a random SSRC and random initial sequence number and timestamp (RFC 3550
-section 5.1), the marker on each talkspurt start, DTMF events in place of audio while they last.
+``RtpSession`` is the thin asyncio protocol that owns the call's RTP socket. Inbound: the
+source rule below, a reorder buffer (``telephony.jitter``), PCMU/PCMA decoded to 20 ms frames
+of 8 kHz PCM, losses filled with silence, telephone-events reported once per key. Outbound: a
+``Pacer`` drives one packet per 20 ms with a random SSRC and random initial sequence number and
+timestamp (RFC 3550 section 5.1), the marker on each talkspurt start, DTMF events in place of
+audio while they last.
+
+Whose RTP is accepted. The RTP port is open to anyone who finds it, so a stranger spraying
+ports must not take over a call's audio. A datagram is accepted only from:
+
+1. the *signalled address*: the host (c= line) and port (m= line) of the peer's SDP, always;
+2. otherwise, before the first accepted packet only (latching, RFC 4961 symmetric RTP and
+   the usual NAT practice), any port of the *signalled host* or of the *signalling host*
+   (where the call's SIP came from, ``signalling_host``): a caller behind NAT puts its private
+   address in SDP, and its packets come from its NAT's public address, the same host its SIP
+   came from.
+
+The first accepted packet fixes the source: from then on only that address is accepted (and
+RTP is sent back to it), except that a packet from the signalled address itself moves the
+latch there once. A new remote address in a re-INVITE starts latching afresh. Everything else
+is dropped before parsing and counted in ``rx_strangers``; it neither reaches the caller's
+audio nor keeps a silent call alive past its media timeout.
 """
 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import random
 from collections import deque
@@ -69,7 +86,11 @@ class RtpSession(asyncio.DatagramProtocol):
         self.local_port = 0
         self.params: MediaParameters | None = None
         self._remote: tuple[str, int] | None = None
+        self._signalled: tuple[str, int] | None = None
+        """The SDP's address and port in socket form, or None if no packet can come from it."""
         self._latched: tuple[str, int] | None = None
+        self.signalling_host: str | None = None
+        """Host the call's signalling came from: RTP from it may latch (the NAT case)."""
         self._sending = False
         self._encode: Callable[[bytes], bytes] = ulaw_encode
         self._payload_type = PT_PCMU
@@ -143,6 +164,7 @@ class RtpSession(asyncio.DatagramProtocol):
         remote = (params.remote_address, params.remote_port)
         if previous is None or (previous.remote_address, previous.remote_port) != remote:
             self._remote = remote if params.sending else None
+            self._signalled = _socket_address(*remote)
             self._latched = None  # a new address from re-INVITE: latch afresh
         if not params.sending and self._dtmf_items:
             self._dtmf_items.clear()
@@ -171,7 +193,7 @@ class RtpSession(asyncio.DatagramProtocol):
 
     def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
         source = (addr[0], addr[1])
-        if self._latched is not None and source != self._latched:
+        if source != self._latched and not self._may_latch(source):
             self.rx_strangers += 1
             return
         if is_rtcp(data):
@@ -208,8 +230,18 @@ class RtpSession(asyncio.DatagramProtocol):
             else:
                 self._deliver(ordered)
 
+    def _may_latch(self, source: tuple[str, int]) -> bool:
+        """The source rule of the module docstring, for a source other than the latched one."""
+        signalled = self._signalled
+        if source == signalled:
+            return True
+        if self._latched is not None:
+            return False
+        host = source[0]
+        return host == self.signalling_host or (signalled is not None and host == signalled[0])
+
     def _latch(self, source: tuple[str, int]) -> None:
-        if self._latched is None:
+        if source != self._latched:
             self._latched = source
             if self._sending:
                 self._remote = source
@@ -354,3 +386,18 @@ class RtpSession(asyncio.DatagramProtocol):
             "tx_dtmf_packets": self.tx_dtmf_packets,
             **self.pacer.stats(),
         }
+
+
+def _socket_address(host: str, port: int) -> tuple[str, int] | None:
+    """``(host, port)`` as a socket reports a datagram's source, or None if none can match.
+
+    An IP literal is written the canonical way (sockets report ``::1``, not ``0::1``); a
+    name, the unspecified address of a held call or port 0 never appears as a source.
+    """
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    if address.is_unspecified or not 0 < port < 65536:
+        return None
+    return (str(address), port)

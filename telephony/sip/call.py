@@ -84,6 +84,7 @@ class SipCall:
         self.source: Source = transaction.source
         self.dialog = dialog
         self.rtp = rtp
+        rtp.signalling_host = self.source.address[0]  # a NATed caller's RTP may latch from it
         self.state = CallState.RINGING
         self.events = events
         self.call_id = dialog.call_id

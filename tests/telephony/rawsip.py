@@ -11,12 +11,14 @@ from telephony.rtp import RtpPacket
 from telephony.sip.message import SipRequest, SipResponse, StreamFramer, parse_message
 
 
-def offer_sdp(port: int, formats: str = "0 8 101", direction: str = "sendrecv") -> bytes:
+def offer_sdp(
+    port: int, formats: str = "0 8 101", direction: str = "sendrecv", host: str = "127.0.0.1"
+) -> bytes:
     lines = [
         "v=0",
-        "o=- 1 1 IN IP4 127.0.0.1",
+        f"o=- 1 1 IN IP4 {host}",
         "s=-",
-        "c=IN IP4 127.0.0.1",
+        f"c=IN IP4 {host}",
         "t=0 0",
         f"m=audio {port} RTP/AVP {formats}",
         "a=rtpmap:0 PCMU/8000",
@@ -192,7 +194,9 @@ def _summary(message: SipRequest | SipResponse) -> str:
 class RtpPeer:
     """The peer's RTP socket: sends packets, collects what arrives."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        """``host``: any of 127/8 on Linux, so one test can have RTP from several hosts."""
+        self.host = host
         self._proto = _Datagrams()
         self.port = 0
         self.packets: list[RtpPacket] = []
@@ -200,7 +204,7 @@ class RtpPeer:
 
     async def open(self) -> RtpPeer:
         loop = asyncio.get_running_loop()
-        await loop.create_datagram_endpoint(lambda: self._proto, local_addr=("127.0.0.1", 0))
+        await loop.create_datagram_endpoint(lambda: self._proto, local_addr=(self.host, 0))
         assert self._proto.transport is not None
         self.port = self._proto.transport.get_extra_info("sockname")[1]
         return self

@@ -398,6 +398,75 @@ async def test_rtp_from_a_stranger_is_ignored_and_counted(
         stranger.close()
 
 
+def spray(peer: RtpPeer, target: tuple[str, int], level: int, first_seq: int, ssrc: int) -> None:
+    """Ten 20 ms packets of a constant ``level`` (its own mark in what the bot hears)."""
+    payload = ulaw_encode(np.full(160, level, dtype="<i2").tobytes())
+    for i in range(10):
+        seq = first_seq + i
+        peer.send(bytes(RtpPacket(0, i == 0, seq, 160 * seq, ssrc, payload=payload)), target)
+
+
+def heard_levels(events: list[object]) -> set[int]:
+    """The levels of the non-silent frames the bot received."""
+    return {
+        abs(int(np.frombuffer(e.pcm, "<i2")[0]))
+        for e in events
+        if isinstance(e, AudioIn) and set(e.pcm) != {0}
+    }
+
+
+async def test_a_stranger_on_another_host_cannot_inject_rtp_before_or_after_the_caller(
+    server: SipServer, peer: RawSip, calls: Calls
+) -> None:
+    rtp = await RtpPeer().open()
+    stranger = await RtpPeer("127.0.0.2").open()
+    try:
+        _, ok = await establish(peer, rtp)
+        assert await wait_for(lambda: calls.bridges, 2.0)
+        target = rtp_target(ok)
+        spray(stranger, target, 8000, 100, 0xBAD)  # before the caller's first packet
+        await asyncio.sleep(0.2)
+        spray(rtp, target, 2000, 1, 0x1234)
+        await asyncio.sleep(0.2)
+        spray(stranger, target, 8000, 110, 0xBAD)  # and after
+        assert await wait_for(lambda: server.stats()["rtp_rx_strangers"] == 20, 2.0)
+        assert heard_levels(calls.events[0]) == {1980}  # the caller's 2000, after mu-law
+        assert not stranger.drain()  # nothing of the call went to the stranger
+        assert rtp.drain() and rtp.sources == {target}
+        assert calls.bridges[0].stats()["rx_packets"] == 10  # type: ignore[attr-defined]
+    finally:
+        rtp.close()
+        stranger.close()
+
+
+async def test_rtp_latches_to_the_signalling_host_when_the_sdp_address_is_not_the_source(
+    server: SipServer, peer: RawSip, calls: Calls
+) -> None:
+    """A caller behind NAT: its SDP names an address its packets never come from."""
+    rtp = await RtpPeer().open()  # on 127.0.0.1, the host the INVITE came from
+    stranger = await RtpPeer("127.0.0.2").open()
+    neighbour = await RtpPeer().open()  # same host as the caller, another port
+    try:
+        _, ok = await establish(peer, rtp, offer_sdp(rtp.port, host="127.0.0.3"))
+        assert await wait_for(lambda: calls.bridges, 2.0)
+        target = rtp_target(ok)
+        spray(stranger, target, 8000, 100, 0xBAD)
+        await asyncio.sleep(0.2)
+        assert server.stats()["rtp_rx_strangers"] == 10  # another host may not latch
+        spray(rtp, target, 2000, 1, 0x1234)
+        await asyncio.sleep(0.2)
+        spray(neighbour, target, 4000, 11, 0x1234)  # once latched, not even the same host
+        spray(stranger, target, 8000, 110, 0xBAD)
+        assert await wait_for(lambda: server.stats()["rtp_rx_strangers"] == 30, 2.0)
+        assert heard_levels(calls.events[0]) == {1980}
+        assert await wait_for(lambda: len(rtp.drain()) >= 5, 2.0)  # symmetric RTP back to it
+        assert not stranger.drain() and not neighbour.drain()
+    finally:
+        rtp.close()
+        stranger.close()
+        neighbour.close()
+
+
 async def test_rfc4733_dtmf_in_once_per_digit_and_out_as_standard_sequence(
     server: SipServer, peer: RawSip, calls: Calls
 ) -> None:
