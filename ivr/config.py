@@ -20,6 +20,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from telephony.access import is_loopback_host, parse_networks
+from telephony.sip.route import parse_outbound_proxy
 
 SUPPORTED_RATES = (8000, 16000, 22050, 48000)
 ENV_PREFIX = "IVR_"
@@ -240,6 +241,10 @@ class SipConfig:
     """Owner-only file holding the digest password (never the password itself here)."""
     digest_realm: str = "bank-ivr"
     """Realm of the digest challenge; the trunk's credentials are configured for it."""
+    outbound_proxy: str = ""
+    """host:port of the trunk or SBC that takes the bot's in-dialog requests (BYE, REFER,
+    INFO); empty: they go back where the call's INVITE came from, never where its Contact
+    points (that would let a caller aim the bot's requests at any host)."""
 
 
 @dataclass
@@ -463,6 +468,11 @@ def check_ways_in(config: Config) -> None:
         raise ConfigError("sip.digest_user and sip.digest_password_file are set together")
     if sip.digest_user and not sip.digest_realm:
         raise ConfigError("sip.digest_realm must not be empty when sip.digest_user is set")
+    if sip.outbound_proxy:
+        try:
+            parse_outbound_proxy(sip.outbound_proxy)
+        except ValueError as exc:
+            raise ConfigError(f"sip.outbound_proxy must be host:port: {exc}") from None
     public_url = config.websocket.public_url
     if public_url and not public_url.startswith(("https://", "http://", "wss://", "ws://")):
         raise ConfigError("websocket.public_url must start with https:// (or http://, wss://)")

@@ -88,6 +88,7 @@ class BotServer:
                 digest_user=sip_config.digest_user,
                 digest_password=secrets["sip.digest_password_file"] or "",
                 digest_realm=sip_config.digest_realm,
+                outbound_proxy=sip_config.outbound_proxy,
             )
             await self.sip.start()
         websocket = self.config.websocket

@@ -44,6 +44,8 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("bank.database=mysql://x", "sqlite"),
         ("engine=piper", "section.key"),
         ("dialogue.mode=http", "dialogue.action_token_file must name a secret file"),
+        ("sip.outbound_proxy=sbc.example:port", "sip.outbound_proxy must be host:port"),
+        ("sip.outbound_proxy=user@sbc.example", "sip.outbound_proxy must be host:port"),
     ],
 )
 def test_bad_settings_are_named_in_the_error(override: str, message: str) -> None:

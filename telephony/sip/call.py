@@ -37,6 +37,7 @@ from telephony.sip.message import (
     SipUri,
     make_response,
 )
+from telephony.sip.route import in_dialog_hop
 from telephony.sip.transaction import ServerTransaction
 
 if TYPE_CHECKING:
@@ -427,7 +428,8 @@ class SipCall:
     ) -> SipResponse | None:
         server = self.server
         try:
-            destination = await server.destination_for(self.dialog.next_hop(), self.source)
+            hop, via = in_dialog_hop(self.source, self.dialog, server.outbound_proxy)
+            destination = await server.destination_for(hop, via)
         except (OSError, ValueError) as exc:
             log.warning("call %s: cannot reach the caller for %s: %s", self.call_id, method, exc)
             return None

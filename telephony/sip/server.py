@@ -53,6 +53,7 @@ from telephony.sip.message import (
     make_response,
     parse_message,
 )
+from telephony.sip.route import parse_outbound_proxy
 from telephony.sip.transaction import (
     ClientTransaction,
     ClientTransactions,
@@ -123,6 +124,7 @@ class SipServer:
         digest_user: str = "",
         digest_password: str = "",
         digest_realm: str = "",
+        outbound_proxy: str = "",
     ) -> None:
         """
         ``public_host`` is the address put in SDP, Contact and Via (default: ``host``, which
@@ -133,7 +135,8 @@ class SipServer:
         ``rtp_timeout`` ends a call whose caller sent no RTP for that long (0: never).
         ``trusted_sources`` (CIDR blocks) limits who may send requests at all; with
         ``digest_user`` and ``digest_password`` INVITEs must carry digest credentials for
-        ``digest_realm`` (default: ``server_name``).
+        ``digest_realm`` (default: ``server_name``). Requests inside a dialog go back where its
+        signalling came from, or to ``outbound_proxy`` (host:port) if set (``route``).
         """
         if not udp and not tcp:
             raise ValueError("enable at least one of UDP and TCP")
@@ -164,6 +167,7 @@ class SipServer:
         self.server_name = server_name
         self.allow = ALLOW
         self.trusted_sources = AllowList.parse(trusted_sources)
+        self.outbound_proxy = parse_outbound_proxy(outbound_proxy) if outbound_proxy else None
         self.digest: DigestAuthenticator | None = None
         if digest_user or digest_password:
             self.digest = DigestAuthenticator(

@@ -153,6 +153,7 @@ class RawSip:
         content_type: str | None = None,
         headers: list[tuple[str, str]] | None = None,
         call_id: str | None = None,
+        contact: str | None = None,
     ) -> SipRequest:
         if cseq is None:
             self.cseq += 1
@@ -167,7 +168,10 @@ class RawSip:
             ("To", to),
             ("Call-ID", call_id or self.call_id),
             ("CSeq", f"{cseq} {method}"),
-            ("Contact", f"<sip:tester@{self.host}:{self.port};transport={transport.lower()}>"),
+            (
+                "Contact",
+                contact or f"<sip:tester@{self.host}:{self.port};transport={transport.lower()}>",
+            ),
         ]
         if content_type:
             out.append(("Content-Type", content_type))

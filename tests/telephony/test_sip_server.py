@@ -696,6 +696,84 @@ async def test_our_bye_is_retransmitted_until_answered(
         rtp.close()
 
 
+@pytest.mark.parametrize("transport", ["UDP", "TCP"])
+@pytest.mark.parametrize("lure", ["Contact", "Record-Route", "re-INVITE Contact"])
+async def test_our_bye_goes_to_the_invites_source_not_where_the_caller_points(
+    server: SipServer, calls: Calls, transport: str, lure: str
+) -> None:
+    async def short(bridge: CallBridge) -> None:
+        await asyncio.sleep(0.3)
+        await bridge.hangup("bot done")
+
+    calls.script = short
+    peer = await RawSip(server.port, transport).open()
+    victim = await RtpPeer("127.0.0.2").open()  # any UDP socket: it must receive nothing
+    rtp = await RtpPeer().open()
+    elsewhere = f"<sip:victim@127.0.0.2:{victim.port};transport=udp>"
+    try:
+        invite = peer.request(
+            "INVITE",
+            body=offer_sdp(rtp.port),
+            content_type="application/sdp",
+            contact=elsewhere if lure == "Contact" else None,
+            headers=[("Record-Route", f"<sip:127.0.0.2:{victim.port};lr>")]
+            if lure == "Record-Route"
+            else [],
+        )
+        peer.send(invite)
+        ok = await peer.expect(200)
+        peer.send(peer.request("ACK", to_tag=ok.to.tag, cseq=invite.cseq[0]))
+        if lure == "re-INVITE Contact":  # a target refresh (RFC 3261 section 12.2.2)
+            reinvite = peer.request(
+                "INVITE",
+                to_tag=ok.to.tag,
+                body=offer_sdp(rtp.port),
+                content_type="application/sdp",
+                contact=elsewhere,
+            )
+            peer.send(reinvite)
+            ok = await peer.expect(200)
+            peer.send(peer.request("ACK", to_tag=ok.to.tag, cseq=reinvite.cseq[0]))
+        bye = await peer.expect("BYE", timeout=3.0)
+        if lure == "Record-Route":
+            assert bye.get("Route") == f"<sip:127.0.0.2:{victim.port};lr>"  # still routed
+        else:
+            assert bye.uri == elsewhere[1:-1]  # the Request-URI is still the Contact
+        peer.send(peer.respond(bye, 200))
+        await asyncio.sleep(0.3)
+        assert not victim.drain()
+    finally:
+        peer.close()
+        victim.close()
+        rtp.close()
+
+
+async def test_in_dialog_requests_go_to_the_configured_outbound_proxy(calls: Calls) -> None:
+    async def short(bridge: CallBridge) -> None:
+        await bridge.hangup("bot done")
+
+    calls.script = short
+    proxy = await RawSip(0, host="127.0.0.2").open()  # only listens
+    server = SipServer(
+        "127.0.0.1", 0, calls.on_call, timer_t1=T1, outbound_proxy=f"127.0.0.2:{proxy.port}"
+    )
+    await server.start()
+    peer = await RawSip(server.port).open()
+    rtp = await RtpPeer().open()
+    try:
+        await establish(peer, rtp)
+        bye = await proxy.expect("BYE", timeout=3.0)
+        assert bye.uri.startswith(f"sip:tester@127.0.0.1:{peer.port}")
+        while await peer.recv(0.3) is not None:
+            pass
+        assert all(not (isinstance(m, SipRequest) and m.method == "BYE") for m in peer.received)
+    finally:
+        await server.stop()
+        peer.close()
+        proxy.close()
+        rtp.close()
+
+
 async def test_transfer_sends_refer_with_context_and_fails_softly(
     server: SipServer, peer: RawSip, calls: Calls
 ) -> None:
