@@ -24,6 +24,9 @@ END_PACKET_REPEATS = 3
 DEFAULT_VOLUME = 10
 """-10 dBm0, a typical keypad level."""
 
+MAX_SHOWN = 8
+"""Characters of a bad digit quoted in an error: it may reach a 400 reason phrase and the log."""
+
 _EVENT = struct.Struct("!BBH")
 
 
@@ -68,7 +71,8 @@ def event_code(digit: str) -> int:
     """The RFC 4733 event code of a keypad digit (0-9, *, #, A-D; case-insensitive)."""
     code = DTMF_EVENTS.find(digit.upper()) if len(digit) == 1 else -1
     if code < 0:
-        raise ValueError(f"{digit!r} is not a DTMF digit (0-9, *, #, A-D)")
+        shown = repr(digit[:MAX_SHOWN]) + ("..." if len(digit) > MAX_SHOWN else "")
+        raise ValueError(f"{shown} is not a DTMF digit (0-9, *, #, A-D)")
     return code
 
 
@@ -164,7 +168,7 @@ def parse_dtmf_relay(body: bytes, content_type: str) -> str | None:
                 return signal.upper()
         raise ValueError("dtmf-relay body has no Signal= line")
     if kind == "application/dtmf":
-        if text.isdigit() and int(text) < len(DTMF_EVENTS):
+        if text.isdigit() and len(text) <= 2 and int(text) < len(DTMF_EVENTS):
             return DTMF_EVENTS[int(text)]
         event_code(text)
         return text.upper()

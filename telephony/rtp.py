@@ -17,6 +17,8 @@ MAX_CSRC_COUNT = 15
 """The CC field is four bits (RFC 3550 section 5.1)."""
 MAX_PAYLOAD_TYPE = 127
 """PT is seven bits (RFC 3550 section 5.1)."""
+MAX_EXTENSION_LENGTH = 4 * 0xFFFF
+"""The extension's length field counts 32-bit words in 16 bits (RFC 3550 section 5.3.1)."""
 RTCP_PACKET_TYPES = range(192, 224)
 """Second-byte values that mark RTCP when RTP and RTCP share a port (RFC 5761 section 4)."""
 
@@ -105,8 +107,18 @@ class RtpPacket:
             raise ValueError(f"RTP payload type {self.payload_type} is outside 0-127")
         if len(self.csrc) > MAX_CSRC_COUNT:
             raise ValueError(f"RTP packet cannot carry {len(self.csrc)} CSRCs (at most 15)")
-        if len(self.extension) % 4:
-            raise ValueError("RTP header extension length must be a multiple of four bytes")
+        if not all(0 <= c <= 0xFFFFFFFF for c in self.csrc):
+            raise ValueError("RTP CSRC identifiers are 32-bit unsigned numbers")
+        if self.extension_profile is None:
+            if self.extension:
+                raise ValueError("RTP header extension data needs an extension_profile")
+        elif not 0 <= self.extension_profile <= 0xFFFF:
+            raise ValueError(f"RTP extension profile {self.extension_profile} is not 16 bits")
+        if len(self.extension) % 4 or len(self.extension) > MAX_EXTENSION_LENGTH:
+            raise ValueError(
+                f"RTP header extension of {len(self.extension)} bytes is not a multiple of four"
+                f" bytes up to {MAX_EXTENSION_LENGTH}"
+            )
         if not 0 <= self.padding_size <= 255:
             raise ValueError(f"RTP padding of {self.padding_size} bytes does not fit one octet")
         first = RTP_VERSION << 6 | len(self.csrc)

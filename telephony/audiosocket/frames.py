@@ -17,6 +17,8 @@ from telephony.dtmf import DTMF_EVENTS
 
 HEADER = struct.Struct(">BH")
 HEADER_SIZE = HEADER.size
+MAX_FRAME_PAYLOAD = 0xFFFF
+"""The length field is 16 bits."""
 MAX_AUDIO_PAYLOAD = 16000
 """Largest audio payload accepted (one second); Asterisk sends 320 bytes."""
 
@@ -72,6 +74,8 @@ class Frame:
         return cls(kind, payload)
 
     def __bytes__(self) -> bytes:
+        if len(self.payload) > MAX_FRAME_PAYLOAD:
+            raise ValueError(f"AudioSocket payload of {len(self.payload)} bytes exceeds 65535")
         return HEADER.pack(self.kind, len(self.payload)) + self.payload
 
     @classmethod
