@@ -150,7 +150,7 @@ _VIA_PROTOCOL_RE = re.compile(r"SIP\s*/\s*2\.0\s*/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s
 _CONTENT_LENGTH_RE = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)$", re.I | re.M)
 
 
-def is_decimal(text: str, max_digits: int = 10) -> bool:
+def is_decimal(text: str | bytes, max_digits: int = 10) -> bool:
     """True for 1 to ``max_digits`` ASCII digits (``str.isdigit`` also accepts '٣' and '²')."""
     return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
 
@@ -668,7 +668,7 @@ def _unfold(lines: list[str]) -> list[str]:
             out[-1].append(line.strip())
         else:
             out.append([line])
-    return [" ".join([parts[0].rstrip(), *parts[1:]]) if len(parts) > 1 else parts[0] for parts in out]
+    return [" ".join([parts[0].rstrip(), *parts[1:]]) if parts[1:] else parts[0] for parts in out]
 
 
 def _header_limit_problem(lines: list[str]) -> str | None:

@@ -400,15 +400,13 @@ class SipServer:
         try:
             message = parse_message(data)
         except SipParseError as exc:
-            self.stats_add("bad_requests")
             partial = exc.partial
-            if partial is not None and partial.get("Via") and partial.method != "ACK":
+            if partial is not None and partial.method != "ACK" and _answerable(partial):
+                self.stats_add("bad_requests")
                 self._reply_stateless(partial, source, 400, _bad_request(str(exc)))
+            else:
+                self.stats_add("malformed_dropped")
             log.debug("bad SIP message from %s: %s", source.address, exc)
-            return
-        except ValueError as exc:
-            self.stats_add("malformed_dropped")
-            log.debug("dropped malformed SIP message from %s: %s", source.address, exc)
             return
         if not trusted:
             self._refuse(source, "untrusted_source", "not in sip.trusted_sources; 403")
@@ -479,8 +477,10 @@ class SipServer:
     def _handle_request(self, request: SipRequest, source: Source) -> None:
         problem = check_request(request)
         if problem is not None:
-            self.stats_add("bad_requests")
-            if request.method != "ACK":
+            if request.method == "ACK" or not _answerable(request):
+                self.stats_add("malformed_dropped")
+            else:
+                self.stats_add("bad_requests")
                 self._reply_stateless(request, source, *problem)
             log.debug("rejected %s from %s: %d %s", request.method, source.address, *problem)
             return
@@ -496,6 +496,15 @@ class SipServer:
             self._handle_cancel(request, source)
             return
         transaction = self.transactions.create(request, source)
+        try:
+            self._dispatch(request, transaction)
+        except Exception:
+            if not transaction.final:  # never leave a request without a final response
+                self.reply(transaction, 500)
+            raise
+
+    def _dispatch(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        """Answer a new request that passed ``check_request`` and has its transaction."""
         required = [r for r in request.values("Require") if r]
         if required:
             # We support no extensions (section 8.2.2.3).
@@ -624,6 +633,7 @@ class SipServer:
 
     async def _setup_call(self, request: SipRequest, transaction: ServerTransaction) -> None:
         rtp: RtpSession | None = None
+        registered = False
         try:
             local_tag = new_tag()
             try:
@@ -647,10 +657,8 @@ class SipServer:
                 log.error("no RTP port for a new call: %s", exc)
                 self.stats_add("calls_rejected")
                 self.reply(transaction, 503, headers=[("Retry-After", "5")])
-                rtp.close()
                 return
             if transaction.final:  # cancelled while we were binding
-                rtp.close()
                 return
             call = SipCall(self, request, transaction, dialog, rtp, events)
             calls.append(call)
@@ -666,13 +674,22 @@ class SipServer:
                     headers=warning if exc.status == 488 else [],
                     to_tag=local_tag,
                 )
-                rtp.close()
                 return
             self._calls.add(call)
             self._dialogs[dialog.key] = call
             self._by_invite[transaction.key] = call
+            registered = True
+        except Exception:  # an input nobody foresaw: refuse this call, keep serving the rest
+            self.stats_add("calls_rejected")
+            self.stats_add("internal_errors")
+            log.exception("setting up a call from %s failed", transaction.source.address)
+            if not transaction.final:
+                self.reply(transaction, 500)
+            return
         finally:
             self._setting_up -= 1
+            if not registered and rtp is not None:
+                rtp.close()  # every refusal and error path releases the RTP socket
         log.info(
             "call %s from %s via %s: answering",
             call.call_id,
@@ -713,6 +730,17 @@ class SipServer:
 
 def _constant(protocol: UdpTransport) -> Callable[[], UdpTransport]:
     return lambda: protocol
+
+
+def _answerable(request: SipRequest) -> bool:
+    """Whether a response can be formed: a Via to copy and headers that split (8.2.6.2)."""
+    if not request.get("Via"):
+        return False
+    try:
+        make_response(request, 400)
+    except ValueError:
+        return False
+    return True
 
 
 def _bad_request(detail: str) -> str:
