@@ -41,6 +41,7 @@ from telephony.sip.call import (
 )
 from telephony.sip.dialog import Dialog
 from telephony.sip.digest import DigestAuthenticator, Verdict
+from telephony.sip.limits import Pike, SipLimits
 from telephony.sip.message import (
     KNOWN_METHODS,
     MAX_MESSAGE_SIZE,
@@ -123,6 +124,7 @@ class SipServer:
         digest_user: str = "",
         digest_password: str = "",
         digest_realm: str = "",
+        limits: SipLimits | None = None,
     ) -> None:
         """
         ``public_host`` is the address put in SDP, Contact and Via (default: ``host``, which
@@ -133,7 +135,9 @@ class SipServer:
         ``rtp_timeout`` ends a call whose caller sent no RTP for that long (0: never).
         ``trusted_sources`` (CIDR blocks) limits who may send requests at all; with
         ``digest_user`` and ``digest_password`` INVITEs must carry digest credentials for
-        ``digest_realm`` (default: ``server_name``).
+        ``digest_realm`` (default: ``server_name``). ``limits`` bounds every table and what
+        one source may make us hold or send; sources in ``trusted_sources`` (when it is set)
+        are exempt from the per-source ones.
         """
         if not udp and not tcp:
             raise ValueError("enable at least one of UDP and TCP")
@@ -170,6 +174,8 @@ class SipServer:
                 digest_user, digest_password, digest_realm or server_name
             )
 
+        self.limits = limits or SipLimits()
+        self.pike = Pike(self.limits)
         self.transactions = ServerTransactions(self.timers, self.send)
         self.client_transactions = ClientTransactions()
         self._udp: UdpTransport | None = None
@@ -179,6 +185,8 @@ class SipServer:
         self._by_invite: dict[tuple[str, ...], SipCall] = {}
         self._calls: set[SipCall] = set()
         self._setting_up = 0
+        self._setting_up_from: Counter[str] = Counter()
+        self._bans_logged = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._counters: Counter[str] = Counter()
@@ -268,6 +276,9 @@ class SipServer:
         out.update({f"rtp_{k}": v for k, v in media.items()})
         out["active_calls"] = sum(1 for c in self._calls if c.state is not CallState.ENDED)
         out["tcp_connections"] = len(self._connections)
+        out["transactions"] = len(self.transactions)
+        out["dialogs"] = len(self._dialogs)
+        out.update(self.pike.stats())
         for key in (
             "messages_received",
             "malformed_dropped",
@@ -280,6 +291,11 @@ class SipServer:
             "refused_untrusted_source",
             "auth_challenged",
             "refused_bad_credentials",
+            "refused_transactions_full",
+            "calls_rejected_dialogs_full",
+            "calls_rejected_unconfirmed",
+            "tcp_refused_limit",
+            "tcp_idle_closed",
         ):
             out.setdefault(key, 0)
         return out
@@ -331,7 +347,9 @@ class SipServer:
             return Destination("UDP", address)
         loop = asyncio.get_running_loop()
         _, connection = await asyncio.wait_for(
-            loop.create_connection(self._new_connection, address[0], address[1]),
+            loop.create_connection(
+                lambda: self._new_connection(accepted=False), address[0], address[1]
+            ),
             TCP_CONNECT_TIMEOUT,
         )
         assert isinstance(connection, TcpConnection)
@@ -369,15 +387,36 @@ class SipServer:
 
     # -- receiving -------------------------------------------------------------------------
 
-    def _new_connection(self) -> TcpConnection:
+    def _new_connection(self, accepted: bool = True) -> TcpConnection:
         connection = TcpConnection(
-            self._deliver, self._on_tcp_garbage, self.max_message_size, self._connection_closed
+            self._deliver,
+            self._on_tcp_garbage,
+            self.max_message_size,
+            self._connection_closed,
+            admit=self._admit_connection if accepted else None,
+            idle_timeout=self.limits.tcp_idle_s,
         )
         self._connections.add(connection)
         return connection
 
+    def _admit_connection(self, connection: TcpConnection) -> bool:
+        """Whether an accepted connection fits ``tcp_max_connections``/``tcp_max_per_source``."""
+        host = connection.peer[0]
+        others = [c for c in self._connections if c is not connection and not c.closed]
+        exempt = bool(self.trusted_sources) and self.trusted_sources.allows(host)
+        if len(others) >= self.limits.tcp_max_connections or (
+            not exempt
+            and sum(1 for c in others if c.peer[0] == host) >= self.limits.tcp_max_per_source
+        ):
+            self.stats_add("tcp_refused_limit")
+            log.debug("SIP TCP connection from %s refused: connection limit", connection.peer)
+            return False
+        return True
+
     def _connection_closed(self, connection: TcpConnection) -> None:
         self._connections.discard(connection)
+        if connection.closed_idle:
+            self.stats_add("tcp_idle_closed")
 
     def _on_tcp_garbage(self, connection: TcpConnection, error: ValueError) -> None:
         if isinstance(error, MessageTooLarge):
@@ -396,6 +435,11 @@ class SipServer:
         trusted = self.trusted_sources.allows(source.address[0])
         if not trusted and source.transport == "UDP":
             self._refuse(source, "untrusted_source", "not in sip.trusted_sources; dropped")
+            return
+        if not self._exempt(source) and not self.pike.admit(
+            source.address[0], data.startswith(b"INVITE ")
+        ):
+            self._flooding(source)
             return
         try:
             message = parse_message(data)
@@ -421,6 +465,26 @@ class SipServer:
         except Exception:  # one bad message must never take the server down
             self.stats_add("internal_errors")
             log.exception("error handling SIP message from %s", source.address)
+
+    def _exempt(self, source: Source) -> bool:
+        """Sources named in ``trusted_sources`` (when set) skip the per-source limits."""
+        return bool(self.trusted_sources) and self.trusted_sources.allows(source.address[0])
+
+    def _flooding(self, source: Source) -> None:
+        """A message from a source pike has banned: drop it unanswered (and its TCP link)."""
+        if self.pike.bans > self._bans_logged:  # once per ban, not per dropped message
+            self._bans_logged = self.pike.bans
+            log.warning(
+                "SIP %s from %s banned for %.0f s: more than %d messages or %d INVITEs in %.1f s",
+                source.transport,
+                source.address[0],
+                self.limits.pike_ban_s,
+                self.limits.pike_requests,
+                self.limits.pike_invites,
+                self.limits.pike_window_s,
+            )
+        if source.connection is not None:
+            source.connection.close()
 
     def _handle_response(self, response: SipResponse) -> None:
         transaction = self.client_transactions.match(response)
@@ -491,6 +555,13 @@ class SipServer:
         if existing is not None:
             self.stats_add("retransmissions_absorbed")
             self.transactions.retransmit(existing)
+            return
+        if len(self.transactions) >= self.limits.max_transactions:
+            self.stats_add("refused_transactions_full")
+            log.warning(
+                "SIP transaction table full (%d): 503 to %s", len(self.transactions), source.address
+            )
+            self._reply_stateless(request, source, 503, headers=[("Retry-After", "5")])
             return
         if request.method == "CANCEL":
             self._handle_cancel(request, source)
@@ -600,6 +671,21 @@ class SipServer:
             self.stats_add("calls_rejected_busy")
             self.reply(transaction, 486)
             return
+        if len(self._dialogs) + self._setting_up >= self.limits.max_dialogs:
+            self.stats_add("calls_rejected")
+            self.stats_add("calls_rejected_dialogs_full")
+            self.reply(transaction, 503, headers=[("Retry-After", "5")])
+            return
+        host = transaction.source.address[0]
+        if (
+            not self._exempt(transaction.source)
+            and self._unconfirmed_from(host) >= self.limits.max_unconfirmed_per_source
+        ):
+            # Until a caller ACKs, its address is unproven: bound what we send there.
+            self.stats_add("calls_rejected")
+            self.stats_add("calls_rejected_unconfirmed")
+            self.reply(transaction, 486)
+            return
         if request.body and request.content_type != "application/sdp":
             self.stats_add("calls_rejected")
             self.reply(transaction, 415, headers=[("Accept", "application/sdp")])
@@ -623,7 +709,14 @@ class SipServer:
             ),
         )
         self._setting_up += 1
+        self._setting_up_from[host] += 1
         self.spawn(self._setup_call(request, transaction))
+
+    def _unconfirmed_from(self, host: str) -> int:
+        """Calls from ``host`` being set up, ringing, or answered but not yet ACKed."""
+        waiting = (CallState.RINGING, CallState.ANSWERED)
+        calls = sum(1 for c in self._calls if c.state in waiting and c.source.address[0] == host)
+        return calls + self._setting_up_from[host]
 
     def spawn(self, coroutine: Awaitable[None]) -> None:
         """Run a coroutine as a task the server tracks (and cancels at ``stop``)."""
@@ -688,6 +781,10 @@ class SipServer:
             return
         finally:
             self._setting_up -= 1
+            host = transaction.source.address[0]
+            self._setting_up_from[host] -= 1
+            if self._setting_up_from[host] <= 0:
+                del self._setting_up_from[host]
             if not registered and rtp is not None:
                 rtp.close()  # every refusal and error path releases the RTP socket
         log.info(

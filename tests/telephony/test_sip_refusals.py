@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from telephony.bridge import CallBridge, Hangup
+from telephony.sip.limits import SipLimits
 from telephony.sip.message import SipRequest, SipResponse
 from telephony.sip.server import SipServer
 
@@ -74,6 +75,7 @@ async def server() -> AsyncIterator[SipServer]:
         rtp_port_range=(42000, 42998),
         timer_t1=T1,
         max_calls=2,
+        limits=SipLimits(pike_invites=100),  # twenty hostile offers in a row are not a flood
     )
     await srv.start()
     yield srv
