@@ -647,10 +647,16 @@ class SipParseError(ValueError):
         self.partial = partial
 
 
-def _find_header_end(data: bytes) -> tuple[int, int]:
-    """Index of the blank line ending the header section and the separator's length."""
-    crlf = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n")
+def _find_header_end(
+    data: bytes | bytearray, start: int = 0, end: int | None = None
+) -> tuple[int, int]:
+    """Index of the blank line ending the header section and the separator's length.
+
+    ``start`` and ``end`` bound the search (no blank line is known to lie before ``start``).
+    """
+    end = len(data) if end is None else end
+    crlf = data.find(b"\r\n\r\n", start, end)
+    lf = data.find(b"\n\n", start, end)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf, 4
     if lf >= 0:
@@ -821,39 +827,57 @@ class StreamFramer:
     def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
         self.max_size = max_size
         self._buf = bytearray()
+        self._scanned = 0
+        """Bytes of ``_buf`` known to hold no blank line: each read is searched once."""
+        self._total: int | None = None
+        """Length of the message at the head of the buffer, once its headers have ended."""
         self.keepalives = 0
 
     def feed(self, data: bytes) -> list[bytes]:
+        """The whole messages completed by ``data``; linear in the bytes fed, however cut."""
         self._buf += data
         out: list[bytes] = []
         while True:
-            while self._buf[:2] == b"\r\n" or self._buf[:1] == b"\n":
-                # A CRLF keep-alive (RFC 5626 section 3.5.1) or leading CRLF (RFC 3261 7.5)
-                del self._buf[: 2 if self._buf[:1] == b"\r" else 1]
-                self.keepalives += 1
-            if not self._buf:
+            if self._total is None:
+                self._total = self._frame()
+                if self._total is None:
+                    return out
+            if len(self._buf) < self._total:
                 return out
-            end, separator = _find_header_end(bytes(self._buf[: self.max_size + 4]))
-            if end < 0:
-                if len(self._buf) > self.max_size:
-                    raise MessageTooLarge(
-                        f"header section exceeds {self.max_size} bytes without an empty line"
-                    )
-                return out
-            head = bytes(self._buf[:end])
-            match = _CONTENT_LENGTH_RE.search(head)
-            if match is None:
-                raise SipParseError("message on a stream transport has no Content-Length")
-            length_text = match.group(1).strip()
-            if not is_decimal(length_text):
-                raise SipParseError(f"invalid Content-Length {length_text!r}")
-            total = end + separator + int(length_text)
-            if total > self.max_size:
-                raise MessageTooLarge(f"message of {total} bytes exceeds {self.max_size} bytes")
-            if len(self._buf) < total:
-                return out
-            out.append(bytes(self._buf[:total]))
-            del self._buf[:total]
+            out.append(bytes(self._buf[: self._total]))
+            del self._buf[: self._total]
+            self._total = None
+            self._scanned = 0
+
+    def _frame(self) -> int | None:
+        """The length of the message at the head of the buffer, or None until its headers end."""
+        while self._buf[:2] == b"\r\n" or self._buf[:1] == b"\n":
+            # A CRLF keep-alive (RFC 5626 section 3.5.1) or leading CRLF (RFC 3261 7.5)
+            del self._buf[: 2 if self._buf[:1] == b"\r" else 1]
+            self.keepalives += 1
+            self._scanned = 0
+        if not self._buf:
+            return None
+        end, separator = _find_header_end(
+            self._buf, max(0, self._scanned - 3), min(len(self._buf), self.max_size + 4)
+        )
+        if end < 0:
+            if len(self._buf) > self.max_size:
+                raise MessageTooLarge(
+                    f"header section exceeds {self.max_size} bytes without an empty line"
+                )
+            self._scanned = len(self._buf)
+            return None
+        match = _CONTENT_LENGTH_RE.search(bytes(self._buf[:end]))
+        if match is None:
+            raise SipParseError("message on a stream transport has no Content-Length")
+        length_text = match.group(1).strip()
+        if not is_decimal(length_text):
+            raise SipParseError(f"invalid Content-Length {length_text!r}")
+        total = end + separator + int(length_text)
+        if total > self.max_size:
+            raise MessageTooLarge(f"message of {total} bytes exceeds {self.max_size} bytes")
+        return total
 
     @property
     def buffered(self) -> int:
