@@ -268,3 +268,28 @@ async def test_headers_over_the_limits_get_400_and_a_long_via_costs_little(
         assert response is not None and response.status == 200
     finally:
         await server.stop()
+
+
+async def test_an_unacknowledged_answer_is_resent_a_bounded_number_of_times(
+    peers: list[RawSip],
+) -> None:
+    """RFC 3261 13.3.1.4: 2xx resent from T1 doubling to T2 for 64*T1, then BYE and silence,
+    so one forged INVITE draws at most eight answers at its victim."""
+    server = await started(SipLimits())
+    rtp = await RtpPeer().open()
+    try:
+        client = await peer(server, peers)
+        invite = client.request("INVITE", body=offer_sdp(rtp.port), content_type="application/sdp")
+        client.send(invite)
+        await client.expect("BYE", timeout=64 * T1 + 2.0)
+        answers = [m for m in client.received if isinstance(m, SipResponse) and m.status == 200]
+        assert 5 <= len(answers) <= 8
+        client.received.clear()
+        await asyncio.sleep(1.0)
+        while await client.recv(0.1) is not None:
+            pass
+        assert not [m for m in client.received if isinstance(m, SipResponse)]
+        assert server.stats()["calls_ack_timeout"] == 1
+    finally:
+        rtp.close()
+        await server.stop()
