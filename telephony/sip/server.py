@@ -5,7 +5,15 @@ telephone-event on an RTP port of its own), and hands every confirmed call to ``
 ``SipCallBridge``. The call stays up until the callback returns (then we send BYE) or either
 side hangs up. Everything else a UAS meets gets its proper answer: retransmissions the same
 response, OPTIONS 200, CANCEL 200 plus 487, unknown dialogs 481, busy 486, no common codec
-488, unknown methods 501. Malformed input is dropped and counted, never fatal.
+488, unknown methods 501. Malformed SIP is answered 400 when a response can be formed (else
+dropped), SDP that does not parse 400 and SDP we cannot use 488; every refusal releases what
+was allocated for it (RTP socket, dialog, the max_calls slot) and is counted, never fatal.
+
+Hostile traffic meets the bounds of ``SipLimits`` (``telephony.sip.limits``): a source sending
+too densely is banned and dropped unanswered (pike); the transaction and dialog tables, the
+calls one source may have unconfirmed (which bounds the 2xx retransmissions a forged INVITE
+draws at its victim) and the TCP connections, per source and in total, are capped, and a TCP
+connection delivering no whole message for ``tcp_idle_s`` is closed. ``stats`` counts each.
 
 Who may call: with ``trusted_sources`` set (the trunk or SBC), a UDP datagram from any other
 address is dropped unanswered, and a request over TCP from one is answered 403 Forbidden
