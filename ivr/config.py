@@ -245,6 +245,30 @@ class SipConfig:
     """host:port of the trunk or SBC that takes the bot's in-dialog requests (BYE, REFER,
     INFO); empty: they go back where the call's INVITE came from, never where its Contact
     points (that would let a caller aim the bot's requests at any host)."""
+    pike_requests: int = 500
+    """Flood ban (as Kamailio's pike): a source sending more SIP messages than this within
+    pike_window_s is banned; 0: no message limit. Sources in trusted_sources are exempt."""
+    pike_invites: int = 50
+    """As pike_requests, counting INVITEs only; 0: no INVITE limit."""
+    pike_window_s: float = 2.0
+    """The sampling window of pike_requests and pike_invites."""
+    pike_ban_s: float = 60.0
+    """How long a banned source's SIP is dropped unanswered."""
+    pike_max_sources: int = 10000
+    """Source addresses pike tracks at once; the least recently heard is forgotten first."""
+    max_transactions: int = 4096
+    """SIP server transactions held at once; a request beyond is answered 503."""
+    max_dialogs: int = 256
+    """Dialogs held at once (at least max_calls); an INVITE beyond is answered 503."""
+    max_unconfirmed_per_source: int = 4
+    """Calls one source may have ringing or answered but not yet ACKed (486 beyond): bounds
+    the 2xx retransmissions a forged INVITE makes us send to its victim."""
+    tcp_max_connections: int = 256
+    """SIP TCP connections accepted at once; more are closed on accept."""
+    tcp_max_per_source: int = 16
+    """SIP TCP connections one address may hold (trusted_sources exempt)."""
+    tcp_idle_s: float = 120.0
+    """A SIP TCP connection that delivers no whole message for this long is closed."""
 
 
 @dataclass
@@ -446,7 +470,29 @@ def validate(config: Config) -> None:
         raise ConfigError("qa.caller_rate must be 0.5-2.0 and qa.turn_timeout_s positive")
     if config.sip.max_calls < 1 or config.call.max_call_s < 10:
         raise ConfigError("sip.max_calls must be >= 1 and call.max_call_s >= 10")
+    check_sip_limits(config.sip)
     check_ways_in(config)
+
+
+def check_sip_limits(sip: SipConfig) -> None:
+    """The SIP flood and table limits are usable numbers."""
+    for key in ("pike_requests", "pike_invites"):
+        if getattr(sip, key) < 0:
+            raise ConfigError(f"sip.{key} must be 0 (off) or positive")
+    for key in ("pike_window_s", "pike_ban_s", "tcp_idle_s"):
+        if getattr(sip, key) <= 0:
+            raise ConfigError(f"sip.{key} must be positive")
+    for key in (
+        "pike_max_sources",
+        "max_transactions",
+        "max_unconfirmed_per_source",
+        "tcp_max_connections",
+        "tcp_max_per_source",
+    ):
+        if getattr(sip, key) < 1:
+            raise ConfigError(f"sip.{key} must be at least 1")
+    if sip.max_dialogs < sip.max_calls:
+        raise ConfigError(f"sip.max_dialogs must be at least sip.max_calls ({sip.max_calls})")
 
 
 def check_ways_in(config: Config) -> None:

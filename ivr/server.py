@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from ivr.config import Config
+from ivr.config import Config, SipConfig
 from ivr.http import HttpProof, build_app
 from ivr.logs import fields, get_logger
 from ivr.platform import platform_routes
@@ -33,6 +33,7 @@ from ivr.session import CallSession
 from telephony.audiosocket.server import AudioSocketServer
 from telephony.bridge import CallBridge
 from telephony.handoff import HandoffBoard
+from telephony.sip.limits import SipLimits
 from telephony.sip.server import SipServer
 from telephony.stream import StreamBridge
 from telephony.websocket.server import WebSocketMediaServer
@@ -89,6 +90,7 @@ class BotServer:
                 digest_password=secrets["sip.digest_password_file"] or "",
                 digest_realm=sip_config.digest_realm,
                 outbound_proxy=sip_config.outbound_proxy,
+                limits=sip_limits(sip_config),
             )
             await self.sip.start()
         websocket = self.config.websocket
@@ -238,6 +240,23 @@ def read_secrets(config: Config) -> dict[str, str | None]:
         "websocket.twilio_auth_token_file": config.websocket.twilio_auth_token_file,
     }
     return {key: read_secret(path, key) if path else None for key, path in files.items()}
+
+
+def sip_limits(sip: SipConfig) -> SipLimits:
+    """The SIP server's limits from the sip section (telephony takes plain values)."""
+    return SipLimits(
+        pike_requests=sip.pike_requests,
+        pike_invites=sip.pike_invites,
+        pike_window_s=sip.pike_window_s,
+        pike_ban_s=sip.pike_ban_s,
+        pike_max_sources=sip.pike_max_sources,
+        max_transactions=sip.max_transactions,
+        max_dialogs=sip.max_dialogs,
+        max_unconfirmed_per_source=sip.max_unconfirmed_per_source,
+        tcp_max_connections=sip.tcp_max_connections,
+        tcp_max_per_source=sip.tcp_max_per_source,
+        tcp_idle_s=sip.tcp_idle_s,
+    )
 
 
 def _allow_lists(config: Config) -> bool:

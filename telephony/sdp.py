@@ -8,10 +8,13 @@ INVITEs without an offer (RFC 3261 section 13.2.1).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from telephony.rtp import PT_PCMA, PT_PCMU
+from telephony.sip.message import is_decimal
 
 SDP_VERSION = "0"
 """The only protocol version (RFC 4566 section 5.1)."""
@@ -32,6 +35,30 @@ STATIC_PAYLOAD_TYPES = {PT_PCMU: ("PCMU", 8000), PT_PCMA: ("PCMA", 8000)}
 SUPPORTED_CODECS = ("PCMU", "PCMA")
 """G.711 mu-law and A-law: all the bot encodes."""
 
+MAX_PTIME_MS = 1000
+"""Longest a=ptime we take (RFC 4566 section 6); G.711 peers use 10-60 ms."""
+MAX_SDP_LINES = 512
+"""Most lines an SDP body may have; a bigger one is refused unread."""
+_PTIME_RE = re.compile(r"[0-9]{1,4}(?:\.[0-9]{1,3})?\Z")
+_EVENT_RANGES_RE = re.compile(r"[0-9]{1,3}(?:-[0-9]{1,3})?(?:,[0-9]{1,3}(?:-[0-9]{1,3})?)*\Z")
+"""The events of a telephone-event fmtp, e.g. 0-15 or 0-11,16 (RFC 4733 section 7.1.1)."""
+
+
+class SdpError(ValueError):
+    """An SDP body that is not a session description, or holds a number we cannot use.
+
+    The only error the parser and the offer/answer functions raise (``NegotiationError`` is
+    one): callers refuse the offer with it and never see ``OverflowError`` or the like.
+    """
+
+
+def payload_type(text: str) -> int:
+    """An RTP payload type 0-127 written in ASCII digits (RFC 3551 section 3); else SdpError."""
+    if not is_decimal(text, 3) or int(text) > 127:
+        raise SdpError(f"SDP payload type {text[:20]!r} is not a number 0-127")
+    return int(text)
+
+
 # Line order inside a description (RFC 4566 section 5).
 _SESSION_BEFORE_TIME = "iuepcb"
 _SESSION_AFTER_TIME = "zk"
@@ -41,7 +68,7 @@ _MEDIA_LINES = "icbk"
 def _split_fields(value: str, count: int, what: str) -> list[str]:
     parts = value.split()
     if len(parts) != count:
-        raise ValueError(f"SDP {what} line {value!r} needs {count} fields, has {len(parts)}")
+        raise SdpError(f"SDP {what} line {value[:60]!r} needs {count} fields, has {len(parts)}")
     return parts
 
 
@@ -59,8 +86,8 @@ class Origin:
     @classmethod
     def parse(cls, value: str) -> Origin:
         username, session_id, version, nettype, addrtype, address = _split_fields(value, 6, "o=")
-        if not version.isdigit():
-            raise ValueError(f"SDP o= session version {version!r} is not a number")
+        if not is_decimal(version, 20):
+            raise SdpError(f"SDP o= session version {version[:30]!r} is not a number")
         return cls(username, session_id, int(version), nettype, addrtype, address)
 
     def __str__(self) -> str:
@@ -103,7 +130,7 @@ Attribute = tuple[str, "str | None"]
 def _parse_attribute(value: str) -> Attribute:
     name, sep, rest = value.partition(":")
     if not name:
-        raise ValueError(f"SDP attribute {value!r} has no name")
+        raise SdpError(f"SDP attribute {value[:60]!r} has no name")
     return (name, rest if sep else None)
 
 
@@ -131,14 +158,14 @@ class MediaDescription:
     def parse_m_line(cls, value: str) -> MediaDescription:
         parts = value.split()
         if len(parts) < 4:
-            raise ValueError(f"SDP m= line {value!r} needs media, port, proto and formats")
+            raise SdpError(f"SDP m= line {value[:60]!r} needs media, port, proto and formats")
         kind, port_text, proto, *formats = parts
         port_part, slash, count_part = port_text.partition("/")
-        if not port_part.isdigit() or (slash and not count_part.isdigit()):
-            raise ValueError(f"SDP m= port {port_text!r} is not a number")
+        if not is_decimal(port_part, 5) or (slash and not is_decimal(count_part, 5)):
+            raise SdpError(f"SDP m= port {port_text[:30]!r} is not a number")
         port = int(port_part)
         if port > 65535:
-            raise ValueError(f"SDP m= port {port} is out of range")
+            raise SdpError(f"SDP m= port {port} is out of range")
         return cls(kind, port, proto, formats, int(count_part) if slash else None)
 
     def lines(self) -> list[str]:
@@ -170,31 +197,43 @@ class MediaDescription:
         return DEFAULT_DIRECTION
 
     def rtpmap(self) -> dict[int, tuple[str, int, int]]:
-        """Payload type -> (encoding name, clock rate, channels) from a=rtpmap (section 6)."""
+        """Payload type -> (encoding name, clock rate, channels) from a=rtpmap (section 6).
+
+        An rtpmap without a clock rate is skipped; one whose numbers are not ASCII decimals
+        of sane size raises SdpError.
+        """
         result: dict[int, tuple[str, int, int]] = {}
         for value in self.attribute_values("rtpmap"):
             pt_text, _, encoding = value.partition(" ")
             name, _, rest = encoding.strip().partition("/")
             clock_text, _, channels_text = rest.partition("/")
-            if pt_text.isdigit() and clock_text.isdigit():
-                channels = int(channels_text) if channels_text.isdigit() else 1
-                result[int(pt_text)] = (name, int(clock_text), channels)
+            pt = payload_type(pt_text)
+            if (clock_text and not is_decimal(clock_text, 6)) or (
+                channels_text and not is_decimal(channels_text, 2)
+            ):
+                raise SdpError(f"SDP a=rtpmap:{value[:40]!r} has a malformed rate or channels")
+            if clock_text:
+                result[pt] = (name, int(clock_text), int(channels_text) if channels_text else 1)
         return result
 
-    def fmtp(self, payload_type: int) -> str | None:
-        prefix = f"{payload_type} "
+    def fmtp(self, pt: int) -> str | None:
+        """The format parameters of payload type ``pt``; SdpError if an fmtp is malformed."""
+        found: str | None = None
         for value in self.attribute_values("fmtp"):
-            if value.startswith(prefix):
-                return value[len(prefix) :].strip()
-        return None
+            pt_text, _, params = value.partition(" ")
+            if payload_type(pt_text) == pt and found is None:
+                found = params.strip()
+        return found
 
     @property
     def ptime(self) -> int | None:
+        """a=ptime in whole milliseconds (1 to MAX_PTIME_MS); SdpError if malformed."""
         value = self.attribute("ptime")
-        try:
-            return int(float(value)) if value else None
-        except ValueError:
+        if value is None:
             return None
+        if not _PTIME_RE.match(value) or not 1 <= float(value) <= MAX_PTIME_MS:
+            raise SdpError(f"SDP a=ptime:{value[:30]!r} is not 1-{MAX_PTIME_MS} ms")
+        return int(float(value))
 
 
 @dataclass
@@ -213,19 +252,24 @@ class SessionDescription:
 
     @classmethod
     def parse(cls, data: bytes | str) -> SessionDescription:
-        """Parse an SDP body; raise ValueError if it is not a valid session description."""
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-        lines = [line.rstrip("\r") for line in text.split("\n")]
+        """Parse an SDP body; raise SdpError if it is not a valid session description."""
+        try:
+            text = data.decode("utf-8") if isinstance(data, bytes) else data
+        except UnicodeDecodeError as exc:
+            raise SdpError(f"SDP is not UTF-8 text ({exc.reason})") from None
+        lines = [line.rstrip("\r") for line in text.split("\n", MAX_SDP_LINES)]
+        if len(lines) > MAX_SDP_LINES:
+            raise SdpError(f"SDP has more than {MAX_SDP_LINES} lines")
         while lines and not lines[-1].strip():
             lines.pop()
         if not lines or lines[0].strip() != f"v={SDP_VERSION}":
-            raise ValueError("SDP does not start with v=0")
+            raise SdpError("SDP does not start with v=0")
         session = cls(timing=[])
         origin: Origin | None = None
         current: MediaDescription | None = None
         for number, line in enumerate(lines[1:], start=2):
             if len(line) < 2 or line[1] != "=" or not "a" <= line[0] <= "z":
-                raise ValueError(f"SDP line {number} is not of the form <type>=<value>: {line!r}")
+                raise SdpError(f"SDP line {number} is not <type>=<value>: {line[:60]!r}")
             kind, value = line[0], line[2:]
             if kind == "m":
                 current = MediaDescription.parse_m_line(value)
@@ -238,9 +282,7 @@ class SessionDescription:
                 elif kind in _MEDIA_LINES:
                     current.other.append((kind, value))
                 else:
-                    raise ValueError(
-                        f"SDP line {number}: {kind}= is not allowed in a media section"
-                    )
+                    raise SdpError(f"SDP line {number}: {kind}= is not allowed in a media section")
             elif kind == "o":
                 origin = Origin.parse(value)
             elif kind == "s":
@@ -254,9 +296,9 @@ class SessionDescription:
             elif kind in _SESSION_BEFORE_TIME + _SESSION_AFTER_TIME:
                 session.other.append((kind, value))
             else:
-                raise ValueError(f"SDP line {number}: unknown line type {kind}=")
+                raise SdpError(f"SDP line {number}: unknown line type {kind}=")
         if origin is None:
-            raise ValueError("SDP has no o= line")
+            raise SdpError("SDP has no o= line")
         session.origin = origin
         if not session.timing:
             session.timing = [("t", "0 0")]
@@ -297,7 +339,7 @@ class SessionDescription:
 # Offer/answer (RFC 3264)
 
 
-class NegotiationError(ValueError):
+class NegotiationError(SdpError):
     """The offer or answer cannot be used; ``status`` is the SIP response to send."""
 
     def __init__(self, message: str, status: int = 488) -> None:
@@ -350,10 +392,19 @@ def _intersect_direction(remote: str, local: str) -> str:
     )
 
 
+@contextlib.contextmanager
+def _unusable(what: str) -> Iterator[None]:
+    """Turn an SdpError met while negotiating into NegotiationError (488 Not Acceptable)."""
+    try:
+        yield
+    except NegotiationError:
+        raise
+    except SdpError as exc:
+        raise NegotiationError(f"unusable SDP {what}: {exc}") from None
+
+
 def _codec_of(media: MediaDescription, fmt: str, rtpmap: dict[int, tuple[str, int, int]]) -> str:
-    if not fmt.isdigit():
-        return ""
-    pt = int(fmt)
+    pt = payload_type(fmt)
     if pt in rtpmap:
         name, clock, channels = rtpmap[pt]
         return name.upper() if clock == 8000 and channels == 1 else ""
@@ -364,10 +415,14 @@ def _telephone_event_pt(media: MediaDescription) -> int | None:
     """The payload type of telephone-event/8000 among the formats the m= line lists."""
     rtpmap = media.rtpmap()
     for fmt in media.formats:
-        if fmt.isdigit() and int(fmt) in rtpmap:
-            name, clock, _ = rtpmap[int(fmt)]
+        pt = payload_type(fmt)
+        if pt in rtpmap:
+            name, clock, _ = rtpmap[pt]
             if name.lower() == TELEPHONE_EVENT and clock == 8000:
-                return int(fmt)
+                events = media.fmtp(pt)
+                if events and not _EVENT_RANGES_RE.match(events.replace(" ", "")):
+                    raise SdpError(f"SDP telephone-event fmtp {events[:30]!r} is malformed")
+                return pt
     return None
 
 
@@ -411,34 +466,35 @@ def answer_offer(
     wanted = {c.upper() for c in codecs}
     answer = _session(address, session_id, session_version)
     chosen: MediaParameters | None = None
-    for media in offer.media:
-        if chosen is None and media.kind == "audio" and media.proto == RTP_AVP and media.port:
-            rtpmap = media.rtpmap()
-            codec_fmt = next(
-                (f for f in media.formats if _codec_of(media, f, rtpmap) in wanted), ""
-            )
-            connection = offer.media_connection(media)
-            if codec_fmt and connection is not None:
-                te_pt = _telephone_event_pt(media)
-                remote_direction = offer.media_direction(media)
-                if connection.host in (HOLD_ADDRESS, "::") and remote_direction == "sendrecv":
-                    remote_direction = "sendonly"  # RFC 2543 hold (RFC 3264 section 8.4)
-                direction = _intersect_direction(remote_direction, local_direction)
-                codec = _codec_of(media, codec_fmt, rtpmap)
-                chosen = MediaParameters(
-                    remote_address=connection.host,
-                    remote_port=media.port,
-                    codec=codec,
-                    payload_type=int(codec_fmt),
-                    telephone_event=te_pt,
-                    direction=direction,
-                    remote_ptime=media.ptime,
+    with _unusable("offer"):
+        for media in offer.media:
+            if chosen is None and media.kind == "audio" and media.proto == RTP_AVP and media.port:
+                rtpmap = media.rtpmap()
+                codec_fmt = next(
+                    (f for f in media.formats if _codec_of(media, f, rtpmap) in wanted), ""
                 )
-                answer.media.append(
-                    _audio_media(address, port, int(codec_fmt), codec, te_pt, direction)
-                )
-                continue
-        answer.media.append(MediaDescription(media.kind, 0, media.proto, list(media.formats)))
+                connection = offer.media_connection(media)
+                if codec_fmt and connection is not None:
+                    te_pt = _telephone_event_pt(media)
+                    remote_direction = offer.media_direction(media)
+                    if connection.host in (HOLD_ADDRESS, "::") and remote_direction == "sendrecv":
+                        remote_direction = "sendonly"  # RFC 2543 hold (RFC 3264 section 8.4)
+                    direction = _intersect_direction(remote_direction, local_direction)
+                    codec = _codec_of(media, codec_fmt, rtpmap)
+                    chosen = MediaParameters(
+                        remote_address=connection.host,
+                        remote_port=media.port,
+                        codec=codec,
+                        payload_type=int(codec_fmt),
+                        telephone_event=te_pt,
+                        direction=direction,
+                        remote_ptime=media.ptime,
+                    )
+                    answer.media.append(
+                        _audio_media(address, port, int(codec_fmt), codec, te_pt, direction)
+                    )
+                    continue
+            answer.media.append(MediaDescription(media.kind, 0, media.proto, list(media.formats)))
     if chosen is None:
         offered = ", ".join(f"{m.kind} {m.proto} {' '.join(m.formats)}" for m in offer.media)
         raise NegotiationError(
@@ -476,24 +532,27 @@ def accept_answer(
 ) -> MediaParameters:
     """The audio parameters from the peer's answer to our offer (RFC 3264 section 7)."""
     wanted = {c.upper() for c in codecs}
-    for media in answer.media:
-        if media.kind != "audio" or not media.port:
-            continue
-        rtpmap = media.rtpmap()
-        codec_fmt = next((f for f in media.formats if _codec_of(media, f, rtpmap) in wanted), "")
-        connection = answer.media_connection(media)
-        if not codec_fmt or connection is None:
-            continue
-        remote_direction = answer.media_direction(media)
-        if connection.host in (HOLD_ADDRESS, "::") and remote_direction == "sendrecv":
-            remote_direction = "sendonly"
-        return MediaParameters(
-            remote_address=connection.host,
-            remote_port=media.port,
-            codec=_codec_of(media, codec_fmt, rtpmap),
-            payload_type=int(codec_fmt),
-            telephone_event=_telephone_event_pt(media),
-            direction=_ANSWER_DIRECTION[remote_direction],
-            remote_ptime=media.ptime,
-        )
+    with _unusable("answer"):
+        for media in answer.media:
+            if media.kind != "audio" or not media.port:
+                continue
+            rtpmap = media.rtpmap()
+            codec_fmt = next(
+                (f for f in media.formats if _codec_of(media, f, rtpmap) in wanted), ""
+            )
+            connection = answer.media_connection(media)
+            if not codec_fmt or connection is None:
+                continue
+            remote_direction = answer.media_direction(media)
+            if connection.host in (HOLD_ADDRESS, "::") and remote_direction == "sendrecv":
+                remote_direction = "sendonly"
+            return MediaParameters(
+                remote_address=connection.host,
+                remote_port=media.port,
+                codec=_codec_of(media, codec_fmt, rtpmap),
+                payload_type=int(codec_fmt),
+                telephone_event=_telephone_event_pt(media),
+                direction=_ANSWER_DIRECTION[remote_direction],
+                remote_ptime=media.ptime,
+            )
     raise NegotiationError("the SDP answer accepts none of our audio codecs")

@@ -46,6 +46,10 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("dialogue.mode=http", "dialogue.action_token_file must name a secret file"),
         ("sip.outbound_proxy=sbc.example:port", "sip.outbound_proxy must be host:port"),
         ("sip.outbound_proxy=user@sbc.example", "sip.outbound_proxy must be host:port"),
+        ("sip.pike_invites=-1", "sip.pike_invites must be 0"),
+        ("sip.pike_ban_s=0", "sip.pike_ban_s must be positive"),
+        ("sip.tcp_max_per_source=0", "sip.tcp_max_per_source must be at least 1"),
+        ("sip.max_dialogs=4", "sip.max_dialogs must be at least sip.max_calls"),
     ],
 )
 def test_bad_settings_are_named_in_the_error(override: str, message: str) -> None:

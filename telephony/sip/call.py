@@ -24,6 +24,7 @@ from telephony.media import RtpSession
 from telephony.sdp import (
     MediaParameters,
     NegotiationError,
+    SdpError,
     SessionDescription,
     accept_answer,
     answer_offer,
@@ -148,7 +149,8 @@ class SipCall:
     def negotiate_offer(self, body: bytes) -> tuple[bytes, MediaParameters | None]:
         """Our SDP for an INVITE body: an answer to its offer, or our offer if it had none.
 
-        Raises NegotiationError (488, or 400 for unparsable SDP).
+        Raises only NegotiationError: 400 for SDP that does not parse, 488 for an offer
+        whose numbers or media we cannot use.
         """
         server = self.server
         if not body:
@@ -164,9 +166,8 @@ class SipCall:
             return bytes(offer), None
         try:
             remote = SessionDescription.parse(body)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except SdpError as exc:
             raise NegotiationError(f"unparsable SDP offer: {exc}", status=400) from None
-        self._offer_pending = False
         answer, params = answer_offer(
             remote,
             address=server.public_host,
@@ -175,6 +176,7 @@ class SipCall:
             session_version=self._session_version,
             codecs=server.codecs,
         )
+        self._offer_pending = False
         answer.origin.session_version = self._next_version(answer)
         self._local_sdp = answer
         return bytes(answer), params
@@ -310,7 +312,7 @@ class SipCall:
             self._offer_pending = False
             try:
                 params = accept_answer(SessionDescription.parse(request.body), self.server.codecs)
-            except (ValueError, UnicodeDecodeError) as exc:
+            except SdpError as exc:
                 log.warning("call %s: unusable SDP answer in ACK: %s", self.call_id, exc)
                 self.server.spawn(self._bye_and_end(Hangup("bad SDP answer", failed=True)))
                 return

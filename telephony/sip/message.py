@@ -23,6 +23,12 @@ MAX_MESSAGE_SIZE = 65536
 """Largest message we accept on any transport, headers and body together."""
 MAX_CSEQ = 2**31 - 1
 """CSeq sequence numbers are below 2**31 (section 8.1.1.5)."""
+MAX_HEADER_LINES = 256
+"""Most header lines (after unfolding) a message may have; more is refused, not parsed."""
+MAX_HEADER_LENGTH = 8192
+"""Longest header line (after unfolding) we parse: enough for 100 Vias or a long Route set."""
+MAX_LIST_VALUES = 256
+"""Most comma-separated values one header line may hold (Via, Route, Contact, ...)."""
 
 COMPACT_FORMS = {
     "a": "Accept-Contact",
@@ -144,6 +150,11 @@ _VIA_PROTOCOL_RE = re.compile(r"SIP\s*/\s*2\.0\s*/\s*([A-Za-z0-9\-.!%*_+`'~]+)\s
 _CONTENT_LENGTH_RE = re.compile(rb"^(?:content-length|l)[ \t]*:[ \t]*([^\r\n]*)$", re.I | re.M)
 
 
+def is_decimal(text: str | bytes, max_digits: int = 10) -> bool:
+    """True for 1 to ``max_digits`` ASCII digits (``str.isdigit`` also accepts '٣' and '²')."""
+    return 0 < len(text) <= max_digits and text.isascii() and text.isdigit()
+
+
 def is_token(text: str) -> bool:
     """True for an RFC 3261 token (section 25.1)."""
     return bool(_TOKEN_RE.match(text))
@@ -154,33 +165,37 @@ def canonical_name(name: str) -> str:
     return _CANONICAL.get(name.lower(), name)
 
 
+_LIST_ITEM = r'(?:"(?:[^"\\]|\\.)*"|<[^>]*>?|[^"<SEP])*'
+"""One list element: quoted strings and <...> (unterminated: to the end) may hold SEP."""
+_LIST_ITEM_RE = {
+    sep: re.compile(f"({_LIST_ITEM.replace('SEP', sep)})({sep}|\\Z)", re.S) for sep in ",;"
+}
+
+
 def _split_outside_quotes(text: str, separator: str) -> list[str]:
-    """Split on ``separator`` where it is not inside a quoted string or <...>."""
-    parts: list[str] = []
-    start = 0
-    depth = 0
-    quoted = False
-    i = 0
-    while i < len(text):
-        char = text[i]
-        if quoted:
-            if char == "\\":
-                i += 1
-            elif char == '"':
-                quoted = False
-        elif char == '"':
-            quoted = True
-        elif char == "<":
-            depth += 1
-        elif char == ">":
-            depth = max(0, depth - 1)
-        elif char == separator and depth == 0:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    if quoted:
-        raise ValueError(f"unterminated quoted string in {text!r}")
-    parts.append(text[start:])
+    """Split on ``separator`` where it is not inside a quoted string or <...>.
+
+    Linear in ``len(text)``: plain text is split by ``str.split``, text with quotes or angle
+    brackets by one regular expression whose alternatives start with distinct characters (so
+    it cannot backtrack). Raises SipParseError for an unterminated quoted string or more than
+    ``MAX_LIST_VALUES`` parts.
+    """
+    if '"' not in text and "<" not in text:
+        parts = text.split(separator, MAX_LIST_VALUES)
+    else:
+        parts = []
+        position = 0
+        pattern = _LIST_ITEM_RE[separator]
+        while len(parts) <= MAX_LIST_VALUES:
+            match = pattern.match(text, position)
+            if match is None:
+                raise SipParseError(f"unterminated quoted string in {text[:60]!r}")
+            parts.append(match.group(1))
+            position = match.end()
+            if not match.group(2):
+                break
+    if len(parts) > MAX_LIST_VALUES:
+        raise SipParseError(f"more than {MAX_LIST_VALUES} values separated by {separator!r}")
     return parts
 
 
@@ -198,24 +213,24 @@ def parse_params(text: str) -> Params:
     if not text:
         return []
     if not text.startswith(";"):
-        raise ValueError(f"expected ';' before parameters in {text!r}")
+        raise SipParseError(f"expected ';' before parameters in {text!r}")
     params: Params = []
     for raw in _split_outside_quotes(text[1:], ";"):
         name, sep, value = raw.partition("=")
         name = name.strip()
         if not is_token(name):
-            raise ValueError(f"parameter name {name!r} is empty or not a token")
+            raise SipParseError(f"parameter name {name!r} is empty or not a token")
         if not sep:
             params.append((name, None))
             continue
         value = value.strip()
         if not value:
-            raise ValueError(f"parameter {name!r} has an empty value")
+            raise SipParseError(f"parameter {name!r} has an empty value")
         if value.startswith('"'):
             if len(value) < 2 or not value.endswith('"'):
-                raise ValueError(f"parameter {name!r} has an unterminated quoted value")
+                raise SipParseError(f"parameter {name!r} has an unterminated quoted value")
         elif not _PARAM_VALUE_RE.match(value):
-            raise ValueError(f"parameter {name!r} has an invalid value {value!r}")
+            raise SipParseError(f"parameter {name!r} has an invalid value {value!r}")
         params.append((name, value))
     return params
 
@@ -239,9 +254,9 @@ def _quote(text: str) -> str:
 
 def _check_uri_syntax(uri: str) -> None:
     if not uri or any(c.isspace() for c in uri) or any(c in uri for c in '<>"'):
-        raise ValueError(f"URI {uri!r} is empty or contains spaces, quotes or angle brackets")
+        raise SipParseError(f"URI {uri!r} is empty or contains spaces, quotes or angle brackets")
     if not _SCHEME_RE.match(uri):
-        raise ValueError(f"URI {uri!r} has no scheme")
+        raise SipParseError(f"URI {uri!r} has no scheme")
 
 
 @dataclass
@@ -258,18 +273,18 @@ class SipUri:
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
-        """Parse a SIP URI; raise ValueError if it is not one."""
+        """Parse a SIP URI; raise SipParseError if it is not one."""
         _check_uri_syntax(text)
         scheme, _, rest = text.partition(":")
         scheme = scheme.lower()
         if scheme not in ("sip", "sips"):
-            raise ValueError(f"URI scheme {scheme!r} is not sip or sips")
+            raise SipParseError(f"URI scheme {scheme!r} is not sip or sips")
         user: str | None = None
         password: str | None = None
         if "@" in rest:
             userinfo, _, rest = rest.partition("@")
             if not userinfo:
-                raise ValueError(f"URI {text!r} has an empty user part")
+                raise SipParseError(f"URI {text!r} has an empty user part")
             user, sep, pw = userinfo.partition(":")
             password = pw if sep else None
         rest, sep, header_text = rest.partition("?")
@@ -278,26 +293,26 @@ class SipUri:
             for item in header_text.split("&"):
                 name, _, value = item.partition("=")
                 if not name:
-                    raise ValueError(f"URI {text!r} has an empty header name")
+                    raise SipParseError(f"URI {text!r} has an empty header name")
                 headers.append((name, value))
         hostport, _, param_text = rest.partition(";")
         params = parse_params(";" + param_text) if param_text or rest.endswith(";") else []
         if hostport.startswith("["):
             end = hostport.find("]")
             if end < 0:
-                raise ValueError(f"URI {text!r} has an unterminated IPv6 reference")
+                raise SipParseError(f"URI {text!r} has an unterminated IPv6 reference")
             host, port_text = hostport[: end + 1], hostport[end + 1 :]
             if port_text and not port_text.startswith(":"):
-                raise ValueError(f"URI {text!r} has junk after its IPv6 host")
+                raise SipParseError(f"URI {text!r} has junk after its IPv6 host")
             port_text = port_text[1:]
         else:
             host, _, port_text = hostport.partition(":")
         if not _HOST_RE.match(host):
-            raise ValueError(f"URI {text!r} has an invalid host {host!r}")
+            raise SipParseError(f"URI {text!r} has an invalid host {host!r}")
         port: int | None = None
         if port_text:
-            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-                raise ValueError(f"URI {text!r} has an invalid port {port_text!r}")
+            if not is_decimal(port_text) or not 0 < int(port_text) < 65536:
+                raise SipParseError(f"URI {text!r} has an invalid port {port_text!r}")
             port = int(port_text)
         return cls(host, user, password, port, scheme, params, headers)
 
@@ -343,7 +358,7 @@ class NameAddress:
 
     @classmethod
     def parse(cls, value: str) -> NameAddress:
-        """Parse ``"Name" <uri>;param`` or ``uri;param``; raise ValueError if malformed."""
+        """Parse ``"Name" <uri>;param`` or ``uri;param``; raise SipParseError if malformed."""
         text = value.strip()
         display: str | None = None
         if text.startswith('"'):
@@ -357,16 +372,16 @@ class NameAddress:
                 chars.append(text[i])
                 i += 1
             if i >= len(text):
-                raise ValueError(f"unterminated quoted display name in {value!r}")
+                raise SipParseError(f"unterminated quoted display name in {value!r}")
             display = "".join(chars)
             rest = text[i + 1 :].lstrip()
             if not rest.startswith("<"):
-                raise ValueError(f"quoted display name is not followed by <uri> in {value!r}")
+                raise SipParseError(f"quoted display name is not followed by <uri> in {value!r}")
         elif "<" in text:
             lt = text.index("<")
             words = text[:lt].split()
             if not all(is_token(w) for w in words):
-                raise ValueError(f"display name {text[:lt].strip()!r} must be quoted")
+                raise SipParseError(f"display name {text[:lt].strip()!r} must be quoted")
             display = " ".join(words) or None
             rest = text[lt:]
         else:
@@ -377,7 +392,7 @@ class NameAddress:
             return cls(uri, None, parse_params(";" + param_text) if param_text else [])
         end = rest.find(">")
         if end < 0:
-            raise ValueError(f"'<' without '>' in {value!r}")
+            raise SipParseError(f"'<' without '>' in {value!r}")
         uri = rest[1:end]
         _check_uri_syntax(uri)
         return cls(uri, display, parse_params(rest[end + 1 :]))
@@ -412,21 +427,22 @@ class Via:
     def parse(cls, value: str) -> Via:
         match = _VIA_PROTOCOL_RE.match(value.strip())
         if not match:
-            raise ValueError(f"Via {value!r} does not start with SIP/2.0/<transport>")
+            raise SipParseError(f"Via {value!r} does not start with SIP/2.0/<transport>")
         transport, rest = match.group(1).upper(), match.group(2)
         sent_by, _, param_text = rest.partition(";")
-        sent_by = re.sub(r"\s*:\s*", ":", sent_by.strip()) if "]" not in sent_by else sent_by
+        if "]" not in sent_by:  # "host : port" -> "host:port", linear (no regex over spaces)
+            sent_by = ":".join(part.strip() for part in sent_by.split(":"))
         if sent_by.startswith("["):
             end = sent_by.find("]")
             host, port_text = sent_by[: end + 1], sent_by[end + 1 :].strip().lstrip(":").strip()
         else:
             host, _, port_text = sent_by.partition(":")
         if not host or not _HOST_RE.match(host):
-            raise ValueError(f"Via {value!r} has an invalid sent-by host {host!r}")
+            raise SipParseError(f"Via {value!r} has an invalid sent-by host {host!r}")
         port: int | None = None
         if port_text:
-            if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-                raise ValueError(f"Via {value!r} has an invalid port {port_text!r}")
+            if not is_decimal(port_text) or not 0 < int(port_text) < 65536:
+                raise SipParseError(f"Via {value!r} has an invalid port {port_text!r}")
             port = int(port_text)
         params = parse_params(";" + param_text) if param_text or rest.rstrip().endswith(";") else []
         return cls(transport, host, port, params)
@@ -501,16 +517,16 @@ class _MessageBase:
     def _single(self, name: str) -> str:
         values = self.get_all(name)
         if not values:
-            raise ValueError(f"missing {name} header")
+            raise SipParseError(f"missing {name} header")
         if len(values) > 1:
-            raise ValueError(f"{name} header appears {len(values)} times")
+            raise SipParseError(f"{name} header appears {len(values)} times")
         return values[0]
 
     @property
     def call_id(self) -> str:
         value = self._single("Call-ID")
         if not value or any(c.isspace() for c in value):
-            raise ValueError(f"Call-ID {value!r} is empty or contains spaces")
+            raise SipParseError(f"Call-ID {value!r} is empty or contains spaces")
         return value
 
     @property
@@ -518,13 +534,13 @@ class _MessageBase:
         """(sequence number, method) from CSeq (RFC 3261 section 20.16)."""
         value = self._single("CSeq")
         parts = value.split()
-        if len(parts) != 2 or not parts[0].isdigit():
-            raise ValueError(f"CSeq {value!r} is not '<number> <method>'")
+        if len(parts) != 2 or not is_decimal(parts[0]):
+            raise SipParseError(f"CSeq {value!r} is not '<number> <method>'")
         number = int(parts[0])
         if number > MAX_CSEQ:
-            raise ValueError(f"CSeq number {parts[0]} is not below 2**31")
+            raise SipParseError(f"CSeq number {parts[0]} is not below 2**31")
         if not is_token(parts[1]):
-            raise ValueError(f"CSeq method {parts[1]!r} is not a token")
+            raise SipParseError(f"CSeq method {parts[1]!r} is not a token")
         return number, parts[1]
 
     @property
@@ -543,7 +559,7 @@ class _MessageBase:
     def top_via(self) -> Via:
         values = self.values("Via")
         if not values:
-            raise ValueError("missing Via header")
+            raise SipParseError("missing Via header")
         return Via.parse(values[0])
 
     @property
@@ -582,7 +598,7 @@ class SipRequest(_MessageBase):
     def parse(cls, data: bytes) -> SipRequest:
         message = parse_message(data)
         if not isinstance(message, SipRequest):
-            raise ValueError("expected a SIP request, got a response")
+            raise SipParseError("expected a SIP request, got a response")
         return message
 
     def __bytes__(self) -> bytes:
@@ -606,7 +622,7 @@ class SipResponse(_MessageBase):
     def parse(cls, data: bytes) -> SipResponse:
         message = parse_message(data)
         if not isinstance(message, SipResponse):
-            raise ValueError("expected a SIP response, got a request")
+            raise SipParseError("expected a SIP response, got a request")
         return message
 
     def __bytes__(self) -> bytes:
@@ -631,10 +647,16 @@ class SipParseError(ValueError):
         self.partial = partial
 
 
-def _find_header_end(data: bytes) -> tuple[int, int]:
-    """Index of the blank line ending the header section and the separator's length."""
-    crlf = data.find(b"\r\n\r\n")
-    lf = data.find(b"\n\n")
+def _find_header_end(
+    data: bytes | bytearray, start: int = 0, end: int | None = None
+) -> tuple[int, int]:
+    """Index of the blank line ending the header section and the separator's length.
+
+    ``start`` and ``end`` bound the search (no blank line is known to lie before ``start``).
+    """
+    end = len(data) if end is None else end
+    crlf = data.find(b"\r\n\r\n", start, end)
+    lf = data.find(b"\n\n", start, end)
     if crlf >= 0 and (lf < 0 or crlf < lf):
         return crlf, 4
     if lf >= 0:
@@ -643,52 +665,66 @@ def _find_header_end(data: bytes) -> tuple[int, int]:
 
 
 def _unfold(lines: list[str]) -> list[str]:
-    out: list[str] = []
+    """Join folded header lines (RFC 3261 section 7.3.1) in time linear in their length."""
+    out: list[list[str]] = []
     for line in lines:
         if line[:1] in (" ", "\t"):
             if not out:
-                raise ValueError("the first header line starts with whitespace")
-            out[-1] = out[-1].rstrip() + " " + line.strip()
+                raise SipParseError("the first header line starts with whitespace")
+            out[-1].append(line.strip())
         else:
-            out.append(line)
-    return out
+            out.append([line])
+    return [" ".join([parts[0].rstrip(), *parts[1:]]) if parts[1:] else parts[0] for parts in out]
+
+
+def _header_limit_problem(lines: list[str]) -> str | None:
+    """Why the header section is too big to parse, or None (``MAX_HEADER_*``)."""
+    if len(lines) > MAX_HEADER_LINES:
+        return f"more than {MAX_HEADER_LINES} header lines"
+    for line in lines:
+        if len(line) > MAX_HEADER_LENGTH:
+            return f"header {line[:30]!r}... is longer than {MAX_HEADER_LENGTH} characters"
+    return None
 
 
 def parse_message(data: bytes) -> SipRequest | SipResponse:
     """Parse one SIP message from a datagram or a framed stream message.
 
-    Raises ``SipParseError`` (with the partial request) when the headers parsed but the start
-    line or Content-Length is bad, and plain ``ValueError`` for anything less recognisable.
+    Raises ``SipParseError``, with the partial request when the headers parsed but the start
+    line, Content-Length or a size limit (``MAX_HEADER_LINES``, ``MAX_HEADER_LENGTH``) is
+    bad, so that the server can answer 400. Cost is linear in ``len(data)``.
     Bytes after Content-Length are ignored (RFC 3261 section 18.3; RFC 4475 section 3.1.1.9).
     """
-    start = 0
-    while data[start : start + 2] == b"\r\n" or data[start : start + 1] == b"\n":
-        start += 2 if data[start : start + 1] == b"\r" else 1  # section 7.5: skip leading CRLFs
-    data = data[start:]
+    data = data.lstrip(b"\r\n")  # section 7.5: skip CRLFs before the start line
     end, separator = _find_header_end(data)
     if end < 0:
-        raise ValueError("no empty line ends the header section (truncated message?)")
+        raise SipParseError("no empty line ends the header section (truncated message?)")
     try:
         head = data[:end].decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ValueError(f"header section is not UTF-8 text ({exc.reason})") from None
+        raise SipParseError(f"header section is not UTF-8 text ({exc.reason})") from None
     body = data[end + separator :]
-    lines = _unfold(re.split(r"\r?\n", head)[1:])
-    start_line = re.split(r"\r?\n", head, maxsplit=1)[0]
+    start_line, *raw_lines = head.replace("\r\n", "\n").split("\n")
+    lines = _unfold(raw_lines)
+    too_big = _header_limit_problem(lines)
     headers: list[tuple[str, str]] = []
     for line in lines:
+        if too_big is not None and len(line) > MAX_HEADER_LENGTH:
+            continue  # the headers around it may still let us answer 400
         name, colon, value = line.partition(":")
         name = name.rstrip(" \t")
         if not colon or not is_token(name):
-            raise ValueError(f"header line {line[:60]!r} is not '<name>: <value>'")
+            raise SipParseError(f"header line {line[:60]!r} is not '<name>: <value>'")
         headers.append((canonical_name(name), value.strip(" \t")))
+        if len(headers) == MAX_HEADER_LINES:
+            break
 
     if start_line.startswith("SIP/"):
         parts = start_line.split(" ", 2)
         if len(parts) < 2 or not re.fullmatch(r"[1-6][0-9][0-9]", parts[1]):
-            raise ValueError(f"status line {start_line[:60]!r} has no valid status code")
+            raise SipParseError(f"status line {start_line[:60]!r} has no valid status code")
         if not re.fullmatch(r"SIP/\d+\.\d+", parts[0]):
-            raise ValueError(f"status line {start_line[:60]!r} has an invalid version")
+            raise SipParseError(f"status line {start_line[:60]!r} has an invalid version")
         message: SipRequest | SipResponse = SipResponse(
             int(parts[1]), parts[2] if len(parts) > 2 else "", headers, b"", parts[0].upper()
         )
@@ -698,18 +734,20 @@ def parse_message(data: bytes) -> SipRequest | SipResponse:
         words = [p for p in parts if p]
         method = words[0] if words else ""
         if not is_token(method) or len(words) < 3 or not words[-1].upper().startswith("SIP/"):
-            raise ValueError(f"start line {start_line[:60]!r} is neither a request nor a status")
+            raise SipParseError(f"start line {start_line[:60]!r} is neither a request nor a status")
         request = SipRequest(method, " ".join(words[1:-1]), headers, b"", words[-1].upper())
         if parts != words or len(words) != 3 or not re.fullmatch(r"SIP/\d+\.\d+", words[-1]):
             # Extra or trailing spaces, or spaces inside the URI (RFC 4475 section 3.1.2.7-9)
             raise SipParseError(f"malformed Request-Line {start_line[:80]!r}", request)
         message = request
         partial_request = request
+    if too_big is not None:
+        raise SipParseError(too_big, partial_request)
 
     lengths = message.get_all("Content-Length")
     if lengths:
         values = {v.strip() for v in lengths}
-        if len(values) > 1 or not next(iter(values)).isdigit():
+        if len(values) > 1 or not is_decimal(next(iter(values))):
             raise SipParseError(f"invalid Content-Length {', '.join(lengths)!r}", partial_request)
         length = int(lengths[0])
         if length > len(body):
@@ -734,10 +772,10 @@ def check_request(request: SipRequest) -> tuple[int, str] | None:
     try:
         for name in ("Via", "From", "To", "Call-ID", "CSeq"):
             if not request.get_all(name):
-                raise ValueError(f"missing {name} header")
+                raise SipParseError(f"missing {name} header")
         for name in SINGLE_VALUED:
             if len(request.get_all(name)) > 1:
-                raise ValueError(f"{name} header appears more than once")
+                raise SipParseError(f"{name} header appears more than once")
         for via in request.values("Via"):
             Via.parse(via)
         _ = request.call_id
@@ -745,10 +783,10 @@ def check_request(request: SipRequest) -> tuple[int, str] | None:
         request.to  # noqa: B018
         _number, method = request.cseq
         if method != request.method and not (request.method == "ACK" and method == "INVITE"):
-            raise ValueError(f"CSeq method {method} does not match the request method")
+            raise SipParseError(f"CSeq method {method} does not match the request method")
         max_forwards = request.get("Max-Forwards")
-        if max_forwards is not None and (not max_forwards.isdigit() or int(max_forwards) > 255):
-            raise ValueError(f"Max-Forwards {max_forwards!r} is not a number 0-255")
+        if max_forwards is not None and (not is_decimal(max_forwards) or int(max_forwards) > 255):
+            raise SipParseError(f"Max-Forwards {max_forwards!r} is not a number 0-255")
         for contact in request.values("Contact"):
             NameAddress.parse(contact)
     except ValueError as exc:
@@ -789,39 +827,57 @@ class StreamFramer:
     def __init__(self, max_size: int = MAX_MESSAGE_SIZE) -> None:
         self.max_size = max_size
         self._buf = bytearray()
+        self._scanned = 0
+        """Bytes of ``_buf`` known to hold no blank line: each read is searched once."""
+        self._total: int | None = None
+        """Length of the message at the head of the buffer, once its headers have ended."""
         self.keepalives = 0
 
     def feed(self, data: bytes) -> list[bytes]:
+        """The whole messages completed by ``data``; linear in the bytes fed, however cut."""
         self._buf += data
         out: list[bytes] = []
         while True:
-            while self._buf[:2] == b"\r\n" or self._buf[:1] == b"\n":
-                # A CRLF keep-alive (RFC 5626 section 3.5.1) or leading CRLF (RFC 3261 7.5)
-                del self._buf[: 2 if self._buf[:1] == b"\r" else 1]
-                self.keepalives += 1
-            if not self._buf:
+            if self._total is None:
+                self._total = self._frame()
+                if self._total is None:
+                    return out
+            if len(self._buf) < self._total:
                 return out
-            end, separator = _find_header_end(bytes(self._buf[: self.max_size + 4]))
-            if end < 0:
-                if len(self._buf) > self.max_size:
-                    raise MessageTooLarge(
-                        f"header section exceeds {self.max_size} bytes without an empty line"
-                    )
-                return out
-            head = bytes(self._buf[:end])
-            match = _CONTENT_LENGTH_RE.search(head)
-            if match is None:
-                raise ValueError("message on a stream transport has no Content-Length")
-            length_text = match.group(1).strip()
-            if not length_text.isdigit():
-                raise ValueError(f"invalid Content-Length {length_text!r}")
-            total = end + separator + int(length_text)
-            if total > self.max_size:
-                raise MessageTooLarge(f"message of {total} bytes exceeds {self.max_size} bytes")
-            if len(self._buf) < total:
-                return out
-            out.append(bytes(self._buf[:total]))
-            del self._buf[:total]
+            out.append(bytes(self._buf[: self._total]))
+            del self._buf[: self._total]
+            self._total = None
+            self._scanned = 0
+
+    def _frame(self) -> int | None:
+        """The length of the message at the head of the buffer, or None until its headers end."""
+        while self._buf[:2] == b"\r\n" or self._buf[:1] == b"\n":
+            # A CRLF keep-alive (RFC 5626 section 3.5.1) or leading CRLF (RFC 3261 7.5)
+            del self._buf[: 2 if self._buf[:1] == b"\r" else 1]
+            self.keepalives += 1
+            self._scanned = 0
+        if not self._buf:
+            return None
+        end, separator = _find_header_end(
+            self._buf, max(0, self._scanned - 3), min(len(self._buf), self.max_size + 4)
+        )
+        if end < 0:
+            if len(self._buf) > self.max_size:
+                raise MessageTooLarge(
+                    f"header section exceeds {self.max_size} bytes without an empty line"
+                )
+            self._scanned = len(self._buf)
+            return None
+        match = _CONTENT_LENGTH_RE.search(bytes(self._buf[:end]))
+        if match is None:
+            raise SipParseError("message on a stream transport has no Content-Length")
+        length_text = match.group(1).strip()
+        if not is_decimal(length_text):
+            raise SipParseError(f"invalid Content-Length {length_text!r}")
+        total = end + separator + int(length_text)
+        if total > self.max_size:
+            raise MessageTooLarge(f"message of {total} bytes exceeds {self.max_size} bytes")
+        return total
 
     @property
     def buffered(self) -> int:

@@ -5,7 +5,15 @@ telephone-event on an RTP port of its own), and hands every confirmed call to ``
 ``SipCallBridge``. The call stays up until the callback returns (then we send BYE) or either
 side hangs up. Everything else a UAS meets gets its proper answer: retransmissions the same
 response, OPTIONS 200, CANCEL 200 plus 487, unknown dialogs 481, busy 486, no common codec
-488, unknown methods 501. Malformed input is dropped and counted, never fatal.
+488, unknown methods 501. Malformed SIP is answered 400 when a response can be formed (else
+dropped), SDP that does not parse 400 and SDP we cannot use 488; every refusal releases what
+was allocated for it (RTP socket, dialog, the max_calls slot) and is counted, never fatal.
+
+Hostile traffic meets the bounds of ``SipLimits`` (``telephony.sip.limits``): a source sending
+too densely is banned and dropped unanswered (pike); the transaction and dialog tables, the
+calls one source may have unconfirmed (which bounds the 2xx retransmissions a forged INVITE
+draws at its victim) and the TCP connections, per source and in total, are capped, and a TCP
+connection delivering no whole message for ``tcp_idle_s`` is closed. ``stats`` counts each.
 
 Who may call: with ``trusted_sources`` set (the trunk or SBC), a UDP datagram from any other
 address is dropped unanswered, and a request over TCP from one is answered 403 Forbidden
@@ -41,6 +49,7 @@ from telephony.sip.call import (
 )
 from telephony.sip.dialog import Dialog
 from telephony.sip.digest import DigestAuthenticator, Verdict
+from telephony.sip.limits import Pike, SipLimits
 from telephony.sip.message import (
     KNOWN_METHODS,
     MAX_MESSAGE_SIZE,
@@ -125,6 +134,7 @@ class SipServer:
         digest_password: str = "",
         digest_realm: str = "",
         outbound_proxy: str = "",
+        limits: SipLimits | None = None,
     ) -> None:
         """
         ``public_host`` is the address put in SDP, Contact and Via (default: ``host``, which
@@ -137,6 +147,8 @@ class SipServer:
         ``digest_user`` and ``digest_password`` INVITEs must carry digest credentials for
         ``digest_realm`` (default: ``server_name``). Requests inside a dialog go back where its
         signalling came from, or to ``outbound_proxy`` (host:port) if set (``route``).
+        ``limits`` bounds every table and what one source may make us hold or send; sources
+        in ``trusted_sources`` (when it is set) are exempt from the per-source ones.
         """
         if not udp and not tcp:
             raise ValueError("enable at least one of UDP and TCP")
@@ -174,6 +186,8 @@ class SipServer:
                 digest_user, digest_password, digest_realm or server_name
             )
 
+        self.limits = limits or SipLimits()
+        self.pike = Pike(self.limits)
         self.transactions = ServerTransactions(self.timers, self.send)
         self.client_transactions = ClientTransactions()
         self._udp: UdpTransport | None = None
@@ -183,6 +197,8 @@ class SipServer:
         self._by_invite: dict[tuple[str, ...], SipCall] = {}
         self._calls: set[SipCall] = set()
         self._setting_up = 0
+        self._setting_up_from: Counter[str] = Counter()
+        self._bans_logged = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._counters: Counter[str] = Counter()
@@ -272,6 +288,9 @@ class SipServer:
         out.update({f"rtp_{k}": v for k, v in media.items()})
         out["active_calls"] = sum(1 for c in self._calls if c.state is not CallState.ENDED)
         out["tcp_connections"] = len(self._connections)
+        out["transactions"] = len(self.transactions)
+        out["dialogs"] = len(self._dialogs)
+        out.update(self.pike.stats())
         for key in (
             "messages_received",
             "malformed_dropped",
@@ -284,6 +303,11 @@ class SipServer:
             "refused_untrusted_source",
             "auth_challenged",
             "refused_bad_credentials",
+            "refused_transactions_full",
+            "calls_rejected_dialogs_full",
+            "calls_rejected_unconfirmed",
+            "tcp_refused_limit",
+            "tcp_idle_closed",
         ):
             out.setdefault(key, 0)
         return out
@@ -335,7 +359,9 @@ class SipServer:
             return Destination("UDP", address)
         loop = asyncio.get_running_loop()
         _, connection = await asyncio.wait_for(
-            loop.create_connection(self._new_connection, address[0], address[1]),
+            loop.create_connection(
+                lambda: self._new_connection(accepted=False), address[0], address[1]
+            ),
             TCP_CONNECT_TIMEOUT,
         )
         assert isinstance(connection, TcpConnection)
@@ -373,15 +399,36 @@ class SipServer:
 
     # -- receiving -------------------------------------------------------------------------
 
-    def _new_connection(self) -> TcpConnection:
+    def _new_connection(self, accepted: bool = True) -> TcpConnection:
         connection = TcpConnection(
-            self._deliver, self._on_tcp_garbage, self.max_message_size, self._connection_closed
+            self._deliver,
+            self._on_tcp_garbage,
+            self.max_message_size,
+            self._connection_closed,
+            admit=self._admit_connection if accepted else None,
+            idle_timeout=self.limits.tcp_idle_s,
         )
         self._connections.add(connection)
         return connection
 
+    def _admit_connection(self, connection: TcpConnection) -> bool:
+        """Whether an accepted connection fits ``tcp_max_connections``/``tcp_max_per_source``."""
+        host = connection.peer[0]
+        others = [c for c in self._connections if c is not connection and not c.closed]
+        exempt = bool(self.trusted_sources) and self.trusted_sources.allows(host)
+        if len(others) >= self.limits.tcp_max_connections or (
+            not exempt
+            and sum(1 for c in others if c.peer[0] == host) >= self.limits.tcp_max_per_source
+        ):
+            self.stats_add("tcp_refused_limit")
+            log.debug("SIP TCP connection from %s refused: connection limit", connection.peer)
+            return False
+        return True
+
     def _connection_closed(self, connection: TcpConnection) -> None:
         self._connections.discard(connection)
+        if connection.closed_idle:
+            self.stats_add("tcp_idle_closed")
 
     def _on_tcp_garbage(self, connection: TcpConnection, error: ValueError) -> None:
         if isinstance(error, MessageTooLarge):
@@ -401,18 +448,21 @@ class SipServer:
         if not trusted and source.transport == "UDP":
             self._refuse(source, "untrusted_source", "not in sip.trusted_sources; dropped")
             return
+        if not self._exempt(source) and not self.pike.admit(
+            source.address[0], data.startswith(b"INVITE ")
+        ):
+            self._flooding(source)
+            return
         try:
             message = parse_message(data)
         except SipParseError as exc:
-            self.stats_add("bad_requests")
             partial = exc.partial
-            if partial is not None and partial.get("Via") and partial.method != "ACK":
+            if partial is not None and partial.method != "ACK" and _answerable(partial):
+                self.stats_add("bad_requests")
                 self._reply_stateless(partial, source, 400, _bad_request(str(exc)))
+            else:
+                self.stats_add("malformed_dropped")
             log.debug("bad SIP message from %s: %s", source.address, exc)
-            return
-        except ValueError as exc:
-            self.stats_add("malformed_dropped")
-            log.debug("dropped malformed SIP message from %s: %s", source.address, exc)
             return
         if not trusted:
             self._refuse(source, "untrusted_source", "not in sip.trusted_sources; 403")
@@ -427,6 +477,26 @@ class SipServer:
         except Exception:  # one bad message must never take the server down
             self.stats_add("internal_errors")
             log.exception("error handling SIP message from %s", source.address)
+
+    def _exempt(self, source: Source) -> bool:
+        """Sources named in ``trusted_sources`` (when set) skip the per-source limits."""
+        return bool(self.trusted_sources) and self.trusted_sources.allows(source.address[0])
+
+    def _flooding(self, source: Source) -> None:
+        """A message from a source pike has banned: drop it unanswered (and its TCP link)."""
+        if self.pike.bans > self._bans_logged:  # once per ban, not per dropped message
+            self._bans_logged = self.pike.bans
+            log.warning(
+                "SIP %s from %s banned for %.0f s: more than %d messages or %d INVITEs in %.1f s",
+                source.transport,
+                source.address[0],
+                self.limits.pike_ban_s,
+                self.limits.pike_requests,
+                self.limits.pike_invites,
+                self.limits.pike_window_s,
+            )
+        if source.connection is not None:
+            source.connection.close()
 
     def _handle_response(self, response: SipResponse) -> None:
         transaction = self.client_transactions.match(response)
@@ -483,8 +553,10 @@ class SipServer:
     def _handle_request(self, request: SipRequest, source: Source) -> None:
         problem = check_request(request)
         if problem is not None:
-            self.stats_add("bad_requests")
-            if request.method != "ACK":
+            if request.method == "ACK" or not _answerable(request):
+                self.stats_add("malformed_dropped")
+            else:
+                self.stats_add("bad_requests")
                 self._reply_stateless(request, source, *problem)
             log.debug("rejected %s from %s: %d %s", request.method, source.address, *problem)
             return
@@ -496,10 +568,26 @@ class SipServer:
             self.stats_add("retransmissions_absorbed")
             self.transactions.retransmit(existing)
             return
+        if len(self.transactions) >= self.limits.max_transactions:
+            self.stats_add("refused_transactions_full")
+            log.warning(
+                "SIP transaction table full (%d): 503 to %s", len(self.transactions), source.address
+            )
+            self._reply_stateless(request, source, 503, headers=[("Retry-After", "5")])
+            return
         if request.method == "CANCEL":
             self._handle_cancel(request, source)
             return
         transaction = self.transactions.create(request, source)
+        try:
+            self._dispatch(request, transaction)
+        except Exception:
+            if not transaction.final:  # never leave a request without a final response
+                self.reply(transaction, 500)
+            raise
+
+    def _dispatch(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        """Answer a new request that passed ``check_request`` and has its transaction."""
         required = [r for r in request.values("Require") if r]
         if required:
             # We support no extensions (section 8.2.2.3).
@@ -595,6 +683,21 @@ class SipServer:
             self.stats_add("calls_rejected_busy")
             self.reply(transaction, 486)
             return
+        if len(self._dialogs) + self._setting_up >= self.limits.max_dialogs:
+            self.stats_add("calls_rejected")
+            self.stats_add("calls_rejected_dialogs_full")
+            self.reply(transaction, 503, headers=[("Retry-After", "5")])
+            return
+        host = transaction.source.address[0]
+        if (
+            not self._exempt(transaction.source)
+            and self._unconfirmed_from(host) >= self.limits.max_unconfirmed_per_source
+        ):
+            # Until a caller ACKs, its address is unproven: bound what we send there.
+            self.stats_add("calls_rejected")
+            self.stats_add("calls_rejected_unconfirmed")
+            self.reply(transaction, 486)
+            return
         if request.body and request.content_type != "application/sdp":
             self.stats_add("calls_rejected")
             self.reply(transaction, 415, headers=[("Accept", "application/sdp")])
@@ -618,7 +721,14 @@ class SipServer:
             ),
         )
         self._setting_up += 1
+        self._setting_up_from[host] += 1
         self.spawn(self._setup_call(request, transaction))
+
+    def _unconfirmed_from(self, host: str) -> int:
+        """Calls from ``host`` being set up, ringing, or answered but not yet ACKed."""
+        waiting = (CallState.RINGING, CallState.ANSWERED)
+        calls = sum(1 for c in self._calls if c.state in waiting and c.source.address[0] == host)
+        return calls + self._setting_up_from[host]
 
     def spawn(self, coroutine: Awaitable[None]) -> None:
         """Run a coroutine as a task the server tracks (and cancels at ``stop``)."""
@@ -628,6 +738,7 @@ class SipServer:
 
     async def _setup_call(self, request: SipRequest, transaction: ServerTransaction) -> None:
         rtp: RtpSession | None = None
+        registered = False
         try:
             local_tag = new_tag()
             try:
@@ -651,10 +762,8 @@ class SipServer:
                 log.error("no RTP port for a new call: %s", exc)
                 self.stats_add("calls_rejected")
                 self.reply(transaction, 503, headers=[("Retry-After", "5")])
-                rtp.close()
                 return
             if transaction.final:  # cancelled while we were binding
-                rtp.close()
                 return
             call = SipCall(self, request, transaction, dialog, rtp, events)
             calls.append(call)
@@ -670,13 +779,26 @@ class SipServer:
                     headers=warning if exc.status == 488 else [],
                     to_tag=local_tag,
                 )
-                rtp.close()
                 return
             self._calls.add(call)
             self._dialogs[dialog.key] = call
             self._by_invite[transaction.key] = call
+            registered = True
+        except Exception:  # an input nobody foresaw: refuse this call, keep serving the rest
+            self.stats_add("calls_rejected")
+            self.stats_add("internal_errors")
+            log.exception("setting up a call from %s failed", transaction.source.address)
+            if not transaction.final:
+                self.reply(transaction, 500)
+            return
         finally:
             self._setting_up -= 1
+            host = transaction.source.address[0]
+            self._setting_up_from[host] -= 1
+            if self._setting_up_from[host] <= 0:
+                del self._setting_up_from[host]
+            if not registered and rtp is not None:
+                rtp.close()  # every refusal and error path releases the RTP socket
         log.info(
             "call %s from %s via %s: answering",
             call.call_id,
@@ -717,6 +839,17 @@ class SipServer:
 
 def _constant(protocol: UdpTransport) -> Callable[[], UdpTransport]:
     return lambda: protocol
+
+
+def _answerable(request: SipRequest) -> bool:
+    """Whether a response can be formed: a Via to copy and headers that split (8.2.6.2)."""
+    if not request.get("Via"):
+        return False
+    try:
+        make_response(request, 400)
+    except ValueError:
+        return False
+    return True
 
 
 def _bad_request(detail: str) -> str:

@@ -17,8 +17,9 @@ from telephony.sip.message import MAX_MESSAGE_SIZE, MessageTooLarge, StreamFrame
 
 log = logging.getLogger(__name__)
 
-TCP_IDLE_TIMEOUT = 300.0
-"""A TCP connection with no traffic for this long is closed (the peer reconnects if needed)."""
+TCP_IDLE_TIMEOUT = 120.0
+"""A TCP connection without a complete message for this long is closed (the peer reconnects
+if needed); dribbling bytes that never make a message does not keep it open."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -82,14 +83,22 @@ class TcpConnection(asyncio.Protocol):
         on_garbage: Callable[[TcpConnection, ValueError], None],
         max_size: int = MAX_MESSAGE_SIZE,
         on_closed: Callable[[TcpConnection], None] | None = None,
+        *,
+        admit: Callable[[TcpConnection], bool] | None = None,
+        idle_timeout: float = TCP_IDLE_TIMEOUT,
     ) -> None:
+        """``admit`` decides, once the peer is known, whether the connection may stay open."""
         self._deliver = deliver
         self._on_garbage = on_garbage
         self._on_closed = on_closed
+        self._admit = admit
         self._framer = StreamFramer(max_size)
+        self.idle_timeout = idle_timeout
         self.transport: asyncio.Transport | None = None
         self.peer: tuple[str, int] = ("", 0)
         self.closed = False
+        self.closed_idle = False
+        """Closed because no complete message came within ``idle_timeout``."""
         self.pinned = 0
         """Calls whose signalling uses this connection: it is not closed for idleness."""
         self._idle: asyncio.TimerHandle | None = None
@@ -99,27 +108,33 @@ class TcpConnection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         peer = transport.get_extra_info("peername")
         self.peer = (peer[0], peer[1]) if peer else ("", 0)
+        if self._admit is not None and not self._admit(self):
+            self.close()
+            return
         self._touch()
 
     def _touch(self) -> None:
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = asyncio.get_running_loop().call_later(TCP_IDLE_TIMEOUT, self._idle_expired)
+        self._idle = asyncio.get_running_loop().call_later(self.idle_timeout, self._idle_expired)
 
     def _idle_expired(self) -> None:
         if self.pinned > 0:
             self._touch()
         else:
+            self.closed_idle = True
             self.close()
 
     def data_received(self, data: bytes) -> None:
-        self._touch()
+        keepalives = self._framer.keepalives
         try:
             messages = self._framer.feed(data)
         except ValueError as exc:
             self._on_garbage(self, exc)
             self.close()
             return
+        if messages or self._framer.keepalives != keepalives:
+            self._touch()
         source = Source("TCP", self.peer, self)
         for message in messages:
             if self.closed:
