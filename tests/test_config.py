@@ -44,6 +44,9 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("bank.database=mysql://x", "sqlite"),
         ("engine=piper", "section.key"),
         ("dialogue.mode=http", "dialogue.action_token_file must name a secret file"),
+        ("websocket.start_timeout_s=0", "websocket.start_timeout_s must be positive"),
+        ("audiosocket.dtmf_per_s=0.5", "audiosocket.dtmf_per_s must be at least 1"),
+        ("websocket.max_unstarted=0", "websocket.max_unstarted must be >= 1"),
     ],
 )
 def test_bad_settings_are_named_in_the_error(override: str, message: str) -> None:
