@@ -268,6 +268,8 @@ class StreamLimitsConfig:
     """Caller audio is taken at real time plus this much ahead (network jitter); more drops."""
     dtmf_per_s: float = 10.0
     """Keypad digits taken per second; more are dropped."""
+    messages_per_s: float = 500.0
+    """Messages (frames) of any kind taken per second; more are dropped unparsed."""
     flood_close_s: float = 5.0
     """Dropped excess (seconds of audio, or of digits at dtmf_per_s) that closes the call."""
 
@@ -477,8 +479,9 @@ def check_stream_limits(name: str, limits: StreamLimitsConfig) -> None:
             raise ConfigError(f"{name}.{key} must be positive")
     if not limits.audio_burst_s >= 0.1:
         raise ConfigError(f"{name}.audio_burst_s must be at least 0.1 (network jitter)")
-    if not limits.dtmf_per_s >= 1:
-        raise ConfigError(f"{name}.dtmf_per_s must be at least 1")
+    for key in ("dtmf_per_s", "messages_per_s"):
+        if not getattr(limits, key) >= 1:
+            raise ConfigError(f"{name}.{key} must be at least 1")
 
 
 def check_ways_in(config: Config) -> None:

@@ -271,6 +271,7 @@ def _stream_limits(section: WebSocketConfig | AudioSocketConfig) -> StreamLimits
         input_rate=InputRate(
             audio_burst_s=section.audio_burst_s,
             dtmf_per_s=section.dtmf_per_s,
+            messages_per_s=section.messages_per_s,
             flood_close_s=section.flood_close_s,
         ),
     )

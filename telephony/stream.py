@@ -9,8 +9,8 @@ detected by the writer's backlog and the call is ended as failed with that reaso
 caller sends nothing for a moment, silence frames keep the session's endpointer clock running.
 
 Caller input is policed (``telephony.policing``): audio no faster than real time plus a burst,
-digits at most so many per second; the excess is dropped and counted, and a peer that keeps
-flooding is closed as bad input.
+digits and messages at most so many per second; the excess is dropped and counted, and a peer
+that keeps flooding is closed as bad input.
 
 ``StreamCalls`` keeps a transport's connections, live calls and counters (for ``/metrics``),
 runs each call's session callback in isolation, and hangs every call up when the server stops.
@@ -129,6 +129,13 @@ class StreamBridge(CallBridge):
         while len(self._rx) >= size:
             self.events.put(AudioIn(bytes(self._rx[:size])))
             del self._rx[:size]
+
+    def message_in(self) -> bool:
+        """A message (frame) arrived: whether to parse it, or drop it as over the rate."""
+        if self.policer is None or self.policer.message():
+            return True
+        self._check_flood()
+        return False
 
     def dtmf_in(self, digit: str) -> None:
         if self.ended is not None:
@@ -277,6 +284,7 @@ class StreamBridge(CallBridge):
                 self.policer.dropped_audio_bytes * 1000 // (self.rate * 2)
             )
             dropped["rx_dtmf_dropped"] = self.policer.dropped_dtmf
+            dropped["rx_messages_dropped"] = self.policer.dropped_messages
         return {**self.counters, **dropped, **self.pacer.stats()}
 
     # -- the clock and the writer ---------------------------------------------------------
@@ -429,6 +437,7 @@ class StreamCalls:
             "idle_closed": 0,
             "rx_audio_dropped_ms": 0,
             "rx_dtmf_dropped": 0,
+            "rx_messages_dropped": 0,
             "rx_events_dropped": 0,
             **self.counters,
         }

@@ -156,6 +156,8 @@ class AudioSocketServer:
             except (asyncio.IncompleteReadError, OSError):
                 bridge.end("connection closed")
                 return
+            if not bridge.message_in():
+                continue
             if frame.kind is Kind.AUDIO:
                 bridge.audio_in(frame.payload)
             elif frame.kind is Kind.DTMF:

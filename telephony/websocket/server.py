@@ -271,6 +271,8 @@ class WebSocketMediaServer:
             if message.type is WSMsgType.ERROR:
                 bridge.bad_input(str(ws.exception() or "WebSocket protocol error"))
                 return
+            if not bridge.message_in():
+                continue
             try:
                 event = serializer.parse(message.data)
             except ValueError as exc:

@@ -290,3 +290,23 @@ async def test_audiosocket_audio_and_digits_faster_than_real_time_are_dropped_an
         assert stats["rx_dtmf_dropped"] == 5 and 3900 <= stats["rx_audio_dropped_ms"] <= 4000
         writer.write(bytes(Frame.hangup()))
         writer.close()
+
+
+async def test_a_flood_of_messages_that_carry_nothing_is_dropped_unparsed_then_closed() -> None:
+    listener = Listener()
+    limits = StreamLimits(input_rate=InputRate(messages_per_s=100, flood_close_s=2.0))
+    async with media_server(listener, limits) as (streams, url), aiohttp.ClientSession() as http:
+        url = url.replace("/pcm", "/asterisk")
+        chatty = await http.ws_connect(url)
+        await chatty.send_str("MEDIA_START connection_id:chatty format:ulaw")
+        for _ in range(80):  # within the first second's allowance: parsed, nothing to act on
+            await chatty.send_str("STATUS")
+        await asyncio.sleep(0.1)
+        assert streams.stats()["rx_messages_dropped"] == 0
+        for _ in range(1000):
+            await chatty.send_str("STATUS")
+        code, reason = await closed_with(chatty, 3.0)
+        assert code == 1008 and "faster than real time" in reason, (code, reason)
+        assert streams.stats()["rx_messages_dropped"] >= 200
+        hangup = listener.calls["chatty"].hangup
+        assert hangup is not None and hangup.failed
