@@ -284,13 +284,34 @@ class HttpConfig:
 
 
 @dataclass
-class WebSocketConfig:
+class StreamLimitsConfig:
+    """What a stream transport (WebSocket, AudioSocket) allows each connection and caller."""
+
+    max_unstarted: int = 8
+    """Connections at once that have not sent their start message; more are refused."""
+    start_timeout_s: float = 10.0
+    """A new connection must send its start message (Twilio start, UUID, ...) within this."""
+    idle_timeout_s: float = 30.0
+    """A call whose peer sends nothing for this long is closed (peers send audio constantly)."""
+    audio_burst_s: float = 1.0
+    """Caller audio is taken at real time plus this much ahead (network jitter); more drops."""
+    dtmf_per_s: float = 10.0
+    """Keypad digits taken per second; more are dropped."""
+    messages_per_s: float = 500.0
+    """Messages (frames) of any kind taken per second; more are dropped unparsed."""
+    flood_close_s: float = 5.0
+    """Dropped excess (seconds of audio, or of digits at dtmf_per_s) that closes the call."""
+
+
+@dataclass
+class WebSocketConfig(StreamLimitsConfig):
     """Media-stream WebSockets on the HTTP server: /media/twilio, /media/asterisk, /media/pcm."""
 
     enabled: bool = True
     max_message_kb: int = 64
     """Largest WebSocket message accepted; a bigger one closes the call as bad input."""
     max_calls: int = 32
+    """Connections at once, started or not; more get 503 before the handshake."""
     token_file: str = ""
     """Owner-only file with the bearer token every /media/{format} upgrade must carry
     (``Authorization: Bearer`` or ``?token=``); unset with no Twilio token: open (loopback)."""
@@ -303,7 +324,7 @@ class WebSocketConfig:
 
 
 @dataclass
-class AudioSocketConfig:
+class AudioSocketConfig(StreamLimitsConfig):
     """Asterisk AudioSocket over TCP: one connection per call."""
 
     enabled: bool = True
@@ -311,6 +332,9 @@ class AudioSocketConfig:
     """Bind address; a non-loopback one needs trusted_sources."""
     port: int = 9092
     max_calls: int = 32
+    """Connections at once, started or not; more are closed before a byte is read."""
+    start_timeout_s: float = 5.0
+    """Asterisk sends the call's UUID at once; a connection without it is closed after this."""
     trusted_sources: str = ""
     """Comma-separated CIDR blocks (the Asterisk hosts) allowed to connect; empty: anyone.
     AudioSocket carries no credentials, so this is its only proof."""
@@ -462,6 +486,8 @@ def validate(config: Config) -> None:
         raise ConfigError("websocket.max_message_kb must be at least 1")
     if config.websocket.max_calls < 1 or config.audiosocket.max_calls < 1:
         raise ConfigError("websocket.max_calls and audiosocket.max_calls must be >= 1")
+    for name, limits in (("websocket", config.websocket), ("audiosocket", config.audiosocket)):
+        check_stream_limits(name, limits)
     if not 1024 <= config.sip.rtp_port_min < config.sip.rtp_port_max <= 65535:
         raise ConfigError("sip.rtp_port_min/max must be a range within 1024-65535")
     if config.qa.bridge not in QA_BRIDGES:
@@ -493,6 +519,20 @@ def check_sip_limits(sip: SipConfig) -> None:
             raise ConfigError(f"sip.{key} must be at least 1")
     if sip.max_dialogs < sip.max_calls:
         raise ConfigError(f"sip.max_dialogs must be at least sip.max_calls ({sip.max_calls})")
+
+
+def check_stream_limits(name: str, limits: StreamLimitsConfig) -> None:
+    """A stream transport's limits are usable: each error names its key."""
+    if limits.max_unstarted < 1:
+        raise ConfigError(f"{name}.max_unstarted must be >= 1")
+    for key in ("start_timeout_s", "idle_timeout_s", "flood_close_s"):
+        if not getattr(limits, key) > 0:
+            raise ConfigError(f"{name}.{key} must be positive")
+    if not limits.audio_burst_s >= 0.1:
+        raise ConfigError(f"{name}.audio_burst_s must be at least 0.1 (network jitter)")
+    for key in ("dtmf_per_s", "messages_per_s"):
+        if not getattr(limits, key) >= 1:
+            raise ConfigError(f"{name}.{key} must be at least 1")
 
 
 def check_ways_in(config: Config) -> None:

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 from aiohttp import web
 
-from ivr.config import Config, SipConfig
+from ivr.config import AudioSocketConfig, Config, SipConfig, WebSocketConfig
 from ivr.http import HttpProof, build_app
 from ivr.logs import fields, get_logger
 from ivr.platform import platform_routes
@@ -33,9 +33,10 @@ from ivr.session import CallSession
 from telephony.audiosocket.server import AudioSocketServer
 from telephony.bridge import CallBridge
 from telephony.handoff import HandoffBoard
+from telephony.policing import InputRate
 from telephony.sip.limits import SipLimits
 from telephony.sip.server import SipServer
-from telephony.stream import StreamBridge
+from telephony.stream import StreamBridge, StreamLimits
 from telephony.websocket.server import WebSocketMediaServer
 
 log = get_logger(__name__)
@@ -98,7 +99,7 @@ class BotServer:
         if websocket.enabled:
             self.websocket = WebSocketMediaServer(
                 self._on_call,
-                max_calls=websocket.max_calls,
+                limits=_stream_limits(websocket),
                 max_message_bytes=websocket.max_message_kb * 1024,
                 token=secrets["websocket.token_file"],
                 twilio_auth_token=twilio_auth_token,
@@ -110,7 +111,7 @@ class BotServer:
                 audiosocket.host,
                 audiosocket.port,
                 self._on_call,
-                audiosocket.max_calls,
+                _stream_limits(audiosocket),
                 trusted_sources=audiosocket.trusted_sources,
             )
             await self.audiosocket.start()
@@ -278,3 +279,19 @@ def _bound_port(site: web.TCPSite) -> int | None:
     server = site._server  # aiohttp keeps the asyncio server here; port 0 picks one
     sockets = getattr(server, "sockets", None) or []
     return int(sockets[0].getsockname()[1]) if sockets else None
+
+
+def _stream_limits(section: WebSocketConfig | AudioSocketConfig) -> StreamLimits:
+    """A stream transport's settings as the plain values ``telephony`` takes."""
+    return StreamLimits(
+        max_calls=section.max_calls,
+        max_unstarted=section.max_unstarted,
+        start_timeout_s=section.start_timeout_s,
+        idle_timeout_s=section.idle_timeout_s,
+        input_rate=InputRate(
+            audio_burst_s=section.audio_burst_s,
+            dtmf_per_s=section.dtmf_per_s,
+            messages_per_s=section.messages_per_s,
+            flood_close_s=section.flood_close_s,
+        ),
+    )

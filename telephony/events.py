@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from telephony.bridge import AudioIn, BridgeEvent, Hangup
+from telephony.bridge import BridgeEvent, Hangup
 
 EVENT_QUEUE_LIMIT = 1500
-"""Caller events buffered for a session that is not reading (30 s of audio); then audio drops."""
+"""Caller events buffered for a session that is not reading (30 s of audio); then audio and
+digits drop (counted in ``dropped``); the hang-up always gets through."""
 
 
 class EventChannel:
@@ -26,7 +27,7 @@ class EventChannel:
             return
         if isinstance(event, Hangup):
             self.final = event
-        elif isinstance(event, AudioIn) and len(self._items) >= self._limit:
+        elif len(self._items) >= self._limit:
             self.dropped += 1
             return
         self._items.append(event)

@@ -8,8 +8,16 @@ handed, frame by frame, to one writer task that awaits the wire; a peer that sto
 detected by the writer's backlog and the call is ended as failed with that reason. When the
 caller sends nothing for a moment, silence frames keep the session's endpointer clock running.
 
-``StreamCalls`` keeps a transport's live calls and counters (for ``/metrics``), runs each call's
-session callback in isolation, and hangs every call up when the server stops.
+Caller input is policed (``telephony.policing``): audio no faster than real time plus a burst,
+digits and messages at most so many per second; the excess is dropped and counted, and a peer
+that keeps flooding is closed as bad input.
+
+``StreamCalls`` keeps a transport's connections, live calls and counters (for ``/metrics``),
+runs each call's session callback in isolation, and hangs every call up when the server stops.
+Every connection, started or not, holds one of ``max_calls`` places from the moment it is
+accepted, and at most ``max_unstarted`` of them may still be waiting for their start message:
+a transport asks ``admit`` before the handshake (before reading a byte), so a crowd of silent
+connections can neither exhaust the process nor take the places of real calls for long.
 """
 
 from __future__ import annotations
@@ -20,12 +28,14 @@ import contextlib
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
 from telephony.events import EventChannel
 from telephony.handoff import HandoffBoard
 from telephony.pacing import Pacer
+from telephony.policing import InputPolicer, InputRate
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +56,24 @@ Command = Callable[[], Awaitable[None]]
 """A control message to put on the wire in order with the audio frames around it."""
 
 
+@dataclass(frozen=True)
+class StreamLimits:
+    """What one stream transport allows its peers (its settings, as plain values)."""
+
+    max_calls: int = 32
+    """Connections at once, started or not; more are refused before the handshake."""
+    max_unstarted: int = 8
+    """Connections at once that have not sent their start message yet."""
+    start_timeout_s: float = 10.0
+    """How long a new connection may take to send its start message."""
+    idle_timeout_s: float = 30.0
+    """A live call whose peer sends nothing for this long is closed (peers send constantly)."""
+    input_rate: InputRate = field(default_factory=InputRate)
+
+
+DEFAULT_LIMITS = StreamLimits()
+
+
 class StreamBridge(CallBridge):
     """A call carried over one connection; subclasses put frames and commands on their wire."""
 
@@ -54,13 +82,21 @@ class StreamBridge(CallBridge):
     handoff_board: HandoffBoard | None = None
     """Where ``transfer`` leaves the handoff for the platform to ask about (set by the server)."""
 
-    def __init__(self, info: CallInfo, *, max_backlog_ms: int = MAX_BACKLOG_MS) -> None:
+    def __init__(
+        self,
+        info: CallInfo,
+        *,
+        max_backlog_ms: int = MAX_BACKLOG_MS,
+        input_rate: InputRate | None = None,
+    ) -> None:
+        """``input_rate`` polices what the peer sends; None (a local device) trusts it."""
         super().__init__(info)
         self.events = EventChannel()
         self.pacer = Pacer(self._tick, rate=self.rate, frame_ms=self.frame_ms)
         self.frame_bytes = self.pacer.frame_bytes
         self.ended: Hangup | None = None
         self.counters: Counter[str] = Counter()
+        self.policer = InputPolicer(input_rate, self.rate * 2) if input_rate is not None else None
         self._rx = bytearray()
         self._rx_idle = 0
         self._outbox: deque[bytes | Command] = deque()
@@ -85,16 +121,46 @@ class StreamBridge(CallBridge):
             return
         self._rx_idle = 0
         self.counters["rx_audio_bytes"] += len(pcm)
+        if self.policer is not None:
+            pcm = self.policer.audio(pcm)
+            self._check_flood()
         self._rx += pcm
         size = self.frame_bytes
         while len(self._rx) >= size:
             self.events.put(AudioIn(bytes(self._rx[:size])))
             del self._rx[:size]
 
+    def message_in(self) -> bool:
+        """A message (frame) arrived: whether to parse it, or drop it as over the rate."""
+        if self.policer is None or self.policer.message():
+            return True
+        self._check_flood()
+        return False
+
     def dtmf_in(self, digit: str) -> None:
+        if self.ended is not None:
+            return
+        self.counters["rx_dtmf"] += 1
+        if self.policer is not None and not self.policer.dtmf():
+            self._check_flood()
+            return
+        self.events.put(DtmfIn(digit))
+
+    def _check_flood(self) -> None:
+        if self.policer is not None and self.policer.flooding:
+            self.bad_input("the caller sends faster than real time (flood)")
+
+    def bad_input(self, reason: str) -> None:
+        """Bad input on this call: count it and fail the call with the reason."""
         if self.ended is None:
-            self.counters["rx_dtmf"] += 1
-            self.events.put(DtmfIn(digit))
+            self.counters["bad_input_closed"] += 1
+            self.end(f"bad input: {reason}", failed=True)
+
+    def went_idle(self, timeout_s: float) -> None:
+        """The peer sent nothing for ``timeout_s``: fail the call (a live peer always sends)."""
+        if self.ended is None:
+            self.counters["idle_closed"] += 1
+            self.end(f"idle: nothing received for {timeout_s:g} s", failed=True)
 
     def pause_sending(self, paused: bool) -> None:
         """Peer flow control (MEDIA_XOFF/XON): hold outbound audio; the backlog still counts."""
@@ -212,7 +278,14 @@ class StreamBridge(CallBridge):
             await self._closed.wait()
 
     def stats(self) -> dict[str, int]:
-        return {**self.counters, **self.pacer.stats()}
+        dropped = {"rx_events_dropped": self.events.dropped}
+        if self.policer is not None:
+            dropped["rx_audio_dropped_ms"] = (
+                self.policer.dropped_audio_bytes * 1000 // (self.rate * 2)
+            )
+            dropped["rx_dtmf_dropped"] = self.policer.dropped_dtmf
+            dropped["rx_messages_dropped"] = self.policer.dropped_messages
+        return {**self.counters, **dropped, **self.pacer.stats()}
 
     # -- the clock and the writer ---------------------------------------------------------
 
@@ -258,39 +331,63 @@ class StreamBridge(CallBridge):
                 self._closed.set()  # even if closing was cut short by a cancel
 
 
-class StreamCalls:
-    """The live calls and counters of one stream transport."""
+@dataclass(eq=False)
+class Place:
+    """A connection's hold on one of its transport's ``max_calls`` places, until it closes."""
 
-    def __init__(self, transport: str, on_call: OnCall, max_calls: int) -> None:
+    peer: str
+    started: bool = False
+    """The start message arrived: the connection is a call, not a pending stranger."""
+
+
+class StreamCalls:
+    """The connections, live calls and counters of one stream transport."""
+
+    def __init__(self, transport: str, on_call: OnCall, limits: StreamLimits) -> None:
         self.transport = transport
         self.on_call = on_call
-        self.max_calls = max_calls
+        self.limits = limits
         self.counters: Counter[str] = Counter()
+        self._places: set[Place] = set()
         self._bridges: set[StreamBridge] = set()
         self._ended_totals: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
-    def full(self) -> bool:
-        return len(self._bridges) >= self.max_calls
+    def unstarted(self) -> int:
+        return sum(1 for place in self._places if not place.started)
+
+    def admit(self, peer: str) -> Place | None:
+        """A place for a new connection, or None (refused, counted) when the transport is full.
+
+        Asked before the handshake: a refused peer costs no WebSocket and no read.
+        """
+        if len(self._places) >= self.limits.max_calls:
+            self.refuse("busy", peer, f"{len(self._places)} connections open (max_calls)")
+            return None
+        if self.unstarted >= self.limits.max_unstarted:
+            self.refuse("unstarted", peer, f"{self.unstarted} connections not started yet")
+            return None
+        place = Place(peer)
+        self._places.add(place)
+        return place
+
+    def leave(self, place: Place) -> None:
+        """The connection closed: its place is free."""
+        self._places.discard(place)
 
     def reject(self, why: str, peer: str, detail: str) -> None:
-        """A connection closed before it became a call (bad first message, busy, timeout)."""
+        """A connection closed before it became a call (bad first message, timeout)."""
         self.counters[f"connections_rejected_{why}"] += 1
         log.warning("%s connection from %s closed (%s): %s", self.transport, peer, why, detail)
 
     def refuse(self, why: str, peer: str, detail: str) -> None:
-        """A connection refused for lack of proof (untrusted source, bad token or signature).
+        """A connection refused before the handshake (no proof, untrusted source, full).
 
         ``detail`` says what was missing or wrong, never the secret that was presented.
         """
         self.counters[f"refused_{why}"] += 1
         log.warning("%s connection from %s refused (%s): %s", self.transport, peer, why, detail)
-
-    def bad_input(self, bridge: StreamBridge, reason: str) -> None:
-        """Bad input on a live call: count it and fail the call with the reason."""
-        self.counters["bad_input_closed"] += 1
-        bridge.end(f"bad input: {reason}", failed=True)
 
     def spawn(self, bridge: StreamBridge) -> asyncio.Task[None]:
         """Start the call's session; it runs until the callback returns or the peer leaves."""
@@ -334,8 +431,18 @@ class StreamCalls:
             "calls_ended": 0,
             "calls_failed": 0,
             "bad_input_closed": 0,
+            "refused_busy": 0,
+            "refused_unstarted": 0,
+            "connections_rejected_start_timeout": 0,
+            "idle_closed": 0,
+            "rx_audio_dropped_ms": 0,
+            "rx_dtmf_dropped": 0,
+            "rx_messages_dropped": 0,
+            "rx_events_dropped": 0,
             **self.counters,
         }
         out.update(totals)
         out["active_calls"] = len(self._bridges)
+        out["open_connections"] = len(self._places)
+        out["unstarted_connections"] = self.unstarted
         return out

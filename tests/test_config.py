@@ -50,6 +50,9 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("sip.pike_ban_s=0", "sip.pike_ban_s must be positive"),
         ("sip.tcp_max_per_source=0", "sip.tcp_max_per_source must be at least 1"),
         ("sip.max_dialogs=4", "sip.max_dialogs must be at least sip.max_calls"),
+        ("websocket.start_timeout_s=0", "websocket.start_timeout_s must be positive"),
+        ("audiosocket.dtmf_per_s=0.5", "audiosocket.dtmf_per_s must be at least 1"),
+        ("websocket.max_unstarted=0", "websocket.max_unstarted must be >= 1"),
     ],
 )
 def test_bad_settings_are_named_in_the_error(override: str, message: str) -> None:

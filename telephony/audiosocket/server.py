@@ -7,7 +7,10 @@ already handed to Asterisk cannot be withdrawn on barge-in), sends silence frame
 and ends the call with a hang-up frame. Bad input (unknown kinds, oversized or malformed frames)
 closes the connection with a logged reason and fails only that call. AudioSocket carries no
 credentials, so with ``trusted_sources`` set (the Asterisk hosts) a connection from any other
-address is closed before a byte of it is read.
+address is closed before a byte of it is read. So is one over the transport's capacity
+(``StreamLimits``: ``max_calls`` connections, ``max_unstarted`` of them still without their
+UUID); one that sends no UUID within ``start_timeout_s``, or nothing for ``idle_timeout_s``
+during the call, is closed.
 """
 
 from __future__ import annotations
@@ -21,12 +24,18 @@ from collections.abc import Sequence
 from telephony.access import AllowList
 from telephony.audiosocket.frames import HEADER_SIZE, Frame, Kind, parse_header
 from telephony.bridge import CallInfo
-from telephony.stream import OnCall, StreamBridge, StreamCalls
+from telephony.policing import InputRate
+from telephony.stream import (
+    DEFAULT_LIMITS,
+    OnCall,
+    Place,
+    StreamBridge,
+    StreamCalls,
+    StreamLimits,
+)
 
 log = logging.getLogger(__name__)
 
-UUID_TIMEOUT_S = 5.0
-"""How long a new connection may take to send its UUID frame."""
 WRITE_BUFFER_BYTES = 4 * (HEADER_SIZE + 320)
 """Kernel and transport buffering allowed ahead of the wire before the writer waits."""
 
@@ -34,8 +43,8 @@ WRITE_BUFFER_BYTES = 4 * (HEADER_SIZE + 320)
 class AudioSocketBridge(StreamBridge):
     """One AudioSocket call."""
 
-    def __init__(self, info: CallInfo, writer: asyncio.StreamWriter) -> None:
-        super().__init__(info)
+    def __init__(self, info: CallInfo, writer: asyncio.StreamWriter, input_rate: InputRate) -> None:
+        super().__init__(info, input_rate=input_rate)
         self._wire = writer
 
     async def write_audio(self, frame: bytes) -> None:
@@ -60,13 +69,14 @@ class AudioSocketServer:
         host: str,
         port: int,
         on_call: OnCall,
-        max_calls: int = 32,
+        limits: StreamLimits = DEFAULT_LIMITS,
         trusted_sources: str | Sequence[str] = (),
     ) -> None:
         self.host = host
         self.port = port
         self.trusted_sources = AllowList.parse(trusted_sources)
-        self.calls = StreamCalls("audiosocket", on_call, max_calls)
+        self.limits = limits
+        self.calls = StreamCalls("audiosocket", on_call, limits)
         self._server: asyncio.AbstractServer | None = None
 
     async def start(self) -> None:
@@ -89,44 +99,65 @@ class AudioSocketServer:
             self.calls.refuse("untrusted_source", peer, "not in audiosocket.trusted_sources")
             writer.transport.abort()
             return
+        place = self.calls.admit(peer)
+        if place is None:
+            writer.write(bytes(Frame.hangup()))
+            writer.close()
+            return
+        try:
+            await self._connection(reader, writer, place)
+        finally:
+            self.calls.leave(place)
+
+    async def _connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, place: Place
+    ) -> None:
+        peer = place.peer
         sock = writer.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, WRITE_BUFFER_BYTES)
         writer.transport.set_write_buffer_limits(high=WRITE_BUFFER_BYTES)
         try:
-            first = await asyncio.wait_for(_read_frame(reader), UUID_TIMEOUT_S)
+            first = await asyncio.wait_for(_read_frame(reader), self.limits.start_timeout_s)
             if first.kind is not Kind.UUID:
                 raise ValueError(f"the first frame must be the call UUID, not {first.kind.name}")
-        except (ValueError, asyncio.TimeoutError, asyncio.IncompleteReadError, OSError) as exc:
+        except asyncio.TimeoutError:
+            detail = f"no UUID frame within {self.limits.start_timeout_s:g} s"
+            self.calls.reject("start_timeout", peer, detail)
+            writer.close()
+            return
+        except (ValueError, asyncio.IncompleteReadError, OSError) as exc:
             self.calls.reject("bad_start", peer, _describe(exc))
             writer.close()
             return
-        if self.calls.full:
-            self.calls.reject("busy", peer, "too many calls")
-            writer.write(bytes(Frame.hangup()))
-            writer.close()
-            return
+        place.started = True
         call_uuid = str(first.uuid)
         host = (writer.get_extra_info("peername") or ("",))[0]
         info = CallInfo(
             call_id=call_uuid, transport="audiosocket", extra={"peer": peer, "source": host}
         )
-        bridge = AudioSocketBridge(info, writer)
+        bridge = AudioSocketBridge(info, writer, self.limits.input_rate)
         session = self.calls.spawn(bridge)
         await self._read_call(reader, bridge)
         with contextlib.suppress(asyncio.CancelledError):
             await session
 
     async def _read_call(self, reader: asyncio.StreamReader, bridge: AudioSocketBridge) -> None:
+        idle_s = self.limits.idle_timeout_s
         while bridge.ended is None:
             try:
-                frame = await _read_frame(reader)
+                frame = await asyncio.wait_for(_read_frame(reader), idle_s)
+            except asyncio.TimeoutError:
+                bridge.went_idle(idle_s)
+                return
             except ValueError as exc:
-                self.calls.bad_input(bridge, str(exc))
+                bridge.bad_input(str(exc))
                 return
             except (asyncio.IncompleteReadError, OSError):
                 bridge.end("connection closed")
                 return
+            if not bridge.message_in():
+                continue
             if frame.kind is Kind.AUDIO:
                 bridge.audio_in(frame.payload)
             elif frame.kind is Kind.DTMF:
@@ -136,7 +167,7 @@ class AudioSocketServer:
             elif frame.kind is Kind.ERROR:
                 bridge.end(f"Asterisk reported error 0x{frame.error_code:02x}", failed=True)
             else:
-                self.calls.bad_input(bridge, "a second UUID frame in one call")
+                bridge.bad_input("a second UUID frame in one call")
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> Frame:
@@ -145,8 +176,6 @@ async def _read_frame(reader: asyncio.StreamReader) -> Frame:
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError):
-        return "no UUID frame in time"
     if isinstance(exc, asyncio.IncompleteReadError):
         return "connection closed before the UUID frame"
     return str(exc)

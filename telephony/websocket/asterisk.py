@@ -82,7 +82,10 @@ class AsteriskSerializer(Serializer):
                 raise ValueError("a JSON control message must have an 'event'")
             self.json_control = True
             return data["event"], data
-        name, *pairs = text.split()
+        words = text.split()
+        if not words:
+            raise ValueError("an empty control message")
+        name, *pairs = words
         params: dict[str, Any] = {}
         for pair in pairs:
             key, sep, value = pair.partition(":")

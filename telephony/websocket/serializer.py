@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import abc
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from telephony.bridge import DtmfIn
 from telephony.dtmf import DTMF_EVENTS
 
 MAX_AUDIO_BYTES = 16000
 """Largest decoded audio in one message (one second at 8 kHz); more is refused as oversized."""
+
+MAX_JSON_DEPTH = 16
+"""Deepest nesting of arrays and objects a control message may have (real ones use 3)."""
+_JSON_STRING = re.compile(r'"(?:[^"\\]+|\\.)*"?', re.DOTALL)
+"""A JSON string, or the rest of the text if it is unterminated: never fails, so never
+backtracks; the scan below stays linear in the message."""
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 Message = str | bytes
 """A WebSocket message: text or binary."""
@@ -97,6 +107,7 @@ class Serializer(abc.ABC):
 
 def json_object(text: str) -> dict[str, Any]:
     """A control message that must be one JSON object; ValueError saying what it is not."""
+    check_json_depth(text)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -104,6 +115,23 @@ def json_object(text: str) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("a control message must be a JSON object")
     return data
+
+
+def check_json_depth(text: str) -> None:
+    """ValueError if ``text`` nests arrays or objects deeper than ``MAX_JSON_DEPTH``.
+
+    ``json.loads`` recurses once per level, so 100,000 ``[`` raise RecursionError instead of
+    a parse error. The check runs before it and stays linear: with the strings taken out, the
+    running count of opening minus closing brackets is the depth the parser would reach
+    (an unmatched closer stops the parser, so the count can only overstate it).
+    """
+    if text.count("[") + text.count("{") <= MAX_JSON_DEPTH:
+        return
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    codes = np.frombuffer(brackets.encode("ascii"), dtype=np.uint8)
+    steps = np.where((codes == ord("[")) | (codes == ord("{")), 1, -1)
+    if steps.size and int(np.cumsum(steps).max()) > MAX_JSON_DEPTH:
+        raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
 def check_digit(digit: Any) -> str:

@@ -11,6 +11,10 @@ and never a WebSocket: with a ``token`` set, every format wants it as ``Authoriz
 or as the ``token`` query parameter (401 otherwise); with a Twilio ``twilio_auth_token`` set,
 ``/media/twilio`` wants a valid ``X-Twilio-Signature`` instead (403 otherwise), since Twilio
 can send neither. Once either is set, a format without its proof configured takes no calls.
+Capacity is decided there too (``StreamLimits``): every connection, started or not, holds a
+place from before the handshake, so connections over ``max_calls`` (or over ``max_unstarted``
+still waiting for their start message) get a 503; one that sends no start message within
+``start_timeout_s``, or nothing at all for ``idle_timeout_s`` during the call, is closed.
 """
 
 from __future__ import annotations
@@ -24,7 +28,15 @@ from aiohttp import WSCloseCode, WSMsgType, web
 
 from telephony.access import bearer_token, same_secret
 from telephony.bridge import CallInfo, DtmfIn
-from telephony.stream import OnCall, StreamBridge, StreamCalls
+from telephony.policing import InputRate
+from telephony.stream import (
+    DEFAULT_LIMITS,
+    OnCall,
+    Place,
+    StreamBridge,
+    StreamCalls,
+    StreamLimits,
+)
 from telephony.websocket.asterisk import AsteriskSerializer
 from telephony.websocket.pcm import PcmSerializer
 from telephony.websocket.serializer import (
@@ -48,19 +60,25 @@ SERIALIZERS: dict[str, type[Serializer]] = {
     "pcm": PcmSerializer,
 }
 """Wire formats by the name in the URL path."""
-START_TIMEOUT_S = 10.0
-"""How long a new connection may take to send its start message."""
 MARK_TIMEOUT_S = 3.0
 """How long ``wait_played`` waits for the peer to echo a playback mark."""
 CLOSE_TIMEOUT_S = 2.0
 """How long closing waits for the peer's close frame."""
+RETRY_LATER = {"Retry-After": "5"}
+"""Sent with the 503 that refuses a connection over the transport's capacity."""
 
 
 class WebSocketBridge(StreamBridge):
     """One call over a media-stream WebSocket, in the connection's wire format."""
 
-    def __init__(self, info: CallInfo, ws: web.WebSocketResponse, serializer: Serializer) -> None:
-        super().__init__(info)
+    def __init__(
+        self,
+        info: CallInfo,
+        ws: web.WebSocketResponse,
+        serializer: Serializer,
+        input_rate: InputRate,
+    ) -> None:
+        super().__init__(info, input_rate=input_rate)
         self.send_filler = serializer.send_filler
         self._ws = ws
         self._serializer = serializer
@@ -132,7 +150,7 @@ class WebSocketMediaServer:
         self,
         on_call: OnCall,
         *,
-        max_calls: int = 32,
+        limits: StreamLimits = DEFAULT_LIMITS,
         max_message_bytes: int = 65536,
         token: str | None = None,
         twilio_auth_token: str | None = None,
@@ -140,7 +158,8 @@ class WebSocketMediaServer:
     ):
         """``public_url`` is the base URL Twilio connects to (``wss://ivr.bank.example``) when a
         proxy in front changes scheme or host; unset, the request's own are used."""
-        self.calls = StreamCalls("websocket", on_call, max_calls)
+        self.calls = StreamCalls("websocket", on_call, limits)
+        self.limits = limits
         self.max_message_bytes = max_message_bytes
         self.token = token
         self.twilio_auth_token = twilio_auth_token
@@ -172,23 +191,38 @@ class WebSocketMediaServer:
             raise web.HTTPUnauthorized(
                 text="a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
+        place = self.calls.admit(peer)
+        if place is None:
+            raise web.HTTPServiceUnavailable(text="too many connections", headers=RETRY_LATER)
+        try:
+            return await self._connection(request, factory(), place)
+        finally:
+            self.calls.leave(place)
+
+    async def _connection(
+        self, request: web.Request, serializer: Serializer, place: Place
+    ) -> web.WebSocketResponse:
+        peer = place.peer
         ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, timeout=CLOSE_TIMEOUT_S)
         await ws.prepare(request)
-        serializer = factory()
         try:
-            start = await asyncio.wait_for(_wait_for_start(ws, serializer), START_TIMEOUT_S)
-        except (ValueError, asyncio.TimeoutError) as exc:
-            detail = str(exc) or "no start message in time"
+            start = await asyncio.wait_for(
+                _wait_for_start(ws, serializer), self.limits.start_timeout_s
+            )
+        except asyncio.TimeoutError:
+            detail = f"no start message within {self.limits.start_timeout_s:g} s"
+            self.calls.reject("start_timeout", peer, detail)
+            await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=detail.encode())
+            return ws
+        except ValueError as exc:
+            detail = str(exc)
             self.calls.reject("bad_start", peer, detail)
             await ws.close(code=WSCloseCode.POLICY_VIOLATION, message=detail.encode()[:120])
             return ws
         if start is None:
             self.calls.reject("closed_before_start", peer, "closed before the start message")
             return ws
-        if self.calls.full:
-            self.calls.reject("busy", peer, "too many calls")
-            await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too many calls")
-            return ws
+        place.started = True
         info = CallInfo(
             call_id=start.call_id,
             transport="websocket",
@@ -196,7 +230,7 @@ class WebSocketMediaServer:
             called=start.called,
             extra={**start.extra, "peer": request.remote or "", "source": request.remote or ""},
         )
-        bridge = WebSocketBridge(info, ws, serializer)
+        bridge = WebSocketBridge(info, ws, serializer, self.limits.input_rate)
         session = self.calls.spawn(bridge)
         await self._read_call(ws, serializer, bridge)
         with contextlib.suppress(asyncio.CancelledError):
@@ -224,18 +258,25 @@ class WebSocketMediaServer:
     async def _read_call(
         self, ws: web.WebSocketResponse, serializer: Serializer, bridge: WebSocketBridge
     ) -> None:
+        idle_s = self.limits.idle_timeout_s
         while bridge.ended is None:
-            message = await ws.receive()
+            try:
+                message = await ws.receive(timeout=idle_s)
+            except asyncio.TimeoutError:
+                bridge.went_idle(idle_s)
+                return
             if message.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED):
                 bridge.end("connection closed")
                 return
             if message.type is WSMsgType.ERROR:
-                self.calls.bad_input(bridge, str(ws.exception() or "WebSocket protocol error"))
+                bridge.bad_input(str(ws.exception() or "WebSocket protocol error"))
                 return
+            if not bridge.message_in():
+                continue
             try:
                 event = serializer.parse(message.data)
             except ValueError as exc:
-                self.calls.bad_input(bridge, str(exc))
+                bridge.bad_input(str(exc))
                 return
             if isinstance(event, StreamAudio):
                 bridge.audio_in(event.pcm)
@@ -248,7 +289,7 @@ class WebSocketMediaServer:
             elif isinstance(event, StreamStop):
                 bridge.end(event.reason)
             elif isinstance(event, StreamStart):
-                self.calls.bad_input(bridge, "a second start on one connection")
+                bridge.bad_input("a second start on one connection")
 
 
 async def _wait_for_start(ws: web.WebSocketResponse, serializer: Serializer) -> StreamStart | None:

@@ -9,6 +9,7 @@ sends back is transcribed and measured.
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 import logging
@@ -209,12 +210,18 @@ async def test_garbage_connections_leave_a_concurrent_call_working(
             {"event": "media", "streamSid": "{sid}", "media": {"payload": "@@not base64@@"}}
         ),
         "Message size": "x" * (server.config.websocket.max_message_kb * 1024 + 1),
+        "nested deeper": '{"event": "media", "streamSid": "{sid}", "media": ' + "[" * 60_000,
     }
+    second = base64.b64encode(bytes(8000)).decode()  # one second of mu-law audio
+    flood = json.dumps({"event": "media", "streamSid": "{sid}", "media": {"payload": second}})
+    bad_twilio_bursts = {reason: [m] for reason, m in bad_twilio.items()}
+    bad_twilio_bursts["faster than real time"] = [flood] * 8  # beyond burst + flood_close_s
     callers: dict[str, TwilioCaller] = {}
-    for reason, message in bad_twilio.items():
+    for reason, messages in bad_twilio_bursts.items():
         caller = TwilioCaller(ws_url(server, "twilio"), call_sid="CA" + uuid.uuid4().hex)
         await caller.dial()
-        caller.send(message.replace("{sid}", caller.stream_sid))
+        for message in messages:
+            caller.send(message.replace("{sid}", caller.stream_sid))
         callers[reason] = caller
     first_message_garbage = PcmCaller(ws_url(server, "twilio"))
     await first_message_garbage.connect("\x00\xff garbage before start")
@@ -245,7 +252,8 @@ async def test_garbage_connections_leave_a_concurrent_call_working(
         for caller in (good, first_message_garbage, audiosocket, *callers.values()):
             await caller.close()
     text = await metrics_text(server)
-    assert metric(text, "websocket", "bad_input_closed") >= 4
+    assert metric(text, "websocket", "bad_input_closed") >= 6
+    assert metric(text, "websocket", "rx_audio_dropped_ms") >= 5000
     assert metric(text, "websocket", "connections_rejected_bad_start") >= 1
     assert metric(text, "audiosocket", "bad_input_closed") >= 1
 
