@@ -184,6 +184,10 @@ class CallRecordStore:
         if not self._retry_running():
             self._retrying = loop.create_task(self._retry(), name="call-records-retry")
 
+    def stats(self) -> dict[str, int]:
+        """For /metrics: writes waiting for the database, and writes dropped."""
+        return {"backlog": len(self._backlog), "dropped": self.dropped}
+
     def _retry_running(self) -> bool:
         return self._retrying is not None and not self._retrying.done()
 

@@ -258,6 +258,7 @@ class BotServer:
             "websocket": self.websocket,
             "audiosocket": self.audiosocket,
             "http": self.http_proof,
+            "records": self.services.records if self.services is not None else None,
         }
         return {name: t.stats() for name, t in transports.items() if t is not None}
 

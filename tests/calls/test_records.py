@@ -253,7 +253,7 @@ async def test_writes_to_a_locked_database_wait_in_order_and_are_written_when_it
         await store.note("c1", "recording_error", "recording stopped: disk full")
         await store.end_call("c1", "self_served", "caller_done")
         assert time.monotonic() - started < 3 * BUSY_TIMEOUT_S, "a locked store costs a call ~1 s"
-        assert store.backlog == 4
+        assert store.stats() == {"backlog": 4, "dropped": 0}  # on /metrics
     finally:
         holder.execute("COMMIT")
         holder.close()

@@ -1,15 +1,20 @@
 """Restart safety against a real ``ivr serve`` process: SIGTERM drains (new calls and OPTIONS get
 503, the running call finishes, the process exits 0), and after SIGKILL mid-call the next start
-marks the call interrupted with every turn it completed; another node's calls are left alone."""
+marks the call interrupted with every turn it completed; another node's calls are left alone.
+In process: a draining server refuses every way in, and a call still running when the drain
+ends is apologised to and handed off."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from ivr.bench.bot import BotProcess
@@ -17,7 +22,9 @@ from ivr.bench.caller import CallerLine, place_call
 from ivr.bench.voice import SCRIPT, caller_lines
 from ivr.config import load_config
 from ivr.records import CallRecordStore
+from ivr.server import BotServer
 from ivr.session import CallSession
+from telephony.audiosocket.frames import Frame, Kind
 from telephony.loopback import LoopbackCall
 from tests.calls.conftest import records, transcribe, until
 from tests.telephony.rawsip import RawSip, offer_sdp
@@ -150,3 +157,39 @@ async def test_a_call_still_running_when_the_drain_ends_is_handed_off_as_interru
     row, turns = records(call_dirs, session.call_id)
     assert row["outcome"] == "interrupted" and "server stopped" in row["reason"]
     assert len(turns) == 1
+
+
+async def test_a_draining_server_refuses_every_way_in_before_a_call_starts(services) -> None:
+    base = services.config
+    config = dataclasses.replace(
+        base,
+        sip=dataclasses.replace(base.sip, host="127.0.0.1", port=0),
+        http=dataclasses.replace(base.http, host="127.0.0.1", port=0),
+    )
+    bot = BotServer(config, services)
+    await bot.start()
+    peer = await RawSip(bot.sip_port).open()
+    try:
+        peer.send(peer.request("OPTIONS"))
+        await peer.expect(200)
+        calls_before = len(services.records.recent_calls(1000))
+        await bot.drain()  # no calls running: over at once
+
+        peer.send(peer.request("OPTIONS"))
+        assert (await peer.expect(503)).get("Retry-After")
+        base_url = f"http://127.0.0.1:{bot.http_port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{base_url}/healthz") as health:
+                assert health.status == 503 and health.headers["Retry-After"]
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await http.ws_connect(f"{base_url}/media/pcm")
+            assert refused.value.status == 503
+        reader, writer = await asyncio.open_connection("127.0.0.1", bot.audiosocket_port)
+        writer.write(bytes(Frame.call_uuid(uuid.uuid4())))
+        answer = await asyncio.wait_for(reader.read(), 10)
+        writer.close()
+        assert Frame.parse(answer).kind is Kind.HANGUP
+        assert len(services.records.recent_calls(1000)) == calls_before, "no call was started"
+    finally:
+        peer.close()
+        await bot.stop()
