@@ -18,6 +18,9 @@ apologised to and handed to an agent, recorded as ``interrupted``. A second sign
 wait at once.
 
 A background task deletes call data older than ``call.retention_days``, at start and daily.
+
+At start, the calls this node (``server.node_id``) left ``in_progress`` when it was killed are
+closed as ``interrupted``.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class BotServer:
         secrets = read_secrets(self.config)
         if self.services is None:
             self.services = await start_services(self.config)
+        await self._close_interrupted_calls()
         if not any(secrets.values()) and not _allow_lists(self.config):
             log.info(
                 "server.loopback_only",
@@ -144,6 +148,18 @@ class BotServer:
                 audiosocket_port=self.audiosocket_port,
             ),
         )
+
+    async def _close_interrupted_calls(self) -> None:
+        """Before taking calls: the calls this node left ``in_progress`` (it was killed
+        mid-call) are closed as ``interrupted``; their finished turns are already recorded."""
+        assert self.services is not None
+        records = self.services.records
+        interrupted = await asyncio.to_thread(records.mark_interrupted)
+        if interrupted:
+            log.warning(
+                "records.interrupted_calls",
+                extra=fields(node_id=records.node_id, calls=len(interrupted), call_ids=interrupted),
+            )
 
     @property
     def sip_port(self) -> int:

@@ -1,8 +1,8 @@
 """What every call shares, loaded once at start-up: engines, the assistant, the record store and
 the keys recordings are encrypted with.
 
-Opening the record store is also where a restart after a crash is noticed: the calls this node
-left ``in_progress`` are closed as ``interrupted`` (their finished turns are already there).
+The record store names this node (``node_id``) in every call it starts, so that a server
+restarting after a crash closes only its own stranded calls (``BotServer.start``).
 """
 
 from __future__ import annotations
@@ -70,12 +70,6 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
         *([] if dialogue is not None else [client.start()]),
     )
     records = await asyncio.to_thread(CallRecordStore, config.call.records_db, node_id(config))
-    interrupted = await asyncio.to_thread(records.mark_interrupted)
-    if interrupted:
-        log.warning(
-            "records.interrupted_calls",
-            extra=fields(node_id=records.node_id, calls=len(interrupted), call_ids=interrupted),
-        )
     log.info(
         "services.ready",
         extra=fields(asr=asr.name, tts=tts.describe(), dialogue=config.dialogue.mode),
