@@ -216,6 +216,18 @@ class CallConfig:
 
 
 @dataclass
+class ServerConfig:
+    """The running server as a whole: how it stops, and how it names itself in call records."""
+
+    drain_s: float = 30.0
+    """On SIGTERM new calls are refused (SIP 503, OPTIONS 503) while running calls go on for up
+    to this long; calls still running then are apologised to and handed to an agent."""
+    node_id: str = ""
+    """This server's name in the call records (empty: host name and sip.port). At start it
+    marks its own calls left in progress by a crash as interrupted, never another node's."""
+
+
+@dataclass
 class SipConfig:
     """The SIP/RTP bridge (RFC 3261 user agent server)."""
 
@@ -373,6 +385,7 @@ class Config:
     dialogue: DialogueConfig = field(default_factory=DialogueConfig)
     bank: BankConfig = field(default_factory=BankConfig)
     call: CallConfig = field(default_factory=CallConfig)
+    server: ServerConfig = field(default_factory=ServerConfig)
     sip: SipConfig = field(default_factory=SipConfig)
     http: HttpConfig = field(default_factory=HttpConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
@@ -477,6 +490,10 @@ def validate(config: Config) -> None:
         raise ConfigError("call.records_db must start with sqlite:/// or postgresql://")
     if config.call.retention_days < 0:
         raise ConfigError("call.retention_days must be 0 (keep for ever) or positive")
+    if config.server.drain_s < 0:
+        raise ConfigError("server.drain_s must be 0 (end calls at once) or positive")
+    if len(config.server.node_id) > 200:
+        raise ConfigError("server.node_id must be at most 200 characters")
     for section, port in (("sip.port", config.sip.port), ("http.port", config.http.port)):
         if not 0 <= port <= 65535:
             raise ConfigError(f"{section} must be a port number (0-65535)")

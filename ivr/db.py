@@ -103,10 +103,14 @@ class Database:
             raise ValueError(f"database URL {url!r} must start with sqlite:/// or postgresql://")
 
     @contextmanager
-    def transaction(self) -> Iterator[Tx]:
-        """A unit of work: commit when the block ends, roll back if it raises."""
+    def transaction(self, busy_timeout_s: float = 15.0) -> Iterator[Tx]:
+        """A unit of work: commit when the block ends, roll back if it raises.
+
+        ``busy_timeout_s``: how long SQLite waits for another writer's lock before it gives
+        up with "database is locked".
+        """
         if self.dialect == "sqlite":
-            conn = sqlite3.connect(self._path, timeout=15, isolation_level=None)
+            conn = sqlite3.connect(self._path, timeout=busy_timeout_s, isolation_level=None)
             try:
                 conn.execute("PRAGMA foreign_keys = ON")
                 # IMMEDIATE takes the write lock up front, so two concurrent transfers

@@ -9,10 +9,16 @@ tells. So each utterance's caller audio is held back (:meth:`StereoRecorder.hold
 its pre-roll on until the session knows what was said, then written as it was or as silence
 (:meth:`StereoRecorder.release_caller`). The last moments of caller audio are always kept
 unwritten, so a hold can reach back to the pre-roll the endpointer reports with its start.
+
+The recorder is fed from the call's own path (the caller's audio as it is heard, the bot's as
+the pacer sends it), so a disk that fails (full, gone, read-only) must not raise there: the
+recording stops for the rest of the call, what was written stays readable up to there (it reads
+as truncated), and ``on_failure`` tells the session, which notes it in the call's record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,10 +50,21 @@ class StereoRecorder:
     """Streams two-channel 16-bit audio to ``path``, encrypted as it is written (``ivr.sealed``:
     no plain recording ever reaches disk); the recording is complete on ``close()``."""
 
-    def __init__(self, path: str | Path, rate: int, keyring: Keyring) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        rate: int,
+        keyring: Keyring,
+        on_failure: Callable[[OSError], None] | None = None,
+    ) -> None:
+        """Raises OSError if the recording cannot be created; ``on_failure`` is called once
+        if writing it fails later (recording is then off for the rest of the call)."""
         self.path = Path(path)
         self.rate = rate
         self._sink = SealedWriter(self.path, keyring, rate, channels=2, sample_width=SAMPLE_WIDTH)
+        self._on_failure = on_failure
+        self.failure: OSError | None = None
+        """Why writing stopped (None: recording)."""
         self._left = bytearray()
         self._right = bytearray()
         self._out = bytearray()
@@ -97,6 +114,8 @@ class StereoRecorder:
         self._interleave()
 
     def caller(self, pcm: bytes) -> None:
+        if self.failure is not None:
+            return
         self._left += bytes(len(pcm)) if self._caller_muted else pcm
         received = self._left_base + len(self._left)
         for hold in [h for h in self._holds if received - h.start > self._max_hold]:
@@ -110,6 +129,8 @@ class StereoRecorder:
         self._interleave()
 
     def bot(self, pcm: bytes) -> None:
+        if self.failure is not None:
+            return
         self._right += pcm
         self._interleave()
 
@@ -139,10 +160,25 @@ class StereoRecorder:
             self._flush()
 
     def _flush(self) -> None:
-        if self._out:
-            self._sink.write(bytes(self._out))
+        if self._out and self.failure is None:
+            try:
+                self._sink.write(bytes(self._out))
+            except OSError as exc:
+                self._fail(exc)
+                return
             self.frames_written += len(self._out) // (2 * SAMPLE_WIDTH)
             self._out.clear()
+
+    def _fail(self, exc: OSError) -> None:
+        """The disk refused the recording: stop it, free what is buffered, tell the owner."""
+        self.failure = exc
+        self._sink.abandon()
+        self._left.clear()
+        self._right.clear()
+        self._out.clear()
+        self._holds.clear()
+        if self._on_failure is not None:
+            self._on_failure(exc)
 
     def close(self) -> None:
         """Pad the shorter channel with silence, write everything and complete the recording.
@@ -160,7 +196,12 @@ class StereoRecorder:
         if longer:
             self._emit(longer)
         self._flush()
-        self._sink.close()
+        if self.failure is not None:
+            return
+        try:
+            self._sink.close()
+        except OSError as exc:
+            self._fail(exc)
 
     def _mute_held(self) -> None:
         for hold in self._holds:

@@ -8,6 +8,15 @@ written; PIN entry is recorded only as the fact that digits were entered.
 A call is keyed by an id the bot generates (``new_call_id``); the id the peer gave the call (SIP
 Call-ID, Twilio callSid, ...) is kept as ``peer_call_id`` for finding it, never used as a key or a
 file name.
+
+A records database that is locked or down must not reach the caller: a write that fails for a
+reason that may pass (SQLite busy or locked, a PostgreSQL connection lost) is kept, in order, in
+a bounded backlog and retried in the background until it goes through, and the call goes on.
+Writes are never reordered (a call's turns follow its start), so once one is waiting every later
+write queues behind it. What is still waiting when the store closes is logged with its call ids.
+
+Each call names the node that served it (``node_id``): at start a node marks its own calls still
+``in_progress`` as ``interrupted`` (it died mid-call), never another node's live ones.
 """
 
 from __future__ import annotations
@@ -15,17 +24,23 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
+import sqlite3
+import sys
 import time
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from dialogue.bank.masking import mask_number
 from ivr.db import Database, Row, Tx
-from ivr.logs import mask_digits
+from ivr.logs import fields, get_logger, mask_digits
 
-Outcome = Literal["in_progress", "self_served", "handed_off", "abandoned", "failed"]
+log = get_logger(__name__)
+
+Outcome = Literal["in_progress", "self_served", "handed_off", "abandoned", "failed", "interrupted"]
+"""``interrupted``: the server stopped mid-call (drain time over, or found so after a crash)."""
 InputKind = Literal["start", "speech", "dtmf", "secure_dtmf", "secure_speech", "no_input"]
 
 SCHEMA = """
@@ -41,7 +56,8 @@ CREATE TABLE IF NOT EXISTS calls (
     turns INTEGER NOT NULL DEFAULT 0,
     recording TEXT NOT NULL DEFAULT '',
     details TEXT NOT NULL DEFAULT '{}',
-    peer_call_id TEXT NOT NULL DEFAULT ''
+    peer_call_id TEXT NOT NULL DEFAULT '',
+    node_id TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS turns (
     call_id TEXT NOT NULL REFERENCES calls (call_id),
@@ -67,6 +83,21 @@ CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at)
 """
 INDEXES_AFTER_UPGRADE = "CREATE INDEX IF NOT EXISTS calls_peer ON calls (peer_call_id)"
 """Created once ``peer_call_id`` exists: a database made before that column gets it added first."""
+ADDED_COLUMNS = {
+    "peer_call_id": "TEXT NOT NULL DEFAULT ''",
+    "node_id": "TEXT NOT NULL DEFAULT ''",
+}
+"""Columns a database made by an earlier version lacks, added when it is opened."""
+BUSY_TIMEOUT_S = 1.0
+"""How long one write waits for a locked SQLite database before it joins the backlog: the
+session awaits its writes, so this bounds what a locked store can cost a caller."""
+MAX_BACKLOG = 10_000
+"""Writes kept for a store that is down (about an hour of 30 busy calls); beyond it the newest
+are dropped and logged, so memory stays bounded."""
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 5.0
+"""The backlog is retried after ``RETRY_FIRST_S``, doubling up to ``RETRY_MAX_S``."""
+INTERRUPTED_REASON = "the server stopped mid-call (found in progress at its next start)"
 
 
 def new_call_id() -> str:
@@ -105,24 +136,97 @@ class TurnRecord:
 class CallRecordStore:
     """Calls and turns in ``sqlite:///...`` or ``postgresql://...``; async writes, sync reads."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, node_id: str = "") -> None:
+        """``node_id`` names the server writing the calls it starts (empty: not a server)."""
         self.db = Database(url)
+        self.node_id = node_id
         with self.db.transaction() as tx:
             tx.script(SCHEMA)
-            if "peer_call_id" not in tx.columns("calls"):
-                tx.execute("ALTER TABLE calls ADD COLUMN peer_call_id TEXT NOT NULL DEFAULT ''")
+            present = tx.columns("calls")
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:
+                    tx.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
             tx.execute(INDEXES_AFTER_UPGRADE)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
+        self._backlog: deque[_Write] = deque()
+        self._retrying: asyncio.Task[None] | None = None
+        self._closed = False
+        self.dropped = 0
+        """Writes dropped: the backlog was full, or the database refused them for good."""
 
-    async def _write(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
-        """Run the statements as one transaction on the writer thread."""
+    @property
+    def backlog(self) -> int:
+        """Writes waiting for the database to come back."""
+        return len(self._backlog)
 
-        def run() -> None:
-            with self.db.transaction() as tx:
-                for sql, params in statements:
-                    tx.execute(sql, params)
+    async def _write(self, call_id: str, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        """Run the statements as one transaction on the writer thread, after any backlog."""
 
-        await asyncio.get_running_loop().run_in_executor(self._writer, run)
+        def apply(tx: Tx) -> None:
+            for sql, params in statements:
+                tx.execute(sql, params)
+
+        await self._apply(call_id, apply)
+
+    async def _apply(self, call_id: str, apply: Callable[[Tx], None]) -> None:
+        """Run ``apply`` in one transaction on the writer thread, after any backlog.
+
+        Never raises for the database: a write it cannot take now waits in the backlog.
+        """
+        if len(self._backlog) >= MAX_BACKLOG:
+            self.dropped += 1
+            log.error("records.dropped", extra=fields(call_id=call_id, backlog=MAX_BACKLOG))
+            return
+        self._backlog.append(_Write(call_id, apply))
+        loop = asyncio.get_running_loop()
+        if self._retry_running() or await loop.run_in_executor(self._writer, self._flush_backlog):
+            return  # written, or queued behind a backlog that is being retried
+        if not self._retry_running():
+            self._retrying = loop.create_task(self._retry(), name="call-records-retry")
+
+    def stats(self) -> dict[str, int]:
+        """For /metrics: writes waiting for the database, and writes dropped."""
+        return {"backlog": len(self._backlog), "dropped": self.dropped}
+
+    def _retry_running(self) -> bool:
+        return self._retrying is not None and not self._retrying.done()
+
+    async def _retry(self) -> None:
+        """Retry the backlog until it is written, backing off while the database is away."""
+        loop = asyncio.get_running_loop()
+        delay = RETRY_FIRST_S
+        while not self._closed:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, RETRY_MAX_S)
+            try:
+                if await loop.run_in_executor(self._writer, self._flush_backlog):
+                    log.info("records.backlog_written", extra=fields(dropped=self.dropped))
+                    return
+            except RuntimeError:  # closed meanwhile: close() made the last try
+                return
+
+    def _flush_backlog(self) -> bool:
+        """Write the backlog in order (writer thread); False if the database is still away."""
+        while self._backlog:
+            write = self._backlog[0]
+            try:
+                with self.db.transaction(busy_timeout_s=BUSY_TIMEOUT_S) as tx:
+                    write.apply(tx)
+            except Exception as exc:
+                if _may_pass(exc):
+                    write.attempts += 1
+                    if write.attempts == 1:
+                        log.warning(
+                            "records.write_delayed",
+                            extra=fields(
+                                call_id=write.call_id, error=str(exc), backlog=len(self._backlog)
+                            ),
+                        )
+                    return False
+                self.dropped += 1
+                log.exception("records.write_refused", extra=fields(call_id=write.call_id))
+            self._backlog.popleft()
+        return True
 
     async def start_call(
         self,
@@ -135,9 +239,11 @@ class CallRecordStore:
         peer_call_id: str = "",
     ) -> None:
         await self._write(
+            call_id,
             (
                 "INSERT INTO calls (call_id, transport, caller, called, started_at, outcome,"
-                " recording, details, peer_call_id) VALUES (?, ?, ?, ?, ?, 'in_progress', ?, ?, ?)",
+                " recording, details, peer_call_id, node_id)"
+                " VALUES (?, ?, ?, ?, ?, 'in_progress', ?, ?, ?, ?)",
                 (
                     call_id,
                     transport,
@@ -147,8 +253,9 @@ class CallRecordStore:
                     recording,
                     mask_digits(json.dumps(dict(details or {}), default=str)),
                     peer_call_id,
+                    self.node_id,
                 ),
-            )
+            ),
         )
 
     async def add_turn(self, record: TurnRecord) -> None:
@@ -163,16 +270,32 @@ class CallRecordStore:
             f"INSERT INTO turns ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
         )
         await self._write(
+            record.call_id,
             (insert, tuple(row[c] for c in columns)),
             ("UPDATE calls SET turns = turns + 1 WHERE call_id = ?", (record.call_id,)),
         )
 
+    async def note(self, call_id: str, key: str, value: str) -> None:
+        """Add ``key: value`` to the call's details (what went wrong with its recording, ...)."""
+
+        def apply(tx: Tx) -> None:
+            row = tx.one("SELECT details FROM calls WHERE call_id = ?", (call_id,))
+            details = json.loads(row["details"]) if row is not None else {}
+            details[key] = value
+            tx.execute(
+                "UPDATE calls SET details = ? WHERE call_id = ?",
+                (mask_digits(json.dumps(details, default=str)), call_id),
+            )
+
+        await self._apply(call_id, apply)
+
     async def end_call(self, call_id: str, outcome: Outcome, reason: str = "") -> None:
         await self._write(
+            call_id,
             (
                 "UPDATE calls SET ended_at = ?, outcome = ?, reason = ? WHERE call_id = ?",
                 (time.time(), outcome, mask_digits(reason), call_id),
-            )
+            ),
         )
 
     def recent_calls(self, limit: int = 20) -> list[Row]:
@@ -210,9 +333,59 @@ class CallRecordStore:
         with self.db.transaction() as tx:
             return tx.all("SELECT * FROM turns WHERE call_id = ? ORDER BY turn", (call_id,))
 
+    def mark_interrupted(self) -> list[str]:
+        """Close this node's calls left ``in_progress`` (it stopped mid-call) as ``interrupted``,
+        ended at their last recorded turn; returns their ids. Call it before taking calls."""
+        with self.db.transaction() as tx:
+            stranded = [
+                row["call_id"]
+                for row in tx.all(
+                    "SELECT call_id FROM calls WHERE outcome = 'in_progress' AND node_id = ?",
+                    (self.node_id,),
+                )
+            ]
+            tx.execute(
+                "UPDATE calls SET outcome = 'interrupted', reason = ?, ended_at = COALESCE("
+                "(SELECT MAX(t.started_at) FROM turns t WHERE t.call_id = calls.call_id),"
+                " started_at) WHERE outcome = 'in_progress' AND node_id = ?",
+                (INTERRUPTED_REASON, self.node_id),
+            )
+        return stranded
+
     def close(self) -> None:
+        """Write what the backlog still holds (one last try), then release the database."""
+        self._closed = True
+        self._writer.submit(self._flush_backlog).result()
         self._writer.shutdown(wait=True)
+        if self._backlog:
+            log.error(
+                "records.unwritten",
+                extra=fields(
+                    writes=len(self._backlog),
+                    call_ids=sorted({w.call_id for w in self._backlog}),
+                ),
+            )
         self.db.close()
+
+
+@dataclass
+class _Write:
+    """One transaction waiting for the writer thread."""
+
+    call_id: str
+    apply: Callable[[Tx], None]
+    attempts: int = 0
+
+
+def _may_pass(exc: Exception) -> bool:
+    """Whether a failed write may succeed later: the database was busy, locked, full or away
+    (SQLite's and psycopg2's OperationalError, a lost PostgreSQL connection), not a bad write."""
+    if isinstance(exc, sqlite3.OperationalError):
+        return True
+    psycopg2 = sys.modules.get("psycopg2")
+    return psycopg2 is not None and isinstance(
+        exc, (psycopg2.OperationalError, psycopg2.InterfaceError)
+    )
 
 
 def _by_peer_id(tx: Tx, peer_call_id: str) -> Row | None:

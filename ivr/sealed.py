@@ -20,6 +20,7 @@ a recording without it (the process died mid-call) is reported as truncated.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import wave
@@ -70,10 +71,14 @@ class SealedWriter:
             + _FORMAT.pack(rate, channels, sample_width)
         )
         wrap_nonce = os.urandom(NONCE_BYTES)
-        self._file.write(clear + wrap_nonce + AESGCM(kek).encrypt(wrap_nonce, data_key, clear))
-        self._file.flush()
         self._index = 0
         self._closed = False
+        try:
+            self._file.write(clear + wrap_nonce + AESGCM(kek).encrypt(wrap_nonce, data_key, clear))
+            self._file.flush()
+        except OSError:
+            self.abandon()
+            raise
 
     def write(self, data: bytes) -> None:
         """Seal ``data`` as the next chunk and hand it to the OS."""
@@ -87,6 +92,15 @@ class SealedWriter:
         self._closed = True
         self._chunk(b"", final=True)
         self._file.close()
+
+    def abandon(self) -> None:
+        """Close the file without the final chunk (the disk failed): it reads as truncated.
+
+        Closing retries the failed flush, which fails again; the caller has the first error.
+        """
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._file.close()
 
     def _chunk(self, data: bytes, *, final: bool) -> None:
         sealed = self._aead.encrypt(_nonce(self._index), data, _chunk_aad(self._index, final))

@@ -11,7 +11,16 @@ Each answered call runs its own CallSession task; a failure inside one call is c
 task. Stopping ends calls politely (BYE), lets their sessions write the final records, then
 releases the engines and the assistant.
 
+A restart drains first (``drain``, on SIGTERM): new calls are refused (SIP INVITE and OPTIONS
+503 with Retry-After, media WebSocket upgrades and /healthz 503, AudioSocket calls hung up at
+once) while running calls go on for up to ``server.drain_s``; those still running then are
+apologised to and handed to an agent, recorded as ``interrupted``. A second signal ends the
+wait at once.
+
 A background task deletes call data older than ``call.retention_days``, at start and daily.
+
+At start, the calls this node (``server.node_id``) left ``in_progress`` when it was killed are
+closed as ``interrupted``.
 """
 
 from __future__ import annotations
@@ -21,6 +30,7 @@ import contextlib
 from collections.abc import Mapping
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from ivr.config import AudioSocketConfig, Config, SipConfig, WebSocketConfig
 from ivr.http import HttpProof, build_app
@@ -58,7 +68,10 @@ class BotServer:
         self.websocket: WebSocketMediaServer | None = None
         self.audiosocket: AudioSocketServer | None = None
         self._http: web.AppRunner | None = None
-        self._sessions: set[asyncio.Task[None]] = set()
+        self._sessions: dict[asyncio.Task[None], CallSession] = {}
+        self.draining = False
+        """Refusing new calls before a restart (``drain``)."""
+        self._drain_now = asyncio.Event()
         self.http_proof: HttpProof | None = None
         self._retention: asyncio.Task[None] | None = None
         self.http_port = 0
@@ -69,6 +82,7 @@ class BotServer:
         secrets = read_secrets(self.config)
         if self.services is None:
             self.services = await start_services(self.config)
+        await self._close_interrupted_calls()
         if not any(secrets.values()) and not _allow_lists(self.config):
             log.info(
                 "server.loopback_only",
@@ -122,6 +136,7 @@ class BotServer:
         if self.websocket is not None:
             routes.append(self.websocket.add_routes)
         app = build_app(self.services.metrics, self._transport_stats, routes, self.http_proof)
+        app.middlewares.append(self._refuse_while_draining)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         site = web.TCPSite(self._http, self.config.http.host, self.config.http.port)
@@ -138,6 +153,18 @@ class BotServer:
             ),
         )
 
+    async def _close_interrupted_calls(self) -> None:
+        """Before taking calls: the calls this node left ``in_progress`` (it was killed
+        mid-call) are closed as ``interrupted``; their finished turns are already recorded."""
+        assert self.services is not None
+        records = self.services.records
+        interrupted = await asyncio.to_thread(records.mark_interrupted)
+        if interrupted:
+            log.warning(
+                "records.interrupted_calls",
+                extra=fields(node_id=records.node_id, calls=len(interrupted), call_ids=interrupted),
+            )
+
     @property
     def sip_port(self) -> int:
         return self.sip.port if self.sip is not None else 0
@@ -145,6 +172,42 @@ class BotServer:
     @property
     def audiosocket_port(self) -> int:
         return self.audiosocket.port if self.audiosocket is not None else 0
+
+    async def drain(self) -> None:
+        """Refuse new calls, let running ones finish for up to ``server.drain_s`` (or until
+        ``end_drain``), then hand the rest to an agent and wait for their records."""
+        self.draining = True
+        if self.sip is not None:
+            self.sip.draining = True
+        drain_s = self.config.server.drain_s
+        log.info("server.draining", extra=fields(calls=len(self._sessions), drain_s=drain_s))
+        if self._sessions:
+            ended = asyncio.ensure_future(asyncio.wait(set(self._sessions)))
+            told = asyncio.ensure_future(self._drain_now.wait())
+            await asyncio.wait({ended, told}, timeout=drain_s, return_when="FIRST_COMPLETED")
+            ended.cancel()
+            told.cancel()
+        if self._sessions:
+            log.warning("server.drain_over", extra=fields(calls=len(self._sessions)))
+            for session in self._sessions.values():
+                session.interrupt(f"server stopped: still in the call after {drain_s:g} s")
+            await asyncio.wait(set(self._sessions), timeout=STOP_GRACE_S)
+
+    def end_drain(self) -> None:
+        """Stop waiting for running calls (a second stop signal)."""
+        self._drain_now.set()
+
+    @web.middleware
+    async def _refuse_while_draining(
+        self, request: web.Request, handler: Handler
+    ) -> web.StreamResponse:
+        """While draining: new media streams are refused before their handshake, and /healthz
+        says so, so a load balancer sends callers to another node."""
+        if self.draining and (request.path == "/healthz" or request.path.startswith("/media/")):
+            return web.json_response(
+                {"status": "draining"}, status=503, headers={"Retry-After": "5"}
+            )
+        return await handler(request)
 
     async def stop(self) -> None:
         """End calls politely, let sessions finish their records, release everything."""
@@ -158,7 +221,7 @@ class BotServer:
             if streams is not None:
                 await streams.stop()
         if self._sessions:
-            _, pending = await asyncio.wait(self._sessions, timeout=STOP_GRACE_S)
+            _, pending = await asyncio.wait(set(self._sessions), timeout=STOP_GRACE_S)
             for task in pending:
                 task.cancel()
         if self._http is not None:
@@ -169,16 +232,24 @@ class BotServer:
 
     async def _on_call(self, bridge: CallBridge) -> None:
         assert self.services is not None
+        if self.draining:  # a stream call connected before it could be refused
+            log.info(
+                "call.refused_draining",
+                extra=fields(peer_call_id=bridge.info.call_id, transport=bridge.info.transport),
+            )
+            await bridge.hangup("server draining")
+            return
         task = asyncio.current_task()
+        session = CallSession(bridge, self.services)
         if task is not None:
-            self._sessions.add(task)
+            self._sessions[task] = session
         if isinstance(bridge, StreamBridge):
             bridge.handoff_board = self.handoffs
         try:
-            await CallSession(bridge, self.services).run()
+            await session.run()
         finally:
             if task is not None:
-                self._sessions.discard(task)
+                self._sessions.pop(task, None)
 
     async def _purge_daily(self) -> None:
         """Delete expired call data now and every ``PURGE_EVERY_S``; a failure waits a day."""
@@ -207,23 +278,31 @@ class BotServer:
             "websocket": self.websocket,
             "audiosocket": self.audiosocket,
             "http": self.http_proof,
+            "records": self.services.records if self.services is not None else None,
         }
         return {name: t.stats() for name, t in transports.items() if t is not None}
 
 
 async def serve_forever(config: Config) -> None:
-    """Run the bot until SIGINT/SIGTERM, then stop politely."""
+    """Run the bot until SIGINT/SIGTERM, then drain (a second signal cuts it short) and stop."""
     import signal
 
     server = BotServer(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if stop.is_set():
+            server.end_drain()
+        stop.set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, on_signal)
     await server.start()
     try:
         await stop.wait()
+        await server.drain()
     finally:
         await server.stop()
 

@@ -1,10 +1,14 @@
 """What every call shares, loaded once at start-up: engines, the assistant, the record store and
-the keys recordings are encrypted with."""
+the keys recordings are encrypted with.
+
+The record store names this node (``node_id``) in every call it starts, so that a server
+restarting after a crash closes only its own stranded calls (``BotServer.start``).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import socket
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -40,8 +44,10 @@ class Services:
     """None: calls are not recorded (no ``call.recording_key_file``)."""
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
+        try:
             await self.dialogue.close()
+        except Exception:
+            log.exception("dialogue.close_failed")
         await asyncio.to_thread(self.records.close)
         self.asr.shutdown()
 
@@ -63,7 +69,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
         asyncio.to_thread(tts.warm_up),
         *([] if dialogue is not None else [client.start()]),
     )
-    records = await asyncio.to_thread(CallRecordStore, config.call.records_db)
+    records = await asyncio.to_thread(CallRecordStore, config.call.records_db, node_id(config))
     log.info(
         "services.ready",
         extra=fields(asr=asr.name, tts=tts.describe(), dialogue=config.dialogue.mode),
@@ -82,6 +88,12 @@ def dialogue_client(config: Config) -> DialogueClient:
         action_token=read_secret(config.dialogue.action_token_file, "dialogue.action_token_file"),
         rasa_token=read_secret(config.dialogue.rasa_token_file, "dialogue.rasa_token_file"),
     )
+
+
+def node_id(config: Config) -> str:
+    """This server's name in the call records: ``server.node_id``, else host name and SIP port
+    (two servers on one host and database differ by port)."""
+    return config.server.node_id or f"{socket.gethostname()}:{config.sip.port}"
 
 
 def _warm_up_asr(asr: AsrEngine, rate: int) -> None:

@@ -15,6 +15,14 @@ recorder until its transcript says whether it held a secret.
 A call is keyed by an id the session generates (record, recording file, conversation id); the
 peer's own id for the call is kept in the record and the logs, never used as a key or a path.
 The recording is encrypted as it is written (``ivr.sealed``); without a key there is none.
+
+Faults end in one of two ways, never in dead air or a silent drop. A recording the disk refuses
+is switched off for the rest of the call (noted in the record's details) and the call goes on;
+the record store keeps writes it cannot make yet (``ivr.records``). A failing engine or
+assistant makes the session apologise and hand the caller to an agent; if even the apology
+cannot be synthesised, the caller is handed off without it. Every failure is logged with the
+call id. A server that stops (``BotServer.drain``) ends its remaining calls the same way, as
+``interrupted``.
 """
 
 from __future__ import annotations
@@ -91,7 +99,14 @@ class _Gone:
     failed: bool
 
 
-_Input = _Utterance | _Digits | _Silence | _Gone
+@dataclass
+class _Broken:
+    """The caller side of the session failed: it can no longer hear the caller."""
+
+    reason: str
+
+
+_Input = _Utterance | _Digits | _Silence | _Gone | _Broken
 
 
 class DependencyError(RuntimeError):
@@ -135,6 +150,13 @@ class CallSession:
         self._hung_up = False
         self._gone: _Gone | None = None
         self._bot_ended = False
+        self._conversation: asyncio.Task[None] | None = None
+        self._interrupted = False
+        self._notes: list[asyncio.Task[None]] = []
+        """Record notes written as the call goes (recording failures)."""
+        self._details = dict(bridge.info.extra)
+        """What the record's details start with: the transport's, and notes from before it."""
+        self._recorded = False
 
     @property
     def recognising(self) -> bool:
@@ -152,9 +174,10 @@ class CallSession:
             info.caller,
             info.called,
             recording=str(recording or ""),
-            details=info.extra,
+            details=self._details,
             peer_call_id=self.peer_call_id,
         )
+        self._recorded = True
         self.services.metrics.call_started(info.transport)
         log.info(
             "call.start",
@@ -163,11 +186,17 @@ class CallSession:
             ),
         )
         pump = asyncio.create_task(self._pump(), name=f"pump-{self.call_id}")
+        self._conversation = asyncio.create_task(self._converse(), name=f"call-{self.call_id}")
         try:
-            await asyncio.wait_for(self._converse(), self.config.call.max_call_s)
+            await asyncio.wait_for(self._conversation, self.config.call.max_call_s)
         except asyncio.TimeoutError:
             self._finish("self_served", "maximum call length reached")
             await self.bridge.hangup("max_call_length")
+        except asyncio.CancelledError:
+            if not self._interrupted:
+                raise  # the session itself is being cancelled
+            log.warning("call.interrupted", extra=fields(call_id=self.call_id, reason=self.reason))
+            await self._hand_over(self.reason)
         except DependencyError as exc:
             await self._fail_over(str(exc))
         except Exception as exc:  # a bug must end this call only, never the server
@@ -181,10 +210,23 @@ class CallSession:
             await self._close()
         return self.outcome
 
+    def interrupt(self, reason: str) -> None:
+        """End the call now, apologising and handing the caller to an agent: the server is
+        stopping. The record says ``interrupted`` with ``reason``."""
+        conversation = self._conversation
+        if conversation is None or conversation.done() or self._bot_ended or self._hung_up:
+            return  # not started, or already ending on its own
+        self._finish("interrupted", reason)
+        self._interrupted = True
+        conversation.cancel()
+
     # ---- the conversation ------------------------------------------------------------------
 
     async def _converse(self) -> None:
-        self._asr = await self.services.asr.open_stream_async(self.rate)
+        try:
+            self._asr = await self.services.asr.open_stream_async(self.rate)
+        except Exception as exc:
+            raise DependencyError(f"speech recognition failed: {exc}") from exc
         started = self._loop.time()
         # Who is calling, as the transport saw it: the actions' per-caller limits key on it.
         metadata = {**self._metadata(), IDENTITY_KEY: self.bridge.info.identity}
@@ -197,6 +239,8 @@ class CallSession:
             if isinstance(item, _Gone):
                 self._caller_gone(item)
                 return
+            if isinstance(item, _Broken):
+                raise DependencyError(item.reason)
             record, reply = await self._handle(item)
             if reply is None:
                 self._listen()
@@ -398,8 +442,14 @@ class CallSession:
         finally:
             if ahead is not None and not ahead.done():
                 ahead.cancel()
-                with contextlib.suppress(asyncio.CancelledError, DependencyError):
+                try:
                     await ahead
+                except asyncio.CancelledError:
+                    pass
+                except DependencyError as exc:  # the message it was for is not spoken now
+                    log.warning(
+                        "tts.ahead_failed", extra=fields(call_id=self.call_id, error=str(exc))
+                    )
             for stream in streams:
                 await stream.aclose()
         self._interruptible = True
@@ -417,8 +467,12 @@ class CallSession:
         task = self._speaking
         if task is not None and not task.done():
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await task
+            except asyncio.CancelledError:
+                pass
+            except Exception:
+                log.exception("call.speaking_failed", extra=fields(call_id=self.call_id))
 
     def _listen(self) -> None:
         """Bot finished: re-arm the endpointer and its no-input timer for the caller's turn.
@@ -435,7 +489,17 @@ class CallSession:
     # ---- the caller side -------------------------------------------------------------------
 
     async def _pump(self) -> None:
-        """Move bridge events into the session: audio, keys, hang-up."""
+        """Move bridge events into the session: audio, keys, hang-up.
+
+        If it fails the session could no longer hear the caller, so the call is failed over.
+        """
+        try:
+            await self._move_events()
+        except Exception as exc:
+            log.exception("call.pump_failed", extra=fields(call_id=self.call_id))
+            self._inputs.put_nowait(_Broken(f"caller audio failed: {exc}"))
+
+    async def _move_events(self) -> None:
         if self.echo is not None:
             self.bridge.add_outbound_tap(self.echo.far)
         if self.recorder is not None:
@@ -573,17 +637,34 @@ class CallSession:
         log.error("call.dependency_failed", extra=fields(call_id=self.call_id, reason=reason))
         self.services.metrics.count("error", kind=reason.split(":")[0])
         self._finish("failed", reason)
+        await self._hand_over(reason)
+
+    async def _hand_over(self, reason: str) -> None:
+        """Apologise and pass the caller to an agent; without the apology if the voice fails,
+        and hang up if the transfer fails (a caller is never left in silence)."""
         if self._hung_up:
             return
-        with contextlib.suppress(Exception):
+        try:
             async for chunk in synthesize_stream(  # the operator's text: the same for all
                 self.services.tts, self.config.call.apology, self.rate, cache=True
             ):
                 await self.bridge.play(chunk.pcm)
             await self.bridge.wait_played()
-        with contextlib.suppress(Exception):
-            if not await self.bridge.transfer(self.config.call.agent_uri, {"reason": reason}):
-                await self.bridge.hangup("failed")
+        except Exception:
+            log.exception("call.apology_failed", extra=fields(call_id=self.call_id))
+        target = self.config.call.agent_uri
+        try:
+            transferred = await self.bridge.transfer(target, {"reason": reason})
+        except Exception:
+            log.exception("call.handoff_failed", extra=fields(call_id=self.call_id, target=target))
+            transferred = False
+        if transferred:
+            return
+        log.error("call.handoff_refused", extra=fields(call_id=self.call_id, target=target))
+        try:
+            await self.bridge.hangup("failed")
+        except Exception:
+            log.exception("call.hangup_failed", extra=fields(call_id=self.call_id))
 
     async def _close(self) -> None:
         if self.outcome == "in_progress" and self._gone is not None:
@@ -592,13 +673,27 @@ class CallSession:
             self._finish("abandoned", "call ended")
         for task in self._asr_feeds:
             task.cancel()
+        if self._asr_feeds:
+            await asyncio.wait(self._asr_feeds)
+            for task in self._asr_feeds:
+                if not task.cancelled() and task.exception() is not None:
+                    log.warning(
+                        "asr.feed_failed",
+                        extra=fields(call_id=self.call_id, error=str(task.exception())),
+                    )
         if self._asr is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await self._asr.close()
+            except Exception:
+                log.exception("asr.close_failed", extra=fields(call_id=self.call_id))
         if self.recorder is not None:
             self.recorder.close()
-        with contextlib.suppress(Exception):  # a dialogue that failed has nothing left to drop
+        try:
             await self.services.dialogue.end(self.call_id)
+        except Exception as exc:  # a dialogue that failed has nothing left to drop
+            log.warning("dialogue.end_failed", extra=fields(call_id=self.call_id, error=str(exc)))
+        if self._notes:
+            await asyncio.gather(*self._notes)
         await self.services.records.end_call(self.call_id, self.outcome, self.reason)
         self.services.metrics.call_ended(self.bridge.info.transport, self.outcome)
         log.info(
@@ -612,7 +707,11 @@ class CallSession:
         if not folder or keyring is None:
             return None  # no key configured: recording is off, never plain
         path = Path(folder) / f"{time.strftime('%Y%m%d')}" / f"{self.call_id}{SUFFIX}"
-        self.recorder = StereoRecorder(path, self.rate, keyring)
+        try:
+            self.recorder = StereoRecorder(path, self.rate, keyring, self._recording_failed)
+        except OSError as exc:
+            self._recording_failed(exc)
+            return None
         vad = self.config.vad
         # Back to the pre-roll the endpointer reports (its look-back is at most twice the
         # pre-roll plus the start window), and an utterance plus the time to transcribe it.
@@ -620,6 +719,19 @@ class CallSession:
             2 * vad.pre_roll_ms + vad.speech_start_ms + 200, vad.max_utterance_ms + 15_000
         )
         return path
+
+    def _recording_failed(self, exc: OSError) -> None:
+        """The disk refused the recording (full, unwritable): the call goes on unrecorded, and
+        its record says why."""
+        log.error("recording.failed", extra=fields(call_id=self.call_id, error=str(exc)))
+        self.services.metrics.count("error", kind="recording failed")
+        note = f"recording stopped: {exc}"
+        if not self._recorded:
+            self._details["recording_error"] = note
+            return
+        self._notes.append(
+            asyncio.create_task(self.services.records.note(self.call_id, "recording_error", note))
+        )
 
     def _metadata(self) -> dict[str, Any]:
         info = self.bridge.info

@@ -22,7 +22,9 @@ def serve(ctx: click.Context) -> None:
     """Answer calls: SIP on sip.port (UDP+TCP), HTTP /healthz, /metrics and the media-stream
     WebSockets /media/{twilio,asterisk,pcm} on http.port, AudioSocket on audiosocket.port.
 
-    Trains the assistant first if its data, domain or config changed. Ctrl-C ends calls politely.
+    Trains the assistant first if its data, domain or config changed. SIGTERM or Ctrl-C drains:
+    new calls are refused, running calls go on for up to server.drain_s, then the server exits
+    (a second signal ends the wait). Calls a crash left in progress are marked interrupted.
     """
     import asyncio
 

@@ -201,6 +201,8 @@ class SipServer:
         self._bans_logged = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self.draining = False
+        """Set while the server drains before a restart: INVITE and OPTIONS get 503."""
         self._counters: Counter[str] = Counter()
         self._media_totals: Counter[str] = Counter()
 
@@ -605,6 +607,8 @@ class SipServer:
         method = request.method
         if method == "INVITE":
             self._handle_invite(request, transaction)
+        elif method == "OPTIONS" and self.draining:
+            self.reply(transaction, 503, headers=[("Retry-After", "5")])
         elif method == "OPTIONS":
             self.reply(transaction, 200, headers=self.capability_headers())
         elif method in NO_DIALOG_METHODS:
@@ -673,7 +677,7 @@ class SipServer:
         if not self._authenticated(request, transaction):
             return
         self.stats_add("calls_offered")
-        if self._stopping:
+        if self._stopping or self.draining:
             self.stats_add("calls_rejected")
             self.reply(transaction, 503, headers=[("Retry-After", "5")])
             return

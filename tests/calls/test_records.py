@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sqlite3
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,8 +18,9 @@ from ivr.http import build_app
 from ivr.metrics import Metrics
 from ivr.recording import StereoRecorder
 from ivr.recording_keys import Keyring
-from ivr.records import CallRecordStore, TurnRecord, mask_caller
+from ivr.records import BUSY_TIMEOUT_S, CallRecordStore, TurnRecord, mask_caller
 from ivr.sealed import open_recording
+from tests.postgres import PostgresCluster
 
 
 @pytest.fixture
@@ -234,3 +239,71 @@ async def test_calls_cli_lists_calls_and_shows_turns(tmp_path: Path) -> None:
     assert "peer call id: 9f3e@pbx" in by_peer.output
     missing = runner.invoke(main, ["--set", f"call.records_db={url}", "calls", "show", "nope"])
     assert missing.exit_code == 1 and "no call with id" in missing.output
+
+
+async def test_writes_to_a_locked_database_wait_in_order_and_are_written_when_it_frees(
+    store: CallRecordStore, tmp_path: Path
+) -> None:
+    holder = sqlite3.connect(tmp_path / "calls.db", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        await store.start_call("c1", "sip", "sip:+15551234567@pbx")
+        await store.add_turn(TurnRecord("c1", 1, 0.0, "speech", transcript="lost card"))
+        await store.note("c1", "recording_error", "recording stopped: disk full")
+        await store.end_call("c1", "self_served", "caller_done")
+        assert time.monotonic() - started < 3 * BUSY_TIMEOUT_S, "a locked store costs a call ~1 s"
+        assert store.stats() == {"backlog": 4, "dropped": 0}  # on /metrics
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
+    deadline = time.monotonic() + 15
+    while store.backlog and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    call = store.call("c1")
+    assert call is not None and call["outcome"] == "self_served" and call["turns"] == 1
+    assert json.loads(call["details"]) == {"recording_error": "recording stopped: disk full"}
+    assert store.dropped == 0
+
+
+async def test_writes_while_postgresql_is_down_are_written_when_it_is_back() -> None:
+    cluster = PostgresCluster()
+    try:
+        store = CallRecordStore(cluster.url, node_id="node-a")
+        await store.start_call("c1", "sip", "sip:+15551234567@pbx")
+        cluster.stop()
+        await store.add_turn(TurnRecord("c1", 1, 0.0, "speech", transcript="lost card"))
+        await store.end_call("c1", "handed_off", "caller_request")
+        assert store.backlog == 2
+        cluster.start()
+        deadline = time.monotonic() + 30
+        while store.backlog and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        call = store.call("c1")
+        assert call is not None and call["outcome"] == "handed_off" and call["turns"] == 1
+        assert call["node_id"] == "node-a"
+        store.close()
+    finally:
+        cluster.remove()
+
+
+async def test_a_restart_marks_only_its_own_calls_left_in_progress_as_interrupted(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path}/calls.db"
+    ours, theirs = CallRecordStore(url, node_id="a"), CallRecordStore(url, node_id="b")
+    await ours.start_call("cut", "sip", "sip:+15551234567@pbx")
+    await ours.add_turn(TurnRecord("cut", 1, 1234.5, "speech", transcript="lost card"))
+    await ours.start_call("done", "sip", "sip:+15551234567@pbx")
+    await ours.end_call("done", "self_served", "caller_done")
+    await theirs.start_call("live", "sip", "sip:+15557654321@pbx")
+    theirs.close()
+    ours.close()
+    restarted = CallRecordStore(url, node_id="a")
+    assert restarted.mark_interrupted() == ["cut"]
+    cut = restarted.call("cut")
+    assert cut is not None and cut["outcome"] == "interrupted" and cut["ended_at"] == 1234.5
+    assert len(restarted.turns("cut")) == 1
+    assert restarted.call("done")["outcome"] == "self_served"  # type: ignore[index]
+    assert restarted.call("live")["outcome"] == "in_progress"  # type: ignore[index]
+    restarted.close()

@@ -8,8 +8,6 @@ and their own conversation ids, so they do not see each other's money moves.
 from __future__ import annotations
 
 import logging
-import shutil
-import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,6 +19,7 @@ from dialogue.actions import runtime as actions_runtime
 from dialogue.bank import BankRepository, open_repository
 from dialogue.knowledge import KnowledgeBase
 from dialogue.secrets import SecretVault
+from tests.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "data" / "bank" / "seed.yml"
@@ -119,65 +118,8 @@ def conversation() -> str:
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A throw-away PostgreSQL cluster (skipped where PostgreSQL is not installed)."""
-    import os
-    import pwd
-    import socket
-    import tempfile
-
-    initdb = shutil.which("initdb")
-    pg_ctl = shutil.which("pg_ctl")
-    if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
-    run_as: list[str] = []
-    # Not under pytest's private tmp dir: the postgres user must be able to reach it.
-    base = Path(tempfile.mkdtemp(prefix="bank-pg-"))
-    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
-        runuser = shutil.which("runuser")
-        try:
-            pwd.getpwnam("postgres")
-        except KeyError:
-            runuser = None
-        if runuser is None:
-            shutil.rmtree(base)
-            pytest.skip("running as root without a 'postgres' user and runuser")
-        shutil.chown(base, "postgres")
-        run_as = [runuser, "-u", "postgres", "--"]
-    data = base / "data"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    cluster = PostgresCluster()
     try:
-        subprocess.run(
-            [*run_as, initdb, "-D", str(data), "-U", "bank", "--auth=trust", "-E", "UTF8"],
-            check=True,
-            capture_output=True,
-        )
-        subprocess.run(
-            [
-                *run_as,
-                pg_ctl,
-                "-D",
-                str(data),
-                "-l",
-                str(base / "pg.log"),
-                "-w",
-                "-o",
-                f"-p {port} -k {base} -c listen_addresses=127.0.0.1",
-                "start",
-            ],
-            check=True,
-            capture_output=True,
-        )
-        import psycopg2
-
-        admin = psycopg2.connect(f"postgresql://bank@127.0.0.1:{port}/postgres")
-        admin.autocommit = True
-        with admin.cursor() as cursor:
-            cursor.execute("CREATE DATABASE bank")
-        admin.close()
-        yield f"postgresql://bank@127.0.0.1:{port}/bank"
+        yield cluster.url
     finally:
-        subprocess.run(
-            [*run_as, pg_ctl, "-D", str(data), "-m", "fast", "-w", "stop"], capture_output=True
-        )
-        shutil.rmtree(base, ignore_errors=True)
+        cluster.remove()
