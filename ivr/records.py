@@ -101,8 +101,12 @@ INTERRUPTED_REASON = "the server stopped mid-call (found in progress at its next
 
 
 def new_call_id() -> str:
-    """A fresh call id: UTC start time (sorts by time) and 48 random bits; only [0-9a-z-]."""
-    return f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}-{secrets.token_hex(6)}"
+    """A fresh call id: UTC start time (sorts by time) and 48 random bits; only [0-9a-z].
+
+    Letters part every run of digits (``20261205t142501z3fa9c1d2e4b5``), so the log masking of
+    long numbers, which must hide account and card numbers, leaves the id readable.
+    """
+    return f"{time.strftime('%Y%m%dt%H%M%Sz', time.gmtime())}{secrets.token_hex(6)}"
 
 
 @dataclass

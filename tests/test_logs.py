@@ -6,6 +6,7 @@ import json
 import logging
 
 from ivr.logs import _JsonFormatter, fields
+from ivr.records import new_call_id
 
 
 def _record(message: str, **values: object) -> logging.LogRecord:
@@ -34,3 +35,9 @@ def test_json_line_masks_numbers_inside_nested_fields() -> None:
     line = _JsonFormatter().format(_record("call.start", extra={"caller": "+4915155501234"}))
     assert "55501234" not in line
     assert "1234" in json.loads(line)["extra"]
+
+
+def test_a_bot_call_id_stays_readable_in_a_log_line() -> None:
+    call_id = new_call_id()
+    line = _JsonFormatter().format(_record("call.start", call_id=call_id))
+    assert json.loads(line)["call_id"] == call_id
