@@ -36,7 +36,17 @@ SAID_PIN = "4321"
 _DIGIT = r"(?:zero|one|two|three|four|five|six|seven|eight|nine)"
 DIGITS_READ_OUT = re.compile(rf"\b{_DIGIT}(?: {_DIGIT})+\b")
 """Two or more digits in a row, as ``normalise_text`` spells numbers: figures, not "press 1"."""
-TRACES = re.compile(r"4\W{0,3}3\W{0,3}2\W{0,3}1|four\W+three\W+two\W+one", re.IGNORECASE)
+
+
+def spelled(digits: str) -> str:
+    """A pattern for ``digits`` in any spacing, but not inside a longer number (a time stamp,
+    a confidence score), which may hold the same four digits by chance."""
+    return r"(?<![\d.])" + r"\W{0,3}".join(digits) + r"(?!\d)"
+
+
+TRACES = re.compile(rf"{spelled(SAID_PIN)}|four\W+three\W+two\W+one", re.IGNORECASE)
+"""The PIN said out of turn, in figures or words."""
+ALICES_PIN = re.compile(spelled(PIN))
 
 
 def with_fresh_prompt_cache(services: Services, folder: Path) -> Services:
@@ -94,13 +104,13 @@ async def test_a_pin_said_out_of_turn_is_redacted_everywhere_and_muted_in_the_re
     said = [t["transcript"] for t in turns if t["input_kind"] == "speech"]
     assert any("[PIN]" in t for t in said), f"the PIN was not recognised as one: {said}"
     assert not TRACES.search(json.dumps(turns)), turns
-    assert PIN not in json.dumps(turns)
+    assert not ALICES_PIN.search(json.dumps(turns))
 
     logged = [getattr(r, "ivr_fields", {}) for r in caplog.records]
     finals = [f for f in logged if f.get("text") and "[PIN]" in f["text"]]
     assert finals and finals[0]["redacted"] is True, "asr.final shows the redaction"
     everything = caplog.text + json.dumps(logged, default=str)
-    assert not TRACES.search(everything) and PIN not in everything
+    assert not TRACES.search(everything) and not ALICES_PIN.search(everything)
 
     assert services.recording_keys is not None
     _, _, pcm = open_recording(row["recording"], services.recording_keys)
