@@ -20,6 +20,7 @@ import os
 import random
 import re
 import shutil
+import sqlite3
 import sys
 import tempfile
 import time
@@ -204,6 +205,7 @@ async def _fuzz_bot(
     counters = _deltas(before, await bot.counters() if alive else before)
 
     checks = _checks(plan, load, alive, idle, baseline, after, results_calls, new_call)
+    records = _records(bot.records_db, [c.call_id for c in [*results_calls, new_call]])
     return {
         "settings": {**asdict(plan), "out_dir": str(plan.out_dir), "rtp_range": list(rtp_range)},
         "passed": all(check.passed for check in checks),
@@ -220,8 +222,9 @@ async def _fuzz_bot(
             "idle": asdict(idle),
             "warm_up_calls_ok": all(_completed(call, 1) for call in warm),
         },
-        "calls": [_call_row(call, plan.turns) for call in results_calls],
-        "new_call": _call_row(new_call, NEW_CALL_TURNS),
+        "calls": [_call_row(call, plan.turns, records) for call in results_calls],
+        "new_call": _call_row(new_call, NEW_CALL_TURNS, records),
+        "bot_calls": records["by_outcome"],
         "counters": counters,
     }
 
@@ -275,9 +278,31 @@ def _completed(call: CallResult, turns: int) -> bool:
     )
 
 
-def _call_row(call: CallResult, turns: int) -> dict[str, Any]:
+def _records(records_db: Path, peer_ids: list[str]) -> dict[str, Any]:
+    """From the bot's call records: how the real calls ended (by SIP Call-ID), and how many
+    calls of each transport ended with each outcome (the fuzz's calls included)."""
+    if not records_db.is_file():
+        return {"by_peer": {}, "by_outcome": []}
+    marks = ", ".join("?" for _ in peer_ids)
+    with sqlite3.connect(records_db) as db:
+        ended = db.execute(
+            f"SELECT peer_call_id, outcome, reason, turns FROM calls "
+            f"WHERE peer_call_id IN ({marks})",
+            peer_ids,
+        ).fetchall()
+        by_outcome = db.execute(
+            "SELECT transport, outcome, COUNT(*) FROM calls GROUP BY transport, outcome"
+        ).fetchall()
+    return {
+        "by_peer": {peer: {"outcome": o, "reason": r, "turns": t} for peer, o, r, t in ended},
+        "by_outcome": [{"transport": t, "outcome": o, "calls": n} for t, o, n in by_outcome],
+    }
+
+
+def _call_row(call: CallResult, turns: int, records: dict[str, Any]) -> dict[str, Any]:
     return {
         "call_id": call.call_id,
+        "bot_record": records["by_peer"].get(call.call_id),
         "completed_script": _completed(call, turns),
         "turns": len(call.turns),
         "missing_replies": sum(1 for t in call.turns if t.latency_ms is None),
@@ -371,7 +396,8 @@ def summarise_log(path: Path, limit: int = 20) -> dict[str, Any]:
             continue
         levels[entry["level"]] += 1
         error = str(entry.get("error") or "").strip().splitlines()
-        what = f"{entry.get('logger')}: {str(entry.get('event'))[:100]}"
+        event = " ".join(str(entry.get("event")).split())
+        what = f"{entry.get('logger')}: {event[:100]}"
         if error:
             what += f" [{error[-1][:100]}]"
         groups[(entry["level"], what)] += 1
@@ -427,6 +453,13 @@ def format_fuzz(results: dict[str, Any]) -> str:
         counts = f"{log['warnings']} warnings, {log['errors']} errors"
         lines += ["", f"bot log: {counts}; the most frequent:"]
         lines += [f"  {row['count']:>6} {row['level']:<7} {row['what']}" for row in log["top"]]
+    lines += ["", "how the bot recorded the real calls:"]
+    for row in [*results["calls"], results["new_call"]]:
+        record = row.get("bot_record") or {}
+        lines.append(
+            f"  {row['call_id']}: {record.get('outcome', 'no record')}"
+            f" {record.get('reason', '')} ({record.get('turns', 0)} turns recorded)"
+        )
     lines += ["", "checks:"]
     lines += [
         f"  {'PASS' if c['passed'] else 'FAIL'}  {c['name']:<28} {c['detail']}"
