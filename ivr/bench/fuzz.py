@@ -380,8 +380,8 @@ def _call_detail(call: CallResult, turns: int) -> str:
 
 
 def summarise_log(path: Path, limit: int = 20) -> dict[str, Any]:
-    """The bot's warnings and errors, grouped by logger and event (exception type included),
-    errors first."""
+    """The bot's warnings and errors, grouped by logger and event (exception type included;
+    numbers such as ports and sizes read as N), errors first."""
     if not path.is_file():
         return {"warnings": 0, "errors": 0, "top": []}
     groups: Counter[tuple[str, str]] = Counter()
@@ -396,7 +396,7 @@ def summarise_log(path: Path, limit: int = 20) -> dict[str, Any]:
             continue
         levels[entry["level"]] += 1
         error = str(entry.get("error") or "").strip().splitlines()
-        event = " ".join(str(entry.get("event")).split())
+        event = re.sub(r"\d+", "N", " ".join(str(entry.get("event")).split()))
         what = f"{entry.get('logger')}: {event[:100]}"
         if error:
             what += f" [{error[-1][:100]}]"
