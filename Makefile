@@ -18,7 +18,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester \
 	chromium
 
-.PHONY: setup system-deps run test lint train bench bench-speech clean
+.PHONY: setup system-deps run test lint train bench bench-speech fuzz soak clean
 
 setup: system-deps $(STAMP)
 
@@ -59,6 +59,15 @@ bench: setup train
 
 bench-speech: setup
 	$(IVR) bench speech
+
+# Hostile traffic (100,000 mutated SIP, RTP, WebSocket, AudioSocket inputs) at a bot on 127.0.0.1
+# while two real calls talk; fails unless the bot survives unchanged. Bounded in count and time.
+fuzz: setup train
+	$(IVR) bench fuzz
+
+# 12 concurrent talking calls for 30 minutes; prints memory and open-file slopes per hour.
+soak: setup train
+	$(IVR) bench soak
 
 clean:
 	rm -rf $(VENV) models var .mypy_cache .ruff_cache .pytest_cache

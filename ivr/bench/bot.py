@@ -95,6 +95,19 @@ class UsageMeter:
         )
 
 
+@dataclass
+class Footprint:
+    """What a process holds right now: open file descriptors (sockets included) and memory."""
+
+    open_files: int
+    rss_mb: float
+
+    @classmethod
+    def of(cls, pid: int) -> Footprint:
+        process = psutil.Process(pid)
+        return cls(process.num_fds(), round(process.memory_info().rss / 2**20, 1))
+
+
 class Subprocess:
     """A long-running child with its output in a log file; stopped with SIGTERM, then SIGKILL."""
 
@@ -187,19 +200,33 @@ class BotEndpoint:
 
         Read from the Prometheus text: /healthz tells only whether the bot is up.
         """
+        counters = await self.counters()
+        return {
+            name.removeprefix("sip."): int(value)
+            for name, value in counters.items()
+            if name.startswith("sip.")
+        }
+
+    async def counters(self) -> dict[str, float]:
+        """Every transport counter (``sip.calls_rejected``, ``websocket.bad_input_closed``, ...)
+        and event count (``event.error.tts``) from /metrics, by a flat name."""
         timeout = aiohttp.ClientTimeout(total=5)
         async with (
             aiohttp.ClientSession(timeout=timeout) as session,
             session.get(f"http://127.0.0.1:{self.http_port}/metrics") as response,
         ):
             text = await response.text()
-        return {
-            sample.labels["name"]: int(sample.value)
-            for family in text_string_to_metric_families(text)
-            if family.name == "ivr_transport"
-            for sample in family.samples
-            if sample.labels.get("transport") == "sip"
-        }
+        out: dict[str, float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                labels = sample.labels
+                if family.name == "ivr_transport":
+                    out[f"{labels['transport']}.{labels['name']}"] = sample.value
+                elif sample.name == "ivr_events_total":
+                    out[".".join(("event", labels["event"], labels["kind"])).rstrip(".")] = (
+                        sample.value
+                    )
+        return out
 
 
 class BotProcess(Subprocess):

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ivr.bench.uac import SipCallError, SipUac
@@ -192,11 +193,15 @@ async def place_call(
     until: float,
     listen_cap_s: float = 12.0,
     first_line: int = 0,
+    min_turns: int = 0,
+    on_media: Callable[[tuple[str, int]], None] | None = None,
 ) -> CallResult:
     """Call the bot, wait out its greeting, say ``turns`` lines (cycling), hang up.
 
-    Stops early at loop time ``until`` or when the bot hangs up; never raises for a failed call
-    (the error is in the result), so one bad call does not end a load level.
+    Stops early at loop time ``until`` (but not before ``min_turns`` lines: a script that must
+    be completed) or when the bot hangs up; never raises for a failed call (the error is in
+    the result), so one bad call does not end a load level. ``on_media`` learns the bot's RTP
+    address once the call is answered.
     """
     loop = asyncio.get_running_loop()
     uac = SipUac(server)
@@ -207,13 +212,15 @@ async def place_call(
         await rtp.open()
         media = await uac.invite(rtp.port)
         rtp.start((media.remote_address, media.remote_port))
+        if on_media is not None:
+            on_media((media.remote_address, media.remote_port))
         answered = loop.time()
         # Speak only once the greeting has been heard out: a caller talking over a greeting
         # that cannot be interrupted is cut into fragments, and those turns measure nothing.
         await rtp.audible(REPLY_TIMEOUT_S)
         await rtp.quiet(answered, GREETING_CAP_S)
         for turn in range(turns):
-            if uac.ended.is_set() or loop.time() >= until:
+            if uac.ended.is_set() or (turn >= min_turns and loop.time() >= until):
                 break
             line = lines[(first_line + turn) % len(lines)]
             voiced_at = await rtp.say(line)

@@ -174,6 +174,80 @@ def bench_calls(
     click.echo(format_table(results))
 
 
+@bench.command("fuzz")
+@click.option("--count", type=int, default=100_000, show_default=True, help="Inputs to send.")
+@click.option(
+    "--seconds", type=float, default=150.0, show_default=True, help="Upper bound on the fuzz."
+)
+@click.option(
+    "--turns", type=int, help="Lines each real call must get replies to (default: the script, 6)."
+)
+@click.option("--seed", type=int, default=15, show_default=True, help="Seed of the mutations.")
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for fuzz.json.")
+@click.pass_context
+def bench_fuzz(
+    ctx: click.Context, count: int, seconds: float, turns: int | None, seed: int, out: str | None
+) -> None:
+    """Mutated SIP (UDP, TCP), RTP, WebSocket and AudioSocket inputs at a bot on 127.0.0.1
+    while two real calls talk; then checks the bot is alive, back to its baseline open files
+    and memory, the calls finished their scripts and a new call is answered (exit 1 if not).
+
+    Figures are printed and written to bench/results/fuzz.json (the bot's log beside it).
+    """
+    import asyncio
+    from pathlib import Path
+
+    from ivr.bench.fuzz import FuzzPlan, format_fuzz, run_fuzz
+
+    plan = FuzzPlan(
+        count=count,
+        seconds=seconds,
+        seed=seed,
+        overrides=list(ctx.find_root().params.get("overrides") or ()),
+    )
+    if turns is not None:
+        plan.turns = turns
+    if out:
+        plan.out_dir = Path(out)
+    results = asyncio.run(run_fuzz(config_of(ctx), plan, echo=click.echo))
+    click.echo(format_fuzz(results))
+    if not results["passed"]:
+        ctx.exit(1)
+
+
+@bench.command("soak")
+@click.option("--calls", type=int, default=12, show_default=True, help="Concurrent calls.")
+@click.option("--minutes", type=float, default=30.0, show_default=True, help="Length of the soak.")
+@click.option(
+    "--sample-seconds", type=float, default=60.0, show_default=True, help="Sampling interval."
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for soak.json.")
+@click.pass_context
+def bench_soak(
+    ctx: click.Context, calls: int, minutes: float, sample_seconds: float, out: str | None
+) -> None:
+    """Concurrent talking calls (re-dialled as they end) against a bot on 127.0.0.1, sampling
+    its memory, open files, underruns and errors; prints each sample and the slopes per hour.
+
+    Written to bench/results/soak.json.
+    """
+    import asyncio
+    from pathlib import Path
+
+    from ivr.bench.soak import SoakPlan, format_soak, run_soak
+
+    plan = SoakPlan(
+        calls=calls,
+        minutes=minutes,
+        sample_s=sample_seconds,
+        overrides=list(ctx.find_root().params.get("overrides") or ()),
+    )
+    if out:
+        plan.out_dir = Path(out)
+    results = asyncio.run(run_soak(config_of(ctx), plan, echo=click.echo))
+    click.echo(format_soak(results))
+
+
 def _clock(epoch: float) -> str:
     import time
 
