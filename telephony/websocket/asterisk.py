@@ -28,6 +28,7 @@ from telephony.websocket.serializer import (
     check_audio_size,
     check_digit,
     json_object,
+    peer_text,
 )
 
 _CODECS: dict[str, tuple[Callable[[bytes], bytes], Callable[[bytes], bytes], int]] = {
@@ -101,19 +102,22 @@ class AsteriskSerializer(Serializer):
         if codec not in _CODECS:
             raise ValueError(f"unsupported format {codec!r}; use one of {', '.join(_CODECS)}")
         self.codec = codec
-        connection = str(params.get("connection_id", ""))
-        call_id = str(params.get("channel_id") or connection or params.get("channel") or "")
+        connection = peer_text(params.get("connection_id"), "connection_id")
+        channel = peer_text(params.get("channel"), "channel")
+        call_id = peer_text(params.get("channel_id"), "channel_id") or connection or channel
         if not call_id:
             raise ValueError("MEDIA_START without connection_id or channel")
         variables = params.get("channel_variables") or {}
         return StreamStart(
             call_id=call_id,
-            caller=str(variables.get("CALLERID(num)", "")) if isinstance(variables, dict) else "",
+            caller=peer_text(variables.get("CALLERID(num)"), "CALLERID(num)")
+            if isinstance(variables, dict)
+            else "",
             extra={
                 "format": "asterisk",
                 "codec": codec,
                 "connection_id": connection,
-                "channel": str(params.get("channel", "")),
+                "channel": channel,
             },
         )
 

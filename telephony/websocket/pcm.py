@@ -25,6 +25,7 @@ from telephony.websocket.serializer import (
     check_audio_size,
     check_digit,
     json_object,
+    peer_text,
 )
 
 CALL_RATE = 8000
@@ -70,8 +71,8 @@ class PcmSerializer(Serializer):
         self._inbound = StreamResampler(rate, CALL_RATE, quality="LQ")
         self._outbound = StreamResampler(CALL_RATE, rate, quality="QQ")
         return StreamStart(
-            call_id=str(data.get("call_id") or f"pcm-{uuid.uuid4().hex[:12]}"),
-            caller=str(data.get("caller") or ""),
+            call_id=peer_text(data.get("call_id"), "call_id") or f"pcm-{uuid.uuid4().hex[:12]}",
+            caller=peer_text(data.get("caller"), "caller"),
             extra={"format": "pcm", "rate": rate},
         )
 

@@ -134,6 +134,26 @@ def check_json_depth(text: str) -> None:
         raise ValueError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
 
 
+MAX_PEER_TEXT = 128
+"""Longest id or caller number a peer may give: they are kept in records and logs."""
+
+
+def peer_text(value: Any, name: str) -> str:
+    """A short printable string the peer gave (a call id, a caller number); "" for none.
+
+    Anything else (an object, a kilobyte of text, control characters) is refused with
+    ValueError, so no peer can put an object or an unbounded line into a record or a log.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{name} must be text, not {type(value).__name__}")
+    text = str(value)
+    if len(text) > MAX_PEER_TEXT or not text.isprintable():
+        raise ValueError(f"{name} must be printable text of at most {MAX_PEER_TEXT} characters")
+    return text
+
+
 def check_digit(digit: Any) -> str:
     if not isinstance(digit, str) or len(digit) != 1 or digit.upper() not in DTMF_EVENTS:
         raise ValueError(f"DTMF digit {digit!r} is not one keypad key")

@@ -27,6 +27,7 @@ from telephony.websocket.serializer import (
     check_audio_size,
     check_digit,
     json_object,
+    peer_text,
 )
 
 MEDIA_FORMAT = {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
@@ -68,8 +69,8 @@ class TwilioSerializer(Serializer):
         if self.stream_sid:
             raise ValueError("a second start in one stream")
         start = _section(data, "start")
-        sid = data.get("streamSid") or start.get("streamSid")
-        if not isinstance(sid, str) or not sid:
+        sid = peer_text(data.get("streamSid") or start.get("streamSid"), "streamSid")
+        if not sid:
             raise ValueError("start without a streamSid")
         media_format = start.get("mediaFormat", MEDIA_FORMAT)
         if not isinstance(media_format, dict) or any(
@@ -80,11 +81,10 @@ class TwilioSerializer(Serializer):
         if not isinstance(params, dict):
             raise ValueError("customParameters must be an object")
         self.stream_sid = sid
-        call_sid = str(start.get("callSid") or sid)
         return StreamStart(
-            call_id=call_sid,
-            caller=str(params.get("caller") or params.get("From") or ""),
-            called=str(params.get("called") or params.get("To") or ""),
+            call_id=peer_text(start.get("callSid"), "callSid") or sid,
+            caller=peer_text(params.get("caller") or params.get("From"), "caller"),
+            called=peer_text(params.get("called") or params.get("To"), "called"),
             extra={
                 "format": "twilio",
                 "stream_sid": sid,

@@ -172,3 +172,34 @@ def test_pcm_format_resamples_a_16khz_client_and_checks_its_messages() -> None:
         serializer.parse(b"\x00\x01\x02")
     with pytest.raises(ValueError, match="rate 11025"):
         PcmSerializer().parse('{"event": "start", "rate": 11025}')
+
+
+@pytest.mark.parametrize(
+    ("serializer", "start"),
+    [
+        (
+            TwilioSerializer,
+            {"event": "start", "streamSid": "MZ1", "start": {"callSid": {"a": ["b"] * 50}}},
+        ),
+        (
+            TwilioSerializer,
+            {
+                "event": "start",
+                "streamSid": "MZ1",
+                "start": {"customParameters": {"caller": ["+15550100"]}},
+            },
+        ),
+        (TwilioSerializer, {"event": "start", "streamSid": "MZ" + "9" * 500, "start": {}}),
+        (PcmSerializer, {"event": "start", "call_id": "x" * 129}),
+        (PcmSerializer, {"event": "start", "caller": "+1555\n0100"}),
+        (AsteriskSerializer, {"event": "MEDIA_START", "channel_id": {"id": 1}}),
+    ],
+)
+def test_a_peer_id_that_is_not_short_printable_text_refuses_the_start(serializer, start) -> None:
+    with pytest.raises(ValueError, match="must be"):
+        serializer().parse(json.dumps(start))
+
+
+def test_a_numeric_peer_id_is_kept_as_text() -> None:
+    start = PcmSerializer().parse(json.dumps({"event": "start", "call_id": 42, "caller": 5550100}))
+    assert (start.call_id, start.caller) == ("42", "5550100")
