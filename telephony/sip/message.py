@@ -715,6 +715,9 @@ def parse_message(data: bytes) -> SipRequest | SipResponse:
         name = name.rstrip(" \t")
         if not colon or not is_token(name):
             raise SipParseError(f"header line {line[:60]!r} is not '<name>: <value>'")
+        if "\r" in value:
+            # CR only ends a line (with LF): a bare one would be echoed into our answer.
+            raise SipParseError(f"header {name[:40]!r} holds a bare carriage return")
         headers.append((canonical_name(name), value.strip(" \t")))
         if len(headers) == MAX_HEADER_LINES:
             break

@@ -428,4 +428,11 @@ INVALID = {
         _options("OPTIONS sip:user@example.com SIP/2.0", "This line has no colon"),
         ("drop", None),
     ),
+    # A bare CR inside a Via (a live fuzz's bit flip): echoing it would break our answer.
+    "bare-cr": (
+        _options("OPTIONS sip:user@example.com SIP/2.0").replace(
+            b";branch=", b";branch=\rx;branch=", 1
+        ),
+        ("drop", None),
+    ),
 }
