@@ -301,6 +301,9 @@ class StreamLimitsConfig:
 
     max_unstarted: int = 8
     """Connections at once that have not sent their start message; more are refused."""
+    max_calls_per_source: int = 4
+    """Connections at once from one address while this transport has no proof configured
+    (token, Twilio auth token, allow-list): one unverified peer cannot take every line."""
     start_timeout_s: float = 10.0
     """A new connection must send its start message (Twilio start, UUID, ...) within this."""
     idle_timeout_s: float = 30.0
@@ -542,6 +545,8 @@ def check_stream_limits(name: str, limits: StreamLimitsConfig) -> None:
     """A stream transport's limits are usable: each error names its key."""
     if limits.max_unstarted < 1:
         raise ConfigError(f"{name}.max_unstarted must be >= 1")
+    if limits.max_calls_per_source < 1:
+        raise ConfigError(f"{name}.max_calls_per_source must be >= 1")
     for key in ("start_timeout_s", "idle_timeout_s", "flood_close_s"):
         if not getattr(limits, key) > 0:
             raise ConfigError(f"{name}.{key} must be positive")

@@ -365,6 +365,7 @@ def _stream_limits(section: WebSocketConfig | AudioSocketConfig) -> StreamLimits
     return StreamLimits(
         max_calls=section.max_calls,
         max_unstarted=section.max_unstarted,
+        max_calls_per_source=section.max_calls_per_source,
         start_timeout_s=section.start_timeout_s,
         idle_timeout_s=section.idle_timeout_s,
         input_rate=InputRate(

@@ -64,6 +64,9 @@ class StreamLimits:
     """Connections at once, started or not; more are refused before the handshake."""
     max_unstarted: int = 8
     """Connections at once that have not sent their start message yet."""
+    max_calls_per_source: int = 4
+    """Connections at once from one address that proved nothing (no token, signature or
+    allow-list configured): one unverified peer cannot take every line."""
     start_timeout_s: float = 10.0
     """How long a new connection may take to send its start message."""
     idle_timeout_s: float = 30.0
@@ -336,6 +339,8 @@ class Place:
     """A connection's hold on one of its transport's ``max_calls`` places, until it closes."""
 
     peer: str
+    host: str = ""
+    """The peer's address, for the per-source bound ("" for a proven peer: not bounded)."""
     started: bool = False
     """The start message arrived: the connection is a call, not a pending stranger."""
 
@@ -357,10 +362,12 @@ class StreamCalls:
     def unstarted(self) -> int:
         return sum(1 for place in self._places if not place.started)
 
-    def admit(self, peer: str) -> Place | None:
+    def admit(self, peer: str, unproven_host: str = "") -> Place | None:
         """A place for a new connection, or None (refused, counted) when the transport is full.
 
         Asked before the handshake: a refused peer costs no WebSocket and no read.
+        ``unproven_host``: the address of a peer that proved nothing (no proof is configured);
+        such an address holds at most ``max_calls_per_source`` places.
         """
         if len(self._places) >= self.limits.max_calls:
             self.refuse("busy", peer, f"{len(self._places)} connections open (max_calls)")
@@ -368,7 +375,12 @@ class StreamCalls:
         if self.unstarted >= self.limits.max_unstarted:
             self.refuse("unstarted", peer, f"{self.unstarted} connections not started yet")
             return None
-        place = Place(peer)
+        if unproven_host:
+            held = sum(1 for place in self._places if place.host == unproven_host)
+            if held >= self.limits.max_calls_per_source:
+                self.refuse("source_busy", peer, f"{held} connections from this address")
+                return None
+        place = Place(peer, unproven_host)
         self._places.add(place)
         return place
 
@@ -433,6 +445,7 @@ class StreamCalls:
             "bad_input_closed": 0,
             "refused_busy": 0,
             "refused_unstarted": 0,
+            "refused_source_busy": 0,
             "connections_rejected_start_timeout": 0,
             "idle_closed": 0,
             "rx_audio_dropped_ms": 0,

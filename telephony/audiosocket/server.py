@@ -99,7 +99,8 @@ class AudioSocketServer:
             self.calls.refuse("untrusted_source", peer, "not in audiosocket.trusted_sources")
             writer.transport.abort()
             return
-        place = self.calls.admit(peer)
+        host = str(peername[0]) if peername else "?"
+        place = self.calls.admit(peer, "" if self.trusted_sources else host)
         if place is None:
             writer.write(bytes(Frame.hangup()))
             writer.close()

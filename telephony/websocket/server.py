@@ -191,7 +191,8 @@ class WebSocketMediaServer:
             raise web.HTTPUnauthorized(
                 text="a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
-        place = self.calls.admit(peer)
+        proven = self.token is not None or self.twilio_auth_token is not None
+        place = self.calls.admit(peer, "" if proven else request.remote or "?")
         if place is None:
             raise web.HTTPServiceUnavailable(text="too many connections", headers=RETRY_LATER)
         try:
