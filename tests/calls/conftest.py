@@ -56,6 +56,10 @@ async def services(call_dirs: Path):
             # Every test call comes from the same scripted caller line: the hourly
             # per-caller limit on verifications is for real callers, not this session.
             "bank.max_verifications_per_hour=1000",
+            # Likewise every test caller dials from 127.0.0.1, which proves nothing: the
+            # per-address bound on stream calls is for strangers, not these scripted peers.
+            "websocket.max_calls_per_source=32",
+            "audiosocket.max_calls_per_source=32",
         ],
         environ={},
     )

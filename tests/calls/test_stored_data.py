@@ -257,7 +257,7 @@ async def test_records_keep_the_peer_id_and_find_a_call_by_either_id(tmp_path: P
     db.close()
     store = CallRecordStore(f"sqlite:///{legacy}")
     ids = [new_call_id() for _ in range(200)]
-    assert len(set(ids)) == 200 and all(re.fullmatch(r"\d{8}-\d{6}-[0-9a-f]{12}", i) for i in ids)
+    assert len(set(ids)) == 200 and all(re.fullmatch(r"\d{8}t\d{6}z[0-9a-f]{12}", i) for i in ids)
     first, second = ids[:2]
     await store.start_call(first, "sip", "sip:+15550001111@pbx", peer_call_id="../../x@evil")
     await store.start_call(second, "sip", "sip:+15550001111@pbx", peer_call_id="../../x@evil")
