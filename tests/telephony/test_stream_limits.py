@@ -218,20 +218,19 @@ async def test_websocket_connections_over_the_caps_are_refused_before_the_handsh
 async def test_one_unproven_address_cannot_take_every_place() -> None:
     listener = Listener()
     limits = StreamLimits(max_calls=8, max_calls_per_source=2)
-    async with media_server(listener, limits) as (streams, url):
-        async with aiohttp.ClientSession() as http:
-            held = [await http.ws_connect(url) for _ in range(2)]
-            assert await refused_status(http, url) == 503
-            assert streams.stats()["refused_source_busy"] == 1
-            # Another address still gets a line.
-            other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
-            async with aiohttp.ClientSession(connector=other) as stranger:
-                ws = await stranger.ws_connect(url)
-                await ws.send_str(start("other-address"))
-                assert await wait_for(lambda: "other-address" in listener.calls, 3.0)
-                await ws.close()
-            for ws in held:
-                await ws.close()
+    async with media_server(listener, limits) as (streams, url), aiohttp.ClientSession() as http:
+        held = [await http.ws_connect(url) for _ in range(2)]
+        assert await refused_status(http, url) == 503
+        assert streams.stats()["refused_source_busy"] == 1
+        # Another address still gets a line.
+        other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+        async with aiohttp.ClientSession(connector=other) as stranger:
+            ws = await stranger.ws_connect(url)
+            await ws.send_str(start("other-address"))
+            assert await wait_for(lambda: "other-address" in listener.calls, 3.0)
+            await ws.close()
+        for ws in held:
+            await ws.close()
 
 
 async def test_audiosocket_bounds_one_unproven_address_too() -> None:
