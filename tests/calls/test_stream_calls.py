@@ -383,3 +383,40 @@ async def test_the_server_deletes_expired_call_data_when_it_starts_and_stops_the
     finally:
         await bot.stop()
     assert purges() == running, "stopping the server cancels its purge task"
+
+
+async def test_parallel_pin_guessing_over_pcm_streams_locks_the_account(
+    server: BotServer, services: Services, voice
+) -> None:
+    """Two callers guess Alice's PIN at once over /media/pcm, three tries each (the per-call
+    limit): the fifth failure, across the two calls, locks her account, and then her right PIN
+    no longer verifies, from any call."""
+    from dialogue.bank import VerificationRefused, open_repository
+    from ivr.pepper import bank_pepper
+
+    request = caller_says(voice, "I'd like to check my account balance please.")
+
+    async def guess(caller: PcmCaller) -> None:
+        await caller.wait_for_bot_silence()
+        await caller.say(request)
+        for _ in range(3):
+            await caller.wait_for_bot_silence()  # the account number, please
+            await caller.press(ACCOUNT)
+            await caller.wait_for_bot_silence()  # the PIN, please
+            await caller.press("1357")
+        await caller.wait_for_bot_silence()  # the third failure: passed to an agent
+
+    config = services.config
+    repository = open_repository(config.bank.database, pepper=bank_pepper(config))
+    callers = [PcmCaller(ws_url(server, "pcm")) for _ in range(2)]
+    try:
+        for index, caller in enumerate(callers):
+            await caller.dial(call_id=f"guess-{index}", caller=f"+1555000{index}")
+        await asyncio.gather(*(guess(caller) for caller in callers))
+        with pytest.raises(VerificationRefused):
+            await asyncio.to_thread(repository.authenticate, ACCOUNT, PIN, "after-guessing")
+    finally:
+        for caller in callers:
+            await caller.close()
+        assert await asyncio.to_thread(repository.unlock, ACCOUNT, "test")  # for later tests
+        repository.close()
