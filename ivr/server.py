@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import Mapping
 
 from aiohttp import web
@@ -323,20 +324,9 @@ def read_secrets(config: Config) -> dict[str, str | None]:
 
 
 def sip_limits(sip: SipConfig) -> SipLimits:
-    """The SIP server's limits from the sip section (telephony takes plain values)."""
-    return SipLimits(
-        pike_requests=sip.pike_requests,
-        pike_invites=sip.pike_invites,
-        pike_window_s=sip.pike_window_s,
-        pike_ban_s=sip.pike_ban_s,
-        pike_max_sources=sip.pike_max_sources,
-        max_transactions=sip.max_transactions,
-        max_dialogs=sip.max_dialogs,
-        max_unconfirmed_per_source=sip.max_unconfirmed_per_source,
-        tcp_max_connections=sip.tcp_max_connections,
-        tcp_max_per_source=sip.tcp_max_per_source,
-        tcp_idle_s=sip.tcp_idle_s,
-    )
+    """The SIP server's limits from the sip section (telephony takes plain values): every
+    field of ``SipLimits`` has its setting of the same name."""
+    return SipLimits(**{f.name: getattr(sip, f.name) for f in dataclasses.fields(SipLimits)})
 
 
 def _allow_lists(config: Config) -> bool:

@@ -152,3 +152,13 @@ def test_a_public_bind_with_its_proof_is_accepted() -> None:
         environ={},
     )
     assert config.sip.trusted_sources.startswith("203.0.113.0/24")
+
+
+def test_every_sip_limit_setting_reaches_the_sip_server() -> None:
+    from ivr.server import sip_limits
+
+    config = load_config(
+        overrides=["sip.pike_invites=7", "sip.tcp_idle_s=9.5", "sip.max_dialogs=300"], environ={}
+    )
+    limits = sip_limits(config.sip)
+    assert (limits.pike_invites, limits.tcp_idle_s, limits.max_dialogs) == (7, 9.5, 300)

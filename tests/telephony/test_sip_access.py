@@ -127,15 +127,21 @@ async def test_request_over_tcp_from_outside_the_allow_list_is_forbidden(
         stranger.close()
 
 
+async def challenged(trunk, rtp: RtpPeer):
+    """Send an INVITE without credentials; the INVITE and the 401 it drew (ACKed)."""
+    first = invite(trunk, rtp)
+    trunk.send(first)
+    unauthorized = await trunk.expect(401)
+    acknowledge(trunk, first, unauthorized)
+    return first, unauthorized
+
+
 async def test_digest_challenge_then_right_password_answers_the_call(
     digest_server: SipServer, calls: Calls, rtp: RtpPeer
 ) -> None:
     trunk = await open_peer(digest_server)
     try:
-        first = invite(trunk, rtp)
-        trunk.send(first)
-        unauthorized = await trunk.expect(401)
-        acknowledge(trunk, first, unauthorized)
+        first, unauthorized = await challenged(trunk, rtp)
         offered = [DigestChallenge.parse(v) for v in unauthorized.get_all("WWW-Authenticate")]
         assert [c.algorithm for c in offered] == ["SHA-256", "MD5"]
         assert all(c.realm == "bank-ivr" and c.qop == "auth" and not c.stale for c in offered)
@@ -158,10 +164,7 @@ async def test_digest_with_wrong_password_is_forbidden_and_allocates_nothing(
 ) -> None:
     trunk = await open_peer(digest_server)
     try:
-        first = invite(trunk, rtp)
-        trunk.send(first)
-        unauthorized = await trunk.expect(401)
-        acknowledge(trunk, first, unauthorized)
+        first, unauthorized = await challenged(trunk, rtp)
         challenge = DigestChallenge.parse(unauthorized.get_all("WWW-Authenticate")[0])
         wrong = answer_challenge(challenge, USER, "Tr0ub4dor&3", "INVITE", first.uri)
         trunk.send(invite(trunk, rtp, [("Authorization", str(wrong))]))
@@ -179,10 +182,7 @@ async def test_replayed_digest_credentials_are_challenged_again_as_stale(
     trunk = await open_peer(digest_server)
     eavesdropper = await open_peer(digest_server)
     try:
-        first = invite(trunk, rtp)
-        trunk.send(first)
-        unauthorized = await trunk.expect(401)
-        acknowledge(trunk, first, unauthorized)
+        first, unauthorized = await challenged(trunk, rtp)
         challenge = DigestChallenge.parse(unauthorized.get_all("WWW-Authenticate")[0])
         credentials = answer_challenge(challenge, USER, PASSWORD, "INVITE", first.uri)
         await answered(trunk, invite(trunk, rtp, [("Authorization", str(credentials))]))
