@@ -304,6 +304,10 @@ class StreamLimitsConfig:
     max_calls_per_source: int = 4
     """Connections at once from one address while this transport has no proof configured
     (token, Twilio auth token, allow-list): one unverified peer cannot take every line."""
+    connections_per_minute_per_source: float = 30.0
+    """New connections such an address may open per minute (after a burst of
+    max_calls_per_source): every call costs a record and a greeting, so a peer redialling in a
+    loop would starve the others. More are refused before the handshake."""
     start_timeout_s: float = 10.0
     """A new connection must send its start message (Twilio start, UUID, ...) within this."""
     idle_timeout_s: float = 30.0
@@ -547,6 +551,8 @@ def check_stream_limits(name: str, limits: StreamLimitsConfig) -> None:
         raise ConfigError(f"{name}.max_unstarted must be >= 1")
     if limits.max_calls_per_source < 1:
         raise ConfigError(f"{name}.max_calls_per_source must be >= 1")
+    if limits.connections_per_minute_per_source <= 0:
+        raise ConfigError(f"{name}.connections_per_minute_per_source must be positive")
     for key in ("start_timeout_s", "idle_timeout_s", "flood_close_s"):
         if not getattr(limits, key) > 0:
             raise ConfigError(f"{name}.{key} must be positive")

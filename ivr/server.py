@@ -356,6 +356,7 @@ def _stream_limits(section: WebSocketConfig | AudioSocketConfig) -> StreamLimits
         max_calls=section.max_calls,
         max_unstarted=section.max_unstarted,
         max_calls_per_source=section.max_calls_per_source,
+        connections_per_minute_per_source=section.connections_per_minute_per_source,
         start_timeout_s=section.start_timeout_s,
         idle_timeout_s=section.idle_timeout_s,
         input_rate=InputRate(

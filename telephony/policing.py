@@ -14,6 +14,7 @@ rate) is flooding on purpose or broken: the call is closed as bad input.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -114,3 +115,37 @@ def _take_one(bucket: TokenBucket) -> bool:
         bucket.spend(1.0)
         return True
     return False
+
+
+class SourceRate:
+    """New connections per address: ``burst`` at once, then ``per_minute``; the table of
+    addresses holds at most ``max_sources`` (the least recently seen is forgotten first)."""
+
+    def __init__(
+        self,
+        per_minute: float,
+        burst: int,
+        max_sources: int = 4096,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.per_minute = per_minute
+        self.burst = max(1, burst)
+        self.max_sources = max_sources
+        self._clock = clock
+        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def __len__(self) -> int:
+        """Addresses tracked now."""
+        return len(self._buckets)
+
+    def take(self, host: str) -> bool:
+        """Whether ``host`` may open one more connection now (counted if so)."""
+        bucket = self._buckets.get(host)
+        if bucket is None:
+            if len(self._buckets) >= self.max_sources:
+                self._buckets.popitem(last=False)
+            bucket = TokenBucket(self.per_minute / 60.0, self.burst, self._clock)
+            self._buckets[host] = bucket
+        else:
+            self._buckets.move_to_end(host)
+        return _take_one(bucket)

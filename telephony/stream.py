@@ -35,7 +35,7 @@ from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn,
 from telephony.events import EventChannel
 from telephony.handoff import HandoffBoard
 from telephony.pacing import Pacer
-from telephony.policing import InputPolicer, InputRate
+from telephony.policing import InputPolicer, InputRate, SourceRate
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,10 @@ class StreamLimits:
     max_calls_per_source: int = 4
     """Connections at once from one address that proved nothing (no token, signature or
     allow-list configured): one unverified peer cannot take every line."""
+    connections_per_minute_per_source: float = 30.0
+    """Connections such an address may open per minute, after a burst of
+    ``max_calls_per_source``: every call costs a record, a recording and the assistant's
+    greeting, so one peer dropping and redialling in a loop would starve the others."""
     start_timeout_s: float = 10.0
     """How long a new connection may take to send its start message."""
     idle_timeout_s: float = 30.0
@@ -354,6 +358,9 @@ class StreamCalls:
         self.limits = limits
         self.counters: Counter[str] = Counter()
         self._places: set[Place] = set()
+        self._source_rate = SourceRate(
+            limits.connections_per_minute_per_source, limits.max_calls_per_source
+        )
         self._bridges: set[StreamBridge] = set()
         self._ended_totals: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -367,7 +374,8 @@ class StreamCalls:
 
         Asked before the handshake: a refused peer costs no WebSocket and no read.
         ``unproven_host``: the address of a peer that proved nothing (no proof is configured);
-        such an address holds at most ``max_calls_per_source`` places.
+        such an address holds at most ``max_calls_per_source`` places and opens at most
+        ``connections_per_minute_per_source`` connections a minute after a burst.
         """
         if len(self._places) >= self.limits.max_calls:
             self.refuse("busy", peer, f"{len(self._places)} connections open (max_calls)")
@@ -379,6 +387,9 @@ class StreamCalls:
             held = sum(1 for place in self._places if place.host == unproven_host)
             if held >= self.limits.max_calls_per_source:
                 self.refuse("source_busy", peer, f"{held} connections from this address")
+                return None
+            if not self._source_rate.take(unproven_host):
+                self.refuse("source_rate", peer, "too many new connections from this address")
                 return None
         place = Place(peer, unproven_host)
         self._places.add(place)
@@ -446,6 +457,7 @@ class StreamCalls:
             "refused_busy": 0,
             "refused_unstarted": 0,
             "refused_source_busy": 0,
+            "refused_source_rate": 0,
             "connections_rejected_start_timeout": 0,
             "idle_closed": 0,
             "rx_audio_dropped_ms": 0,

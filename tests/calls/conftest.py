@@ -57,9 +57,11 @@ async def services(call_dirs: Path):
             # per-caller limit on verifications is for real callers, not this session.
             "bank.max_verifications_per_hour=1000",
             # Likewise every test caller dials from 127.0.0.1, which proves nothing: the
-            # per-address bound on stream calls is for strangers, not these scripted peers.
+            # per-address bounds on stream calls are for strangers, not these scripted peers.
             "websocket.max_calls_per_source=32",
             "audiosocket.max_calls_per_source=32",
+            "websocket.connections_per_minute_per_source=6000",
+            "audiosocket.connections_per_minute_per_source=6000",
         ],
         environ={},
     )

@@ -10,7 +10,7 @@ import pytest
 
 from telephony.bridge import AudioIn, CallInfo, DtmfIn, Hangup
 from telephony.events import EventChannel
-from telephony.policing import InputPolicer, InputRate
+from telephony.policing import InputPolicer, InputRate, SourceRate
 from telephony.stream import StreamBridge
 
 BYTES_PER_S = 16000
@@ -82,6 +82,33 @@ class QuietBridge(StreamBridge):
 
     async def write_audio(self, frame: bytes) -> None:
         pass
+
+
+def test_an_address_gets_its_burst_then_so_many_connections_a_minute() -> None:
+    clock = Clock()
+    rate = SourceRate(per_minute=30, burst=4, clock=clock)
+    assert [rate.take("192.0.2.7") for _ in range(6)] == [True] * 4 + [False] * 2
+    assert rate.take("192.0.2.8"), "another address has its own budget"
+    clock.now += 2.0  # 30 a minute: one every 2 s
+    assert rate.take("192.0.2.7")
+    assert not rate.take("192.0.2.7")
+    clock.now += 60.0
+    assert sum(rate.take("192.0.2.7") for _ in range(10)) == 4, "refills to the burst, no more"
+
+
+def test_the_table_of_addresses_is_bounded_and_forgets_the_least_recent_first() -> None:
+    clock = Clock()
+    rate = SourceRate(per_minute=1, burst=1, max_sources=100, clock=clock)
+    assert rate.take("flooder")
+    assert not rate.take("flooder")
+    for index in range(99):  # fills the table; the flooder, heard last, stays in it
+        assert rate.take(f"10.0.0.{index}")
+        assert not rate.take("flooder")
+    assert len(rate) == 100
+    assert rate.take("10.0.1.1")
+    assert len(rate) == 100
+    assert rate.take("10.0.0.0"), "the least recently heard was forgotten: a fresh burst"
+    assert not rate.take("flooder")
 
 
 async def test_the_bridge_drops_the_excess_counts_it_and_closes_a_flood_as_bad_input() -> None:

@@ -233,6 +233,27 @@ async def test_one_unproven_address_cannot_take_every_place() -> None:
             await ws.close()
 
 
+async def test_an_unproven_address_redialling_in_a_loop_is_refused_before_the_handshake() -> None:
+    listener = Listener()
+    limits = StreamLimits(max_calls_per_source=2, connections_per_minute_per_source=1)
+    async with media_server(listener, limits) as (streams, url), aiohttp.ClientSession() as http:
+        for index in range(2):  # the burst: calls that hang up at once, one after the other
+            ws = await http.ws_connect(url)
+            name = f"loop-{index}"
+            await ws.send_str(start(name))
+            assert await wait_for(lambda name=name: name in listener.calls, 3.0)
+            await ws.close()
+        assert await wait_for(lambda: streams.stats()["open_connections"] == 0, 3.0)
+        assert await refused_status(http, url) == 503
+        assert streams.stats()["refused_source_rate"] == 1
+        other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+        async with aiohttp.ClientSession(connector=other) as stranger:
+            ws = await stranger.ws_connect(url)
+            await ws.send_str(start("other-address"))
+            assert await wait_for(lambda: "other-address" in listener.calls, 3.0)
+            await ws.close()
+
+
 async def test_audiosocket_bounds_one_unproven_address_too() -> None:
     listener = Listener()
     async with audiosocket_server(listener, StreamLimits(max_calls_per_source=1)) as server:
