@@ -114,7 +114,7 @@ class StereoRecorder:
         self._interleave()
 
     def caller(self, pcm: bytes) -> None:
-        if self.failure is not None:
+        if self.failure is not None or self._closed:
             return
         self._left += bytes(len(pcm)) if self._caller_muted else pcm
         received = self._left_base + len(self._left)
@@ -129,7 +129,7 @@ class StereoRecorder:
         self._interleave()
 
     def bot(self, pcm: bytes) -> None:
-        if self.failure is not None:
+        if self.failure is not None or self._closed:
             return
         self._right += pcm
         self._interleave()

@@ -118,7 +118,14 @@ class StreamBridge(CallBridge):
     # -- the transport's side -------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the outbound clock and the writer (the call is live)."""
+        """Start the outbound clock and the writer (the call is live).
+
+        A call can end before its session starts (the peer sent bad input or left right after
+        its start message); its clock must not start then: nothing would ever stop it, and it
+        would tick for the life of the process, feeding the call's recorder and echo canceller.
+        """
+        if self.ended is not None:
+            return
         self.pacer.start()
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.info.call_id}")
 

@@ -1,4 +1,5 @@
-"""The StreamBridge every connection transport shares: reframing, pacing, flow control, backlog."""
+"""The StreamBridge every connection transport shares: reframing, pacing, flow control, backlog
+(and that no call's clock outlives it: the RTP session's, which is the same kind, included)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import numpy as np
 
 from telephony.bridge import AudioIn, CallInfo, Hangup
+from telephony.media import RtpSession
 from telephony.stream import StreamBridge
 
 
@@ -94,3 +96,22 @@ async def test_transfer_hands_the_call_back_to_the_platform_once() -> None:
     assert bridge.wire[-1] == "hangup:handoff"
     assert bridge.ended == Hangup("handoff")
     assert not await bridge.transfer("sip:agents@bank.example", {}), "the call is already over"
+
+
+async def test_a_call_that_ended_before_its_session_started_never_starts_its_clock() -> None:
+    bridge = WireBridge()
+    bridge.bad_input("garbage right after the start message")
+    tapped: list[bytes] = []
+    bridge.add_outbound_tap(tapped.append)
+    bridge.start()  # the session's task runs after the reader already ended the call
+    await asyncio.sleep(0.2)
+    assert not bridge.pacer.running and tapped == [] and bridge.wire == []
+    await asyncio.wait_for(bridge.hangup("bot finished"), 1.0)
+
+
+async def test_an_rtp_session_closed_before_it_was_started_never_starts_its_clock() -> None:
+    rtp = RtpSession(lambda pcm: None, lambda digit: None)
+    await rtp.open("127.0.0.1", (40000, 60000))
+    rtp.close()  # the call was torn down while it was being answered
+    rtp.start()
+    assert not rtp.pacer.running
