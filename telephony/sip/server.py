@@ -42,6 +42,7 @@ from telephony.events import EventChannel
 from telephony.logthrottle import LogThrottle
 from telephony.media import RtpSession
 from telephony.pacing import FillerKind
+from telephony.policing import InputRate
 from telephony.sdp import SUPPORTED_CODECS, NegotiationError
 from telephony.sip.call import (
     CallState,
@@ -768,6 +769,9 @@ class SipServer:
                 filler=self.filler,
                 on_timeout=lambda: calls[0].media_timeout() if calls else None,
                 timeout=self.rtp_timeout,
+                input_rate=InputRate(
+                    audio_burst_s=self.limits.audio_burst_s, dtmf_per_s=self.limits.dtmf_per_s
+                ),
             )
             try:
                 await rtp.open(self.rtp_host, self.rtp_port_range)
