@@ -281,6 +281,11 @@ class SipConfig:
     """SIP TCP connections one address may hold (trusted_sources exempt)."""
     tcp_idle_s: float = 120.0
     """A SIP TCP connection that delivers no whole message for this long is closed."""
+    audio_burst_s: float = 1.0
+    """Caller RTP audio is taken at real time plus this much ahead (network jitter); more
+    is dropped and counted, and the call goes on."""
+    dtmf_per_s: float = 10.0
+    """Caller keypad digits (RFC 4733 and SIP INFO together) taken per second; more drop."""
 
 
 @dataclass
@@ -529,8 +534,8 @@ def check_sip_limits(sip: SipConfig) -> None:
     for key in ("pike_requests", "pike_invites"):
         if getattr(sip, key) < 0:
             raise ConfigError(f"sip.{key} must be 0 (off) or positive")
-    for key in ("pike_window_s", "pike_ban_s", "tcp_idle_s"):
-        if getattr(sip, key) <= 0:
+    for key in ("pike_window_s", "pike_ban_s", "tcp_idle_s", "audio_burst_s", "dtmf_per_s"):
+        if not getattr(sip, key) > 0:
             raise ConfigError(f"sip.{key} must be positive")
     for key in (
         "pike_max_sources",

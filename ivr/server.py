@@ -180,6 +180,9 @@ class BotServer:
         self.draining = True
         if self.sip is not None:
             self.sip.draining = True
+        for streams in (self.websocket, self.audiosocket):
+            if streams is not None:
+                streams.calls.stop_admitting()
         drain_s = self.config.server.drain_s
         log.info("server.draining", extra=fields(calls=len(self._sessions), drain_s=drain_s))
         if self._sessions:

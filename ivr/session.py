@@ -56,6 +56,12 @@ log = get_logger(__name__)
 
 ASR_FEED_MS = 100
 """Caller audio is handed to the recogniser in 100 ms batches while the caller speaks."""
+MAX_PENDING_INPUTS = 32
+"""Caller inputs (utterances, keypad entries, no-input events) waiting for the conversation.
+It takes them one turn at a time, so only a few are ever pending; more means the conversation
+is stuck (a slow assistant) while the caller, or a peer posing as one, keeps producing input,
+and an unbounded queue would grow for as long as that lasts. Beyond this bound new inputs are
+dropped and counted; the end of the call (hang-up, deaf caller side) always gets in."""
 
 
 @dataclass
@@ -107,6 +113,8 @@ class _Broken:
 
 
 _Input = _Utterance | _Digits | _Silence | _Gone | _Broken
+_Terminal = (_Gone, _Broken)
+"""The inputs that end the conversation: never dropped."""
 
 
 class DependencyError(RuntimeError):
@@ -132,7 +140,8 @@ class CallSession:
         self.reason = ""
         self.turns = 0
         self._loop = asyncio.get_running_loop()
-        self._inputs: asyncio.Queue[_Input] = asyncio.Queue()
+        self._inputs: asyncio.Queue[_Input] = asyncio.Queue(MAX_PENDING_INPUTS)
+        self._inputs_full_logged = False
         self._asr: AsyncAsrStream | None = None
         self._asr_buffer = bytearray()
         self._asr_feeds: list[asyncio.Task[Transcript | None]] = []
@@ -497,7 +506,7 @@ class CallSession:
             await self._move_events()
         except Exception as exc:
             log.exception("call.pump_failed", extra=fields(call_id=self.call_id))
-            self._inputs.put_nowait(_Broken(f"caller audio failed: {exc}"))
+            self._offer(_Broken(f"caller audio failed: {exc}"))
 
     async def _move_events(self) -> None:
         if self.echo is not None:
@@ -513,7 +522,7 @@ class CallSession:
             elif isinstance(event, Hangup):
                 self._hung_up = True
                 self._gone = _Gone(event.reason, event.failed)
-                self._inputs.put_nowait(self._gone)
+                self._offer(self._gone)
                 if self._speaking is not None:
                     self._speaking.cancel()
                 return
@@ -537,7 +546,7 @@ class CallSession:
             elif isinstance(event, UtteranceEnded):
                 self._utterance_ended(event)
             elif isinstance(event, NoInput) and not self._collector.active:
-                self._inputs.put_nowait(_Silence(self._loop.time()))
+                self._offer(_Silence(self._loop.time()))
         self._speculate()
 
     def _hold_caller(self, back_bytes: int) -> None:
@@ -558,7 +567,7 @@ class CallSession:
         hold, self._hold = self._hold, None
         if hold is not None and self.recorder is not None:
             self.recorder.end_hold(hold)
-        self._inputs.put_nowait(_Utterance(event, speech_end, now, speculation, hold))
+        self._offer(_Utterance(event, speech_end, now, speculation, hold))
 
     def _speculate(self) -> None:
         """Once the caller has been quiet ``asr.speculate_after_ms`` into an utterance, start
@@ -605,7 +614,36 @@ class CallSession:
         self.endpointer.disarm_no_input()
         entry = self._collector.press(digit, self._loop.time())
         if entry is not None:
-            self._inputs.put_nowait(_Digits(entry, self._loop.time()))
+            self._offer(_Digits(entry, self._loop.time()))
+
+    def _offer(self, item: _Input) -> None:
+        """Queue a caller input for the conversation, within ``MAX_PENDING_INPUTS``: when the
+        queue is full a new utterance, entry or no-input is dropped, while the end of the call
+        takes the place of the oldest one that may be dropped."""
+        if self._inputs.full():
+            if not isinstance(item, _Terminal):
+                self._drop(item)
+                return
+            pending = [self._inputs.get_nowait() for _ in range(self._inputs.qsize())]
+            oldest = next(i for i, p in enumerate(pending) if not isinstance(p, _Terminal))
+            self._drop(pending.pop(oldest))
+            for kept in pending:
+                self._inputs.put_nowait(kept)
+        self._inputs.put_nowait(item)
+
+    def _drop(self, item: _Input) -> None:
+        """An input the conversation will never see: counted, logged once per call, and an
+        utterance's held audio written as silence (never transcribed, it may hold a secret)."""
+        kind = type(item).__name__.strip("_").lower()
+        if isinstance(item, _Utterance):
+            self._release(item, redact=True)
+        self.services.metrics.count("input_dropped", kind=kind)
+        if not self._inputs_full_logged:
+            self._inputs_full_logged = True
+            log.warning(
+                "call.inputs_full",
+                extra=fields(call_id=self.call_id, pending=MAX_PENDING_INPUTS, dropped=kind),
+            )
 
     def _feed_asr(self) -> None:
         if self._asr is None or not self._asr_buffer:

@@ -22,6 +22,14 @@ RTP is sent back to it), except that a packet from the signalled address itself 
 latch there once. A new remote address in a re-INVITE starts latching afresh. Everything else
 is dropped before parsing and counted in ``rx_strangers``; it neither reaches the caller's
 audio nor keeps a silent call alive past its media timeout.
+
+How fast the caller may send. Given an ``InputRate``, the session polices the caller's input
+with one ``InputPolicer`` (``telephony.policing``): audio decoded from the peer's packets
+passes at real time plus ``audio_burst_s``, digits (RFC 4733 here, SIP INFO through
+``keypad``) at most ``dtmf_per_s`` a second; the excess is dropped and counted
+(``rx_audio_dropped_ms``, ``rx_dtmf_dropped``), and the call goes on. The silence that
+conceals lost packets and fills the caller's pauses is the session's own real-time fill, not
+the caller's input, and is not policed.
 """
 
 from __future__ import annotations
@@ -38,6 +46,7 @@ from speech.g711 import alaw_decode, alaw_encode, ulaw_decode, ulaw_encode
 from telephony.dtmf import DtmfReceiver, dtmf_packets
 from telephony.jitter import ReorderBuffer
 from telephony.pacing import FillerKind, Pacer
+from telephony.policing import InputPolicer, InputRate
 from telephony.rtp import PT_CN, PT_PCMA, PT_PCMU, RtpPacket, is_rtcp, pack_rtp
 from telephony.sdp import MediaParameters
 
@@ -72,9 +81,12 @@ class RtpSession(asyncio.DatagramProtocol):
         reorder_window: int = 3,
         on_timeout: Callable[[], None] | None = None,
         timeout: float = 0.0,
+        input_rate: InputRate | None = None,
     ) -> None:
         """``on_timeout`` is called once if no RTP arrives for ``timeout`` seconds while the
-        peer should be sending (0 disables): the caller's side is gone without a BYE."""
+        peer should be sending (0 disables): the caller's side is gone without a BYE.
+        ``input_rate`` polices the caller's audio and digits; None trusts them."""
+        self.policer = InputPolicer(input_rate, RATE * 2) if input_rate is not None else None
         self._on_audio = on_audio
         self._on_dtmf = on_dtmf
         self._on_timeout = on_timeout
@@ -256,6 +268,12 @@ class RtpSession(asyncio.DatagramProtocol):
             return
         if digit is not None:
             self.rx_dtmf += 1
+            self.keypad(digit)
+
+    def keypad(self, digit: str) -> None:
+        """A digit the caller pressed (RFC 4733, or SIP INFO from the call): passed on within
+        the rate, else dropped and counted."""
+        if self.policer is None or self.policer.dtmf():
             self._on_dtmf(digit)
 
     def _deliver(self, packet: RtpPacket) -> None:
@@ -274,7 +292,7 @@ class RtpSession(asyncio.DatagramProtocol):
                 self._push_pcm(bytes(2 * gap))  # concealment of lost packets: silence
         self._rx_idle_filled = 0
         self._rx_next_ts = (packet.timestamp + samples) & 0xFFFFFFFF
-        self._push_pcm(pcm)
+        self._push_pcm(pcm if self.policer is None else self.policer.audio(pcm))
 
     def _push_pcm(self, pcm: bytes) -> None:
         if not self._rx_buf and len(pcm) == FRAME_BYTES:
@@ -386,7 +404,18 @@ class RtpSession(asyncio.DatagramProtocol):
             "rx_dtmf": self.rx_dtmf,
             "tx_packets": self.tx_packets,
             "tx_dtmf_packets": self.tx_dtmf_packets,
+            **self._policed(),
             **self.pacer.stats(),
+        }
+
+    def _policed(self) -> dict[str, int]:
+        """What the policer dropped (zero without one, so the counters always exist)."""
+        policer = self.policer
+        if policer is None:
+            return {"rx_audio_dropped_ms": 0, "rx_dtmf_dropped": 0}
+        return {
+            "rx_audio_dropped_ms": policer.dropped_audio_bytes * 1000 // (RATE * 2),
+            "rx_dtmf_dropped": policer.dropped_dtmf,
         }
 
 

@@ -17,7 +17,10 @@ runs each call's session callback in isolation, and hangs every call up when the
 Every connection, started or not, holds one of ``max_calls`` places from the moment it is
 accepted, and at most ``max_unstarted`` of them may still be waiting for their start message:
 a transport asks ``admit`` before the handshake (before reading a byte), so a crowd of silent
-connections can neither exhaust the process nor take the places of real calls for long.
+connections can neither exhaust the process nor take the places of real calls for long. A
+server about to restart calls ``stop_admitting``: from then on every new connection is refused
+the same way. Refusals and rejections are counted one by one but logged through a
+``LogThrottle``, so a flood of them cannot flood the log.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from typing import Any
 from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
 from telephony.events import EventChannel
 from telephony.handoff import HandoffBoard
+from telephony.logthrottle import LogThrottle
 from telephony.pacing import Pacer
 from telephony.policing import InputPolicer, InputRate, SourceRate
 
@@ -371,6 +375,12 @@ class StreamCalls:
         self._bridges: set[StreamBridge] = set()
         self._ended_totals: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._admitting = True
+        self._log = LogThrottle(log)
+
+    def stop_admitting(self) -> None:
+        """Refuse every new connection from now on (the server drains before a restart)."""
+        self._admitting = False
 
     @property
     def unstarted(self) -> int:
@@ -384,6 +394,9 @@ class StreamCalls:
         such an address holds at most ``max_calls_per_source`` places and opens at most
         ``connections_per_minute_per_source`` connections a minute after a burst.
         """
+        if not self._admitting:
+            self.refuse("draining", peer, "the server is draining before a restart")
+            return None
         if len(self._places) >= self.limits.max_calls:
             self.refuse("busy", peer, f"{len(self._places)} connections open (max_calls)")
             return None
@@ -409,7 +422,14 @@ class StreamCalls:
     def reject(self, why: str, peer: str, detail: str) -> None:
         """A connection closed before it became a call (bad first message, timeout)."""
         self.counters[f"connections_rejected_{why}"] += 1
-        log.warning("%s connection from %s closed (%s): %s", self.transport, peer, why, detail)
+        self._log.warning(
+            ("rejected", why),
+            "%s connection from %s closed (%s): %s",
+            self.transport,
+            peer,
+            why,
+            detail,
+        )
 
     def refuse(self, why: str, peer: str, detail: str) -> None:
         """A connection refused before the handshake (no proof, untrusted source, full).
@@ -417,7 +437,14 @@ class StreamCalls:
         ``detail`` says what was missing or wrong, never the secret that was presented.
         """
         self.counters[f"refused_{why}"] += 1
-        log.warning("%s connection from %s refused (%s): %s", self.transport, peer, why, detail)
+        self._log.warning(
+            ("refused", why),
+            "%s connection from %s refused (%s): %s",
+            self.transport,
+            peer,
+            why,
+            detail,
+        )
 
     def spawn(self, bridge: StreamBridge) -> asyncio.Task[None]:
         """Start the call's session; it runs until the callback returns or the peer leaves."""
@@ -465,6 +492,7 @@ class StreamCalls:
             "refused_unstarted": 0,
             "refused_source_busy": 0,
             "refused_source_rate": 0,
+            "refused_draining": 0,
             "connections_rejected_start_timeout": 0,
             "idle_closed": 0,
             "rx_audio_dropped_ms": 0,

@@ -49,6 +49,8 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("sip.pike_invites=-1", "sip.pike_invites must be 0"),
         ("sip.pike_ban_s=0", "sip.pike_ban_s must be positive"),
         ("sip.tcp_max_per_source=0", "sip.tcp_max_per_source must be at least 1"),
+        ("sip.audio_burst_s=0", "sip.audio_burst_s must be positive"),
+        ("sip.dtmf_per_s=-1", "sip.dtmf_per_s must be positive"),
         ("sip.max_dialogs=4", "sip.max_dialogs must be at least sip.max_calls"),
         ("websocket.start_timeout_s=0", "websocket.start_timeout_s must be positive"),
         ("audiosocket.dtmf_per_s=0.5", "audiosocket.dtmf_per_s must be at least 1"),
@@ -158,7 +160,15 @@ def test_every_sip_limit_setting_reaches_the_sip_server() -> None:
     from ivr.server import sip_limits
 
     config = load_config(
-        overrides=["sip.pike_invites=7", "sip.tcp_idle_s=9.5", "sip.max_dialogs=300"], environ={}
+        overrides=[
+            "sip.pike_invites=7",
+            "sip.tcp_idle_s=9.5",
+            "sip.max_dialogs=300",
+            "sip.audio_burst_s=0.5",
+            "sip.dtmf_per_s=4",
+        ],
+        environ={},
     )
     limits = sip_limits(config.sip)
     assert (limits.pike_invites, limits.tcp_idle_s, limits.max_dialogs) == (7, 9.5, 300)
+    assert (limits.audio_burst_s, limits.dtmf_per_s) == (0.5, 4)

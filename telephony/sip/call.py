@@ -17,7 +17,7 @@ import random
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from telephony.bridge import BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
+from telephony.bridge import BridgeEvent, CallBridge, CallInfo, Hangup
 from telephony.dtmf import event_code, parse_dtmf_relay
 from telephony.events import EventChannel
 from telephony.media import RtpSession
@@ -401,7 +401,7 @@ class SipCall:
             return
         self._respond(transaction, 200)
         self.server.stats_add("dtmf_info")
-        self.events.put(DtmfIn(digit))
+        self.rtp.keypad(digit)  # policed with the call's RFC 4733 digits
 
     def _handle_notify(self, request: SipRequest, transaction: ServerTransaction) -> None:
         event = (request.get("Event") or "").split(";", 1)[0].strip().lower()

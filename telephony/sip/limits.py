@@ -49,6 +49,10 @@ class SipLimits:
     tcp_idle_s: float = TCP_IDLE_TIMEOUT
     """A TCP connection without a complete message for this long is closed (unless a call
     uses it)."""
+    audio_burst_s: float = 1.0
+    """Caller audio (RTP) taken ahead of real time (network jitter); more is dropped."""
+    dtmf_per_s: float = 10.0
+    """Caller keypad digits (RFC 4733 and SIP INFO together) taken per second; more dropped."""
 
     def __post_init__(self) -> None:
         for name in (
@@ -63,8 +67,9 @@ class SipLimits:
                 raise ValueError(f"{name} must be at least 1")
         if self.pike_requests < 0 or self.pike_invites < 0:
             raise ValueError("pike_requests and pike_invites must be >= 0 (0: off)")
-        if self.pike_window_s <= 0 or self.pike_ban_s <= 0 or self.tcp_idle_s <= 0:
-            raise ValueError("pike_window_s, pike_ban_s and tcp_idle_s must be positive")
+        for name in ("pike_window_s", "pike_ban_s", "tcp_idle_s", "audio_burst_s", "dtmf_per_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive")
 
 
 @dataclass

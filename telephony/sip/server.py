@@ -20,7 +20,9 @@ address is dropped unanswered, and a request over TCP from one is answered 403 F
 (RFC 3261 section 26.1.5: UDP sources are forged at will, so answering them would make us a
 reflector; a TCP peer proved its address in the handshake and learns why). With a digest
 user set, an INVITE without valid credentials is challenged (401) or refused (403) before
-anything is allocated for it (section 22). Each refusal is counted and logged with the source.
+anything is allocated for it (section 22). Each refusal is counted and logged with the source;
+refusals, bans and a full transaction table, which a hostile peer can cause per packet, are
+logged through a ``LogThrottle`` (the first at once, then a line per interval with a count).
 """
 
 from __future__ import annotations
@@ -37,8 +39,10 @@ from dataclasses import dataclass
 from telephony.access import AllowList
 from telephony.bridge import AudioIn, CallBridge, DtmfIn
 from telephony.events import EventChannel
+from telephony.logthrottle import LogThrottle
 from telephony.media import RtpSession
 from telephony.pacing import FillerKind
+from telephony.policing import InputRate
 from telephony.sdp import SUPPORTED_CODECS, NegotiationError
 from telephony.sip.call import (
     CallState,
@@ -188,6 +192,7 @@ class SipServer:
 
         self.limits = limits or SipLimits()
         self.pike = Pike(self.limits)
+        self._log = LogThrottle(log)
         self.transactions = ServerTransactions(self.timers, self.send)
         self.client_transactions = ClientTransactions()
         self._udp: UdpTransport | None = None
@@ -488,7 +493,8 @@ class SipServer:
         """A message from a source pike has banned: drop it unanswered (and its TCP link)."""
         if self.pike.bans > self._bans_logged:  # once per ban, not per dropped message
             self._bans_logged = self.pike.bans
-            log.warning(
+            self._log.warning(
+                ("banned", source.transport),
                 "SIP %s from %s banned for %.0f s: more than %d messages or %d INVITEs in %.1f s",
                 source.transport,
                 source.address[0],
@@ -572,8 +578,11 @@ class SipServer:
             return
         if len(self.transactions) >= self.limits.max_transactions:
             self.stats_add("refused_transactions_full")
-            log.warning(
-                "SIP transaction table full (%d): 503 to %s", len(self.transactions), source.address
+            self._log.warning(
+                ("transactions_full",),
+                "SIP transaction table full (%d): 503 to %s",
+                len(self.transactions),
+                source.address,
             )
             self._reply_stateless(request, source, 503, headers=[("Retry-After", "5")])
             return
@@ -647,7 +656,8 @@ class SipServer:
     def _refuse(self, source: Source, why: str, detail: str) -> None:
         """Count and log a refused request; ``detail`` never holds credentials."""
         self.stats_add(f"refused_{why}")
-        log.warning(
+        self._log.warning(
+            ("refused", source.transport, why),
             "SIP %s from %s:%d refused (%s): %s",
             source.transport,
             *source.address,
@@ -759,6 +769,9 @@ class SipServer:
                 filler=self.filler,
                 on_timeout=lambda: calls[0].media_timeout() if calls else None,
                 timeout=self.rtp_timeout,
+                input_rate=InputRate(
+                    audio_burst_s=self.limits.audio_burst_s, dtmf_per_s=self.limits.dtmf_per_s
+                ),
             )
             try:
                 await rtp.open(self.rtp_host, self.rtp_port_range)

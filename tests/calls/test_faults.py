@@ -5,6 +5,7 @@ note in its record) or apologises and hands off; nothing fails silently."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import secrets
@@ -12,6 +13,7 @@ import sqlite3
 import subprocess
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -19,7 +21,7 @@ import pytest_asyncio
 from dialogue.client import HttpClient
 from ivr.records import CallRecordStore
 from ivr.services import Services
-from ivr.session import CallSession
+from ivr.session import MAX_PENDING_INPUTS, CallSession
 from speech.audio import Audio
 from speech.tts import TtsEngine
 from telephony.loopback import LoopbackCall
@@ -205,3 +207,64 @@ async def test_a_rasa_server_dying_mid_call_gets_an_apology_and_a_handoff(
     row, turns = records(call_dirs, call.bridge.info.call_id)
     assert row["outcome"] == "failed" and "dialogue failed" in row["reason"]
     assert len(turns) == 1, "the greeting's turn was recorded before the failure"
+
+
+class StalledAssistant:
+    """The real assistant, except that a keypad entry gets no answer until ``answer`` is set:
+    the conversation is stuck in one turn while the caller goes on."""
+
+    def __init__(self, assistant: Any) -> None:
+        self._assistant = assistant
+        self.answer = asyncio.Event()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._assistant, name)
+
+    async def send_digits(self, conversation_id: str, digits: str, *, secure: bool) -> object:
+        await self.answer.wait()
+        return await self._assistant.send_digits(conversation_id, digits, secure=secure)
+
+
+def dropped_inputs(services: Services, kind: str) -> float:
+    value = services.metrics.registry.get_sample_value(
+        "ivr_events_total", {"event": "input_dropped", "kind": kind}
+    )
+    return value or 0.0
+
+
+async def test_input_beyond_the_pending_bound_is_dropped_and_the_hang_up_still_gets_through(
+    services, voice, caplog
+) -> None:
+    caplog.set_level(logging.INFO)
+    stalled = StalledAssistant(services.dialogue)
+    stuck = dataclasses.replace(services, dialogue=stalled)
+    digits_before = dropped_inputs(services, "digits")
+    speech_before = dropped_inputs(services, "utterance")
+    call = LoopbackCall()
+    call.start()
+    session = CallSession(call.bridge, stuck)
+    running = asyncio.create_task(session.run())
+    try:
+        await call.wait_for_bot_silence(1.6, 90)
+        # One entry the conversation takes (and waits on), MAX_PENDING_INPUTS queued, 7 more.
+        await call.press("1#" * (1 + MAX_PENDING_INPUTS + 7), gap_s=0.01)
+        await until(lambda: dropped_inputs(services, "digits") - digits_before == 7, 10, "drops")
+        await call.say(caller_says(voice, "I lost my card"))
+        await until(lambda: dropped_inputs(services, "utterance") > speech_before, 30, "drop")
+        # The dropped utterance's held audio is let go: the recording goes on being written.
+        recorder = session.recorder
+        assert recorder is not None
+        written = recorder.frames_written
+        await until(lambda: recorder.frames_written > written, 5, "the recording to go on")
+        call.hang_up()  # into a full queue: it takes the place of the oldest entry
+        await until(lambda: dropped_inputs(services, "digits") - digits_before == 8, 5, "room")
+        stalled.answer.set()
+        assert await asyncio.wait_for(running, 60) == "abandoned"
+    finally:
+        stalled.answer.set()
+        call.hang_up()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(running, 30)
+    full = logged(caplog, "call.inputs_full")
+    assert len(full) == 1 and full[0]["dropped"] == "digits", full
+    assert not logged(caplog, "call.pump_failed")

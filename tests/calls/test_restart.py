@@ -11,7 +11,6 @@ import dataclasses
 import signal
 import sqlite3
 import time
-import uuid
 from pathlib import Path
 
 import aiohttp
@@ -184,11 +183,13 @@ async def test_a_draining_server_refuses_every_way_in_before_a_call_starts(servi
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await http.ws_connect(f"{base_url}/media/pcm")
             assert refused.value.status == 503
+        assert bot.audiosocket is not None
         reader, writer = await asyncio.open_connection("127.0.0.1", bot.audiosocket_port)
-        writer.write(bytes(Frame.call_uuid(uuid.uuid4())))
-        answer = await asyncio.wait_for(reader.read(), 10)
+        # Nothing sent: hung up at once, well within the start timeout, without a read.
+        answer = await asyncio.wait_for(reader.read(), config.audiosocket.start_timeout_s / 2)
         writer.close()
         assert Frame.parse(answer).kind is Kind.HANGUP
+        assert bot.audiosocket.stats()["refused_draining"] == 1
         assert len(services.records.recent_calls(1000)) == calls_before, "no call was started"
     finally:
         peer.close()

@@ -6,6 +6,8 @@ range holds a single port, so an INVITE that allocated media would leave the nex
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -111,6 +113,26 @@ async def test_invite_from_outside_the_allow_list_gets_no_answer_and_no_media(
     finally:
         stranger.close()
         trunk.close()
+
+
+async def test_a_thousand_datagrams_from_outside_the_allow_list_are_counted_and_logged_once(
+    trusting_loopback_one: SipServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = trusting_loopback_one
+    stranger = await open_peer(server, host="127.0.0.2")
+    try:
+        with caplog.at_level(logging.WARNING, logger="telephony.sip.server"):
+            for sent in range(1000):
+                stranger.send(stranger.request("OPTIONS"))
+                if sent % 50 == 49:  # let the server read: no loss in the socket buffer
+                    await asyncio.sleep(0.01)
+            assert await wait_for(
+                lambda: server.stats()["refused_untrusted_source"] == 1000, 5.0
+            ), server.stats()["refused_untrusted_source"]
+        refusals = [r for r in caplog.records if "refused (untrusted_source)" in r.getMessage()]
+        assert len(refusals) == 1, [r.getMessage() for r in refusals[:5]]
+    finally:
+        stranger.close()
 
 
 async def test_request_over_tcp_from_outside_the_allow_list_is_forbidden(

@@ -12,16 +12,25 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from telephony.bridge import CallBridge, Hangup
+from speech.g711 import ulaw_encode
+from telephony.bridge import AudioIn, CallBridge, DtmfIn, Hangup
+from telephony.dtmf import TelephoneEvent
+from telephony.rtp import RtpPacket
 from telephony.sip.limits import Pike, SipLimits
 from telephony.sip.message import MAX_HEADER_LENGTH, MAX_HEADER_LINES, SipResponse
 from telephony.sip.server import SipServer
 
 from .peers import wait_for
 from .rawsip import RawSip, RtpPeer, offer_sdp
+from .test_sip_server import Calls, establish, rtp_target
 
 T1 = 0.05
 HONEST = "127.0.0.2"
+
+
+@pytest.fixture
+def calls() -> Calls:
+    return Calls()
 
 
 async def listen_until_hangup(bridge: CallBridge) -> None:
@@ -293,3 +302,82 @@ async def test_an_unacknowledged_answer_is_resent_a_bounded_number_of_times(
     finally:
         rtp.close()
         await server.stop()
+
+
+@contextlib.asynccontextmanager
+async def call_in_progress(
+    calls: Calls, limits: SipLimits
+) -> AsyncIterator[tuple[SipServer, RawSip, SipResponse, RtpPeer]]:
+    """A SIP server with ``limits`` and one call up: the peer, its 200 OK and its RTP socket."""
+    server = SipServer(
+        "127.0.0.1", 0, calls.on_call, rtp_port_range=(43000, 43998), timer_t1=T1, limits=limits
+    )
+    await server.start()
+    client = await RawSip(server.port).open()
+    rtp = await RtpPeer().open()
+    try:
+        _, ok = await establish(client, rtp)
+        assert await wait_for(lambda: calls.bridges, 2.0)
+        yield server, client, ok, rtp
+    finally:
+        rtp.close()
+        client.close()
+        await server.stop()
+
+
+def voiced_frames(events: list[object]) -> int:
+    """Caller audio frames with sound in them (the bridge's own fill is all zeros)."""
+    return sum(1 for e in events if isinstance(e, AudioIn) and any(e.pcm))
+
+
+async def test_rtp_audio_ten_times_faster_than_real_time_is_cut_to_real_time_plus_the_burst(
+    calls: Calls,
+) -> None:
+    voiced = ulaw_encode((1000).to_bytes(2, "little", signed=True) * 160)  # 20 ms, not silent
+    async with call_in_progress(calls, SipLimits(audio_burst_s=1.0)) as (server, _, ok, rtp):
+        target = rtp_target(ok)
+        began = time.monotonic()
+        for seq in range(150):  # three seconds of audio in 0.3 s
+            rtp.send(bytes(RtpPacket(0, seq == 0, seq, seq * 160, 7, payload=voiced)), target)
+            if seq % 10 == 9:
+                await asyncio.sleep(0.02)
+        elapsed = time.monotonic() - began
+        stats = lambda: server.stats()  # noqa: E731
+        assert await wait_for(lambda: stats()["rtp_rx_packets"] == 150, 3.0)
+        await asyncio.sleep(0.1)  # the reorder buffer's last packets, if any, are out
+        heard = voiced_frames(calls.events[0])
+        allowed = (1.0 + elapsed) * 50  # the burst plus real time while sending, in frames
+        assert 50 <= heard <= allowed + 1, f"{heard} frames heard in {elapsed:.2f} s"
+        dropped_ms = stats()["rtp_rx_audio_dropped_ms"]
+        assert 3000 - 40 <= dropped_ms + 20 * heard <= 3000, (dropped_ms, heard)
+        assert dropped_ms >= 3000 - 20 * (allowed + 1)
+        assert calls.finished == 0 and stats()["active_calls"] == 1, "the call goes on"
+
+
+async def test_a_burst_of_fifty_digits_over_rtp_and_info_passes_dtmf_per_s_of_them(
+    calls: Calls,
+) -> None:
+    limits = SipLimits(dtmf_per_s=10.0)
+    async with call_in_progress(calls, limits) as (server, client, ok, rtp):
+        target = rtp_target(ok)
+        for n in range(50):  # fifty distinct presses at once, one end packet each
+            event = TelephoneEvent(n % 10, end=True, duration=800)
+            rtp.send(bytes(RtpPacket(101, True, n, n * 1600, 9, payload=bytes(event))), target)
+        assert await wait_for(lambda: server.stats()["rtp_rx_dtmf"] == 50, 3.0)
+        for _ in range(3):  # SIP INFO digits share the same allowance
+            client.send(
+                client.request(
+                    "INFO",
+                    to_tag=ok.to.tag,
+                    body=b"Signal=5\r\nDuration=160\r\n",
+                    content_type="application/dtmf-relay",
+                )
+            )
+            await client.expect(200)
+        await asyncio.sleep(0.1)
+        digits = [e for e in calls.events[0] if isinstance(e, DtmfIn)]
+        assert 10 <= len(digits) <= 12, [d.digit for d in digits]
+        stats = server.stats()
+        assert stats["rtp_rx_dtmf_dropped"] == 53 - len(digits)
+        assert stats["dtmf_info"] == 3
+        assert calls.finished == 0 and stats["active_calls"] == 1, "the call goes on"

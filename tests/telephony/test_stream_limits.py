@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -361,3 +362,37 @@ async def test_a_flood_of_messages_that_carry_nothing_is_dropped_unparsed_then_c
         assert streams.stats()["rx_messages_dropped"] >= 200
         hangup = listener.calls["chatty"].hangup
         assert hangup is not None and hangup.failed
+
+
+async def test_a_draining_audiosocket_server_hangs_up_new_connections_unread() -> None:
+    listener = Listener()
+    async with audiosocket_server(listener, StreamLimits(start_timeout_s=30)) as server:
+        server.calls.stop_admitting()
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        # Nothing sent: an answer well before the start timeout shows nothing was waited for.
+        assert await read_until_closed(reader) == bytes(Frame.hangup())
+        writer.close()
+        stats = server.stats()
+        assert stats["refused_draining"] == 1 and stats["open_connections"] == 0
+        assert stats["connections_rejected_start_timeout"] == 0 and not listener.calls
+
+
+async def test_a_thousand_refused_connections_log_one_line_and_count_every_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    listener = Listener()
+    server = AudioSocketServer(
+        "127.0.0.1", 0, listener.on_call, StreamLimits(), trusted_sources="192.0.2.0/24"
+    )
+    await server.start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="telephony.stream"):
+            for _ in range(1000):
+                reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+                await read_until_closed(reader)
+                writer.close()
+        assert server.stats()["refused_untrusted_source"] == 1000
+        refusals = [r for r in caplog.records if "refused (untrusted_source)" in r.getMessage()]
+        assert len(refusals) == 1, [r.getMessage() for r in refusals[:5]]
+    finally:
+        await server.stop()
