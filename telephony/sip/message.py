@@ -815,7 +815,7 @@ def _reason(text: str) -> str:
     return ("Bad Request (" + cleaned[:100] + ")").replace("\r", " ").replace("\n", " ")
 
 
-class MessageTooLarge(ValueError):
+class MessageTooLarge(SipParseError):
     """A message exceeds the size limit (answered 513 Message Too Large, RFC 3261 21.5.14)."""
 
 

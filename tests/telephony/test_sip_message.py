@@ -272,6 +272,8 @@ def test_stream_framer_rejects_garbage_and_oversized_messages() -> None:
         StreamFramer().feed(b"OPTIONS sip:a@b SIP/2.0\r\nl: -1\r\n\r\n")
     with pytest.raises(MessageTooLarge):
         StreamFramer(max_size=1000).feed(b"X" * 2000)
+    with pytest.raises(SipParseError):  # one error family for every framing refusal
+        StreamFramer(max_size=1000).feed(b"X" * 2000)
     with pytest.raises(MessageTooLarge):
         StreamFramer(max_size=1000).feed(b"OPTIONS sip:a@b SIP/2.0\r\nl: 5000\r\n\r\n")
     partial = StreamFramer(max_size=1000)
