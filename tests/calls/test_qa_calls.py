@@ -225,7 +225,7 @@ async def test_a_changed_response_in_the_domain_is_a_regression(
     config = dataclasses.replace(
         config, dialogue=dataclasses.replace(config.dialogue, project_dir=str(project))
     )
-    outcome = await asyncio.to_thread(train, Project.from_config(config), progress=print)
+    outcome = await asyncio.to_thread(train, Project.from_config(config.dialogue), progress=print)
     assert outcome.trained
     print(f"retraining for a changed response took {outcome.seconds:.0f} s")
 
