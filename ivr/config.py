@@ -4,6 +4,10 @@ Precedence (lowest first): the defaults below, the YAML file (``--config``, ``$I
 ``./ivr.yaml``), environment variables named ``IVR_<SECTION>__<KEY>`` (e.g.
 ``IVR_ASR__ENGINE=vosk``), and ``--set section.key=value`` / dedicated flags on the command line.
 Every value is checked against its declared type, so a typo fails at start-up with the key's name.
+
+The layers own the sections they read (``speech/settings.py``: vad, asr, tts;
+``dialogue/settings.py``: dialogue, bank); this module composes them with the application's
+own sections into :class:`Config` and hands each layer its sections as plain values.
 """
 
 from __future__ import annotations

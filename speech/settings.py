@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 SUPPORTED_RATES = (8000, 16000, 22050, 48000)
-"""Sample rates the speech engines produce and take (resampled to and from the models' own)."""
+"""Sample rates of call audio the speech engines take and produce."""
 
 
 @dataclass

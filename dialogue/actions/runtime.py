@@ -3,8 +3,8 @@
 Each action server the application starts serves its own runtime: it binds it to every request
 it handles (:func:`bind`), so two dialogue clients in one process (a QA run beside the bot, the
 bench's engine variants) never see each other's bank or vault. Tests may install one for the
-whole process (:func:`configure`), as the stand-alone action server (``ivr actions``) does with
-the one it builds from the application's settings (:func:`from_config`).
+whole process (:func:`configure`). The application builds each runtime from the dialogue and bank
+settings it passes in (:func:`from_config`); nothing here reads the configuration file.
 """
 
 from __future__ import annotations
