@@ -7,8 +7,8 @@ redeems the token here. Nothing about the PIN crosses a process boundary or touc
 
 It is the stock rasa-sdk Sanic app (``rasa_sdk.endpoint.create_app``), identical to
 ``rasa run actions``; :class:`ActionServer` starts it on a socket we bind, waits until it
-answers ``/health``, and stops it cleanly. ``python -m dialogue.action_server`` runs it on
-its own (for ``rasa shell``/``rasa interactive``; PIN entry cannot work across processes).
+answers ``/health``, and stops it cleanly. ``ivr actions`` runs it on its own (for
+``rasa shell``/``rasa interactive``; PIN entry cannot work across processes).
 
 Only the bot may call it: an action trusts the tracker it is sent (``authenticated``,
 ``customer_id``), so a forged tracker would move anyone's money. Every request but ``/health``
@@ -18,10 +18,9 @@ secret; others get 401 and a ``dialogue.action_server.refused`` log line with th
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import os
+import logging
 import secrets
 import signal
 import socket
@@ -32,14 +31,14 @@ from typing import Any
 from dialogue import quiet_rasa_environment
 from dialogue.actions import runtime as actions_runtime
 from dialogue.token_guard import BEARER, bearer_token, token_guard
-from ivr.logs import fields, get_logger
+from logfields import fields
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 ACTIONS_PACKAGE = "dialogue.actions"
 _APP_NAME = "rasa_sdk"
 HEALTH_PATH = "/health"
 TOKEN_ENV = "IVR_ACTION_TOKEN"
-"""Where ``python -m dialogue.action_server`` and a stand-alone ``rasa run`` (through
+"""Where ``ivr actions`` and a stand-alone ``rasa run`` (through
 ``dialogue/endpoints.yml``) both find the shared secret."""
 
 
@@ -215,8 +214,9 @@ class ActionServer:
         await self.stop()
 
 
-async def _serve_forever(host: str, port: int, token: str) -> None:
-    server = ActionServer(host, port, token=token)
+async def serve_forever(host: str, port: int, token: str, runtime: actions_runtime.Runtime) -> None:
+    """Serve the actions against ``runtime`` until SIGINT or SIGTERM (``ivr actions``)."""
+    server = ActionServer(host, port, runtime=runtime, token=token)
     await server.start()
     print(f"action server listening on {server.webhook_url} (Ctrl-C to stop)", flush=True)
     stop = asyncio.Event()
@@ -225,26 +225,3 @@ async def _serve_forever(host: str, port: int, token: str) -> None:
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     await server.stop()
-
-
-def main(argv: list[str] | None = None) -> None:
-    """``python -m dialogue.action_server [--host H] [--port P]``, secret in $IVR_ACTION_TOKEN."""
-    from ivr.config import load_config
-    from ivr.logs import configure_logging
-
-    parser = argparse.ArgumentParser(description="Run the hotline's custom action server.")
-    config = load_config()
-    parser.add_argument("--host", default=config.dialogue.action_server_host)
-    parser.add_argument("--port", type=int, default=config.dialogue.action_server_port)
-    args = parser.parse_args(argv)
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        parser.error(
-            f"set {TOKEN_ENV} to the shared secret Rasa sends (see dialogue/endpoints.yml)"
-        )
-    configure_logging(config.logging.level, config.logging.format)
-    asyncio.run(_serve_forever(args.host, args.port, token))
-
-
-if __name__ == "__main__":
-    main()

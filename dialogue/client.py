@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import abc
 import json
+import logging
 import re
 import time
 from collections.abc import Coroutine, Mapping, Sequence
@@ -73,15 +74,15 @@ from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
 from dialogue.payloads import ExpectDigits, Handoff, Hangup
 from dialogue.rasa_thread import RasaThread
 from dialogue.secrets import SecretVault, is_token
+from dialogue.settings import BankConfig, DialogueConfig
 from dialogue.spoken import extract_digits
-from ivr.logs import fields, get_logger
+from logfields import fields
 
 if TYPE_CHECKING:
     from dialogue.action_server import ActionServer
     from dialogue.tracker_store import LiveTrackerStore
-    from ivr.config import Config
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 GREET = "/greet"
@@ -648,7 +649,8 @@ def _merge_rest_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]
 
 
 def make_client(
-    config: Config,
+    settings: DialogueConfig,
+    bank: BankConfig,
     *,
     pepper: bytes,
     action_token: str | None = None,
@@ -665,34 +667,37 @@ def make_client(
     from dialogue.actions import runtime
     from dialogue.training import Project
 
-    vault = SecretVault(ttl_s=config.dialogue.secret_ttl_s)
+    vault = SecretVault(ttl_s=settings.secret_ttl_s)
     callers = CallerRegistry()
-    rt = runtime.from_config(config, pepper)
+    rt = runtime.from_config(settings, bank, pepper)
     rt.vault = vault
     rt.callers = callers
-    if config.dialogue.mode == "http":
+    if settings.mode == "http":
         if not action_token or not rasa_token:
             raise DialogueError(
                 "dialogue.mode http needs dialogue.action_token_file and dialogue.rasa_token_file"
             )
         # A remote Rasa must be able to reach our action server at the configured address.
         actions = ActionServer(
-            config.dialogue.action_server_host,
-            config.dialogue.action_server_port,
+            settings.action_server_host,
+            settings.action_server_port,
             runtime=rt,
             token=action_token,
         )
         return HttpClient(
-            config.dialogue.server_url,
+            settings.server_url,
             action_server=actions,
             vault=vault,
-            timeout_s=config.dialogue.request_timeout_s,
+            timeout_s=settings.request_timeout_s,
             token=rasa_token,
-            domain_file=Project.from_config(config).domain,
+            domain_file=Project.from_config(settings).domain,
             callers=callers,
         )
     # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
-    actions = ActionServer(config.dialogue.action_server_host, 0, runtime=rt)
+    actions = ActionServer(settings.action_server_host, 0, runtime=rt)
     return InProcessClient(
-        Project.from_config(config).model_path, action_server=actions, vault=vault, callers=callers
+        Project.from_config(settings).model_path,
+        action_server=actions,
+        vault=vault,
+        callers=callers,
     )

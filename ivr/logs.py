@@ -1,6 +1,8 @@
 """Structured logging: one event name plus key=value fields, as JSON lines or readable console text.
 
-Use ``log = get_logger(__name__)`` and ``log.info("asr.final", extra=fields(call_id=..., ms=...))``.
+Use ``log = get_logger(__name__)`` and ``log.info("asr.final", extra=fields(call_id=..., ms=...))``
+with ``fields`` from :mod:`logfields`, as the lower layers do with ``logging.getLogger``; the
+handler installed here renders their fields the same way.
 A last-line-of-defence filter masks digit runs that look like card or account numbers and
 digits said after a PIN word.
 """
@@ -14,13 +16,7 @@ import time
 from typing import Any
 
 from dialogue.bank.redaction import redact_secrets
-
-_FIELDS = "ivr_fields"
-
-
-def fields(**values: Any) -> dict[str, Any]:
-    """Wrap structured fields for the ``extra=`` argument of a logging call."""
-    return {_FIELDS: values}
+from logfields import FIELDS_ATTRIBUTE
 
 
 def mask_digits(text: str) -> str:
@@ -36,7 +32,7 @@ class _JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        entry.update(getattr(record, _FIELDS, {}))
+        entry.update(getattr(record, FIELDS_ATTRIBUTE, {}))
         if record.exc_info:
             entry["error"] = self.formatException(record.exc_info)
         # Each value is masked on its own, so the line stays valid JSON; the time stamp is
@@ -60,7 +56,7 @@ def _masked(value: Any) -> Any:
 class _ConsoleFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         stamp = time.strftime("%H:%M:%S", time.localtime(record.created))
-        extra = " ".join(f"{k}={v}" for k, v in getattr(record, _FIELDS, {}).items())
+        extra = " ".join(f"{k}={v}" for k, v in getattr(record, FIELDS_ATTRIBUTE, {}).items())
         line = (
             f"{stamp} {record.levelname:<7} {record.name}: {record.getMessage()} {extra}".rstrip()
         )

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ivr.config import BankConfig, Config
-from ivr.logs import fields, get_logger
+from dialogue.settings import BankConfig
+from ivr.config import Config
+from ivr.logs import get_logger
 from ivr.secretfile import new_token, read_secret, write_secret
+from logfields import fields
 
 log = get_logger(__name__)
 SETTING = "bank.pin_pepper_file"

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.config import CallConfig, ConfigError
-from ivr.logs import fields, get_logger
+from ivr.logs import get_logger
 from ivr.secretfile import read_secret, write_secret
+from logfields import fields
 
 log = get_logger(__name__)
 

@@ -34,8 +34,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from dialogue.bank.masking import mask_number
-from ivr.db import Database, Row, Tx
-from ivr.logs import fields, get_logger, mask_digits
+from ivr.logs import get_logger, mask_digits
+from logfields import fields
+from storage.db import Database, Row, Tx
 
 log = get_logger(__name__)
 

@@ -31,7 +31,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ivr.recording_keys import SETTING, Keyring
-from ivr.secretfile import OWNER_ONLY_FILE, private_dir
+from storage.private import OWNER_ONLY_FILE, private_dir
 
 MAGIC = b"IVRSEAL"
 VERSION = 1

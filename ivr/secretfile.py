@@ -12,9 +12,7 @@ import secrets
 from pathlib import Path
 
 from ivr.config import ConfigError
-
-OWNER_ONLY_FILE = 0o600
-OWNER_ONLY_DIR = 0o700
+from storage.private import OWNER_ONLY_FILE, private_dir
 
 
 def read_secret(path: str | Path, setting: str) -> str:
@@ -48,12 +46,3 @@ def write_secret(path: str | Path, value: str) -> Path:
 def new_token() -> str:
     """A fresh random token (256 bits, URL-safe)."""
     return secrets.token_urlsafe(32)
-
-
-def private_dir(path: str | Path) -> Path:
-    """Create ``path`` with its missing parents, owner-only (rwx------)."""
-    folder = Path(path)
-    for parent in reversed([folder, *folder.parents]):
-        if not parent.exists():
-            parent.mkdir(mode=OWNER_ONLY_DIR)
-    return folder

@@ -35,12 +35,13 @@ from aiohttp.typedefs import Handler
 
 from ivr.config import AudioSocketConfig, Config, SipConfig, WebSocketConfig
 from ivr.http import HttpProof, build_app
-from ivr.logs import fields, get_logger
+from ivr.logs import get_logger
 from ivr.platform import platform_routes
 from ivr.retention import purge_expired
 from ivr.secretfile import read_secret
 from ivr.services import Services, start_services
 from ivr.session import CallSession
+from logfields import fields
 from telephony.audiosocket.server import AudioSocketServer
 from telephony.bridge import CallBridge
 from telephony.handoff import HandoffBoard

@@ -15,7 +15,7 @@ import numpy as np
 
 from dialogue.client import DialogueClient, make_client
 from ivr.config import Config
-from ivr.logs import fields, get_logger
+from ivr.logs import get_logger
 from ivr.metrics import Metrics
 from ivr.pepper import bank_pepper
 from ivr.recording_keys import Keyring, recording_keyring
@@ -23,6 +23,7 @@ from ivr.records import CallRecordStore
 from ivr.secretfile import read_secret
 from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
+from logfields import fields
 from speech.asr import AsrEngine, create_asr_engine
 from speech.audio import Audio
 from speech.tts import TtsEngine, create_tts_engine
@@ -81,9 +82,10 @@ def dialogue_client(config: Config) -> DialogueClient:
     """The configured dialogue client; over HTTP with the two tokens from their secret files."""
     pepper = bank_pepper(config)
     if config.dialogue.mode != "http":
-        return make_client(config, pepper=pepper)
+        return make_client(config.dialogue, config.bank, pepper=pepper)
     return make_client(
-        config,
+        config.dialogue,
+        config.bank,
         pepper=pepper,
         action_token=read_secret(config.dialogue.action_token_file, "dialogue.action_token_file"),
         rasa_token=read_secret(config.dialogue.rasa_token_file, "dialogue.rasa_token_file"),

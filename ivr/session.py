@@ -40,11 +40,12 @@ from dialogue.callers import IDENTITY_KEY
 from dialogue.client import BotMessage, Reply
 from dialogue.payloads import ExpectDigits
 from ivr.digits import FREE_ENTRY, DigitCollector
-from ivr.logs import fields, get_logger
+from ivr.logs import get_logger
 from ivr.recording import CallerHold, StereoRecorder
 from ivr.records import Outcome, TurnRecord, new_call_id
 from ivr.sealed import SUFFIX
 from ivr.services import Services
+from logfields import fields
 from speech.asr.base import AsyncAsrStream, Transcript
 from speech.echo import EchoCanceller
 from speech.endpointer import Endpointer, NoInput, SpeechStarted, UtteranceEnded

@@ -19,7 +19,8 @@ from typing import Any
 
 import yaml
 
-from ivr.logs import fields, get_logger
+from ivr.logs import get_logger
+from logfields import fields
 from speech.asr.base import Vocabulary
 
 log = get_logger(__name__)

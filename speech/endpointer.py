@@ -18,8 +18,8 @@ from typing import Literal
 
 import webrtcvad
 
-from ivr.config import VadConfig
 from speech.audio import frame_size, rms_dbfs
+from speech.settings import VadConfig
 
 VAD_RATES = (8000, 16000, 32000, 48000)
 START_RATIO = 0.8

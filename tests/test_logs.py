@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 
-from ivr.logs import _JsonFormatter, fields
+import pytest
+
+from dialogue.action_server import _log_refusal
+from ivr.logs import _ConsoleFormatter, _JsonFormatter
 from ivr.records import new_call_id
+from logfields import fields
 
 
 def _record(message: str, **values: object) -> logging.LogRecord:
@@ -41,3 +46,26 @@ def test_a_bot_call_id_stays_readable_in_a_log_line() -> None:
     call_id = new_call_id()
     line = _JsonFormatter().format(_record("call.start", call_id=call_id))
     assert json.loads(line)["call_id"] == call_id
+
+
+@pytest.mark.parametrize("formatter", [_JsonFormatter(), _ConsoleFormatter()])
+def test_a_lower_layer_log_line_shows_its_fields_masked(formatter: logging.Formatter) -> None:
+    """dialogue/ logs with plain ``logging.getLogger``; the application's handler renders it."""
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    logger = logging.getLogger("dialogue.action_server")
+    logger.addHandler(handler)
+    try:
+        _log_refusal("192.0.2.7", "/webhook?account=55501234", "missing token")
+    finally:
+        logger.removeHandler(handler)
+    line = out.getvalue().strip()
+    assert "dialogue.action_server.refused" in line
+    assert "55501234" not in line
+    if isinstance(formatter, _JsonFormatter):
+        entry = json.loads(line)
+        assert entry["source"] == "192.0.2.7" and entry["reason"] == "missing token"
+        assert entry["path"] == "/webhook?account=****1234"
+    else:
+        assert "source=192.0.2.7 path=/webhook?account=****1234 reason=missing token" in line

@@ -3,8 +3,8 @@
 Each action server the application starts serves its own runtime: it binds it to every request
 it handles (:func:`bind`), so two dialogue clients in one process (a QA run beside the bot, the
 bench's engine variants) never see each other's bank or vault. Tests may install one for the
-whole process (:func:`configure`); a stand-alone action server builds it lazily from
-``ivr.config`` (``IVR_*`` environment variables and ``ivr.yaml`` apply as usual).
+whole process (:func:`configure`). The application builds each runtime from the dialogue and bank
+settings it passes in (:func:`from_config`); nothing here reads the configuration file.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dialogue.bank import BankRepository, GuardPolicy, open_repository
 from dialogue.callers import CallerRegistry, default_callers
 from dialogue.knowledge import KnowledgeBase
 from dialogue.secrets import SecretVault, default_vault
+from dialogue.settings import BankConfig, DialogueConfig
 
 
 @dataclass
@@ -48,39 +49,37 @@ def configure(runtime: Runtime | None) -> None:
         _runtime = runtime
 
 
-def from_config(config: object | None = None, pepper: bytes | None = None) -> Runtime:
-    """Build a runtime from the application's configuration (``ivr.config.Config``).
+def from_config(dialogue: DialogueConfig, bank: BankConfig, pepper: bytes | None = None) -> Runtime:
+    """Build a runtime from the dialogue and bank settings.
 
     ``pepper`` is the PIN pepper the application read (``ivr.pepper``); without it (the
     stand-alone action server, where PIN entry cannot work anyway) nobody is verified.
     """
-    from ivr.config import Config, load_config
-
-    cfg = config if isinstance(config, Config) else load_config()
-    root = Path(cfg.dialogue.project_dir)
-    seed_file = root / cfg.bank.seed_file
+    root = Path(dialogue.project_dir)
+    seed_file = root / bank.seed_file
     policy = GuardPolicy(
-        max_pin_failures=cfg.bank.max_pin_failures,
-        lockout_window_h=cfg.bank.lockout_window_h,
-        lockout_minutes=cfg.bank.lockout_minutes,
-        max_verifications_per_hour=cfg.bank.max_verifications_per_hour,
+        max_pin_failures=bank.max_pin_failures,
+        lockout_window_h=bank.lockout_window_h,
+        lockout_minutes=bank.lockout_minutes,
+        max_verifications_per_hour=bank.max_verifications_per_hour,
     )
     return Runtime(
-        repository=open_repository(cfg.bank.database, seed_file, pepper=pepper, policy=policy),
-        knowledge=KnowledgeBase(root / cfg.dialogue.knowledge_dir),
+        repository=open_repository(bank.database, seed_file, pepper=pepper, policy=policy),
+        knowledge=KnowledgeBase(root / dialogue.knowledge_dir),
         vault=default_vault,
-        transfer_limit_cents=cfg.bank.transfer_limit_cents,
-        max_pin_attempts=cfg.bank.max_pin_attempts,
+        transfer_limit_cents=bank.transfer_limit_cents,
+        max_pin_attempts=bank.max_pin_attempts,
     )
 
 
 def get() -> Runtime:
-    """The runtime bound to this request, else the configured one (built on first use)."""
+    """The runtime bound to this request, else the configured one."""
     bound = _bound.get()
     if bound is not None:
         return bound
-    global _runtime
     with _lock:
         if _runtime is None:
-            _runtime = from_config()
+            raise RuntimeError(
+                "no actions runtime: the action server binds one, or configure() installs one"
+            )
         return _runtime

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
@@ -27,9 +28,9 @@ from dialogue.spoken import (
     say_money,
     transfer_accounts,
 )
-from ivr.logs import fields, get_logger
+from logfields import fields
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 TRANSFER_SLOTS = ("transfer_amount", "transfer_from", "transfer_to", "transfer_confirmed")
 YES_KEY, NO_KEY = "1", "2"

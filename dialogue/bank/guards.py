@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from ivr.db import Tx
+from storage.db import Tx
 
 CALLER_WINDOW = dt.timedelta(hours=1)
 # A window starts with the first attempt it counts (not when the count was last cleared).

@@ -176,3 +176,13 @@ def _precedes_secret_word(words: list[str], last: int, secret_at: set[int]) -> b
     while i < len(words) and words[i] in _FILLERS_BEFORE:
         i += 1
     return i in secret_at
+
+
+def mask_free_text(text: str) -> str:
+    """Free text a caller dictated (a complaint, a disputed charge) with long numbers masked.
+
+    The same rule as the log filter (:func:`redact_secrets`): runs of eight or more digits
+    keep only their last four, so a card number read out is not stored, and digits said
+    after a PIN word are replaced.
+    """
+    return redact_secrets(text).text

@@ -30,7 +30,7 @@ from dialogue.bank.security import (
     verify_pin,
 )
 from dialogue.callers import UNKNOWN_CALLER
-from ivr.db import Database, Row, Tx
+from storage.db import Database, Row, Tx
 
 AccountType = Literal["checking", "savings", "credit"]
 ACCOUNT_TYPES: tuple[AccountType, ...] = ("checking", "savings", "credit")

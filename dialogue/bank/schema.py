@@ -8,7 +8,7 @@ of the customer, account number or caller (see :mod:`dialogue.bank.guards`).
 
 from __future__ import annotations
 
-from ivr.db import Dialect
+from storage.db import Dialect
 
 TABLES = (
     "verification_guards",

@@ -333,4 +333,4 @@ def _settings(config: Config, plan: BenchPlan) -> dict[str, Any]:
 def _model_path(config: Config) -> Path:
     from dialogue.training import Project
 
-    return Project.from_config(config).model_path
+    return Project.from_config(config.dialogue).model_path

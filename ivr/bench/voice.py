@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from ivr.bench.caller import CallerLine
-from ivr.config import Config, VadConfig
+from ivr.config import Config
 from ivr.qa.voice import CallerVoice, speak
 from speech.audio import Audio, iter_frames
 from speech.endpointer import Endpointer, UtteranceEnded
 from speech.g711 import ulaw_encode
+from speech.settings import VadConfig
 
 RATE = 8000
 SCRIPT = (

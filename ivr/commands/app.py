@@ -36,7 +36,7 @@ def serve(ctx: click.Context) -> None:
         read_secrets(config)  # a missing or exposed secret file stops us before training
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc}") from exc
-    train(Project.from_config(config), progress=click.echo)
+    train(Project.from_config(config.dialogue), progress=click.echo)
     asyncio.run(serve_forever(config))
 
 

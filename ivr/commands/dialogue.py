@@ -1,4 +1,4 @@
-"""CLI commands for the dialogue layer: ``ivr train``, ``ivr chat``, ``ivr bank ...``.
+"""CLI commands for the dialogue layer: ``ivr train``, ``ivr actions``, ``ivr chat``, ``ivr bank``.
 
 Rasa, TensorFlow and the bank backend are imported inside the commands so that
 ``ivr --help`` stays fast.
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ivr.commands import config_of
-from ivr.logs import fields, get_logger, mask_digits
+from ivr.logs import get_logger, mask_digits
+from logfields import fields
 
 if TYPE_CHECKING:
     from dialogue.client import Reply
@@ -68,7 +69,7 @@ def train_command(ctx: click.Context, force: bool, run_validate: bool, dry_run: 
     from dialogue.training import Project, is_stale, train
 
     config = config_of(ctx)
-    project = Project.from_config(config)
+    project = Project.from_config(config.dialogue)
     if run_validate:
         _validate(project)
     if dry_run:
@@ -109,6 +110,35 @@ def _validate(project: Any) -> None:
     click.echo("validating: " + " ".join(command[1:]))
     if subprocess.run(command, check=False).returncode != 0:
         raise click.ClickException("rasa data validate found errors")
+
+
+@click.command("actions")
+@click.option("--host", default=None, help="Bind address (default: dialogue.action_server_host).")
+@click.option("--port", type=int, default=None, help="Port (default: dialogue.action_server_port).")
+@click.pass_context
+def actions_command(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Run the custom action server on its own, for a separate `rasa shell` or `rasa run`.
+
+    Requests must carry the shared secret from $IVR_ACTION_TOKEN (as dialogue/endpoints.yml
+    sends it). The PIN vault lives in the bot's own process, so this server verifies nobody:
+    use `ivr chat` to try PIN entry.
+    """
+    import os
+
+    from dialogue.action_server import TOKEN_ENV, serve_forever
+    from dialogue.actions import runtime
+
+    config = config_of(ctx)
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        raise click.UsageError(
+            f"set {TOKEN_ENV} to the shared secret Rasa sends (see dialogue/endpoints.yml)"
+        )
+    settings = config.dialogue
+    served = runtime.from_config(settings, config.bank)
+    bind_host = host or settings.action_server_host
+    bind_port = settings.action_server_port if port is None else port
+    asyncio.run(serve_forever(bind_host, bind_port, token, served))
 
 
 @click.command("chat")
@@ -303,4 +333,4 @@ def bank_hash_pin() -> None:
     click.echo(hash_pin(pin))
 
 
-COMMANDS: list[click.Command] = [train_command, chat_command, bank_group]
+COMMANDS: list[click.Command] = [train_command, actions_command, chat_command, bank_group]

@@ -41,8 +41,9 @@ def keygen(ctx: click.Context, key_file: str | None) -> None:
 def rotate(ctx: click.Context, key_file: str | None) -> None:
     """Add a new key: new recordings use it, older ones still open with their own key."""
     from ivr.config import ConfigError
-    from ivr.logs import fields, get_logger
+    from ivr.logs import get_logger
     from ivr.recording_keys import rotate_key_file
+    from logfields import fields
 
     path = _path(ctx, key_file)
     try:
@@ -70,11 +71,12 @@ def export(ctx: click.Context, call_id: str, out: str) -> None:
     import wave
 
     from ivr.config import ConfigError
-    from ivr.logs import fields, get_logger
+    from ivr.logs import get_logger
     from ivr.recording_keys import read_keyring
     from ivr.records import CallRecordStore
     from ivr.sealed import RecordingError, open_recording
-    from ivr.secretfile import OWNER_ONLY_FILE
+    from logfields import fields
+    from storage.private import OWNER_ONLY_FILE
 
     config = config_of(ctx)
     store = CallRecordStore(config.call.records_db)

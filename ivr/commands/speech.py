@@ -3,7 +3,7 @@
 import click
 
 from ivr.commands import config_of
-from ivr.config import SUPPORTED_RATES
+from speech.settings import SUPPORTED_RATES
 
 COMMANDS: list[click.Command] = []
 

@@ -40,7 +40,7 @@ def talk(
             pick_devices(pa, input_device, output_device)
         except NoAudioDevice as exc:
             raise click.ClickException(str(exc)) from exc
-        train(Project.from_config(config), progress=click.echo)
+        train(Project.from_config(config.dialogue), progress=click.echo)
 
         async def call() -> str:
             stop = asyncio.Event()

@@ -30,7 +30,6 @@ from typing import Any
 
 import numpy as np
 
-from ivr.config import VadConfig
 from ivr.qa.compare import ResponseCatalog, compare_turns
 from ivr.qa.lines import CallerLine, QaBridge
 from ivr.qa.observe import CallLog, ObservedRecords
@@ -40,6 +39,7 @@ from ivr.records import CallRecordStore
 from ivr.sealed import SUFFIX, RecordingError, open_recording
 from speech.endpointer import Endpointer, UtteranceEnded
 from speech.resample import resample
+from speech.settings import VadConfig
 
 UNANSWERED_S = 8.0
 """On the virtual-clock line, how long to wait for a reply to an utterance the bot may ignore."""

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 from tqdm import tqdm
 
 from ivr.config import Config
-from ivr.logs import fields, get_logger
+from ivr.logs import get_logger
 from ivr.qa.compare import ResponseCatalog
 from ivr.qa.evaluate import evaluate, format_scores
 from ivr.qa.lines import BRIDGES, QaBridge
@@ -32,8 +32,9 @@ from ivr.qa.simulate import run_script
 from ivr.qa.voice import CallerVoice
 from ivr.recording_keys import Keyring, create_key_file, read_keyring
 from ivr.records import CallRecordStore
-from ivr.secretfile import private_dir
 from ivr.services import Services, start_services
+from logfields import fields
+from storage.private import private_dir
 
 log = get_logger(__name__)
 T = TypeVar("T")

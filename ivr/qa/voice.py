@@ -6,9 +6,9 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from ivr.config import TtsConfig
 from speech.audio import Audio
 from speech.channel import Codec, telephone_channel
+from speech.settings import TtsConfig
 from speech.tts import create_tts_engine
 from speech.tts.normalize import normalize_text
 

@@ -7,7 +7,6 @@ when a vosk model directory is configured, else whisper).
 
 from __future__ import annotations
 
-from ivr.config import AsrConfig
 from speech.asr.base import (
     AsrEngine,
     AsrError,
@@ -17,6 +16,7 @@ from speech.asr.base import (
     Vocabulary,
     Word,
 )
+from speech.settings import AsrConfig
 
 __all__ = [
     "AsrEngine",

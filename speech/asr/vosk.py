@@ -10,6 +10,7 @@ audio at any rate is resampled with soxr to the rate the model was trained on (`
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -17,7 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ivr.logs import fields, get_logger
+from logfields import fields
 from speech.asr.base import (
     MAX_AUDIO_SECONDS,
     AsrEngine,
@@ -30,7 +31,7 @@ from speech.asr.base import (
 )
 from speech.resample import StreamResampler
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_RATE = 16000
 UNKNOWN = "[unk]"

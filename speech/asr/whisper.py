@@ -8,6 +8,7 @@ utterance, then it is transcribed in a fraction of a second).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ivr.logs import fields, get_logger
+from logfields import fields
 from speech.asr.base import (
     EMPTY_FINAL,
     MAX_AUDIO_SECONDS,
@@ -38,7 +39,7 @@ from speech.resample import resample
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 WHISPER_RATE = 16000
 """Whisper's input rate; telephone audio is upsampled with soxr before the feature extractor."""

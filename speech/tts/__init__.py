@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ivr.config import TtsConfig
+from speech.settings import TtsConfig
 from speech.tts.base import (
     SpeechChunk,
     TtsEngine,

@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, replace
 
-from ivr.config import SUPPORTED_RATES, TtsConfig
+from speech.settings import SUPPORTED_RATES, TtsConfig
 from speech.tts import create_tts_engine
 from speech.tts.base import TtsEngine, TtsTiming, measure_stream
 

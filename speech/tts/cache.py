@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 import struct
 import tempfile
@@ -22,11 +23,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.logs import fields, get_logger
+from logfields import fields
 from speech.audio import Audio, pcm_to_samples
 from speech.tts.base import TtsEngine
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 """Bumped when the file layout or the meaning of a key changes; old entries are then ignored."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import os
 import sys
 import tempfile
@@ -26,12 +27,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ivr.logs import fields, get_logger
+from logfields import fields
 from speech.audio import Audio, pcm_to_samples
 from speech.tts.base import TtsEngine, TtsError
 from speech.tts.sentences import split_sentences
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 NATIVE_RATE = 22050
 """The pyttsx3 espeak driver always writes 22050 Hz WAVs (espeak-ng's own rate)."""

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ivr.logs import fields, get_logger
+from logfields import fields
 from speech.audio import Audio
 from speech.tts.base import TtsEngine, TtsError
 
-log = get_logger(__name__)
+log = logging.getLogger(__name__)
 
 VOLUME = 0.8
 """Piper scales each sentence to full scale; this leaves ~2 dB headroom for resampling and G.711."""

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from scipy.signal import lfilter
 
-from ivr.config import VadConfig
 from speech import g711
 from speech.audio import Audio, iter_frames, load_audio
 from speech.echo import EchoCanceller
 from speech.endpointer import Endpointer, SpeechStarted
 from speech.resample import resample
+from speech.settings import VadConfig
 
 RATE = 8000
 PROMPT = (

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ivr.config import VadConfig
 from speech.audio import Audio, iter_frames, load_audio
 from speech.channel import telephone_channel
 from speech.endpointer import Endpointer, NoInput, SpeechStarted, UtteranceEnded
 from speech.resample import resample
+from speech.settings import VadConfig
 
 RATE = 8000
 TOLERANCE_MS = 60

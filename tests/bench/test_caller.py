@@ -12,8 +12,9 @@ import pytest_asyncio
 
 from ivr.bench.caller import SILENCE_PAYLOAD, CallerLine, CallerRtp, place_call
 from ivr.bench.voice import caller_lines, last_voiced_frame
-from ivr.config import VadConfig, load_config
+from ivr.config import load_config
 from speech.endpointer import Endpointer, UtteranceEnded
+from speech.settings import VadConfig
 from telephony.bridge import AudioIn, CallBridge, Hangup
 from telephony.rtp import PT_PCMU, RtpPacket
 from telephony.sip.server import SipServer

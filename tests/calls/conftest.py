@@ -14,7 +14,7 @@ import pytest_asyncio
 
 from dialogue.bank import open_repository
 from dialogue.bank.security import hash_pin
-from ivr.config import VadConfig, load_config
+from ivr.config import load_config
 from ivr.recording_keys import create_key_file
 from ivr.services import Services, start_services
 from ivr.session import CallSession
@@ -22,6 +22,7 @@ from speech.asr.scoring import normalise_text
 from speech.audio import Audio
 from speech.channel import telephone_channel
 from speech.endpointer import Endpointer, UtteranceEnded
+from speech.settings import VadConfig
 from telephony.loopback import LoopbackCall
 from tests.speech.corpus import piper, piper_voice
 

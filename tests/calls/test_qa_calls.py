@@ -225,11 +225,11 @@ async def test_a_changed_response_in_the_domain_is_a_regression(
     config = dataclasses.replace(
         config, dialogue=dataclasses.replace(config.dialogue, project_dir=str(project))
     )
-    outcome = await asyncio.to_thread(train, Project.from_config(config), progress=print)
+    outcome = await asyncio.to_thread(train, Project.from_config(config.dialogue), progress=print)
     assert outcome.trained
     print(f"retraining for a changed response took {outcome.seconds:.0f} s")
 
-    changed = make_client(config, pepper=bank_pepper(config))
+    changed = make_client(config.dialogue, config.bank, pepper=bank_pepper(config))
     await changed.start()
     try:
         bot = dataclasses.replace(services, config=config, dialogue=changed)

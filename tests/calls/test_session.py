@@ -18,10 +18,10 @@ from click.testing import CliRunner
 
 from ivr.bench.voice import last_voiced_frame
 from ivr.cli import main
-from ivr.config import VadConfig
 from ivr.services import Services
 from ivr.session import CallSession
 from speech.asr.base import AsyncAsrStream, Transcript
+from speech.settings import VadConfig
 from telephony.loopback import EchoPath, LoopbackCall
 from tests.calls.conftest import (
     ACCOUNT,

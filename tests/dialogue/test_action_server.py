@@ -208,7 +208,7 @@ async def test_shipped_endpoints_file_gets_rasa_past_the_action_server(
 def test_stand_alone_action_server_will_not_start_without_a_secret() -> None:
     env = {k: v for k, v in os.environ.items() if k != "IVR_ACTION_TOKEN"}
     run = subprocess.run(
-        [sys.executable, "-m", "dialogue.action_server", "--port", "0"],
+        [str(Path(sys.executable).with_name("ivr")), "actions", "--port", "0"],
         env=env,
         cwd=ROOT,
         capture_output=True,

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from ivr.config import AsrConfig
 from ivr.vocabulary import load_vocabulary, read_rasa_project, strip_annotations
 from speech.asr import create_asr_engine, engine_name
 from speech.asr.base import Vocabulary
 from speech.asr.vosk import VoskEngine
 from speech.asr.whisper import WhisperEngine
+from speech.settings import AsrConfig
 from tests.speech.corpus import Sample
 from tests.speech.rasa_fixture import write_rasa_project
 

@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from ivr.config import SUPPORTED_RATES, TtsConfig
 from speech.audio import Audio, rms_dbfs
+from speech.settings import SUPPORTED_RATES, TtsConfig
 from speech.tts import CachedTts, create_tts_engine
 from speech.tts.base import TtsEngine, TtsError
 from speech.tts.espeak import EspeakVoice, Pyttsx3Tts, find_voice, pyttsx3_worker

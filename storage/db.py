@@ -6,6 +6,9 @@ rewritten to psycopg2's ``%s``. Rows come back as plain dicts. Every write happe
 
 A SQLite database holds bank or call data, so its file is created owner-only (0600) in an
 owner-only folder; SQLite gives its journal and WAL files the database file's mode.
+
+It lives in ``storage/`` (not ``ivr/``) because the bank (``dialogue/bank``) uses it too, and
+``dialogue/`` never imports the application.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
-from ivr.secretfile import OWNER_ONLY_FILE, private_dir
+from storage.private import OWNER_ONLY_FILE, private_dir
 
 Dialect = Literal["sqlite", "postgresql"]
 SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
