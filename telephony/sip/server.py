@@ -35,12 +35,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from telephony.access import AllowList
-from telephony.bridge import AudioIn, CallBridge, DtmfIn
-from telephony.events import EventChannel
-from telephony.media import RtpSession
+from telephony.bridge import CallBridge
 from telephony.pacing import FillerKind
 from telephony.sdp import SUPPORTED_CODECS, NegotiationError
 from telephony.sip.call import (
+    CallSettings,
     CallState,
     SipCall,
     SipCallBridge,
@@ -58,11 +57,12 @@ from telephony.sip.message import (
     SipRequest,
     SipResponse,
     SipUri,
+    bad_request_reason,
     check_request,
     make_response,
     parse_message,
 )
-from telephony.sip.route import parse_outbound_proxy
+from telephony.sip.route import in_dialog_hop, parse_outbound_proxy
 from telephony.sip.transaction import (
     ClientTransaction,
     ClientTransactions,
@@ -103,7 +103,10 @@ class Destination:
 
 
 class SipServer:
-    """A SIP UAS on UDP and/or TCP that produces one ``SipCallBridge`` per answered call."""
+    """A SIP UAS on UDP and/or TCP that produces one ``SipCallBridge`` per answered call.
+
+    It is the ``CallHost`` of its calls: they reach it only through that protocol.
+    """
 
     def __init__(
         self,
@@ -399,6 +402,34 @@ class SipServer:
         transaction.start()
         return await transaction.future
 
+    async def request_in_dialog(
+        self,
+        dialog: Dialog,
+        source: Source,
+        method: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> SipResponse | None:
+        """Send a request inside a call's dialog (``route``); its final response, or None.
+
+        ``source`` is where the dialog's INVITE came from. None also when the caller cannot
+        be reached (no route, no connection).
+        """
+        try:
+            hop, via = in_dialog_hop(source, dialog, self.outbound_proxy)
+            destination = await self.destination_for(hop, via)
+        except (OSError, ValueError) as exc:
+            log.warning("call %s: cannot reach the caller for %s: %s", dialog.call_id, method, exc)
+            return None
+        request = dialog.new_request(
+            method,
+            self.via_for(destination.transport),
+            contact=self.contact_for(destination.transport),
+            headers=self.common_headers(request=True) + headers,
+            body=body,
+        )
+        return await self.send_request(request, destination)
+
     # -- receiving -------------------------------------------------------------------------
 
     def _new_connection(self, accepted: bool = True) -> TcpConnection:
@@ -461,7 +492,7 @@ class SipServer:
             partial = exc.partial
             if partial is not None and partial.method != "ACK" and _answerable(partial):
                 self.stats_add("bad_requests")
-                self._reply_stateless(partial, source, 400, _bad_request(str(exc)))
+                self._reply_stateless(partial, source, 400, bad_request_reason(str(exc)))
             else:
                 self.stats_add("malformed_dropped")
             log.debug("bad SIP message from %s: %s", source.address, exc)
@@ -532,17 +563,29 @@ class SipServer:
         reason: str | None = None,
         headers: list[tuple[str, str]] | None = None,
         to_tag: str | None = None,
-    ) -> None:
-        """Respond outside any call (OPTIONS, errors, rejections)."""
+        body: bytes = b"",
+    ) -> SipResponse:
+        """Respond on a transaction: a call's answers, OPTIONS, errors, rejections.
+
+        An INVITE's 1xx/2xx (a call's ringing and answer) carries our Contact and Allow.
+        """
+        extra = self.common_headers()
+        if transaction.request.method == "INVITE" and 100 < status < 300:
+            extra += [
+                ("Contact", self.contact_for(transaction.source.transport)),
+                ("Allow", self.allow),
+            ]
         response = make_response(
             transaction.request,
             status,
             reason,
             to_tag=to_tag or new_tag(),
             received_from=transaction.source.address,
-            headers=self.common_headers() + (headers or []),
+            headers=extra + (headers or []),
+            body=body,
         )
         self.transactions.respond(transaction, response)
+        return response
 
     def reject_method(self, request: SipRequest, transaction: ServerTransaction) -> None:
         """405 for methods we know but do not accept here, 501 for unknown ones (8.2.1)."""
@@ -740,8 +783,22 @@ class SipServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _call_settings(self) -> CallSettings:
+        """This server's settings as a new call reads them."""
+        return CallSettings(
+            public_host=self.public_host,
+            codecs=self.codecs,
+            ring=self.ring,
+            answer_delay=self.answer_delay,
+            timers=self.timers,
+            transfer_timeout=self.transfer_timeout,
+            handoff_header=self.handoff_header,
+            filler=self.filler,
+            rtp_timeout=self.rtp_timeout,
+        )
+
     async def _setup_call(self, request: SipRequest, transaction: ServerTransaction) -> None:
-        rtp: RtpSession | None = None
+        call: SipCall | None = None
         registered = False
         try:
             local_tag = new_tag()
@@ -749,19 +806,11 @@ class SipServer:
                 dialog = Dialog.from_invite(request, local_tag)
             except ValueError as exc:
                 self.stats_add("calls_rejected")
-                self.reply(transaction, 400, _bad_request(str(exc)))
+                self.reply(transaction, 400, bad_request_reason(str(exc)))
                 return
-            events = EventChannel()
-            calls: list[SipCall] = []
-            rtp = RtpSession(
-                lambda pcm: events.put(AudioIn(pcm)),
-                lambda digit: events.put(DtmfIn(digit)),
-                filler=self.filler,
-                on_timeout=lambda: calls[0].media_timeout() if calls else None,
-                timeout=self.rtp_timeout,
-            )
+            call = SipCall(self, self._call_settings(), request, transaction, dialog)
             try:
-                await rtp.open(self.rtp_host, self.rtp_port_range)
+                await call.rtp.open(self.rtp_host, self.rtp_port_range)
             except OSError as exc:
                 log.error("no RTP port for a new call: %s", exc)
                 self.stats_add("calls_rejected")
@@ -769,8 +818,6 @@ class SipServer:
                 return
             if transaction.final:  # cancelled while we were binding
                 return
-            call = SipCall(self, request, transaction, dialog, rtp, events)
-            calls.append(call)
             try:
                 sdp, params = call.negotiate_offer(request.body)
             except NegotiationError as exc:
@@ -801,8 +848,8 @@ class SipServer:
             self._setting_up_from[host] -= 1
             if self._setting_up_from[host] <= 0:
                 del self._setting_up_from[host]
-            if not registered and rtp is not None:
-                rtp.close()  # every refusal and error path releases the RTP socket
+            if not registered and call is not None:
+                call.rtp.close()  # every refusal and error path releases the RTP socket
         log.info(
             "call %s from %s via %s: answering",
             call.call_id,
@@ -854,8 +901,3 @@ def _answerable(request: SipRequest) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _bad_request(detail: str) -> str:
-    cleaned = "".join(c if c.isprintable() else "?" for c in detail)[:100]
-    return f"Bad Request ({cleaned})"
