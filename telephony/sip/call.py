@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
 from telephony.dtmf import event_code, parse_dtmf_relay
 from telephony.events import EventChannel
+from telephony.logfields import fields
 from telephony.media import RtpSession
 from telephony.pacing import FillerKind
 from telephony.sdp import (
@@ -287,7 +288,7 @@ class SipCall:
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug here must not leave the caller ringing forever
-            log.exception("call %s: answering failed", self.call_id)
+            log.exception("sip.call.answer_failed", extra=fields(call_id=self.call_id))
             self._end(Hangup("internal error", failed=True))
 
     def _record_media(self) -> None:
@@ -338,7 +339,9 @@ class SipCall:
             self.host.send(data, self.source)
             interval = min(2 * interval, timers.t2)
         if self._awaiting_ack == cseq and self.state is not CallState.ENDED:
-            log.warning("call %s: no ACK for our 2xx within %.1f s", self.call_id, timers.timeout)
+            log.warning(
+                "sip.call.ack_timeout", extra=fields(call_id=self.call_id, timeout_s=timers.timeout)
+            )
             self.host.stats_add("calls_ack_timeout")
             self._awaiting_ack = None
             await self._bye_and_end(Hangup("no ACK from caller", failed=True))
@@ -380,7 +383,9 @@ class SipCall:
             try:
                 params = accept_answer(SessionDescription.parse(request.body), self.settings.codecs)
             except SdpError as exc:
-                log.warning("call %s: unusable SDP answer in ACK: %s", self.call_id, exc)
+                log.warning(
+                    "sip.call.ack_sdp_unusable", extra=fields(call_id=self.call_id, error=str(exc))
+                )
                 self.host.spawn(self._bye_and_end(Hangup("bad SDP answer", failed=True)))
                 return
             self.rtp.configure(params)
@@ -429,7 +434,10 @@ class SipCall:
         try:
             sdp, params = self.negotiate_offer(request.body)
         except NegotiationError as exc:
-            log.info("call %s: re-INVITE refused: %s", self.call_id, exc)
+            log.info(
+                "sip.call.reinvite_refused",
+                extra=fields(call_id=self.call_id, status=exc.status, reason=str(exc)),
+            )
             headers = [warning_header(self.settings.public_host, str(exc))]
             self._respond(transaction, exc.status, headers=headers if exc.status == 488 else [])
             return
@@ -440,11 +448,13 @@ class SipCall:
             self.rtp.configure(params)
             self._record_media()
             log.info(
-                "call %s: re-INVITE: %s %s, we %s",
-                self.call_id,
-                params.codec,
-                f"{params.remote_address}:{params.remote_port}",
-                params.direction,
+                "sip.call.reinvite",
+                extra=fields(
+                    call_id=self.call_id,
+                    codec=params.codec,
+                    remote_rtp=f"{params.remote_address}:{params.remote_port}",
+                    direction=params.direction,
+                ),
             )
         response = self._respond(
             transaction, 200, headers=[("Content-Type", "application/sdp")], body=sdp
@@ -479,10 +489,8 @@ class SipCall:
         status = _sipfrag_status(request.body)
         state = (request.get("Subscription-State") or "").split(";", 1)[0].strip().lower()
         log.info(
-            "call %s: transfer progress: %s (subscription %s)",
-            self.call_id,
-            status,
-            state or "?",
+            "sip.call.transfer_progress",
+            extra=fields(call_id=self.call_id, status=status, subscription=state or "?"),
         )
         if status is not None:
             self._refer_last_status = status
@@ -502,7 +510,7 @@ class SipCall:
     def media_timeout(self) -> None:
         """No RTP from the caller for too long: the far end is gone, end the call."""
         if self.state is CallState.CONFIRMED:
-            log.warning("call %s: no RTP from the caller, hanging up", self.call_id)
+            log.warning("sip.call.media_timeout", extra=fields(call_id=self.call_id))
             self.host.stats_add("calls_media_timeout")
             self.host.spawn(self._bye_and_end(Hangup("media timeout", failed=True)))
 
@@ -516,7 +524,7 @@ class SipCall:
         self._bye_sent = True
         response = await self._send_request("BYE")
         if response is None:
-            log.info("call %s: no response to our BYE", self.call_id)
+            log.info("sip.call.bye_unanswered", extra=fields(call_id=self.call_id))
 
     async def hangup(self, reason: str = "bot") -> None:
         """End the call from our side (BYE, or a final response if still ringing)."""
@@ -553,11 +561,17 @@ class SipCall:
         context_json = json.dumps(
             dict(context), separators=(",", ":"), ensure_ascii=True, sort_keys=True, default=str
         )
-        log.info("call %s: handoff to %s with context %s", self.call_id, uri, context_json)
+        log.info(
+            "sip.call.handoff",
+            extra=fields(call_id=self.call_id, target=uri, context=context_json),
+        )
         header_value = context_json
         if len(header_value) > MAX_CONTEXT_BYTES:
             header_value = header_value[:MAX_CONTEXT_BYTES]
-            log.warning("call %s: handoff context cut to %d bytes", self.call_id, MAX_CONTEXT_BYTES)
+            log.warning(
+                "sip.call.handoff_context_cut",
+                extra=fields(call_id=self.call_id, max_bytes=MAX_CONTEXT_BYTES),
+            )
         headers = [
             ("Refer-To", f"<{uri}>"),
             ("Referred-By", f"<{self.dialog.local.uri}>"),
@@ -570,14 +584,20 @@ class SipCall:
             response = await self._send_request("REFER", headers)
             if response is None or not 200 <= response.status < 300:
                 log.info(
-                    "call %s: REFER refused: %s",
-                    self.call_id,
-                    f"{response.status} {response.reason}" if response else "no response",
+                    "sip.call.refer_refused",
+                    extra=fields(
+                        call_id=self.call_id,
+                        response=f"{response.status} {response.reason}"
+                        if response
+                        else "no response",
+                    ),
                 )
                 return False
             status = await self._wait_transfer_outcome(self._refer_result)
             if status is None or not 200 <= status < 300:
-                log.info("call %s: transfer failed (%s)", self.call_id, status)
+                log.info(
+                    "sip.call.transfer_failed", extra=fields(call_id=self.call_id, status=status)
+                )
                 return False
             self.host.stats_add("transfers_completed")
             if self.state is not CallState.ENDED:
@@ -609,9 +629,8 @@ class SipCall:
         if outcome.done():
             return outcome.result()
         log.info(
-            "call %s: no final transfer NOTIFY (last status %s)",
-            self.call_id,
-            self._refer_last_status,
+            "sip.call.transfer_unconfirmed",
+            extra=fields(call_id=self.call_id, last_status=self._refer_last_status),
         )
         return None
 
@@ -638,7 +657,7 @@ class SipCall:
         if self._refer_result is None:
             self.host.forget_dialog(self)
         self.host.call_ended(self)
-        log.info("call %s ended: %s", self.call_id, hangup.reason)
+        log.info("sip.call.ended", extra=fields(call_id=self.call_id, reason=hangup.reason))
 
 
 class SipCallBridge(CallBridge):

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from telephony.access import AllowList
 from telephony.bridge import CallBridge
+from telephony.logfields import fields
 from telephony.pacing import FillerKind
 from telephony.sdp import SUPPORTED_CODECS, NegotiationError
 from telephony.sip.call import (
@@ -242,12 +243,16 @@ class SipServer:
             self.port = port
             break
         log.info(
-            "SIP server on %s:%d (%s), media %s, RTP ports %d-%d",
-            self.host,
-            self.port,
-            "+".join(t for t, on in (("UDP", self.use_udp), ("TCP", self.use_tcp)) if on),
-            "/".join(self.codecs),
-            *self.rtp_port_range,
+            "sip.server.started",
+            extra=fields(
+                host=self.host,
+                port=self.port,
+                transports="+".join(
+                    t for t, on in (("UDP", self.use_udp), ("TCP", self.use_tcp)) if on
+                ),
+                codecs="/".join(self.codecs),
+                rtp_ports="{}-{}".format(*self.rtp_port_range),
+            ),
         )
 
     async def stop(self) -> None:
@@ -277,7 +282,7 @@ class SipServer:
                 connection.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tcp_server.wait_closed(), 1.0)
-        log.info("SIP server on port %d stopped", self.port)
+        log.info("sip.server.stopped", extra=fields(port=self.port))
 
     # -- statistics ------------------------------------------------------------------------
 
@@ -325,7 +330,10 @@ class SipServer:
             if self._udp is not None:
                 self._udp.send(data, source.address)
         elif source.connection is not None and not source.connection.send(data):
-            log.debug("response to %s dropped: TCP connection closed", source.address)
+            log.debug(
+                "sip.response_dropped",
+                extra=fields(peer=_peer(source.address), reason="TCP connection closed"),
+            )
 
     def via_for(self, transport: str) -> str:
         return f"SIP/2.0/{transport} {self._host_port()};branch={new_branch()};rport"
@@ -419,7 +427,10 @@ class SipServer:
             hop, via = in_dialog_hop(source, dialog, self.outbound_proxy)
             destination = await self.destination_for(hop, via)
         except (OSError, ValueError) as exc:
-            log.warning("call %s: cannot reach the caller for %s: %s", dialog.call_id, method, exc)
+            log.warning(
+                "sip.call.unreachable",
+                extra=fields(call_id=dialog.call_id, method=method, error=str(exc)),
+            )
             return None
         request = dialog.new_request(
             method,
@@ -454,7 +465,10 @@ class SipServer:
             and sum(1 for c in others if c.peer[0] == host) >= self.limits.tcp_max_per_source
         ):
             self.stats_add("tcp_refused_limit")
-            log.debug("SIP TCP connection from %s refused: connection limit", connection.peer)
+            log.debug(
+                "sip.tcp.refused",
+                extra=fields(peer=_peer(connection.peer), reason="connection limit"),
+            )
             return False
         return True
 
@@ -469,11 +483,13 @@ class SipServer:
         else:
             self.stats_add("malformed_dropped")
         self.stats_add("tcp_connections_closed_on_garbage")
-        log.debug("closing SIP TCP connection from %s: %s", connection.peer, error)
+        log.debug(
+            "sip.tcp.closed_on_garbage", extra=fields(peer=_peer(connection.peer), error=str(error))
+        )
 
     def _on_oversized(self, source: Source) -> None:
         self.stats_add("oversized_dropped")
-        log.debug("dropped an oversized SIP datagram from %s", source.address)
+        log.debug("sip.udp.oversized_dropped", extra=fields(peer=_peer(source.address)))
 
     def _deliver(self, data: bytes, source: Source) -> None:
         self.stats_add("messages_received")
@@ -495,7 +511,7 @@ class SipServer:
                 self._reply_stateless(partial, source, 400, bad_request_reason(str(exc)))
             else:
                 self.stats_add("malformed_dropped")
-            log.debug("bad SIP message from %s: %s", source.address, exc)
+            log.debug("sip.malformed", extra=fields(peer=_peer(source.address), error=str(exc)))
             return
         if not trusted:
             self._refuse(source, "untrusted_source", "not in sip.trusted_sources; 403")
@@ -509,7 +525,7 @@ class SipServer:
                 self._handle_request(message, source)
         except Exception:  # one bad message must never take the server down
             self.stats_add("internal_errors")
-            log.exception("error handling SIP message from %s", source.address)
+            log.exception("sip.message_failed", extra=fields(peer=_peer(source.address)))
 
     def _exempt(self, source: Source) -> bool:
         """Sources named in ``trusted_sources`` (when set) skip the per-source limits."""
@@ -603,7 +619,16 @@ class SipServer:
             else:
                 self.stats_add("bad_requests")
                 self._reply_stateless(request, source, *problem)
-            log.debug("rejected %s from %s: %d %s", request.method, source.address, *problem)
+            status, reason = problem
+            log.debug(
+                "sip.request_rejected",
+                extra=fields(
+                    method=request.method,
+                    peer=_peer(source.address),
+                    status=status,
+                    reason=reason,
+                ),
+            )
             return
         if request.method == "ACK":
             self._handle_ack(request)
@@ -710,7 +735,10 @@ class SipServer:
             self.reply(transaction, 403)
             return False
         self.stats_add("auth_challenged")
-        log.info("SIP INVITE from %s challenged: %s", transaction.source.address[0], check.reason)
+        log.info(
+            "sip.invite_challenged",
+            extra=fields(source=transaction.source.address[0], reason=check.reason),
+        )
         stale = check.verdict is Verdict.STALE
         challenges = [("WWW-Authenticate", str(c)) for c in self.digest.challenges(stale)]
         self.reply(transaction, 401, headers=challenges)
@@ -812,7 +840,7 @@ class SipServer:
             try:
                 await call.rtp.open(self.rtp_host, self.rtp_port_range)
             except OSError as exc:
-                log.error("no RTP port for a new call: %s", exc)
+                log.error("sip.call.no_rtp_port", extra=fields(error=str(exc)))
                 self.stats_add("calls_rejected")
                 self.reply(transaction, 503, headers=[("Retry-After", "5")])
                 return
@@ -821,7 +849,10 @@ class SipServer:
             try:
                 sdp, params = call.negotiate_offer(request.body)
             except NegotiationError as exc:
-                log.info("call %s refused: %s", dialog.call_id, exc)
+                log.info(
+                    "sip.call.refused",
+                    extra=fields(call_id=dialog.call_id, status=exc.status, reason=str(exc)),
+                )
                 self.stats_add("calls_rejected")
                 warning = [warning_header(self.public_host, str(exc))]
                 self.reply(
@@ -838,7 +869,9 @@ class SipServer:
         except Exception:  # an input nobody foresaw: refuse this call, keep serving the rest
             self.stats_add("calls_rejected")
             self.stats_add("internal_errors")
-            log.exception("setting up a call from %s failed", transaction.source.address)
+            log.exception(
+                "sip.call.setup_failed", extra=fields(peer=_peer(transaction.source.address))
+            )
             if not transaction.final:
                 self.reply(transaction, 500)
             return
@@ -851,10 +884,12 @@ class SipServer:
             if not registered and call is not None:
                 call.rtp.close()  # every refusal and error path releases the RTP socket
         log.info(
-            "call %s from %s via %s: answering",
-            call.call_id,
-            mask_caller(call.info.caller),
-            transaction.source.transport,
+            "sip.call.answering",
+            extra=fields(
+                call_id=call.call_id,
+                caller=mask_caller(call.info.caller),
+                transport=transaction.source.transport,
+            ),
         )
         await call.answer(sdp, params)
         if not await call.wait_confirmed():
@@ -866,7 +901,7 @@ class SipServer:
             raise
         except Exception:
             self.stats_add("callback_errors")
-            log.exception("call %s: on_call failed", call.call_id)
+            log.exception("sip.call.callback_failed", extra=fields(call_id=call.call_id))
         finally:
             if call.state is not CallState.ENDED:
                 await call.hangup("bot finished")
@@ -886,6 +921,11 @@ class SipServer:
     @property
     def active_calls(self) -> int:
         return sum(1 for c in self._calls if c.state is not CallState.ENDED)
+
+
+def _peer(address: tuple[str, int]) -> str:
+    """A peer's address as a log field: ``host:port``."""
+    return f"{address[0]}:{address[1]}"
 
 
 def _constant(protocol: UdpTransport) -> Callable[[], UdpTransport]:
