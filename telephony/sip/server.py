@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -812,17 +813,10 @@ class SipServer:
         task.add_done_callback(self._tasks.discard)
 
     def _call_settings(self) -> CallSettings:
-        """This server's settings as a new call reads them."""
+        """This server's settings as a new call reads them: each field of ``CallSettings``
+        is the server attribute of the same name, as it is when the call is set up."""
         return CallSettings(
-            public_host=self.public_host,
-            codecs=self.codecs,
-            ring=self.ring,
-            answer_delay=self.answer_delay,
-            timers=self.timers,
-            transfer_timeout=self.transfer_timeout,
-            handoff_header=self.handoff_header,
-            filler=self.filler,
-            rtp_timeout=self.rtp_timeout,
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(CallSettings)}
         )
 
     async def _setup_call(self, request: SipRequest, transaction: ServerTransaction) -> None:
