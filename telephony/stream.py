@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from logfields import fields
 from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
 from telephony.events import EventChannel
 from telephony.handoff import HandoffBoard
@@ -206,7 +207,12 @@ class StreamBridge(CallBridge):
         self.events.put(self.ended)
         if failed:
             self.counters["calls_failed"] += 1
-            log.warning("%s call %s failed: %s", self.info.transport, self.info.call_id, reason)
+            log.warning(
+                "stream.call_failed",
+                extra=fields(
+                    transport=self.info.transport, call_id=self.info.call_id, reason=reason
+                ),
+            )
         self._by_bot = by_bot
         self._wake.set()
         self._flowing.set()
@@ -258,7 +264,10 @@ class StreamBridge(CallBridge):
 
     async def send_dtmf(self, digits: str) -> None:
         """These transports carry no outbound keypad signalling; the digits are logged only."""
-        log.info("%s call %s: keypad digits not sent", self.info.transport, self.info.call_id)
+        log.info(
+            "stream.dtmf_not_sent",
+            extra=fields(transport=self.info.transport, call_id=self.info.call_id),
+        )
 
     async def transfer(self, target: str, context: Mapping[str, Any]) -> bool:
         """Hand the call back to the platform that streamed it to us.
@@ -274,11 +283,13 @@ class StreamBridge(CallBridge):
         if self.handoff_board is not None:
             self.handoff_board.post(self.info.call_id, target, str(context.get("reason", "")))
         log.info(
-            "%s call %s handed back to the platform for %s (%s)",
-            self.info.transport,
-            self.info.call_id,
-            target,
-            context.get("reason", ""),
+            "stream.handed_back",
+            extra=fields(
+                transport=self.info.transport,
+                call_id=self.info.call_id,
+                target=target,
+                reason=context.get("reason", ""),
+            ),
         )
         await self.hangup(HANDOFF)
         return True
@@ -463,7 +474,10 @@ class StreamCalls:
             raise
         except Exception:
             self.counters["callback_errors"] += 1
-            log.exception("%s call %s: on_call failed", self.transport, bridge.info.call_id)
+            log.exception(
+                "stream.callback_failed",
+                extra=fields(transport=self.transport, call_id=bridge.info.call_id),
+            )
         finally:
             await bridge.hangup("bot finished")
             self._bridges.discard(bridge)

@@ -21,6 +21,7 @@ import logging
 import socket
 from collections.abc import Sequence
 
+from logfields import fields
 from telephony.access import AllowList
 from telephony.audiosocket.frames import HEADER_SIZE, Frame, Kind, parse_header
 from telephony.bridge import CallInfo
@@ -82,7 +83,7 @@ class AudioSocketServer:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._connected, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
-        log.info("AudioSocket server on %s:%d", self.host, self.port)
+        log.info("audiosocket.server.started", extra=fields(host=self.host, port=self.port))
 
     async def stop(self) -> None:
         if self._server is not None:

@@ -4,6 +4,11 @@
 SDP, retransmitting the 2xx until the ACK, re-INVITE and hold, BYE both ways, INFO DTMF, and
 the REFER/NOTIFY exchange of a handoff (RFC 3515). ``SipCallBridge`` is what the CallSession
 sees: caller audio and DTMF in, paced bot audio out, ``transfer`` and ``hangup``.
+
+The call does not know the server's insides: it reads a frozen ``CallSettings`` taken when the
+call is set up, and asks for the few things only the server can do (answer on a transaction,
+send a request in the dialog, count, forget the dialog) through the ``CallHost`` protocol,
+which ``SipServer`` implements. The call owns its ``RtpSession`` and the media timeout hook.
 """
 
 from __future__ import annotations
@@ -14,13 +19,17 @@ import enum
 import json
 import logging
 import random
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Awaitable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
 
-from telephony.bridge import BridgeEvent, CallBridge, CallInfo, Hangup
+from logfields import fields
+from telephony.bridge import AudioIn, BridgeEvent, CallBridge, CallInfo, DtmfIn, Hangup
 from telephony.dtmf import event_code, parse_dtmf_relay
 from telephony.events import EventChannel
 from telephony.media import RtpSession
+from telephony.pacing import FillerKind
+from telephony.policing import InputRate
 from telephony.sdp import (
     MediaParameters,
     NegotiationError,
@@ -36,13 +45,11 @@ from telephony.sip.message import (
     SipRequest,
     SipResponse,
     SipUri,
-    make_response,
+    bad_request_reason,
 )
-from telephony.sip.route import in_dialog_hop
-from telephony.sip.transaction import ServerTransaction
+from telephony.sip.transaction import ServerTransaction, Timers
 
 if TYPE_CHECKING:
-    from telephony.sip.server import SipServer
     from telephony.sip.transport import Source
 
 log = logging.getLogger(__name__)
@@ -68,27 +75,106 @@ def mask_caller(user: str) -> str:
     return "***" + user[-4:] if len(user) > 4 else "***"
 
 
+@dataclass(frozen=True)
+class CallSettings:
+    """The server's configuration as one call reads it, fixed when the call is set up."""
+
+    public_host: str
+    """Our address in SDP (and in the Warning of a refused offer)."""
+    codecs: tuple[str, ...]
+    ring: bool
+    """Send 180 Ringing before answering."""
+    answer_delay: float
+    """Seconds of ringing before the 200 OK."""
+    timers: Timers
+    transfer_timeout: float
+    """How long a REFER waits for the caller's final NOTIFY."""
+    handoff_header: str
+    """The REFER header carrying the handoff context."""
+    filler: FillerKind
+    """What the RTP pacer sends while the bot is silent."""
+    rtp_timeout: float
+    """End the call after this long without caller RTP (0: never)."""
+    input_rate: InputRate
+    """How fast the caller's audio and digits are taken (the excess is dropped)."""
+
+
+class CallHost(Protocol):
+    """What a call needs from the server that owns it (``SipServer`` implements it)."""
+
+    def reply(
+        self,
+        transaction: ServerTransaction,
+        status: int,
+        reason: str | None = None,
+        headers: list[tuple[str, str]] | None = None,
+        to_tag: str | None = None,
+        body: bytes = b"",
+    ) -> SipResponse:
+        """Answer on a transaction (with Contact and Allow on an INVITE's 1xx/2xx)."""
+
+    def send(self, data: bytes, source: Source) -> None:
+        """Send bytes back the way a message came (2xx retransmissions)."""
+
+    async def request_in_dialog(
+        self,
+        dialog: Dialog,
+        source: Source,
+        method: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> SipResponse | None:
+        """Send a request inside ``dialog``: its final response, None if none or unroutable."""
+
+    def capability_headers(self) -> list[tuple[str, str]]:
+        """What OPTIONS answers with."""
+
+    def reject_method(self, request: SipRequest, transaction: ServerTransaction) -> None:
+        """405 or 501 for a method we do not take."""
+
+    def stats_add(self, name: str, count: int = 1) -> None:
+        """Count an event in the server's ``stats``."""
+
+    def spawn(self, coroutine: Awaitable[None]) -> None:
+        """Run a task the server tracks (and cancels when it stops)."""
+
+    def forget_dialog(self, call: SipCall) -> None:
+        """Requests for this call's dialog are no longer routed to it."""
+
+    def call_ended(self, call: SipCall) -> None:
+        """The call is over: count it and fold its media counters into the totals."""
+
+
 class SipCall:
     """The signalling and media of one incoming call, from INVITE to BYE."""
 
     def __init__(
         self,
-        server: SipServer,
+        host: CallHost,
+        settings: CallSettings,
         invite: SipRequest,
         transaction: ServerTransaction,
         dialog: Dialog,
-        rtp: RtpSession,
-        events: EventChannel,
     ) -> None:
-        self.server = server
+        """The RTP session is built here, not yet bound: the server opens it on its ports."""
+        self.host = host
+        self.settings = settings
         self.invite = invite
         self.invite_transaction = transaction
         self.source: Source = transaction.source
         self.dialog = dialog
-        self.rtp = rtp
-        rtp.signalling_host = self.source.address[0]  # a NATed caller's RTP may latch from it
+        self.events = EventChannel()
+        events = self.events
+        self.rtp = RtpSession(
+            lambda pcm: events.put(AudioIn(pcm)),
+            lambda digit: events.put(DtmfIn(digit)),
+            filler=settings.filler,
+            on_timeout=self.media_timeout,
+            timeout=settings.rtp_timeout,
+            input_rate=settings.input_rate,
+        )
+        self.rtp.signalling_host = self.source.address[0]  # a NATed caller's RTP may latch from it
         self.state = CallState.RINGING
-        self.events = events
         self.call_id = dialog.call_id
         self.ended = asyncio.Event()
         self.hangup_reason = ""
@@ -128,23 +214,9 @@ class SipCall:
         headers: list[tuple[str, str]] | None = None,
         body: bytes = b"",
     ) -> SipResponse:
-        extra = self.server.common_headers()
-        if transaction.request.method == "INVITE" and 100 < status < 300:
-            extra += [
-                ("Contact", self.server.contact_for(transaction.source.transport)),
-                ("Allow", self.server.allow),
-            ]
-        response = make_response(
-            transaction.request,
-            status,
-            reason,
-            to_tag=self.dialog.local_tag,
-            received_from=transaction.source.address,
-            headers=extra + (headers or []),
-            body=body,
+        return self.host.reply(
+            transaction, status, reason, headers, to_tag=self.dialog.local_tag, body=body
         )
-        self.server.transactions.respond(transaction, response)
-        return response
 
     def negotiate_offer(self, body: bytes) -> tuple[bytes, MediaParameters | None]:
         """Our SDP for an INVITE body: an answer to its offer, or our offer if it had none.
@@ -152,15 +224,15 @@ class SipCall:
         Raises only NegotiationError: 400 for SDP that does not parse, 488 for an offer
         whose numbers or media we cannot use.
         """
-        server = self.server
+        settings = self.settings
         if not body:
             self._offer_pending = True
             offer = make_offer(
-                address=server.public_host,
+                address=settings.public_host,
                 port=self.rtp.local_port,
                 session_id=self._session_id,
                 session_version=self._next_version(None),
-                codecs=server.codecs,
+                codecs=settings.codecs,
             )
             self._local_sdp = offer
             return bytes(offer), None
@@ -170,11 +242,11 @@ class SipCall:
             raise NegotiationError(f"unparsable SDP offer: {exc}", status=400) from None
         answer, params = answer_offer(
             remote,
-            address=server.public_host,
+            address=settings.public_host,
             port=self.rtp.local_port,
             session_id=self._session_id,
             session_version=self._session_version,
-            codecs=server.codecs,
+            codecs=settings.codecs,
         )
         self._offer_pending = False
         answer.origin.session_version = self._next_version(answer)
@@ -192,17 +264,17 @@ class SipCall:
 
     async def answer(self, sdp: bytes, params: MediaParameters | None) -> None:
         """Ring, answer with 200 OK and our SDP, and wait for the ACK (sections 13.3.1)."""
-        server = self.server
+        settings = self.settings
         transaction = self.invite_transaction
         if self.source.connection is not None:
             self.source.connection.pinned += 1  # keep the TCP connection while the call lasts
             self._pinned = True
         try:
-            if server.ring:
+            if settings.ring:
                 self._respond(transaction, 180)
-            if server.answer_delay > 0:
+            if settings.answer_delay > 0:
                 with contextlib.suppress(asyncio.TimeoutError):  # ringing, unless cancelled
-                    await asyncio.wait_for(self.ended.wait(), server.answer_delay)
+                    await asyncio.wait_for(self.ended.wait(), settings.answer_delay)
             if self.state is not CallState.RINGING:
                 return
             if params is not None:
@@ -215,12 +287,12 @@ class SipCall:
             )
             self.state = CallState.ANSWERED
             self._record_media()
-            server.stats_add("calls_answered")
+            self.host.stats_add("calls_answered")
             self._start_2xx_retransmission(response, self.dialog.remote_cseq, initial=True)
         except asyncio.CancelledError:
             raise
         except Exception:  # a bug here must not leave the caller ringing forever
-            log.exception("call %s: answering failed", self.call_id)
+            log.exception("sip.call.answer_failed", extra=fields(call_id=self.call_id))
             self._end(Hangup("internal error", failed=True))
 
     def _record_media(self) -> None:
@@ -256,7 +328,7 @@ class SipCall:
 
     async def _retransmit_2xx(self, data: bytes, cseq: int, initial: bool) -> None:
         """Section 13.3.1.4: resend the 2xx from T1 doubling to T2 until ACK; BYE after 64*T1."""
-        timers = self.server.timers
+        timers = self.settings.timers
         deadline = self._loop.time() + timers.timeout
         interval = timers.t1
         while self._awaiting_ack == cseq and self.state is not CallState.ENDED:
@@ -268,11 +340,13 @@ class SipCall:
                 return
             if self._loop.time() >= deadline:
                 break
-            self.server.send(data, self.source)
+            self.host.send(data, self.source)
             interval = min(2 * interval, timers.t2)
         if self._awaiting_ack == cseq and self.state is not CallState.ENDED:
-            log.warning("call %s: no ACK for our 2xx within %.1f s", self.call_id, timers.timeout)
-            self.server.stats_add("calls_ack_timeout")
+            log.warning(
+                "sip.call.ack_timeout", extra=fields(call_id=self.call_id, timeout_s=timers.timeout)
+            )
+            self.host.stats_add("calls_ack_timeout")
             self._awaiting_ack = None
             await self._bye_and_end(Hangup("no ACK from caller", failed=True))
 
@@ -285,7 +359,7 @@ class SipCall:
         if self.state is not CallState.RINGING:
             return
         self._respond(self.invite_transaction, 487)
-        self.server.stats_add("calls_cancelled")
+        self.host.stats_add("calls_cancelled")
         self._end(Hangup("caller cancelled"))
 
     def reject_unanswered(self, status: int, reason: str | None = None) -> None:
@@ -311,10 +385,12 @@ class SipCall:
         if self._offer_pending:
             self._offer_pending = False
             try:
-                params = accept_answer(SessionDescription.parse(request.body), self.server.codecs)
+                params = accept_answer(SessionDescription.parse(request.body), self.settings.codecs)
             except SdpError as exc:
-                log.warning("call %s: unusable SDP answer in ACK: %s", self.call_id, exc)
-                self.server.spawn(self._bye_and_end(Hangup("bad SDP answer", failed=True)))
+                log.warning(
+                    "sip.call.ack_sdp_unusable", extra=fields(call_id=self.call_id, error=str(exc))
+                )
+                self.host.spawn(self._bye_and_end(Hangup("bad SDP answer", failed=True)))
                 return
             self.rtp.configure(params)
             self._record_media()
@@ -343,9 +419,9 @@ class SipCall:
         elif method == "NOTIFY":
             self._handle_notify(request, transaction)
         elif method == "OPTIONS":
-            self._respond(transaction, 200, headers=self.server.capability_headers())
+            self._respond(transaction, 200, headers=self.host.capability_headers())
         else:
-            self.server.reject_method(request, transaction)
+            self.host.reject_method(request, transaction)
 
     def _handle_reinvite(self, request: SipRequest, transaction: ServerTransaction) -> None:
         if self.state is CallState.ENDED:
@@ -362,8 +438,11 @@ class SipCall:
         try:
             sdp, params = self.negotiate_offer(request.body)
         except NegotiationError as exc:
-            log.info("call %s: re-INVITE refused: %s", self.call_id, exc)
-            headers = [warning_header(self.server.public_host, str(exc))]
+            log.info(
+                "sip.call.reinvite_refused",
+                extra=fields(call_id=self.call_id, status=exc.status, reason=str(exc)),
+            )
+            headers = [warning_header(self.settings.public_host, str(exc))]
             self._respond(transaction, exc.status, headers=headers if exc.status == 488 else [])
             return
         contact = request.contact
@@ -373,11 +452,13 @@ class SipCall:
             self.rtp.configure(params)
             self._record_media()
             log.info(
-                "call %s: re-INVITE: %s %s, we %s",
-                self.call_id,
-                params.codec,
-                f"{params.remote_address}:{params.remote_port}",
-                params.direction,
+                "sip.call.reinvite",
+                extra=fields(
+                    call_id=self.call_id,
+                    codec=params.codec,
+                    remote_rtp=f"{params.remote_address}:{params.remote_port}",
+                    direction=params.direction,
+                ),
             )
         response = self._respond(
             transaction, 200, headers=[("Content-Type", "application/sdp")], body=sdp
@@ -392,7 +473,7 @@ class SipCall:
         try:
             digit = parse_dtmf_relay(request.body, content_type)
         except ValueError as exc:
-            self._respond(transaction, 400, f"Bad Request ({exc})")
+            self._respond(transaction, 400, bad_request_reason(str(exc)))
             return
         if digit is None:
             self._respond(
@@ -400,7 +481,7 @@ class SipCall:
             )
             return
         self._respond(transaction, 200)
-        self.server.stats_add("dtmf_info")
+        self.host.stats_add("dtmf_info")
         self.rtp.keypad(digit)  # policed with the call's RFC 4733 digits
 
     def _handle_notify(self, request: SipRequest, transaction: ServerTransaction) -> None:
@@ -412,10 +493,8 @@ class SipCall:
         status = _sipfrag_status(request.body)
         state = (request.get("Subscription-State") or "").split(";", 1)[0].strip().lower()
         log.info(
-            "call %s: transfer progress: %s (subscription %s)",
-            self.call_id,
-            status,
-            state or "?",
+            "sip.call.transfer_progress",
+            extra=fields(call_id=self.call_id, status=status, subscription=state or "?"),
         )
         if status is not None:
             self._refer_last_status = status
@@ -428,28 +507,16 @@ class SipCall:
     async def _send_request(
         self, method: str, headers: list[tuple[str, str]] | None = None, body: bytes = b""
     ) -> SipResponse | None:
-        server = self.server
-        try:
-            hop, via = in_dialog_hop(self.source, self.dialog, server.outbound_proxy)
-            destination = await server.destination_for(hop, via)
-        except (OSError, ValueError) as exc:
-            log.warning("call %s: cannot reach the caller for %s: %s", self.call_id, method, exc)
-            return None
-        request = self.dialog.new_request(
-            method,
-            server.via_for(destination.transport),
-            contact=server.contact_for(destination.transport),
-            headers=server.common_headers(request=True) + (headers or []),
-            body=body,
+        return await self.host.request_in_dialog(
+            self.dialog, self.source, method, headers or [], body
         )
-        return await server.send_request(request, destination)
 
     def media_timeout(self) -> None:
         """No RTP from the caller for too long: the far end is gone, end the call."""
         if self.state is CallState.CONFIRMED:
-            log.warning("call %s: no RTP from the caller, hanging up", self.call_id)
-            self.server.stats_add("calls_media_timeout")
-            self.server.spawn(self._bye_and_end(Hangup("media timeout", failed=True)))
+            log.warning("sip.call.media_timeout", extra=fields(call_id=self.call_id))
+            self.host.stats_add("calls_media_timeout")
+            self.host.spawn(self._bye_and_end(Hangup("media timeout", failed=True)))
 
     async def _bye_and_end(self, hangup: Hangup) -> None:
         self._end(hangup)
@@ -461,7 +528,7 @@ class SipCall:
         self._bye_sent = True
         response = await self._send_request("BYE")
         if response is None:
-            log.info("call %s: no response to our BYE", self.call_id)
+            log.info("sip.call.bye_unanswered", extra=fields(call_id=self.call_id))
 
     async def hangup(self, reason: str = "bot") -> None:
         """End the call from our side (BYE, or a final response if still ringing)."""
@@ -498,40 +565,52 @@ class SipCall:
         context_json = json.dumps(
             dict(context), separators=(",", ":"), ensure_ascii=True, sort_keys=True, default=str
         )
-        log.info("call %s: handoff to %s with context %s", self.call_id, uri, context_json)
+        log.info(
+            "sip.call.handoff",
+            extra=fields(call_id=self.call_id, target=uri, context=context_json),
+        )
         header_value = context_json
         if len(header_value) > MAX_CONTEXT_BYTES:
             header_value = header_value[:MAX_CONTEXT_BYTES]
-            log.warning("call %s: handoff context cut to %d bytes", self.call_id, MAX_CONTEXT_BYTES)
+            log.warning(
+                "sip.call.handoff_context_cut",
+                extra=fields(call_id=self.call_id, max_bytes=MAX_CONTEXT_BYTES),
+            )
         headers = [
             ("Refer-To", f"<{uri}>"),
             ("Referred-By", f"<{self.dialog.local.uri}>"),
-            (self.server.handoff_header, header_value),
+            (self.settings.handoff_header, header_value),
         ]
         self._refer_result = self._loop.create_future()
         self._refer_last_status = None
-        self.server.stats_add("transfers_attempted")
+        self.host.stats_add("transfers_attempted")
         try:
             response = await self._send_request("REFER", headers)
             if response is None or not 200 <= response.status < 300:
                 log.info(
-                    "call %s: REFER refused: %s",
-                    self.call_id,
-                    f"{response.status} {response.reason}" if response else "no response",
+                    "sip.call.refer_refused",
+                    extra=fields(
+                        call_id=self.call_id,
+                        response=f"{response.status} {response.reason}"
+                        if response
+                        else "no response",
+                    ),
                 )
                 return False
             status = await self._wait_transfer_outcome(self._refer_result)
             if status is None or not 200 <= status < 300:
-                log.info("call %s: transfer failed (%s)", self.call_id, status)
+                log.info(
+                    "sip.call.transfer_failed", extra=fields(call_id=self.call_id, status=status)
+                )
                 return False
-            self.server.stats_add("transfers_completed")
+            self.host.stats_add("transfers_completed")
             if self.state is not CallState.ENDED:
                 await self.hangup("transferred")
             return True
         finally:
             self._refer_result = None
             if self.state is CallState.ENDED:
-                self.server.forget_dialog(self)
+                self.host.forget_dialog(self)
 
     async def _wait_transfer_outcome(self, outcome: asyncio.Future[int | None]) -> int | None:
         """The final sipfrag status of the transfer, or None if none came in time.
@@ -543,7 +622,7 @@ class SipCall:
         try:
             await asyncio.wait(
                 [outcome, ended],
-                timeout=self.server.transfer_timeout,
+                timeout=self.settings.transfer_timeout,
                 return_when=asyncio.FIRST_COMPLETED,
             )
             if not outcome.done() and ended.done():
@@ -554,9 +633,8 @@ class SipCall:
         if outcome.done():
             return outcome.result()
         log.info(
-            "call %s: no final transfer NOTIFY (last status %s)",
-            self.call_id,
-            self._refer_last_status,
+            "sip.call.transfer_unconfirmed",
+            extra=fields(call_id=self.call_id, last_status=self._refer_last_status),
         )
         return None
 
@@ -581,9 +659,9 @@ class SipCall:
             self._confirmed.set_result(False)
         self.ended.set()
         if self._refer_result is None:
-            self.server.forget_dialog(self)
-        self.server.call_ended(self)
-        log.info("call %s ended: %s", self.call_id, hangup.reason)
+            self.host.forget_dialog(self)
+        self.host.call_ended(self)
+        log.info("sip.call.ended", extra=fields(call_id=self.call_id, reason=hangup.reason))
 
 
 class SipCallBridge(CallBridge):

@@ -793,7 +793,7 @@ def check_request(request: SipRequest) -> tuple[int, str] | None:
         for contact in request.values("Contact"):
             NameAddress.parse(contact)
     except ValueError as exc:
-        return 400, _reason(str(exc))
+        return 400, bad_request_reason(str(exc))
     scheme = request.uri.partition(":")[0].lower()
     if scheme not in ("sip", "sips", "tel"):
         if not _SCHEME_RE.match(request.uri):
@@ -803,16 +803,25 @@ def check_request(request: SipRequest) -> tuple[int, str] | None:
         try:
             uri = SipUri.parse(request.uri)
         except ValueError as exc:
-            return 400, _reason(f"bad Request-URI: {exc}")
+            return 400, bad_request_reason(f"bad Request-URI: {exc}")
         if uri.headers:
             return 400, "Request-URI must not contain headers"
     return None
 
 
-def _reason(text: str) -> str:
-    """A reason phrase from an error sentence: one line, printable, not too long."""
-    cleaned = "".join(c if c.isprintable() else "?" for c in text)
-    return ("Bad Request (" + cleaned[:100] + ")").replace("\r", " ").replace("\n", " ")
+MAX_REASON_DETAIL = 100
+"""Characters of an error sentence a 400's reason phrase echoes; the rest is cut."""
+
+
+def bad_request_reason(detail: str) -> str:
+    """``Bad Request (detail)``: the one builder of a reason phrase from untrusted text.
+
+    The detail often quotes the peer's own message, so only printable ASCII survives (anything
+    else, CR and LF included, becomes ``?``: the phrase can neither end the status line nor
+    carry bytes a peer's parser trips on) and at most ``MAX_REASON_DETAIL`` characters of it.
+    """
+    shown = "".join(c if " " <= c <= "~" else "?" for c in detail[:MAX_REASON_DETAIL])
+    return f"Bad Request ({shown})"
 
 
 class MessageTooLarge(SipParseError):

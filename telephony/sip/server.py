@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import ipaddress
 import logging
 import socket
@@ -36,15 +37,15 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from logfields import fields
 from telephony.access import AllowList
-from telephony.bridge import AudioIn, CallBridge, DtmfIn
-from telephony.events import EventChannel
+from telephony.bridge import CallBridge
 from telephony.logthrottle import LogThrottle
-from telephony.media import RtpSession
 from telephony.pacing import FillerKind
 from telephony.policing import InputRate
 from telephony.sdp import SUPPORTED_CODECS, NegotiationError
 from telephony.sip.call import (
+    CallSettings,
     CallState,
     SipCall,
     SipCallBridge,
@@ -62,11 +63,12 @@ from telephony.sip.message import (
     SipRequest,
     SipResponse,
     SipUri,
+    bad_request_reason,
     check_request,
     make_response,
     parse_message,
 )
-from telephony.sip.route import parse_outbound_proxy
+from telephony.sip.route import in_dialog_hop, parse_outbound_proxy
 from telephony.sip.transaction import (
     ClientTransaction,
     ClientTransactions,
@@ -107,7 +109,10 @@ class Destination:
 
 
 class SipServer:
-    """A SIP UAS on UDP and/or TCP that produces one ``SipCallBridge`` per answered call."""
+    """A SIP UAS on UDP and/or TCP that produces one ``SipCallBridge`` per answered call.
+
+    It is the ``CallHost`` of its calls: they reach it only through that protocol.
+    """
 
     def __init__(
         self,
@@ -191,6 +196,10 @@ class SipServer:
             )
 
         self.limits = limits or SipLimits()
+        self.input_rate = InputRate(
+            audio_burst_s=self.limits.audio_burst_s, dtmf_per_s=self.limits.dtmf_per_s
+        )
+        """How fast a caller's audio and digits are taken (read by each call's settings)."""
         self.pike = Pike(self.limits)
         self._log = LogThrottle(log)
         self.transactions = ServerTransactions(self.timers, self.send)
@@ -244,12 +253,16 @@ class SipServer:
             self.port = port
             break
         log.info(
-            "SIP server on %s:%d (%s), media %s, RTP ports %d-%d",
-            self.host,
-            self.port,
-            "+".join(t for t, on in (("UDP", self.use_udp), ("TCP", self.use_tcp)) if on),
-            "/".join(self.codecs),
-            *self.rtp_port_range,
+            "sip.server.started",
+            extra=fields(
+                host=self.host,
+                port=self.port,
+                transports="+".join(
+                    t for t, on in (("UDP", self.use_udp), ("TCP", self.use_tcp)) if on
+                ),
+                codecs="/".join(self.codecs),
+                rtp_ports="{}-{}".format(*self.rtp_port_range),
+            ),
         )
 
     async def stop(self) -> None:
@@ -279,7 +292,7 @@ class SipServer:
                 connection.close()
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tcp_server.wait_closed(), 1.0)
-        log.info("SIP server on port %d stopped", self.port)
+        log.info("sip.server.stopped", extra=fields(port=self.port))
 
     # -- statistics ------------------------------------------------------------------------
 
@@ -327,7 +340,10 @@ class SipServer:
             if self._udp is not None:
                 self._udp.send(data, source.address)
         elif source.connection is not None and not source.connection.send(data):
-            log.debug("response to %s dropped: TCP connection closed", source.address)
+            log.debug(
+                "sip.response_dropped",
+                extra=fields(peer=_peer(source.address), reason="TCP connection closed"),
+            )
 
     def via_for(self, transport: str) -> str:
         return f"SIP/2.0/{transport} {self._host_port()};branch={new_branch()};rport"
@@ -404,6 +420,37 @@ class SipServer:
         transaction.start()
         return await transaction.future
 
+    async def request_in_dialog(
+        self,
+        dialog: Dialog,
+        source: Source,
+        method: str,
+        headers: list[tuple[str, str]],
+        body: bytes,
+    ) -> SipResponse | None:
+        """Send a request inside a call's dialog (``route``); its final response, or None.
+
+        ``source`` is where the dialog's INVITE came from. None also when the caller cannot
+        be reached (no route, no connection).
+        """
+        try:
+            hop, via = in_dialog_hop(source, dialog, self.outbound_proxy)
+            destination = await self.destination_for(hop, via)
+        except (OSError, ValueError) as exc:
+            log.warning(
+                "sip.call.unreachable",
+                extra=fields(call_id=dialog.call_id, method=method, error=str(exc)),
+            )
+            return None
+        request = dialog.new_request(
+            method,
+            self.via_for(destination.transport),
+            contact=self.contact_for(destination.transport),
+            headers=self.common_headers(request=True) + headers,
+            body=body,
+        )
+        return await self.send_request(request, destination)
+
     # -- receiving -------------------------------------------------------------------------
 
     def _new_connection(self, accepted: bool = True) -> TcpConnection:
@@ -428,7 +475,10 @@ class SipServer:
             and sum(1 for c in others if c.peer[0] == host) >= self.limits.tcp_max_per_source
         ):
             self.stats_add("tcp_refused_limit")
-            log.debug("SIP TCP connection from %s refused: connection limit", connection.peer)
+            log.debug(
+                "sip.tcp.refused",
+                extra=fields(peer=_peer(connection.peer), reason="connection limit"),
+            )
             return False
         return True
 
@@ -443,11 +493,13 @@ class SipServer:
         else:
             self.stats_add("malformed_dropped")
         self.stats_add("tcp_connections_closed_on_garbage")
-        log.debug("closing SIP TCP connection from %s: %s", connection.peer, error)
+        log.debug(
+            "sip.tcp.closed_on_garbage", extra=fields(peer=_peer(connection.peer), error=str(error))
+        )
 
     def _on_oversized(self, source: Source) -> None:
         self.stats_add("oversized_dropped")
-        log.debug("dropped an oversized SIP datagram from %s", source.address)
+        log.debug("sip.udp.oversized_dropped", extra=fields(peer=_peer(source.address)))
 
     def _deliver(self, data: bytes, source: Source) -> None:
         self.stats_add("messages_received")
@@ -466,10 +518,10 @@ class SipServer:
             partial = exc.partial
             if partial is not None and partial.method != "ACK" and _answerable(partial):
                 self.stats_add("bad_requests")
-                self._reply_stateless(partial, source, 400, _bad_request(str(exc)))
+                self._reply_stateless(partial, source, 400, bad_request_reason(str(exc)))
             else:
                 self.stats_add("malformed_dropped")
-            log.debug("bad SIP message from %s: %s", source.address, exc)
+            log.debug("sip.malformed", extra=fields(peer=_peer(source.address), error=str(exc)))
             return
         if not trusted:
             self._refuse(source, "untrusted_source", "not in sip.trusted_sources; 403")
@@ -483,7 +535,7 @@ class SipServer:
                 self._handle_request(message, source)
         except Exception:  # one bad message must never take the server down
             self.stats_add("internal_errors")
-            log.exception("error handling SIP message from %s", source.address)
+            log.exception("sip.message_failed", extra=fields(peer=_peer(source.address)))
 
     def _exempt(self, source: Source) -> bool:
         """Sources named in ``trusted_sources`` (when set) skip the per-source limits."""
@@ -538,17 +590,29 @@ class SipServer:
         reason: str | None = None,
         headers: list[tuple[str, str]] | None = None,
         to_tag: str | None = None,
-    ) -> None:
-        """Respond outside any call (OPTIONS, errors, rejections)."""
+        body: bytes = b"",
+    ) -> SipResponse:
+        """Respond on a transaction: a call's answers, OPTIONS, errors, rejections.
+
+        An INVITE's 1xx/2xx (a call's ringing and answer) carries our Contact and Allow.
+        """
+        extra = self.common_headers()
+        if transaction.request.method == "INVITE" and 100 < status < 300:
+            extra += [
+                ("Contact", self.contact_for(transaction.source.transport)),
+                ("Allow", self.allow),
+            ]
         response = make_response(
             transaction.request,
             status,
             reason,
             to_tag=to_tag or new_tag(),
             received_from=transaction.source.address,
-            headers=self.common_headers() + (headers or []),
+            headers=extra + (headers or []),
+            body=body,
         )
         self.transactions.respond(transaction, response)
+        return response
 
     def reject_method(self, request: SipRequest, transaction: ServerTransaction) -> None:
         """405 for methods we know but do not accept here, 501 for unknown ones (8.2.1)."""
@@ -566,7 +630,16 @@ class SipServer:
             else:
                 self.stats_add("bad_requests")
                 self._reply_stateless(request, source, *problem)
-            log.debug("rejected %s from %s: %d %s", request.method, source.address, *problem)
+            status, reason = problem
+            log.debug(
+                "sip.request_rejected",
+                extra=fields(
+                    method=request.method,
+                    peer=_peer(source.address),
+                    status=status,
+                    reason=reason,
+                ),
+            )
             return
         if request.method == "ACK":
             self._handle_ack(request)
@@ -677,7 +750,10 @@ class SipServer:
             self.reply(transaction, 403)
             return False
         self.stats_add("auth_challenged")
-        log.info("SIP INVITE from %s challenged: %s", transaction.source.address[0], check.reason)
+        log.info(
+            "sip.invite_challenged",
+            extra=fields(source=transaction.source.address[0], reason=check.reason),
+        )
         stale = check.verdict is Verdict.STALE
         challenges = [("WWW-Authenticate", str(c)) for c in self.digest.challenges(stale)]
         self.reply(transaction, 401, headers=challenges)
@@ -750,8 +826,15 @@ class SipServer:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def _call_settings(self) -> CallSettings:
+        """This server's settings as a new call reads them: each field of ``CallSettings``
+        is the server attribute of the same name, as it is when the call is set up."""
+        return CallSettings(
+            **{f.name: getattr(self, f.name) for f in dataclasses.fields(CallSettings)}
+        )
+
     async def _setup_call(self, request: SipRequest, transaction: ServerTransaction) -> None:
-        rtp: RtpSession | None = None
+        call: SipCall | None = None
         registered = False
         try:
             local_tag = new_tag()
@@ -759,35 +842,25 @@ class SipServer:
                 dialog = Dialog.from_invite(request, local_tag)
             except ValueError as exc:
                 self.stats_add("calls_rejected")
-                self.reply(transaction, 400, _bad_request(str(exc)))
+                self.reply(transaction, 400, bad_request_reason(str(exc)))
                 return
-            events = EventChannel()
-            calls: list[SipCall] = []
-            rtp = RtpSession(
-                lambda pcm: events.put(AudioIn(pcm)),
-                lambda digit: events.put(DtmfIn(digit)),
-                filler=self.filler,
-                on_timeout=lambda: calls[0].media_timeout() if calls else None,
-                timeout=self.rtp_timeout,
-                input_rate=InputRate(
-                    audio_burst_s=self.limits.audio_burst_s, dtmf_per_s=self.limits.dtmf_per_s
-                ),
-            )
+            call = SipCall(self, self._call_settings(), request, transaction, dialog)
             try:
-                await rtp.open(self.rtp_host, self.rtp_port_range)
+                await call.rtp.open(self.rtp_host, self.rtp_port_range)
             except OSError as exc:
-                log.error("no RTP port for a new call: %s", exc)
+                log.error("sip.call.no_rtp_port", extra=fields(error=str(exc)))
                 self.stats_add("calls_rejected")
                 self.reply(transaction, 503, headers=[("Retry-After", "5")])
                 return
             if transaction.final:  # cancelled while we were binding
                 return
-            call = SipCall(self, request, transaction, dialog, rtp, events)
-            calls.append(call)
             try:
                 sdp, params = call.negotiate_offer(request.body)
             except NegotiationError as exc:
-                log.info("call %s refused: %s", dialog.call_id, exc)
+                log.info(
+                    "sip.call.refused",
+                    extra=fields(call_id=dialog.call_id, status=exc.status, reason=str(exc)),
+                )
                 self.stats_add("calls_rejected")
                 warning = [warning_header(self.public_host, str(exc))]
                 self.reply(
@@ -804,7 +877,9 @@ class SipServer:
         except Exception:  # an input nobody foresaw: refuse this call, keep serving the rest
             self.stats_add("calls_rejected")
             self.stats_add("internal_errors")
-            log.exception("setting up a call from %s failed", transaction.source.address)
+            log.exception(
+                "sip.call.setup_failed", extra=fields(peer=_peer(transaction.source.address))
+            )
             if not transaction.final:
                 self.reply(transaction, 500)
             return
@@ -814,13 +889,15 @@ class SipServer:
             self._setting_up_from[host] -= 1
             if self._setting_up_from[host] <= 0:
                 del self._setting_up_from[host]
-            if not registered and rtp is not None:
-                rtp.close()  # every refusal and error path releases the RTP socket
+            if not registered and call is not None:
+                call.rtp.close()  # every refusal and error path releases the RTP socket
         log.info(
-            "call %s from %s via %s: answering",
-            call.call_id,
-            mask_caller(call.info.caller),
-            transaction.source.transport,
+            "sip.call.answering",
+            extra=fields(
+                call_id=call.call_id,
+                caller=mask_caller(call.info.caller),
+                transport=transaction.source.transport,
+            ),
         )
         await call.answer(sdp, params)
         if not await call.wait_confirmed():
@@ -832,7 +909,7 @@ class SipServer:
             raise
         except Exception:
             self.stats_add("callback_errors")
-            log.exception("call %s: on_call failed", call.call_id)
+            log.exception("sip.call.callback_failed", extra=fields(call_id=call.call_id))
         finally:
             if call.state is not CallState.ENDED:
                 await call.hangup("bot finished")
@@ -854,6 +931,11 @@ class SipServer:
         return sum(1 for c in self._calls if c.state is not CallState.ENDED)
 
 
+def _peer(address: tuple[str, int]) -> str:
+    """A peer's address as a log field: ``host:port``."""
+    return f"{address[0]}:{address[1]}"
+
+
 def _constant(protocol: UdpTransport) -> Callable[[], UdpTransport]:
     return lambda: protocol
 
@@ -867,8 +949,3 @@ def _answerable(request: SipRequest) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _bad_request(detail: str) -> str:
-    cleaned = "".join(c if c.isprintable() else "?" for c in detail)[:100]
-    return f"Bad Request ({cleaned})"

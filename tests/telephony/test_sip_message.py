@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from telephony.sip.message import (
+    MAX_REASON_DETAIL,
     MessageTooLarge,
     NameAddress,
     SipParseError,
@@ -13,6 +14,7 @@ from telephony.sip.message import (
     SipUri,
     StreamFramer,
     Via,
+    bad_request_reason,
     check_request,
     make_response,
     parse_message,
@@ -229,6 +231,23 @@ def test_built_messages_round_trip_and_refuse_header_injection() -> None:
         bytes(SipRequest("BYE", "sip:a@b", [("X-Evil", "a\r\nInjected: 1")]))
     with pytest.raises(ValueError):
         bytes(SipResponse(1000))
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "bad\r\nVia: SIP/2.0/UDP evil.example\r\n\r\n",
+        "caf\u00e9 \u202e\u0000\x1b[2J\t\x7f\ufffd",
+        "\r\n\u00e9" * 20_000,
+    ],
+    ids=["crlf", "non-ascii and controls", "60 KB"],
+)
+def test_bad_request_reason_is_one_short_line_of_printable_ascii(hostile: str) -> None:
+    reason = bad_request_reason(hostile)
+    assert reason.startswith("Bad Request (") and reason.endswith(")")
+    assert all(" " <= c <= "~" for c in reason), reason
+    assert len(reason) <= len("Bad Request ()") + MAX_REASON_DETAIL
+    assert parse_message(bytes(SipResponse(400, reason))).reason == reason
 
 
 def test_make_response_copies_dialog_headers_and_marks_received() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import AsyncIterator
 
 import pytest
 
 from telephony.bridge import CallBridge, Hangup
 from telephony.sip.limits import SipLimits
-from telephony.sip.message import SipRequest, SipResponse
+from telephony.sip.message import MAX_REASON_DETAIL, SipRequest, SipResponse, parse_message
 from telephony.sip.server import SipServer
 
 from .peers import wait_for
@@ -40,6 +41,12 @@ HOSTILE_SDP_LINES = {
     "o= version superscript": (b"o=- 1 1 ", "o=- 1 \u00b9 ".encode()),
 }
 """Twenty offers, each with one number a hostile caller bent (issue 15)."""
+
+
+SAFE_BAD_REQUEST = re.compile(rb"SIP/2\.0 400 Bad Request \([ -~]{0,%d}\)" % MAX_REASON_DETAIL)
+"""A 400's status line echoing untrusted text: printable ASCII, bounded, on one line."""
+HOSTILE_TEXT = "\u00e9\r\nX-Injected: 1\r\n\x1b[2J" * 2_700
+"""About 60 KB of UTF-8: non-ASCII, CR/LF with a header behind it, terminal escapes."""
 
 
 def open_fds() -> int:
@@ -142,6 +149,58 @@ async def test_hostile_sdp_in_a_reinvite_is_refused_and_the_call_goes_on(
         answer = await final_response(peer, hold)
         assert answer is not None and answer.status == 200  # the call still negotiates
         assert b"a=recvonly" in answer.body
+    finally:
+        peer.close()
+        rtp.close()
+
+
+async def bad_request_status_line(peer: RawSip) -> bytes:
+    """The status line of the next 400 the peer receives, as the bytes on the wire."""
+    while True:
+        raw = await peer.recv_raw(2.0)
+        assert raw is not None, "no 400 came"
+        if raw.startswith(b"SIP/2.0 400 "):
+            assert parse_message(raw).get("X-Injected") is None
+            return raw.split(b"\r\n", 1)[0]
+
+
+async def test_every_bad_request_echoes_hostile_text_as_one_short_ascii_line(
+    server: SipServer,
+) -> None:
+    peer = await RawSip(server.port).open()
+    rtp = await RtpPeer().open()
+    try:
+        lines = {}
+        # A Request-Line that does not parse: the parser's complaint quotes it.
+        start = ("OPTIONS sip:" + HOSTILE_TEXT.replace("\r\n", "  ") + "  SIP/2.0").encode()
+        raw = bytes(peer.request("OPTIONS"))
+        peer.send(start + raw[raw.index(b"\r\n") :])
+        lines["request line"] = await bad_request_status_line(peer)
+        # A header that fails the request checks: the complaint quotes its value.
+        contact = "<sip:" + HOSTILE_TEXT.replace("\r\n", " ")[:4000]
+        peer.send(peer.request("OPTIONS", contact=contact))
+        lines["contact"] = await bad_request_status_line(peer)
+        # An INVITE no dialog can be made of (no Contact).
+        invite = peer.request("INVITE", body=offer_sdp(rtp.port), content_type="application/sdp")
+        invite.headers = [(k, v) for k, v in invite.headers if k != "Contact"]
+        peer.send(invite)
+        lines["dialog"] = await bad_request_status_line(peer)
+        # An INFO inside a call whose DTMF body is hostile: the complaint quotes the body.
+        invite = peer.request("INVITE", body=offer_sdp(rtp.port), content_type="application/sdp")
+        peer.send(invite)
+        ok = await peer.expect(200)
+        peer.send(peer.request("ACK", to_tag=ok.to.tag, cseq=invite.cseq[0]))
+        body = HOSTILE_TEXT.encode()
+        assert len(body) > 60_000
+        peer.send(
+            peer.request("INFO", to_tag=ok.to.tag, body=body, content_type="application/dtmf")
+        )
+        lines["info"] = await bad_request_status_line(peer)
+        unsafe = {
+            path: line for path, line in lines.items() if not SAFE_BAD_REQUEST.fullmatch(line)
+        }
+        assert not unsafe, unsafe
+        assert server.active_calls == 1  # the call survives its bad INFO
     finally:
         peer.close()
         rtp.close()
