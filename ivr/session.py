@@ -37,8 +37,9 @@ from typing import Any
 
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY
-from dialogue.client import BotMessage, Reply
 from dialogue.payloads import ExpectDigits
+from dialogue.protocol import DialogueRequest
+from dialogue.reply import BotMessage, Reply
 from ivr.digits import FREE_ENTRY, DigitCollector
 from ivr.logs import fields, get_logger
 from ivr.recording import CallerHold, StereoRecorder
@@ -285,7 +286,7 @@ class CallSession:
                     ),
                 )
             metadata = {**self._metadata(), "asr_confidence": transcript.confidence}
-            request: Any = lambda d: d.send(self.call_id, text, metadata)  # noqa: E731
+            request: DialogueRequest = lambda d: d.send(self.call_id, text, metadata)  # noqa: E731
         elif isinstance(item, _Digits):
             record.input_kind = "secure_dtmf" if secure else "dtmf"
             if not secure:
@@ -324,14 +325,12 @@ class CallSession:
         self.services.metrics.observe("asr", record.asr_ms / 1000)
         return transcript
 
-    async def _ask(self, request: Any) -> Reply:
+    async def _ask(self, request: DialogueRequest) -> Reply:
         """One request to the assistant; any failure becomes a DependencyError."""
         try:
-            reply = await request(self.services.dialogue)
+            return await request(self.services.dialogue)
         except Exception as exc:
             raise DependencyError(f"dialogue failed: {exc}") from exc
-        assert isinstance(reply, Reply)
-        return reply
 
     async def _turn_done(self, record: TurnRecord, reply: Reply, item: _Input | None) -> None:
         """Apply the reply's voice instructions, speak it, record the turn."""
@@ -339,10 +338,10 @@ class CallSession:
         record.intent = reply.intent
         record.intent_confidence = reply.confidence
         record.entities = [] if record.input_kind.startswith("secure") else list(reply.entities)
-        record.bot_text = " ".join(m.text for m in reply.messages if m.text)
+        record.bot_text = reply.text
         record.payloads = [m.payload for m in reply.messages if m.payload]
         self._secure = False
-        self._prepare_for(reply.messages)
+        self._prepare_for(reply)
         first_audio = await self._speak(reply.messages)
         if first_audio is not None:
             record.tts_first_ms = _ms(first_audio - replied)
@@ -353,20 +352,20 @@ class CallSession:
         self.services.metrics.turn_done(self.bridge.info.transport)
         if self._hung_up:
             return  # gone mid-reply: nobody to hand off or hang up on
-        await self._act_on(reply.messages)
+        await self._act_on(reply)
         if not self._bot_ended and not self._hung_up:
             self._listen()
             self.services.metrics.observe("dialogue", (record.dialogue_ms or 0) / 1000)
 
-    def _prepare_for(self, messages: list[BotMessage]) -> None:
+    def _prepare_for(self, reply: Reply) -> None:
         """Before speaking: set up keypad collection and secure entry the reply asks for."""
-        expect = next((m.expect_digits for m in messages if m.expect_digits), None)
+        expect = reply.expect_digits
         self._expect = expect
         self._collector = DigitCollector(expect or FREE_ENTRY)
-        self._secure = bool(expect and expect.secure)
+        self._secure = reply.secure_entry
         if self.recorder is not None:
             self.recorder.mute_caller(self._secure)
-        hints = [hint for m in messages for hint in m.hints]
+        hints = reply.hints
         if hints and self._asr is not None:
             self._asr_feeds.append(asyncio.create_task(self._set_hints(hints)))
 
@@ -375,9 +374,8 @@ class CallSession:
         await self._asr.set_hints(hints)
         return None
 
-    async def _act_on(self, messages: list[BotMessage]) -> None:
-        handoff = next((m.handoff for m in messages if m.handoff), None)
-        hangup = next((m.hangup for m in messages if m.hangup), None)
+    async def _act_on(self, reply: Reply) -> None:
+        handoff, hangup = reply.handoff, reply.hangup
         if handoff is not None:
             await self._transfer(handoff.reason, {**handoff.context, "priority": handoff.priority})
         elif hangup is not None:

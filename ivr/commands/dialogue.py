@@ -22,7 +22,7 @@ from ivr.commands import config_of
 from ivr.logs import fields, get_logger, mask_digits
 
 if TYPE_CHECKING:
-    from dialogue.client import Reply
+    from dialogue.reply import Reply
     from ivr.config import Config
 
 log = get_logger(__name__)

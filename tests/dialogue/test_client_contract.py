@@ -9,14 +9,13 @@ import pytest
 
 from dialogue import payloads
 from dialogue.client import (
-    BotMessage,
-    Reply,
     _merge_rest_messages,
     bot_messages_after_last_user,
     dtmf_message,
     mask_entities,
     redact_pin_mentions,
 )
+from dialogue.reply import BotMessage, Reply
 from dialogue.secrets import SecretVault, is_token
 
 
