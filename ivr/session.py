@@ -108,6 +108,7 @@ class CallSession:
             emit=self._inputs.put_nowait,
             on_speech=lambda: self._barge_in("speech"),
         )
+        """The caller's side: audio in; utterances and silences offered to ``_inputs``."""
         self._collector = DigitCollector()
         self._expect: ExpectDigits | None = None
         self._secure = False
