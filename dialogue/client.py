@@ -1,6 +1,6 @@
 """The dialogue client: what the call layer and ``ivr chat`` use to talk to the assistant.
 
-One async interface (:class:`DialogueClient`), two implementations:
+One async interface (:class:`dialogue.protocol.DialogueClient`), two implementations:
 
 - :class:`InProcessClient` loads the trained model with ``rasa.core.agent.Agent`` in this
   process (lowest latency; the default);
@@ -17,36 +17,9 @@ sends Rasa only ``/dtmf{"digits": "secret:<token>"}``. When the last bot message
 secure digits, :meth:`DialogueClient.send` converts a spoken PIN ("one two three four") to
 digits and takes the same path, so it never reaches Rasa as text.
 
-Voice payload contract
-----------------------
-Every bot message is ``text`` (to speak; may be ``None``) plus a ``payload`` dict, the
-``custom`` JSON of the Rasa response. Keys the call layer acts on (all optional):
-
-``expect_digits``: ``{"count", "max", "terminator": "#", "timeout_s", "secure": bool}``
-    Collect keypad digits for the next turn (speech is still listened to). Entry ends after
-    ``max`` digits, the ``terminator`` key, or ``timeout_s`` without a key; send them with
-    ``send_digits``. ``secure: true`` marks a PIN: send with ``secure=True``, never log,
-    record, transcribe or echo the digits, pause the call recording while they are entered.
-``handoff``: ``{"reason": str, "priority": "normal" | "high", "context": {...}}``
-    Transfer the caller to an agent after speaking the text. ``context`` is the summary for
-    the agent: ``intent``, ``authenticated``, ``customer_id``, ``in_progress``, ``summary``
-    and optional ``details`` (numbers masked to their last four digits, never a PIN).
-``hangup``: ``{"reason": str}``
-    End the call after speaking the text (``caller_done``, ``no_input``).
-``hints``: ``[str, ...]``
-    Phrases likely in the caller's next answer, to bias speech recognition for one turn.
-``interruptible``: ``bool`` (default ``true``)
-    Whether the caller may barge in over this message; ``false`` for legal notices,
-    handoff and goodbye messages.
-``public``: ``bool`` (default ``false``)
-    The text is published information with no caller data in it (rates, fees, branch hours
-    from the knowledge base): its audio may be kept in the prompt cache even though it has
-    figures in it, which otherwise mark a sentence as per-caller data.
-
-The prompt cache keeps audio only of text that is the same for every caller: a ``public``
-message, or one whose text is verbatim a domain response with no slot to fill
-(:attr:`BotMessage.fixed`, set by the client). A response that fills in a name, an amount or
-account digits ("Thanks, {customer_name}.") is never cached, whatever its words look like.
+What a turn returns, and the voice payload contract it reads, is :mod:`dialogue.reply`. This
+module also holds what both clients share: PIN redaction of caller text, entity masking and
+the helpers that read Rasa's events.
 
 Injected caller events: :meth:`DialogueClient.no_input` sends ``/no_input`` (the caller
 was silent), :meth:`DialogueClient.send_digits` sends ``/dtmf{"digits": "..."}`` and
@@ -61,18 +34,18 @@ import logging
 import re
 import time
 from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
-from dialogue import payloads, quiet_rasa_environment
+from dialogue import quiet_rasa_environment
 from dialogue.bank.masking import mask_number
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
-from dialogue.payloads import ExpectDigits, Handoff, Hangup
+from dialogue.protocol import DialogueClient
 from dialogue.rasa_thread import RasaThread
+from dialogue.reply import BotMessage, Reply
 from dialogue.secrets import SecretVault, is_token
 from dialogue.settings import BankConfig, DialogueConfig
 from dialogue.spoken import extract_digits
@@ -93,132 +66,6 @@ _MASKED_ENTITIES = {"account_number", "pin", "digits"}
 
 class DialogueError(RuntimeError):
     """The assistant could not be reached or answered with something unusable."""
-
-
-@dataclass(frozen=True)
-class BotMessage:
-    """One thing the bot says, with the voice instructions that go with it."""
-
-    text: str | None
-    payload: dict[str, Any] = field(default_factory=dict)
-    fixed: bool = False
-    """The text is verbatim a domain response with no slot to fill: the same for every caller."""
-
-    @property
-    def cacheable(self) -> bool:
-        """The same audio serves every caller (fixed or public): it may go to the prompt cache."""
-        return self.fixed or self.public
-
-    @property
-    def expect_digits(self) -> ExpectDigits | None:
-        data = self.payload.get(payloads.EXPECT_DIGITS)
-        return ExpectDigits.parse(data) if data is not None else None
-
-    @property
-    def handoff(self) -> Handoff | None:
-        data = self.payload.get(payloads.HANDOFF)
-        return Handoff.parse(data) if data is not None else None
-
-    @property
-    def hangup(self) -> Hangup | None:
-        data = self.payload.get(payloads.HANGUP)
-        return Hangup.parse(data) if data is not None else None
-
-    @property
-    def hints(self) -> list[str]:
-        return [str(h) for h in self.payload.get(payloads.HINTS) or []]
-
-    @property
-    def public(self) -> bool:
-        """Published text without caller data (payload key ``public``): cacheable audio."""
-        return bool(self.payload.get(payloads.PUBLIC, False))
-
-    @property
-    def interruptible(self) -> bool:
-        """Barge-in allowed while this message plays (payload key ``interruptible``)."""
-        return bool(self.payload.get(payloads.INTERRUPTIBLE, True))
-
-    @property
-    def barge_in(self) -> bool:
-        """Same as :attr:`interruptible`: may the caller talk over this message?"""
-        return self.interruptible
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "payload": self.payload}
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The bot's turn: its messages and what it understood of the caller's input."""
-
-    messages: list[BotMessage]
-    intent: str | None
-    confidence: float | None
-    entities: list[dict[str, Any]]
-    """Entities of the caller's input; account numbers and digits masked, tokens hidden."""
-
-    @property
-    def text(self) -> str:
-        return " ".join(m.text for m in self.messages if m.text)
-
-    @property
-    def expect_digits(self) -> ExpectDigits | None:
-        """The keypad request for the next turn (from the last message that makes one)."""
-        for message in reversed(self.messages):
-            if message.expect_digits is not None:
-                return message.expect_digits
-        return None
-
-    @property
-    def handoff(self) -> Handoff | None:
-        return next((m.handoff for m in self.messages if m.handoff is not None), None)
-
-    @property
-    def hangup(self) -> Hangup | None:
-        return next((m.hangup for m in self.messages if m.hangup is not None), None)
-
-    @property
-    def hints(self) -> list[str]:
-        return next((m.hints for m in reversed(self.messages) if m.hints), [])
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "intent": self.intent,
-            "confidence": self.confidence,
-            "entities": self.entities,
-            "messages": [m.as_dict() for m in self.messages],
-        }
-
-
-@runtime_checkable
-class DialogueClient(Protocol):
-    """How the call layer talks to the assistant; one conversation per call."""
-
-    async def start(self) -> None:
-        """Load the model / connect, and start the action server."""
-
-    async def close(self) -> None:
-        """Release everything :meth:`start` acquired."""
-
-    async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
-        """The call was answered: the bot greets first."""
-
-    async def send(
-        self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
-    ) -> Reply:
-        """What the caller said (a transcript)."""
-
-    async def send_digits(self, conversation_id: str, digits: str, *, secure: bool) -> Reply:
-        """Keypad digits; ``secure`` for a PIN (tokenised, never sent to Rasa)."""
-
-    async def no_input(self, conversation_id: str) -> Reply:
-        """The caller said nothing before the no-input timeout."""
-
-    def expects_secure_input(self, conversation_id: str) -> bool:
-        """True when the bot's last turn asked for a PIN (route keys with ``secure=True``)."""
-
-    async def end(self, conversation_id: str) -> None:
-        """The call is over: forget what the client keeps of its conversation."""
 
 
 def dtmf_message(digits: str) -> str:
@@ -351,8 +198,7 @@ class _ClientBase(abc.ABC):
             else None,
             entities=mask_entities(list(parse.get("entities") or [])) if parse else [],
         )
-        expected = reply.expect_digits
-        self._secure_expected[conversation_id] = bool(expected and expected.secure)
+        self._secure_expected[conversation_id] = reply.secure_entry
         log.info(
             "dialogue.turn",
             extra=fields(

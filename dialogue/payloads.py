@@ -2,7 +2,7 @@
 
 A bot message is text to speak plus an optional ``custom`` JSON payload that tells the call
 layer what to do around that text. The contract (keys and meaning) is documented in
-:mod:`dialogue.client` and in ``dialogue/README.md``; this module holds the typed views the
+:mod:`dialogue.reply` and in ``dialogue/README.md``; this module holds the typed views the
 call layer reads and the builders custom actions use, so both sides agree by construction.
 """
 

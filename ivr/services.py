@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dialogue.client import DialogueClient, make_client
+from dialogue.client import make_client
+from dialogue.protocol import DialogueClient
 from ivr.config import Config
 from ivr.logs import get_logger
 from ivr.metrics import Metrics

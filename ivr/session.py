@@ -1,9 +1,11 @@
 """The CallSession: the one owner of turn-taking in a call.
 
-It listens (echo-cancelled caller audio through the endpointer into a streaming recogniser),
-thinks (the final transcript, keypad digits or a no-input event go to the assistant), and speaks
-(the reply synthesised sentence by sentence and paced out by the bridge), while watching for
-barge-in, keypad entry, handoff and hang-up. Bridges only move audio; engines only transform it.
+It listens through its :class:`~ivr.listener.Listener` (echo canceller, endpointer, streaming
+recogniser: caller audio in, utterances and silences out), thinks (the final transcript, keypad
+digits or a no-input event go to the assistant, whose :class:`~dialogue.reply.Reply` says what
+the next turn expects), and speaks (the reply synthesised sentence by sentence and paced out by
+the bridge), while watching for barge-in, keypad entry, handoff and hang-up. Bridges only move
+audio; engines only transform it.
 
 Every turn is written to the call record store as soon as it completes; the stereo recording
 is written as the call goes. A PIN is never logged, recorded, transcribed into a record, or
@@ -37,26 +39,23 @@ from typing import Any
 
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY
-from dialogue.client import BotMessage, Reply
 from dialogue.payloads import ExpectDigits
+from dialogue.protocol import DialogueRequest
+from dialogue.reply import BotMessage, Reply
 from ivr.digits import FREE_ENTRY, DigitCollector
+from ivr.listener import Listener, Silence, Utterance
 from ivr.logs import get_logger
-from ivr.recording import CallerHold, StereoRecorder
+from ivr.recording import StereoRecorder
 from ivr.records import Outcome, TurnRecord, new_call_id
 from ivr.sealed import SUFFIX
 from ivr.services import Services
 from logfields import fields
-from speech.asr.base import AsyncAsrStream, Transcript
-from speech.echo import EchoCanceller
-from speech.endpointer import Endpointer, NoInput, SpeechStarted, UtteranceEnded
+from speech.asr.base import Transcript
 from speech.tts import SpeechChunk, synthesize_stream
-from speech.turn_end import sounds_finished
 from telephony.bridge import AudioIn, CallBridge, DtmfIn, Hangup
 
 log = get_logger(__name__)
 
-ASR_FEED_MS = 100
-"""Caller audio is handed to the recogniser in 100 ms batches while the caller speaks."""
 MAX_PENDING_INPUTS = 32
 """Caller inputs (utterances, keypad entries, no-input events) waiting for the conversation.
 It takes them one turn at a time, so only a few are ever pending; more means the conversation
@@ -66,37 +65,8 @@ dropped and counted; the end of the call (hang-up, deaf caller side) always gets
 
 
 @dataclass
-class _Speculation:
-    """Recognition started during the end-of-speech hangover, on the audio up to then."""
-
-    task: asyncio.Task[Transcript | None]
-    speech_end_ms: int
-    """The endpointer's last voiced frame when it started: still the last one if it holds."""
-    finished: bool | None = None
-    """Whether the guess reads as a finished sentence, judged once it is in."""
-
-
-@dataclass
-class _Utterance:
-    event: UtteranceEnded
-    speech_end: float
-    """Loop time of the caller's last voiced frame."""
-    closed: float
-    """Loop time the endpointer closed the utterance."""
-    speculation: _Speculation | None = None
-    """A recognition of this very utterance already under way (the caller stayed quiet)."""
-    hold: CallerHold | None = None
-    """The recording's hold on this utterance's caller audio, released once it is transcribed."""
-
-
-@dataclass
 class _Digits:
     digits: str
-    at: float
-
-
-@dataclass
-class _Silence:
     at: float
 
 
@@ -113,7 +83,7 @@ class _Broken:
     reason: str
 
 
-_Input = _Utterance | _Digits | _Silence | _Gone | _Broken
+_Input = Utterance | _Digits | Silence | _Gone | _Broken
 _Terminal = (_Gone, _Broken)
 """The inputs that end the conversation: never dropped."""
 
@@ -134,8 +104,6 @@ class CallSession:
         self.peer_call_id = bridge.info.call_id
         """The id the peer gave the call (SIP Call-ID, callSid, ...): kept, never trusted."""
         self.rate = bridge.rate
-        self.endpointer = Endpointer(self.config.vad, self.rate)
-        self.echo = EchoCanceller(self.rate) if self.config.call.echo_cancel else None
         self.recorder: StereoRecorder | None = None
         self.outcome: Outcome = "in_progress"
         self.reason = ""
@@ -143,14 +111,15 @@ class CallSession:
         self._loop = asyncio.get_running_loop()
         self._inputs: asyncio.Queue[_Input] = asyncio.Queue(MAX_PENDING_INPUTS)
         self._inputs_full_logged = False
-        self._asr: AsyncAsrStream | None = None
-        self._asr_buffer = bytearray()
-        self._asr_feeds: list[asyncio.Task[Transcript | None]] = []
-        self._speculation: _Speculation | None = None
-        self._preview: asyncio.Task[Transcript | None] | None = None
-        """The latest speculative recognition, voided or not: one at a time per call."""
-        self._hold: CallerHold | None = None
-        """The recording's hold on the utterance the caller is saying now."""
+        self.listener = Listener(
+            self.config,
+            self.rate,
+            services.metrics,
+            self.call_id,
+            emit=self._offer,
+            on_speech=lambda: self._barge_in("speech"),
+        )
+        """The caller's side: audio in; utterances and silences offered to ``_inputs``."""
         self._collector = DigitCollector()
         self._expect: ExpectDigits | None = None
         self._secure = False
@@ -172,7 +141,7 @@ class CallSession:
     def recognising(self) -> bool:
         """A recognition started during the hangover is still running (a virtual-clock line
         waits for it, as it waits for any engine)."""
-        return self._preview is not None and not self._preview.done()
+        return self.listener.recognising
 
     async def run(self) -> Outcome:
         """Serve the call until either side ends it; returns the outcome written to the record."""
@@ -234,7 +203,7 @@ class CallSession:
 
     async def _converse(self) -> None:
         try:
-            self._asr = await self.services.asr.open_stream_async(self.rate)
+            await self.listener.start(self.services.asr)
         except Exception as exc:
             raise DependencyError(f"speech recognition failed: {exc}") from exc
         started = self._loop.time()
@@ -274,10 +243,10 @@ class CallSession:
         record.barged_in = self._barged_in
         self._barged_in = False
         secure = self._secure
-        if isinstance(item, _Utterance):
+        if isinstance(item, Utterance):
             transcript = await self._transcribe(item, record)
             redaction = redact_secrets(transcript.text)
-            self._release(item, redact=secure or redaction.secret)
+            self.listener.release(item, redact=secure or redaction.secret)
             if not transcript.text.strip():
                 self.turns -= 1
                 return record, None
@@ -295,7 +264,7 @@ class CallSession:
                     ),
                 )
             metadata = {**self._metadata(), "asr_confidence": transcript.confidence}
-            request: Any = lambda d: d.send(self.call_id, text, metadata)  # noqa: E731
+            request: DialogueRequest = lambda d: d.send(self.call_id, text, metadata)  # noqa: E731
         elif isinstance(item, _Digits):
             record.input_kind = "secure_dtmf" if secure else "dtmf"
             if not secure:
@@ -309,24 +278,10 @@ class CallSession:
         record.dialogue_ms = _ms(self._loop.time() - asked)
         return record, reply
 
-    def _release(self, item: _Utterance, *, redact: bool) -> None:
-        """The utterance is transcribed: write its held caller audio, or silence if secret."""
-        if self.recorder is not None and item.hold is not None:
-            self.recorder.release_caller(item.hold, redact=redact)
-
-    async def _transcribe(self, item: _Utterance, record: TurnRecord) -> Transcript:
-        assert self._asr is not None
+    async def _transcribe(self, item: Utterance, record: TurnRecord) -> Transcript:
         record.endpoint_ms = _ms(item.closed - item.speech_end)
-        speculation = item.speculation
         try:
-            await self._flush_asr()
-            guess = speculation.task.result() if speculation is not None else None
-            if guess is not None:
-                await self._asr.discard()
-                transcript = guess
-                self.services.metrics.count("asr_speculation", kind="kept")
-            else:
-                transcript = await self._asr.finish()
+            transcript = await self.listener.transcribe(item)
         except Exception as exc:
             raise DependencyError(f"speech recognition failed: {exc}") from exc
         record.asr_ms = _ms(self._loop.time() - item.closed)
@@ -334,14 +289,12 @@ class CallSession:
         self.services.metrics.observe("asr", record.asr_ms / 1000)
         return transcript
 
-    async def _ask(self, request: Any) -> Reply:
+    async def _ask(self, request: DialogueRequest) -> Reply:
         """One request to the assistant; any failure becomes a DependencyError."""
         try:
-            reply = await request(self.services.dialogue)
+            return await request(self.services.dialogue)
         except Exception as exc:
             raise DependencyError(f"dialogue failed: {exc}") from exc
-        assert isinstance(reply, Reply)
-        return reply
 
     async def _turn_done(self, record: TurnRecord, reply: Reply, item: _Input | None) -> None:
         """Apply the reply's voice instructions, speak it, record the turn."""
@@ -349,45 +302,38 @@ class CallSession:
         record.intent = reply.intent
         record.intent_confidence = reply.confidence
         record.entities = [] if record.input_kind.startswith("secure") else list(reply.entities)
-        record.bot_text = " ".join(m.text for m in reply.messages if m.text)
+        record.bot_text = reply.text
         record.payloads = [m.payload for m in reply.messages if m.payload]
         self._secure = False
-        self._prepare_for(reply.messages)
+        self._prepare_for(reply)
         first_audio = await self._speak(reply.messages)
         if first_audio is not None:
             record.tts_first_ms = _ms(first_audio - replied)
-            if isinstance(item, _Utterance):
+            if isinstance(item, Utterance):
                 record.response_ms = _ms(first_audio - item.speech_end)
                 self.services.metrics.observe("turn", record.response_ms / 1000)
         await self.services.records.add_turn(record)
         self.services.metrics.turn_done(self.bridge.info.transport)
         if self._hung_up:
             return  # gone mid-reply: nobody to hand off or hang up on
-        await self._act_on(reply.messages)
+        await self._act_on(reply)
         if not self._bot_ended and not self._hung_up:
             self._listen()
             self.services.metrics.observe("dialogue", (record.dialogue_ms or 0) / 1000)
 
-    def _prepare_for(self, messages: list[BotMessage]) -> None:
+    def _prepare_for(self, reply: Reply) -> None:
         """Before speaking: set up keypad collection and secure entry the reply asks for."""
-        expect = next((m.expect_digits for m in messages if m.expect_digits), None)
+        expect = reply.expect_digits
         self._expect = expect
         self._collector = DigitCollector(expect or FREE_ENTRY)
-        self._secure = bool(expect and expect.secure)
+        self._secure = reply.secure_entry
         if self.recorder is not None:
             self.recorder.mute_caller(self._secure)
-        hints = [hint for m in messages for hint in m.hints]
-        if hints and self._asr is not None:
-            self._asr_feeds.append(asyncio.create_task(self._set_hints(hints)))
+        if reply.hints:
+            self.listener.set_hints(reply.hints)
 
-    async def _set_hints(self, hints: list[str]) -> None:
-        assert self._asr is not None
-        await self._asr.set_hints(hints)
-        return None
-
-    async def _act_on(self, messages: list[BotMessage]) -> None:
-        handoff = next((m.handoff for m in messages if m.handoff), None)
-        hangup = next((m.hangup for m in messages if m.hangup), None)
+    async def _act_on(self, reply: Reply) -> None:
+        handoff, hangup = reply.handoff, reply.hangup
         if handoff is not None:
             await self._transfer(handoff.reason, {**handoff.context, "priority": handoff.priority})
         elif hangup is not None:
@@ -409,7 +355,7 @@ class CallSession:
 
     async def _speak(self, messages: list[BotMessage]) -> float | None:
         """Speak the messages; returns the loop time the first audio was queued (None: none)."""
-        self.endpointer.disarm_no_input()
+        self.listener.disarm_no_input()
         first: list[float] = []
         self._speaking = asyncio.create_task(self._say_all(messages, first))
         try:
@@ -489,12 +435,12 @@ class CallSession:
 
         While keypad digits are expected the caller gets at least the entry's own timeout.
         """
-        if self.endpointer.in_speech or self._collector.active:
+        if self.listener.in_speech or self._collector.active:
             return
         wait_ms = self.config.vad.no_input_ms
         if self._expect is not None:
             wait_ms = max(wait_ms, int(self._expect.timeout_s * 1000))
-        self.endpointer.arm(no_input=True, no_input_ms=wait_ms)
+        self.listener.arm_no_input(wait_ms)
 
     # ---- the caller side -------------------------------------------------------------------
 
@@ -510,14 +456,14 @@ class CallSession:
             self._offer(_Broken(f"caller audio failed: {exc}"))
 
     async def _move_events(self) -> None:
-        if self.echo is not None:
-            self.bridge.add_outbound_tap(self.echo.far)
+        if self.listener.echo is not None:
+            self.bridge.add_outbound_tap(self.listener.echo.far)
         if self.recorder is not None:
             self.bridge.add_outbound_tap(self.recorder.bot)
         while True:
             event = await self.bridge.receive()
             if isinstance(event, AudioIn):
-                self._hear(event.pcm)
+                self.listener.hear(event.pcm)
             elif isinstance(event, DtmfIn):
                 self._key(event.digit)
             elif isinstance(event, Hangup):
@@ -528,91 +474,9 @@ class CallSession:
                     self._speaking.cancel()
                 return
 
-    def _hear(self, pcm: bytes) -> None:
-        if self.recorder is not None:
-            self.recorder.caller(pcm)
-        clean = self.echo.near(pcm) if self.echo is not None else pcm
-        was_speaking = self.endpointer.in_speech
-        events = self.endpointer.feed(clean)
-        if was_speaking and self.endpointer.in_speech:
-            self._asr_buffer += clean
-            if len(self._asr_buffer) >= self.rate * 2 * ASR_FEED_MS // 1000:
-                self._feed_asr()
-        for event in events:
-            if isinstance(event, SpeechStarted):
-                self._hold_caller(len(event.audio) + len(pcm))
-                self._asr_buffer = bytearray(event.audio)
-                self._speculation = None
-                self._barge_in("speech")
-            elif isinstance(event, UtteranceEnded):
-                self._utterance_ended(event)
-            elif isinstance(event, NoInput) and not self._collector.active:
-                self._offer(_Silence(self._loop.time()))
-        self._speculate()
-
-    def _hold_caller(self, back_bytes: int) -> None:
-        """An utterance began: hold its caller audio in the recording from its pre-roll on (the
-        event's audio and this chunk's, a little more than needed) until it is transcribed."""
-        if self.recorder is None:
-            return
-        if self._hold is not None:  # its end was never reported: it ends here
-            self.recorder.end_hold(self._hold)
-        self._hold = self.recorder.hold_caller(back_bytes * 1000 // (self.rate * 2))
-
-    def _utterance_ended(self, event: UtteranceEnded) -> None:
-        now = self._loop.time()
-        speech_end = now - (event.at_ms - event.end_ms) / 1000
-        speculation, self._speculation = self._speculation, None
-        if speculation is not None and speculation.speech_end_ms != event.end_ms:
-            speculation = None
-        hold, self._hold = self._hold, None
-        if hold is not None and self.recorder is not None:
-            self.recorder.end_hold(hold)
-        self._offer(_Utterance(event, speech_end, now, speculation, hold))
-
-    def _speculate(self) -> None:
-        """Once the caller has been quiet ``asr.speculate_after_ms`` into an utterance, start
-        recognising it while the endpointer's hangover runs; speaking again voids the guess.
-        A guess that is in and reads as a finished sentence ends the turn at ``vad.early_end_ms``
-        instead of the full hangover. A new guess waits for a voided one still running, so a
-        caller who pauses often cannot queue up recognitions ahead of the final one."""
-        endpointer = self.endpointer
-        after_ms = self.config.asr.speculate_after_ms
-        if self._asr is None or after_ms <= 0 or not endpointer.in_speech:
-            return
-        current = self._speculation
-        if current is not None:
-            if current.speech_end_ms == endpointer.speech_end_ms:
-                self._end_early(current)
-                return
-            self._speculation = None
-            self.services.metrics.count("asr_speculation", kind="voided")
-        previous = self._preview
-        if endpointer.trailing_silence_ms >= after_ms and (previous is None or previous.done()):
-            self._feed_asr()
-            task = asyncio.create_task(self._asr.preview())
-            self._asr_feeds.append(task)
-            self._preview = task
-            self._speculation = _Speculation(task, endpointer.speech_end_ms)
-
-    def _end_early(self, speculation: _Speculation) -> None:
-        early_ms = self.config.vad.early_end_ms
-        task = speculation.task
-        if not early_ms or self.endpointer.trailing_silence_ms < early_ms or not task.done():
-            return
-        if speculation.finished is None:
-            guess = None if task.cancelled() or task.exception() else task.result()
-            speculation.finished = guess is not None and sounds_finished(guess.text)
-        if not speculation.finished:
-            return
-        event = self.endpointer.close_early()
-        if event is not None:
-            self.services.metrics.count("turn_end", kind="early")
-            self._utterance_ended(event)
-
     def _key(self, digit: str) -> None:
         self._barge_in("dtmf")
-        self.endpointer.disarm_no_input()
+        self.listener.disarm_no_input()
         entry = self._collector.press(digit, self._loop.time())
         if entry is not None:
             self._offer(_Digits(entry, self._loop.time()))
@@ -636,8 +500,8 @@ class CallSession:
         """An input the conversation will never see: counted, logged once per call, and an
         utterance's held audio written as silence (never transcribed, it may hold a secret)."""
         kind = type(item).__name__.strip("_").lower()
-        if isinstance(item, _Utterance):
-            self._release(item, redact=True)
+        if isinstance(item, Utterance):
+            self.listener.release(item, redact=True)
         self.services.metrics.count("input_dropped", kind=kind)
         if not self._inputs_full_logged:
             self._inputs_full_logged = True
@@ -645,19 +509,6 @@ class CallSession:
                 "call.inputs_full",
                 extra=fields(call_id=self.call_id, pending=MAX_PENDING_INPUTS, dropped=kind),
             )
-
-    def _feed_asr(self) -> None:
-        if self._asr is None or not self._asr_buffer:
-            return
-        chunk = bytes(self._asr_buffer)
-        self._asr_buffer.clear()
-        self._asr_feeds.append(asyncio.create_task(self._asr.feed(chunk)))
-
-    async def _flush_asr(self) -> None:
-        self._feed_asr()
-        feeds, self._asr_feeds = self._asr_feeds, []
-        for task in feeds:
-            await task
 
     # ---- ending ----------------------------------------------------------------------------
 
@@ -710,21 +561,7 @@ class CallSession:
             self._caller_gone(self._gone)  # gone while the bot spoke: the reason still counts
         if self.outcome == "in_progress":
             self._finish("abandoned", "call ended")
-        for task in self._asr_feeds:
-            task.cancel()
-        if self._asr_feeds:
-            await asyncio.wait(self._asr_feeds)
-            for task in self._asr_feeds:
-                if not task.cancelled() and task.exception() is not None:
-                    log.warning(
-                        "asr.feed_failed",
-                        extra=fields(call_id=self.call_id, error=str(task.exception())),
-                    )
-        if self._asr is not None:
-            try:
-                await self._asr.close()
-            except Exception:
-                log.exception("asr.close_failed", extra=fields(call_id=self.call_id))
+        await self.listener.close()
         if self.recorder is not None:
             self.recorder.close()
         try:
@@ -751,6 +588,7 @@ class CallSession:
         except OSError as exc:
             self._recording_failed(exc)
             return None
+        self.listener.recorder = self.recorder
         vad = self.config.vad
         # Back to the pre-roll the endpointer reports (its look-back is at most twice the
         # pre-roll plus the start window), and an utterance plus the time to transcribe it.

@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from dialogue.client import DialogueClient
+from dialogue.protocol import DialogueClient
 from ivr.config import load_config
 from ivr.logs import configure_logging
 from ivr.loop import keep_asyncio_loop

@@ -23,7 +23,7 @@ from ivr.logs import get_logger, mask_digits
 from logfields import fields
 
 if TYPE_CHECKING:
-    from dialogue.client import Reply
+    from dialogue.reply import Reply
     from ivr.config import Config
 
 log = get_logger(__name__)

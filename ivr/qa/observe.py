@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dialogue.client import DialogueClient, Reply
+from dialogue.protocol import DialogueClient
+from dialogue.reply import Reply
 from ivr.recording_keys import Keyring
 from ivr.records import CallRecordStore, Outcome, TurnRecord
 from ivr.services import Services

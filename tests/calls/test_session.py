@@ -9,13 +9,18 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import logging
 import wave
+from typing import Any
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from dialogue import payloads
+from dialogue.client import GREET, _ClientBase
+from dialogue.secrets import SecretVault, is_token
 from ivr.bench.voice import last_voiced_frame
 from ivr.cli import main
 from ivr.services import Services
@@ -217,6 +222,55 @@ async def test_a_finished_sentence_ends_the_turn_before_the_hangover_and_a_fragm
     assert "savings" in finished["transcript"].lower(), finished
     assert vad.early_end_ms <= finished["endpoint_ms"] < 2000, finished
     assert fragment["endpoint_ms"] >= 2000, fragment  # the hangover less its 10% voiced allowance
+
+
+class AsksForKeysTwice(_ClientBase):
+    """An assistant whose greeting asks for an account number and then, in the same reply, for
+    a PIN: two keypad requests in one turn, which the domain's own flows never send."""
+
+    def __init__(self) -> None:
+        super().__init__(SecretVault(), None)
+        self.heard: list[str] = []
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+    async def _exchange(
+        self, conversation_id: str, text: str, metadata: dict[str, Any]
+    ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        self.heard.append(text)
+        if text == GREET:
+            return [
+                {"text": "Key in your account number.", "custom": payloads.expect_digits(8)},
+                {"text": "Now your PIN.", "custom": payloads.expect_digits(4, secure=True)},
+            ], {}
+        return [{"text": "Thank you.", "custom": None}], {}
+
+
+async def test_a_reply_asking_for_keys_twice_collects_and_routes_by_its_last_request(
+    services, call_dirs
+) -> None:
+    """The session's keypad collection and the client's secure routing read one rule: the
+    reply's last keypad request (the PIN's) holds, so four keys are a whole secure entry."""
+    assistant = AsksForKeysTwice()
+    scripted = dataclasses.replace(services, dialogue=assistant)
+    async with loopback_call(scripted) as (call, _):
+        await bot_turn(call)
+        call_id = records(call_dirs, call.bridge.info.call_id)[0]["call_id"]
+        assert assistant.expects_secure_input(call_id)
+        await call.press(PIN)  # no terminator: the PIN's four keys end the entry
+        await until(lambda: len(assistant.heard) == 2, 5, "the four keys to be sent")
+        await bot_turn(call)
+    sent = assistant.heard[1]
+    assert PIN not in sent, sent
+    token = json.loads(sent.removeprefix("/dtmf"))["digits"]
+    assert is_token(token) and assistant.vault.redeem(token) == PIN
+    _, turns = records(call_dirs, call.bridge.info.call_id)
+    assert [t["input_kind"] for t in turns] == ["start", "secure_dtmf"], turns
+    assert turns[1]["transcript"] == ""
 
 
 async def test_barge_in_stops_the_prompt_within_300ms(services, voice) -> None:

@@ -13,11 +13,11 @@ import pytest
 
 from dialogue.client import (
     InProcessClient,
-    Reply,
     bot_messages_after_last_user,
     last_parse_data,
     since_last_user,
 )
+from dialogue.reply import Reply
 from dialogue.secrets import TOKEN_PATTERN
 from tests.dialogue.conftest import ALICE, CARMEN, KNOWLEDGE
 

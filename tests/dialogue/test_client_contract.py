@@ -9,14 +9,13 @@ import pytest
 
 from dialogue import payloads
 from dialogue.client import (
-    BotMessage,
-    Reply,
     _merge_rest_messages,
     bot_messages_after_last_user,
     dtmf_message,
     mask_entities,
     redact_pin_mentions,
 )
+from dialogue.reply import BotMessage, Reply
 from dialogue.secrets import SecretVault, is_token
 
 
@@ -55,6 +54,25 @@ def test_reply_collects_handoff_hangup_and_the_last_keypad_request() -> None:
     assert reply.hangup is not None and reply.hangup.reason == "caller_done"
     assert reply.expect_digits is not None and reply.expect_digits.count == 8
     assert json.loads(json.dumps(reply.as_dict()))["intent"] == "report_fraud"
+
+
+def test_the_next_turn_follows_the_last_message_that_asks_for_it() -> None:
+    reply = Reply(
+        messages=[
+            BotMessage(
+                "Key in your account number.", {**payloads.expect_digits(8), "hints": ["a"]}
+            ),
+            BotMessage("Sorry.", {}),
+            BotMessage("Now your PIN.", {**payloads.expect_digits(4, secure=True), "hints": ["b"]}),
+            BotMessage("Take your time.", {}),
+        ],
+        intent=None,
+        confidence=None,
+        entities=[],
+    )
+    assert reply.expect_digits is not None and reply.expect_digits.count == 4
+    assert reply.secure_entry and reply.hints == ["b"]
+    assert not Reply(reply.messages[:2], None, None, []).secure_entry
 
 
 def test_malformed_payloads_are_rejected_with_a_reason() -> None:

@@ -17,7 +17,8 @@ import pytest
 import pytest_asyncio
 
 from dialogue.actions import runtime as actions_runtime
-from dialogue.client import DialogueClient, DialogueError, HttpClient, InProcessClient
+from dialogue.client import DialogueError, HttpClient, InProcessClient
+from dialogue.protocol import DialogueClient
 from tests.dialogue.conftest import ALICE, ROOT, reseed
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]

