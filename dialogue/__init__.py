@@ -17,4 +17,3 @@ def quiet_rasa_environment() -> None:
 
 
 quiet_rasa_environment()
-

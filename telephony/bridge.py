@@ -4,8 +4,9 @@ Every transport (SIP/RTP, WebSocket media streams, AudioSocket, the local microp
 call as a ``CallBridge``. The session never learns which transport it is talking to; bridges never
 learn about dialogue or speech recognition.
 
-Audio both ways is 16-bit mono PCM at ``CALL_RATE`` in frames of ``frame_ms``. Outbound audio is paced by the bridge in real time (``telephony.pacing``), never
-queued far ahead, so that ``clear_audio()`` on barge-in silences the caller's ear at once.
+Audio both ways is 16-bit mono PCM at ``CALL_RATE`` in frames of ``frame_ms``. Outbound audio is
+paced by the bridge in real time (``telephony.pacing``), never queued far ahead, so that
+``clear_audio()`` on barge-in silences the caller's ear at once.
 """
 
 from __future__ import annotations
