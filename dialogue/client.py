@@ -67,7 +67,6 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 import yaml
 
 from dialogue import payloads, quiet_rasa_environment
-from dialogue.bank.masking import mask_number
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
 from dialogue.payloads import ExpectDigits, Handoff, Hangup
@@ -75,6 +74,7 @@ from dialogue.rasa_thread import RasaThread
 from dialogue.secrets import SecretVault, is_token
 from dialogue.spoken import extract_digits
 from ivr.logs import fields, get_logger
+from masking import mask_number
 
 if TYPE_CHECKING:
     from dialogue.action_server import ActionServer

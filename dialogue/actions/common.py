@@ -13,6 +13,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from dialogue import payloads
 from dialogue.actions import runtime
 from dialogue.spoken import say_money
+from masking import mask_last4
 
 T = TypeVar("T")
 
@@ -152,7 +153,7 @@ def handoff_context(tracker: Tracker, reason: str) -> dict[str, Any]:
         if tracker.get_slot(slot):
             details[slot] = tracker.get_slot(slot)
     if tracker.get_slot("card_last4"):
-        details["card"] = "****" + str(tracker.get_slot("card_last4"))[-4:]
+        details["card"] = mask_last4(str(tracker.get_slot("card_last4")))
     if tracker.get_slot("disputed_transaction"):
         details["disputed_transaction"] = tracker.get_slot("disputed_transaction")
     who = tracker.get_slot("customer_name") if authenticated else None

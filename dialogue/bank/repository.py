@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from dialogue.bank import guards, schema
 from dialogue.bank.guards import GuardPolicy
-from dialogue.bank.masking import last4, mask_number
 from dialogue.bank.security import (
     burn_verification_time,
     is_peppered,
@@ -31,6 +30,7 @@ from dialogue.bank.security import (
 )
 from dialogue.callers import UNKNOWN_CALLER
 from ivr.db import Database, Row, Tx
+from masking import last4, mask_number
 
 AccountType = Literal["checking", "savings", "credit"]
 ACCOUNT_TYPES: tuple[AccountType, ...] = ("checking", "savings", "credit")

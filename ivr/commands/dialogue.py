@@ -243,8 +243,9 @@ def bank_unlock(ctx: click.Context, account: str) -> None:
 
     Audited in the bank's audit_log with the operating-system user who ran it.
     """
-    from dialogue.bank import mask_number, open_repository
+    from dialogue.bank import open_repository
     from ivr.pepper import bank_pepper
+    from masking import mask_number
 
     if not (account.isdigit() and len(account) == 8):
         raise click.BadParameter("an account number is 8 digits", param_hint="ACCOUNT")

@@ -63,11 +63,6 @@ class CallState(enum.Enum):
     ENDED = "ended"
 
 
-def mask_caller(user: str) -> str:
-    """A caller id fit for logs: only the last four characters survive."""
-    return "***" + user[-4:] if len(user) > 4 else "***"
-
-
 class SipCall:
     """The signalling and media of one incoming call, from INVITE to BYE."""
 

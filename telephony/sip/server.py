@@ -34,6 +34,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from masking import mask_caller
 from telephony.access import AllowList
 from telephony.bridge import AudioIn, CallBridge, DtmfIn
 from telephony.events import EventChannel
@@ -44,7 +45,6 @@ from telephony.sip.call import (
     CallState,
     SipCall,
     SipCallBridge,
-    mask_caller,
     warning_header,
 )
 from telephony.sip.dialog import Dialog
