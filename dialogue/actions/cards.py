@@ -23,8 +23,7 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
-from dialogue.actions.common import bank, conversation_id, customer_id, handoff_events
-from dialogue.actions.transfer import yes_no
+from dialogue.actions.common import bank, conversation_id, customer_id, handoff_events, yes_no
 from dialogue.bank import Card, VerificationRefused, mask_free_text
 from dialogue.bank.security import spoken_reference
 from dialogue.spoken import extract_digits, say_digits
