@@ -62,7 +62,7 @@ import time
 from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import yaml
 
@@ -184,7 +184,6 @@ class Reply:
         }
 
 
-@runtime_checkable
 class DialogueClient(Protocol):
     """How the call layer talks to the assistant; one conversation per call."""
 
