@@ -51,7 +51,7 @@ test: setup train
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy ivr speech dialogue telephony storage logfields
+	$(BIN)/mypy ivr speech dialogue telephony storage logfields masking
 
 # Real SIP calls against `ivr serve` subprocesses: turn latency, engine variants, capacity ramp.
 bench: setup train

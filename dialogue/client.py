@@ -40,7 +40,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import yaml
 
 from dialogue import quiet_rasa_environment
-from dialogue.bank.masking import mask_number
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
 from dialogue.protocol import DialogueClient
@@ -50,6 +49,7 @@ from dialogue.secrets import SecretVault, is_token
 from dialogue.settings import BankConfig, DialogueConfig
 from dialogue.spoken import extract_digits
 from logfields import fields
+from masking import mask_number
 
 if TYPE_CHECKING:
     from dialogue.action_server import ActionServer

@@ -7,12 +7,11 @@ server) and :func:`dialogue.client.make_client`, which picks one from the config
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 from dialogue.reply import Reply
 
 
-@runtime_checkable
 class DialogueClient(Protocol):
     """How the call layer talks to the assistant; one conversation per call."""
 

@@ -1,8 +1,8 @@
 """A private event loop in its own thread, where the in-process Rasa agent does its work.
 
 Rasa's per-turn work (NLU featurisation, policy prediction, tracker updates) is mostly Python
-and takes 70-130 ms a turn on a small machine. Run on the call's event loop it stalls every
-other call's audio pacing for that long; on this thread the interpreter switches between it
+and lasts many 20 ms audio frames. Run on the call's event loop it stalls every other call's
+audio pacing for that long; on this thread the interpreter switches between it
 and the call loop every few milliseconds, so paced audio keeps flowing. All agent work runs on
 this one loop, so Rasa itself still sees a single-threaded asyncio program.
 """

@@ -90,11 +90,6 @@ class BotMessage:
         """Barge-in allowed while this message plays (payload key ``interruptible``)."""
         return bool(self.payload.get(payloads.INTERRUPTIBLE, True))
 
-    @property
-    def barge_in(self) -> bool:
-        """Same as :attr:`interruptible`: may the caller talk over this message?"""
-        return self.interruptible
-
     def as_dict(self) -> dict[str, Any]:
         return {"text": self.text, "payload": self.payload}
 

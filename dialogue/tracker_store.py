@@ -2,7 +2,7 @@
 
 Rasa's ``InMemoryTrackerStore`` keeps every conversation as JSON and rebuilds the tracker from it
 on each retrieval: every turn deserialises and serialises the whole call so far, so a turn costs
-more the longer the call (measured: 56 ms at the first turn, 127 ms at the 18th). This store
+more the longer the call (README, Performance). This store
 keeps the tracker object itself, so a turn's storage cost no longer grows with the call, and
 lets the call layer forget a conversation when its call ends (a finished call's history would
 otherwise stay in memory for the life of the process, and a reused conversation id would carry

@@ -117,9 +117,6 @@ def train(
         progress(f"model {project.model_path} is up to date (fingerprint {current[:12]})")
         return TrainingOutcome(project.model_path, False, time.monotonic() - start, current)
 
-    from dialogue import route_rasa_logs
-
-    route_rasa_logs("INFO")
     from rasa.model_training import train as rasa_train
 
     missing = [str(p) for p in (project.domain, project.config) if not p.is_file()]

@@ -17,10 +17,20 @@ from ivr.loop import keep_asyncio_loop
 @click.option(
     "--set", "overrides", multiple=True, metavar="SECTION.KEY=VALUE", help="Override a setting."
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Log at DEBUG, libraries included (Rasa, Sanic, TensorFlow): --set logging.level=DEBUG.",
+)
 @click.pass_context
-def main(ctx: click.Context, config_path: str | None, overrides: tuple[str, ...]) -> None:
+def main(
+    ctx: click.Context, config_path: str | None, overrides: tuple[str, ...], verbose: bool
+) -> None:
     """Bank hotline voice bot."""
     keep_asyncio_loop()
+    if verbose:
+        overrides = (*overrides, "logging.level=DEBUG")
     try:
         config = load_config(config_path, overrides)
     except ConfigError as exc:

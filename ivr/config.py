@@ -24,7 +24,7 @@ from typing import Any, Literal, Union
 import yaml
 
 from dialogue.settings import BankConfig, DialogueConfig
-from speech.settings import SUPPORTED_RATES, AsrConfig, TtsConfig, VadConfig
+from speech.settings import AsrConfig, TtsConfig, VadConfig
 from telephony.access import is_loopback_host, parse_networks
 from telephony.sip.route import parse_outbound_proxy
 
@@ -39,15 +39,6 @@ class ConfigError(ValueError):
 
 
 @dataclass
-class AudioConfig:
-    """The telephone side of the audio path."""
-
-    call_rate: int = 8000
-    """Sample rate of call audio inside the bot (G.711 telephony is 8000 Hz)."""
-    frame_ms: int = 20
-    """Frame length moved between bridge and session; RTP packetisation is 20 ms."""
-
-
 @dataclass
 class LoggingConfig:
     """Structured logging."""
@@ -258,7 +249,6 @@ class QaConfig:
 class Config:
     """The whole configuration of the bot."""
 
-    audio: AudioConfig = field(default_factory=AudioConfig)
     vad: VadConfig = field(default_factory=VadConfig)
     asr: AsrConfig = field(default_factory=AsrConfig)
     tts: TtsConfig = field(default_factory=TtsConfig)
@@ -302,13 +292,6 @@ def load_config(
 
 def validate(config: Config) -> None:
     """Cross-field checks that types alone cannot express."""
-    if config.audio.call_rate not in SUPPORTED_RATES:
-        raise ConfigError(
-            f"audio.call_rate: {config.audio.call_rate} Hz is not supported; "
-            f"use one of {', '.join(map(str, SUPPORTED_RATES))}"
-        )
-    if config.audio.frame_ms not in (10, 20, 30):
-        raise ConfigError("audio.frame_ms must be 10, 20 or 30")
     if config.vad.frame_ms not in (10, 20, 30):
         raise ConfigError("vad.frame_ms must be 10, 20 or 30 (webrtcvad frame sizes)")
     if not 0 <= config.vad.aggressiveness <= 3:

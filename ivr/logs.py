@@ -65,15 +65,61 @@ class _ConsoleFormatter(logging.Formatter):
         return mask_digits(line)
 
 
+LIBRARIES = (
+    "rasa",
+    "rasa_sdk",
+    "sanic",
+    "sanic.root",
+    "sanic.error",
+    "sanic.access",
+    "tensorflow",
+    "absl",
+    "matplotlib",
+    "urllib3",
+    "faster_whisper",
+    "numba",
+)
+"""Loggers of the libraries under the bot. Their info and debug lines (Rasa's policy states and
+slot dumps, Sanic's banner) are for whoever debugs the bot, not for the operator reading a
+command's results: they show at DEBUG (``ivr --verbose``) only, their warnings always. Python
+warnings (the libraries' deprecations) are logged as ``py.warnings`` and show at DEBUG only."""
+
+
 def configure_logging(level: str = "INFO", fmt: str = "console") -> None:
-    """Install the structured handler on the root logger (idempotent)."""
+    """Install the structured handler on the root logger, once for every library (idempotent).
+
+    Rasa logs through structlog, which unconfigured prints every debug event to stdout, in the
+    middle of a command's results; routed here it obeys the level and passes the masking.
+    """
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(_JsonFormatter() if fmt == "json" else _ConsoleFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("tensorflow", "absl", "matplotlib", "urllib3", "faster_whisper", "numba"):
-        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    verbose = root.level <= logging.DEBUG
+    libraries = logging.DEBUG if verbose else max(logging.WARNING, root.level)
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(libraries)
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.DEBUG if verbose else logging.ERROR)
+    route_structlog(libraries)
+
+
+def route_structlog(level: int) -> None:
+    """Send structlog's events (Rasa's) through the standard ``logging`` handlers at ``level``."""
+    import structlog
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            structlog.processors.add_log_level,
+            structlog.processors.KeyValueRenderer(key_order=["event"]),
+        ],
+        context_class=dict,
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        cache_logger_on_first_use=False,
+    )
 
 
 def get_logger(name: str) -> logging.Logger:

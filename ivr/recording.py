@@ -77,10 +77,6 @@ class StereoRecorder:
         self._lookback = self._bytes(DEFAULT_LOOKBACK_MS)
         self._max_hold = self._bytes(DEFAULT_MAX_HOLD_MS)
 
-    @property
-    def caller_muted(self) -> bool:
-        return self._caller_muted
-
     def mute_caller(self, muted: bool) -> None:
         """Silence the caller channel from now on (True) or resume it (False)."""
         self._caller_muted = muted

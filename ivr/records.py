@@ -33,9 +33,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from dialogue.bank.masking import mask_number
 from ivr.logs import get_logger, mask_digits
 from logfields import fields
+from masking import mask_caller
 from storage.db import Database, Row, Tx
 
 log = get_logger(__name__)
@@ -400,12 +400,3 @@ def _by_peer_id(tx: Tx, peer_call_id: str) -> Row | None:
         "SELECT * FROM calls WHERE peer_call_id = ? ORDER BY started_at DESC LIMIT 1",
         (peer_call_id,),
     )
-
-
-def mask_caller(caller: str) -> str:
-    """A caller id keeps its last four digits; a SIP URI keeps its host for routing questions."""
-    user, at, host = caller.partition("@")
-    scheme, colon, number = user.rpartition(":")
-    if sum(ch.isdigit() for ch in number) >= 4:
-        number = mask_number(number)
-    return f"{scheme}{colon}{number}{at}{host}"

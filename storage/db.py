@@ -20,7 +20,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from storage.private import OWNER_ONLY_FILE, private_dir
 
@@ -28,18 +28,6 @@ Dialect = Literal["sqlite", "postgresql"]
 SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 """Files SQLite keeps next to a database (with the database file's mode when it makes them)."""
 Row = dict[str, Any]
-
-
-class Cursor(Protocol):
-    """The slice of a DB-API cursor the repository uses."""
-
-    def execute(self, sql: str, params: Sequence[Any] = ...) -> Any: ...
-    def fetchone(self) -> Any: ...
-    def fetchall(self) -> list[Any]: ...
-    @property
-    def rowcount(self) -> int: ...
-    @property
-    def description(self) -> Any: ...
 
 
 class Tx:

@@ -4,9 +4,9 @@ Every transport (SIP/RTP, WebSocket media streams, AudioSocket, the local microp
 call as a ``CallBridge``. The session never learns which transport it is talking to; bridges never
 learn about dialogue or speech recognition.
 
-Audio both ways is 16-bit mono PCM at ``CallBridge.rate`` (8000 Hz for G.711 telephony) in frames
-of ``frame_ms``. Outbound audio is paced by the bridge in real time (``telephony.pacing``), never
-queued far ahead, so that ``clear_audio()`` on barge-in silences the caller's ear at once.
+Audio both ways is 16-bit mono PCM at ``CALL_RATE`` in frames of ``frame_ms``. Outbound audio is
+paced by the bridge in real time (``telephony.pacing``), never queued far ahead, so that
+``clear_audio()`` on barge-in silences the caller's ear at once.
 """
 
 from __future__ import annotations
@@ -15,6 +15,11 @@ import abc
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+CALL_RATE = 8000
+"""The rate of call audio between every bridge and the session: G.711's 8 kHz, which SIP/RTP,
+Twilio and AudioSocket carry by definition (the PCM stream resamples its client's rate to it).
+A QA line imitating one of them runs at it too, so QA tests the path production runs."""
 
 
 @dataclass(frozen=True)
@@ -76,7 +81,7 @@ class CallInfo:
 class CallBridge(abc.ABC):
     """One live call, as the CallSession sees it."""
 
-    rate: int = 8000
+    rate: int = CALL_RATE
     frame_ms: int = 20
 
     def __init__(self, info: CallInfo) -> None:

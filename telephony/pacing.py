@@ -174,10 +174,6 @@ class Pacer:
         """True while queued audio remains to be sent."""
         return len(self._buf) > self._pos
 
-    @property
-    def queued_ms(self) -> float:
-        return (len(self._buf) - self._pos) / 2 / self.rate * 1000.0
-
     # -- the clock -------------------------------------------------------------------------
 
     def _release_waiters(self) -> None:

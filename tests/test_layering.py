@@ -17,8 +17,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 APPLICATION = "ivr"
 LOWER_LAYERS = ("speech", "dialogue", "telephony")
-SHARED_BASE = ("storage", "logfields")
-"""What the layers share (database helper, owner-only files, log fields): below all of them."""
+SHARED_BASE = ("storage", "logfields", "masking")
+"""What the layers share (database helper, owner-only files, log fields, number masking):
+below all of them."""
 PACKAGES = (APPLICATION, *LOWER_LAYERS, *SHARED_BASE)
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
+import structlog
 
 from dialogue.action_server import _log_refusal
-from ivr.logs import _ConsoleFormatter, _JsonFormatter
+from ivr.logs import LIBRARIES, _ConsoleFormatter, _JsonFormatter, configure_logging
 from ivr.records import new_call_id
 from logfields import fields
 
@@ -69,3 +71,44 @@ def test_a_lower_layer_log_line_shows_its_fields_masked(formatter: logging.Forma
         assert entry["path"] == "/webhook?account=****1234"
     else:
         assert "source=192.0.2.7 path=/webhook?account=****1234 reason=missing token" in line
+
+
+@pytest.fixture
+def logging_restored() -> Iterator[None]:
+    """Put the test session's logging back after a test configures the application's."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in (*LIBRARIES, "py.warnings")}
+    structlog_config = structlog.get_config()
+    yield
+    root.handlers[:], root.level = handlers, level
+    for name, saved in levels.items():
+        logging.getLogger(name).setLevel(saved)
+    structlog.configure(**structlog_config)
+    logging.captureWarnings(False)
+
+
+def _library_chatter() -> None:
+    structlog.get_logger("rasa.core.policies.rule_policy").debug(
+        "rule_policy.actions.find", current_states="[state 1] user intent: greet"
+    )
+    logging.getLogger("rasa_sdk.executor").info("Registered function for 'action_greet'.")
+    logging.getLogger("rasa.core.processor").warning("model.outdated")
+
+
+def test_library_debug_lines_show_only_at_debug_and_never_on_stdout(
+    capsys: pytest.CaptureFixture[str], logging_restored: None
+) -> None:
+    configure_logging("INFO")
+    _library_chatter()
+    quiet = capsys.readouterr()
+    assert quiet.out == ""
+    assert "model.outdated" in quiet.err
+    assert "[state 1]" not in quiet.err and "Registered function" not in quiet.err
+
+    configure_logging("DEBUG")
+    _library_chatter()
+    verbose = capsys.readouterr()
+    assert verbose.out == ""
+    assert "[state 1] user intent: greet" in verbose.err
+    assert "Registered function" in verbose.err

@@ -23,11 +23,11 @@ from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
-from dialogue.actions.common import bank, conversation_id, customer_id, handoff_events
-from dialogue.actions.transfer import yes_no
+from dialogue.actions.common import bank, conversation_id, customer_id, handoff_events, yes_no
 from dialogue.bank import Card, VerificationRefused, mask_free_text
 from dialogue.bank.security import spoken_reference
 from dialogue.spoken import extract_digits, say_digits
+from masking import mask_last4
 
 MAX_CARD_FAILURES = 3
 CARD_SLOTS = ("card_last4", "card_zip", "block_confirmed", "card_failures")
@@ -192,7 +192,7 @@ class ActionBlockCard(Action):
                 cid,
                 "block_card",
                 "declined",
-                card=f"****{card.last4}",
+                card=mask_last4(card.last4),
             )
             return clear
         reason = str(tracker.get_slot("block_reason") or "lost")

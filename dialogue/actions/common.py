@@ -12,10 +12,13 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from dialogue import payloads
 from dialogue.actions import runtime
-from dialogue.spoken import say_money
+from dialogue.spoken import extract_digits, say_money
+from masking import mask_last4
 
 T = TypeVar("T")
 
+YES_KEY, NO_KEY = "1", "2"
+"""Keys that confirm and decline a read-back (transfer, card block)."""
 NO_INPUT = "no_input"
 NLU_FALLBACK = "nlu_fallback"
 TALK_TO_AGENT = "talk_to_agent"
@@ -152,7 +155,7 @@ def handoff_context(tracker: Tracker, reason: str) -> dict[str, Any]:
         if tracker.get_slot(slot):
             details[slot] = tracker.get_slot(slot)
     if tracker.get_slot("card_last4"):
-        details["card"] = "****" + str(tracker.get_slot("card_last4"))[-4:]
+        details["card"] = mask_last4(str(tracker.get_slot("card_last4")))
     if tracker.get_slot("disputed_transaction"):
         details["disputed_transaction"] = tracker.get_slot("disputed_transaction")
     who = tracker.get_slot("customer_name") if authenticated else None
@@ -278,3 +281,15 @@ async def handoff_events(
     if tracker.active_loop and tracker.active_loop.get("name"):
         events += [ActiveLoop(None), SlotSet("requested_slot", None)]
     return events
+
+
+def yes_no(value: Any) -> bool | None:
+    """A confirmation from affirm/deny (bool) or keypad (1 yes, 2 no)."""
+    if isinstance(value, bool):
+        return value
+    digits = extract_digits(str(value or ""))
+    if digits == YES_KEY:
+        return True
+    if digits == NO_KEY:
+        return False
+    return None

@@ -18,6 +18,7 @@ from dialogue.actions.common import (
     conversation_id,
     customer_id,
     latest_text,
+    yes_no,
 )
 from dialogue.bank import BankError, InsufficientFunds, TransferLimitExceeded
 from dialogue.bank.security import spoken_reference
@@ -33,7 +34,6 @@ from logfields import fields
 log = logging.getLogger(__name__)
 
 TRANSFER_SLOTS = ("transfer_amount", "transfer_from", "transfer_to", "transfer_confirmed")
-YES_KEY, NO_KEY = "1", "2"
 
 
 def amount_of(value: Any) -> int | None:
@@ -47,18 +47,6 @@ def amount_of(value: Any) -> int | None:
         digits = extract_digits(text)
         return int(digits) * 100 if digits else None
     return parse_amount_cents(text)
-
-
-def yes_no(value: Any) -> bool | None:
-    """A confirmation from affirm/deny (bool) or keypad (1 yes, 2 no)."""
-    if isinstance(value, bool):
-        return value
-    digits = extract_digits(str(value or ""))
-    if digits == YES_KEY:
-        return True
-    if digits == NO_KEY:
-        return False
-    return None
 
 
 class ValidateTransferForm(FormValidationAction):

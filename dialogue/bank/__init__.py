@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from dialogue.bank.guards import GuardPolicy
-from dialogue.bank.masking import last4, mask_number, spoken_last4
 from dialogue.bank.redaction import mask_free_text
 from dialogue.bank.repository import (
     Account,
@@ -34,11 +33,8 @@ __all__ = [
     "TransferLimitExceeded",
     "TransferReceipt",
     "VerificationRefused",
-    "last4",
     "mask_free_text",
-    "mask_number",
     "open_repository",
-    "spoken_last4",
 ]
 
 

@@ -30,8 +30,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dialogue.bank.masking import mask_number
 from dialogue.spoken import TEENS, TENS, UNITS, extract_digits
+from masking import mask_number
 
 PIN_PLACEHOLDER = "[PIN]"
 """What a secret said after a PIN word becomes in transcripts, logs and records."""

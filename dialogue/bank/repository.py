@@ -20,7 +20,6 @@ from typing import Any, Literal
 
 from dialogue.bank import guards, schema
 from dialogue.bank.guards import GuardPolicy
-from dialogue.bank.masking import last4, mask_number
 from dialogue.bank.security import (
     burn_verification_time,
     is_peppered,
@@ -30,6 +29,7 @@ from dialogue.bank.security import (
     verify_pin,
 )
 from dialogue.callers import UNKNOWN_CALLER
+from masking import last4, mask_number
 from storage.db import Database, Row, Tx
 
 AccountType = Literal["checking", "savings", "credit"]

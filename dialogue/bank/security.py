@@ -11,9 +11,9 @@ strong (without the pepper no guess can be checked) and it lets an unpeppered ha
 before the pepper) be peppered in place by :func:`pepper_hash`, without knowing the PIN. Only
 peppered hashes verify.
 
-scrypt cost: n=2**14, r=8, p=1 needs 128 * r * n = 16 MiB and took 38-48 ms on one core of
-the 2-core build machine (Python's hashlib, OpenSSL): it makes each offline guess cost memory
-and time, yet a check per call is cheap and parallel calls cannot exhaust memory.
+scrypt cost: n=2**14, r=8, p=1 needs 128 * r * n = 16 MiB and tens of milliseconds of one core
+(README, Guessing PINs and card details): it makes each offline guess cost memory and time, yet
+a check per call is cheap and parallel calls cannot exhaust memory.
 """
 
 from __future__ import annotations

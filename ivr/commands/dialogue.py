@@ -10,7 +10,6 @@ import asyncio
 import contextlib
 import getpass
 import json
-import logging
 import sys
 import uuid
 from pathlib import Path
@@ -27,31 +26,6 @@ if TYPE_CHECKING:
     from ivr.config import Config
 
 log = get_logger(__name__)
-
-_NOISY = (
-    "rasa",
-    "rasa_sdk",
-    "sanic",
-    "sanic.root",
-    "sanic.error",
-    "tensorflow",
-    "absl",
-    "py.warnings",
-)
-
-
-def _quiet_libraries(config: Config) -> None:
-    """Keep Rasa's own chatter out of the way unless the user asked for DEBUG."""
-    from dialogue import route_rasa_logs
-
-    level = config.logging.level
-    route_rasa_logs(level)
-    if level != "DEBUG":
-        for name in _NOISY:
-            logging.getLogger(name).setLevel(logging.WARNING)
-        import warnings
-
-        warnings.filterwarnings("ignore")
 
 
 @click.command("train")
@@ -76,9 +50,6 @@ def train_command(ctx: click.Context, force: bool, run_validate: bool, dry_run: 
         stale = is_stale(project)
         click.echo(f"{project.model_path}: {'needs training' if stale else 'up to date'}")
         ctx.exit(1 if stale else 0)
-    from dialogue import route_rasa_logs
-
-    route_rasa_logs("INFO")
     try:
         outcome = train(project, force=force, progress=click.echo)
     except (FileNotFoundError, RuntimeError) as exc:
@@ -155,7 +126,6 @@ def chat_command(ctx: click.Context, as_json: bool, conversation_id: str | None)
     `/no_input` stays silent, `/quit` hangs up.
     """
     config = config_of(ctx)
-    _quiet_libraries(config)
     conversation = conversation_id or f"chat-{uuid.uuid4().hex[:8]}"
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_chat(config, conversation, as_json))
@@ -303,8 +273,9 @@ def bank_unlock(ctx: click.Context, account: str) -> None:
 
     Audited in the bank's audit_log with the operating-system user who ran it.
     """
-    from dialogue.bank import mask_number, open_repository
+    from dialogue.bank import open_repository
     from ivr.pepper import bank_pepper
+    from masking import mask_number
 
     if not (account.isdigit() and len(account) == 8):
         raise click.BadParameter("an account number is 8 digits", param_hint="ACCOUNT")

@@ -26,6 +26,7 @@ from ivr.services import Services
 from ivr.session import CallSession
 from speech.audio import Audio, write_wav
 from telephony.baresip import Baresip
+from telephony.bridge import CALL_RATE
 from telephony.fastline import FastLine
 from telephony.loopback import LoopbackCall
 from telephony.websocket.client import TwilioCaller
@@ -115,8 +116,7 @@ class InProcessBridge(QaBridge):
 
     @contextlib.asynccontextmanager
     async def call(self) -> AsyncIterator[CallerLine]:
-        rate = self.services.config.audio.call_rate
-        line = FastLine(rate=rate) if self.fast else LoopbackCall(rate=rate)
+        line = FastLine(rate=CALL_RATE) if self.fast else LoopbackCall(rate=CALL_RATE)
         bot = CallSession(line.bridge, self.services)
         if isinstance(line, FastLine):
             # Engines are infinitely fast on line time: the line waits for the reply and for
@@ -245,7 +245,7 @@ class SipBridge(ServerBridge):
     @contextlib.asynccontextmanager
     async def call(self) -> AsyncIterator[CallerLine]:
         server = self.server
-        rate = self.services.config.audio.call_rate
+        rate = CALL_RATE
         name = f"caller{next(self._calls)}"
         quiet = self._folder / f"{name}-quiet.wav"
         await asyncio.to_thread(write_wav, quiet, Audio.from_pcm(bytes(rate * 2 * 60), rate))

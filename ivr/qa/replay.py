@@ -40,6 +40,7 @@ from ivr.sealed import SUFFIX, RecordingError, open_recording
 from speech.endpointer import Endpointer, UtteranceEnded
 from speech.resample import resample
 from speech.settings import VadConfig
+from telephony.bridge import CALL_RATE
 
 UNANSWERED_S = 8.0
 """On the virtual-clock line, how long to wait for a reply to an utterance the bot may ignore."""
@@ -133,8 +134,8 @@ async def run_replay(
     result = CallResult(recording.stem, str(recording), "replay", compared=original is not None)
     config = bridge.services.config
     try:
-        pcm = caller_channel(recording, config.audio.call_rate, bridge.services.recording_keys)
-        pieces, upto = _timeline(pcm, original, list(keys), pin, config.vad, config.audio.call_rate)
+        pcm = caller_channel(recording, CALL_RATE, bridge.services.recording_keys)
+        pieces, upto = _timeline(pcm, original, list(keys), pin, config.vad, CALL_RATE)
         if original is not None and upto < len(original.turns):
             result.notes.append(
                 f"compared up to turn {upto}: turn {upto} was keyed "
@@ -144,7 +145,7 @@ async def run_replay(
             )
         async with bridge.call() as caller:
             log = caller.log
-            await _feed(caller, records, pcm, pieces, config.audio.call_rate, turn_timeout_s)
+            await _feed(caller, records, pcm, pieces, CALL_RATE, turn_timeout_s)
             if not log.ended and original is not None and upto == len(original.turns):
                 await records.wait(lambda: log.ended, 2.0 if caller.fast else 10.0)
         await records.wait(lambda: log.ended, 30)

@@ -35,7 +35,7 @@ async def run_script(
     """Call the bot once and play ``script`` as the caller; never raises for a failed call."""
     started = time.monotonic()
     result = CallResult(script.name, str(script.path), "simulate")
-    mouth = CallerMouth(bridge.services.config.audio.call_rate)
+    mouth = CallerMouth()
     tail_ms = bridge.services.config.vad.end_of_speech_ms + SPEECH_TAIL_MS
     voice = voice or script.voice
     log: CallLog | None = None

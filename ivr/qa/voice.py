@@ -11,6 +11,7 @@ from speech.channel import Codec, telephone_channel
 from speech.settings import TtsConfig
 from speech.tts import create_tts_engine
 from speech.tts.normalize import normalize_text
+from telephony.bridge import CALL_RATE
 
 CallerEngine = Literal["piper", "espeak"]
 
@@ -57,10 +58,7 @@ def speak(voice: CallerVoice, text: str, seed: int = 0, tts: TtsConfig | None = 
 class CallerMouth:
     """Turns a script's words into caller audio at the call rate, off the event loop."""
 
-    def __init__(self, rate: int = 8000) -> None:
-        if rate != 8000:
-            raise ValueError(f"the simulated line runs at 8000 Hz, not {rate} Hz")
-        self.rate = rate
+    rate = CALL_RATE
 
     async def speak(self, voice: CallerVoice, text: str, seed: int = 0) -> bytes:
         line = await asyncio.to_thread(speak, voice, text, seed)

@@ -1,8 +1,8 @@
 """Whisper's encoder over the utterance alone, attending to a cached encoding of the padding.
 
 Whisper always encodes a 30 s window: faster-whisper pads a 2 s utterance's features with 28 s of
-zeros, and CTranslate2 spends most of the encoder's time (about 0.6 CPU-seconds for tiny.en) on
-that padding, whose encoding hardly depends on the speech. Simply cutting the window is cheaper
+zeros, and CTranslate2 spends most of the encoder's time on that padding, whose encoding hardly
+depends on the speech. Simply cutting the window is cheaper
 but not the same model: the speech's self-attention loses the padding's keys, and tiny.en then
 mishears ("branch hours" -> "brand towers") or repeats itself.
 
@@ -33,10 +33,9 @@ revision, then each variable as name, rank, dims, type id, byte count, data)."""
 CT2_FLOAT32, CT2_INT8, CT2_INT16, CT2_INT32, CT2_FLOAT16, CT2_BFLOAT16 = range(6)
 """CTranslate2's ``DataType`` ids as stored in ``model.bin``."""
 MARGIN_POSITIONS = 100
-"""Padding positions (20 ms each) encoded with the utterance: 2 s. Over the speech tests' corpora
-(two piper renderings, espeak-ng; no, the fixture's and the project's vocabulary prompt) every
-WER stayed within 0.3 points of the full encoder's with 2 s; with 1 s or 1.5 s single sets were
-up to 2.8 points worse (README, Performance)."""
+"""Padding positions (20 ms each) encoded with the utterance: 2 s. The speech attends to the
+padding's keys near it; with this margin the WER matches the full encoder's, with a shorter one
+it does not (README, Performance)."""
 MAX_FITTED_SHARE = 0.5
 """Above this share of the window, CTranslate2's own full encoder is cheaper than this one."""
 LAYER_NORM_EPS = 1e-5

@@ -70,11 +70,6 @@ class CallState(enum.Enum):
     ENDED = "ended"
 
 
-def mask_caller(user: str) -> str:
-    """A caller id fit for logs: only the last four characters survive."""
-    return "***" + user[-4:] if len(user) > 4 else "***"
-
-
 @dataclass(frozen=True)
 class CallSettings:
     """The server's configuration as one call reads it, fixed when the call is set up."""

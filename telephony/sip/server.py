@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from logfields import fields
+from masking import mask_caller
 from telephony.access import AllowList
 from telephony.bridge import CallBridge
 from telephony.logthrottle import LogThrottle
@@ -49,7 +50,6 @@ from telephony.sip.call import (
     CallState,
     SipCall,
     SipCallBridge,
-    mask_caller,
     warning_header,
 )
 from telephony.sip.dialog import Dialog

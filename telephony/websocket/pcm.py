@@ -14,7 +14,7 @@ import json
 import uuid
 
 from speech.resample import StreamResampler
-from telephony.bridge import DtmfIn
+from telephony.bridge import CALL_RATE, DtmfIn
 from telephony.websocket.serializer import (
     Message,
     Serializer,
@@ -28,7 +28,6 @@ from telephony.websocket.serializer import (
     peer_text,
 )
 
-CALL_RATE = 8000
 CLIENT_RATES = (8000, 16000, 24000, 44100, 48000)
 
 

@@ -18,7 +18,7 @@ from ivr.http import build_app
 from ivr.metrics import Metrics
 from ivr.recording import StereoRecorder
 from ivr.recording_keys import Keyring
-from ivr.records import BUSY_TIMEOUT_S, CallRecordStore, TurnRecord, mask_caller
+from ivr.records import BUSY_TIMEOUT_S, CallRecordStore, TurnRecord
 from ivr.sealed import open_recording
 from tests.postgres import PostgresCluster
 
@@ -64,19 +64,6 @@ async def test_each_turn_is_on_disk_as_soon_as_it_completes(
     assert store.call("c1")["outcome"] == "handed_off"  # type: ignore[index]
     assert store.call("c")["call_id"] == "c1"  # type: ignore[index]  # an unambiguous prefix
     assert [row["call_id"] for row in store.recent_calls()] == ["c1"]
-
-
-@pytest.mark.parametrize(
-    ("caller", "masked"),
-    [
-        ("sip:+15551234567@10.0.0.1", "sip:*******4567@10.0.0.1"),
-        ("5551234567", "******4567"),
-        ("sip:alice@example.org", "sip:alice@example.org"),
-        ("anonymous", "anonymous"),
-    ],
-)
-def test_caller_ids_keep_only_their_last_four_digits(caller: str, masked: str) -> None:
-    assert mask_caller(caller) == masked
 
 
 def test_recording_keeps_channels_aligned_and_mutes_the_caller_on_request(tmp_path: Path) -> None:

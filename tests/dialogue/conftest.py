@@ -19,6 +19,7 @@ from dialogue.actions import runtime as actions_runtime
 from dialogue.bank import BankRepository, open_repository
 from dialogue.knowledge import KnowledgeBase
 from dialogue.secrets import SecretVault
+from ivr.logs import route_structlog
 from tests.postgres import PostgresCluster
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,11 +90,10 @@ async def dialogue_client(
     trained_model: Path, session_runtime: actions_runtime.Runtime
 ) -> AsyncIterator[object]:
     """The in-process client with its action server, loaded once for the whole session."""
-    from dialogue import route_rasa_logs
     from dialogue.action_server import ActionServer
     from dialogue.client import InProcessClient
 
-    route_rasa_logs("INFO")
+    route_structlog(logging.INFO)
     actions = ActionServer("127.0.0.1", 0, runtime=session_runtime)
     client = InProcessClient(trained_model, action_server=actions, vault=session_runtime.vault)
     await client.start()

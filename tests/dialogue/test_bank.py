@@ -12,11 +12,11 @@ from dialogue.bank import (
     InsufficientFunds,
     InvalidTransfer,
     TransferLimitExceeded,
-    mask_number,
     open_repository,
 )
 from dialogue.bank.security import hash_pin, new_reference, spoken_reference, verify_pin
 from dialogue.bank.seed import SeedError, seed
+from masking import mask_number
 from tests.dialogue.conftest import ALICE, CARMEN, PEPPER, SEED
 
 LIMIT = 250_000

@@ -18,7 +18,6 @@ import pytest_asyncio
 
 from dialogue.actions import runtime as actions_runtime
 from dialogue.client import DialogueError, HttpClient, InProcessClient
-from dialogue.protocol import DialogueClient
 from tests.dialogue.conftest import ALICE, ROOT, reseed
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
@@ -58,7 +57,6 @@ async def test_http_client_runs_a_verified_call(
     client = HttpClient(
         rasa_server, action_server=None, vault=session_runtime.vault, token=RASA_TOKEN
     )
-    assert isinstance(client, DialogueClient)
     await client.start()
     try:
         await holds_a_verified_balance_call(client, conversation)
