@@ -1,4 +1,5 @@
-"""What ``ivr simulate`` prints: its results stand alone; Rasa's debug lines only with --verbose."""
+"""What ``ivr simulate`` prints: its results stand alone, without Rasa's debug lines (with
+``--verbose`` they go to the log: ``tests/test_logs.py`` checks that in-process)."""
 
 from __future__ import annotations
 
@@ -39,13 +40,3 @@ def test_simulate_prints_its_results_without_rasa_debug_lines(tmp_path: Path) ->
     assert "task success 100%" in run.stdout
     for mark in RASA_DEBUG:
         assert mark not in run.stdout + run.stderr, mark
-
-
-@pytest.mark.slow
-def test_verbose_simulate_logs_rasa_debug_lines_beside_the_results(tmp_path: Path) -> None:
-    run = _simulate(tmp_path, "--verbose")
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "[state 1] user intent: greet" in run.stderr
-    assert "processor.actions.log" in run.stderr
-    assert run.stdout.startswith("PASS hang_up"), run.stdout[:3000]
-    assert not any(mark in run.stdout for mark in RASA_DEBUG), run.stdout[:3000]
