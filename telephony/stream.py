@@ -126,12 +126,12 @@ class StreamBridge(CallBridge):
         """Start the outbound clock and the writer (the call is live).
 
         A call can end before its session starts (the peer sent bad input or left right after
-        its start message); its clock must not start then: nothing would ever stop it, and it
+        its start message). Its clock must not start then: nothing would ever stop it, and it
         would tick for the life of the process, feeding the call's recorder and echo canceller.
+        The writer still runs, to close the connection with the reason.
         """
-        if self.ended is not None:
-            return
-        self.pacer.start()
+        if self.ended is None:
+            self.pacer.start()
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.info.call_id}")
 
     def audio_in(self, pcm: bytes) -> None:
