@@ -1,9 +1,9 @@
 """Dependencies point down, read from the source: lower layers never import the application,
 the shared base imports no layer, and no modules import each other in a circle.
 
-The imports are read with ``ast`` from every ``.py`` file, including imports inside functions
-(lazy imports still tie the layers together) and, for the layering, imports under
-``TYPE_CHECKING`` (a type is a dependency too).
+The imports are read with ``ast`` from every ``.py`` file, at any depth: imports inside
+functions (lazy imports still tie the layers together) and under ``TYPE_CHECKING`` (a type is a
+dependency too) count like the others.
 """
 
 from __future__ import annotations
@@ -29,8 +29,6 @@ class Import:
 
     module: str
     line: int
-    type_only: bool
-    """Under ``if TYPE_CHECKING:``: never executed, read only by the type checker."""
 
 
 def module_files() -> dict[str, Path]:
@@ -49,20 +47,9 @@ def imports_of(name: str, path: Path) -> list[Import]:
     """Every import in the module, at any depth, with relative imports made absolute."""
     package = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     found: list[Import] = []
-
-    def visit(node: ast.AST, type_only: bool) -> None:
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.If) and _is_type_checking(child.test):
-                for statement in child.body:
-                    visit_statement(statement, True)
-                for statement in child.orelse:
-                    visit_statement(statement, type_only)
-            else:
-                visit_statement(child, type_only)
-
-    def visit_statement(node: ast.AST, type_only: bool) -> None:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
         if isinstance(node, ast.Import):
-            found.extend(Import(alias.name, node.lineno, type_only) for alias in node.names)
+            found.extend(Import(alias.name, node.lineno) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
@@ -70,20 +57,10 @@ def imports_of(name: str, path: Path) -> list[Import]:
                 base = ".".join([*anchor, *([node.module] if node.module else [])])
             # ``from pkg import sub`` imports the submodule ``pkg.sub`` when there is one.
             found.extend(
-                Import(f"{base}.{alias.name}" if base else alias.name, node.lineno, type_only)
+                Import(f"{base}.{alias.name}" if base else alias.name, node.lineno)
                 for alias in node.names
             )
-        else:
-            visit(node, type_only)
-
-    visit(ast.parse(path.read_text(encoding="utf-8"), str(path)), False)
-    return found
-
-
-def _is_type_checking(test: ast.expr) -> bool:
-    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
-        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
-    )
+    return sorted(found, key=lambda found: found.line)
 
 
 def _top(module: str) -> str:
@@ -111,8 +88,8 @@ def test_shared_base_imports_no_layer() -> None:
 
 
 def import_graph() -> dict[str, set[str]]:
-    """Module -> the project modules it imports when run (``TYPE_CHECKING`` imports left out:
-    they never execute, so they cannot make the order modules load in matter)."""
+    """Module -> the project modules it imports, ``TYPE_CHECKING`` imports included: two modules
+    that need each other's types are as entangled as two that import each other at run time."""
     modules = module_files()
     graph: dict[str, set[str]] = {name: set() for name in modules}
     for name, path in modules.items():
@@ -120,7 +97,7 @@ def import_graph() -> dict[str, set[str]]:
             target = found.module
             while target and target not in modules:  # ``pkg.sub.Class`` -> ``pkg.sub``
                 target = target.rpartition(".")[0]
-            if target and target != name and not found.type_only:
+            if target and target != name:
                 graph[name].add(target)
     return graph
 
@@ -213,8 +190,8 @@ def test_import_reader_sees_lazy_type_only_and_relative_imports(tmp_path: Path) 
         encoding="utf-8",
     )
     assert imports_of("dialogue.actions", source) == [
-        Import("typing.TYPE_CHECKING", 1, False),
-        Import("ivr.config.Config", 3, True),
-        Import("ivr.logs", 5, False),
-        Import("dialogue.bank.repository", 6, False),
+        Import("typing.TYPE_CHECKING", 1),
+        Import("ivr.config.Config", 3),
+        Import("ivr.logs", 5),
+        Import("dialogue.bank.repository", 6),
     ]
