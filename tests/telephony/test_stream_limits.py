@@ -106,6 +106,16 @@ async def refused_status(http: aiohttp.ClientSession, url: str) -> int:
     return refused.value.status
 
 
+async def another_address_gets_a_line(url: str, listener: Listener) -> None:
+    """A call from 127.0.0.2 is taken while 127.0.0.1 is refused: the bound is per address."""
+    other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
+    async with aiohttp.ClientSession(connector=other) as stranger:
+        ws = await stranger.ws_connect(url)
+        await ws.send_str(start("other-address"))
+        assert await wait_for(lambda: "other-address" in listener.calls, 3.0)
+        await ws.close()
+
+
 async def test_audio_faster_than_real_time_is_cut_to_real_time_and_the_other_call_hears_all() -> (
     None
 ):
@@ -223,13 +233,7 @@ async def test_one_unproven_address_cannot_take_every_place() -> None:
         held = [await http.ws_connect(url) for _ in range(2)]
         assert await refused_status(http, url) == 503
         assert streams.stats()["refused_source_busy"] == 1
-        # Another address still gets a line.
-        other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
-        async with aiohttp.ClientSession(connector=other) as stranger:
-            ws = await stranger.ws_connect(url)
-            await ws.send_str(start("other-address"))
-            assert await wait_for(lambda: "other-address" in listener.calls, 3.0)
-            await ws.close()
+        await another_address_gets_a_line(url, listener)
         for ws in held:
             await ws.close()
 
@@ -247,12 +251,7 @@ async def test_an_unproven_address_redialling_in_a_loop_is_refused_before_the_ha
         assert await wait_for(lambda: streams.stats()["open_connections"] == 0, 3.0)
         assert await refused_status(http, url) == 503
         assert streams.stats()["refused_source_rate"] == 1
-        other = aiohttp.TCPConnector(local_addr=("127.0.0.2", 0))
-        async with aiohttp.ClientSession(connector=other) as stranger:
-            ws = await stranger.ws_connect(url)
-            await ws.send_str(start("other-address"))
-            assert await wait_for(lambda: "other-address" in listener.calls, 3.0)
-            await ws.close()
+        await another_address_gets_a_line(url, listener)
 
 
 async def test_audiosocket_bounds_one_unproven_address_too() -> None:
