@@ -39,7 +39,6 @@ class ConfigError(ValueError):
 
 
 @dataclass
-@dataclass
 class LoggingConfig:
     """Structured logging."""
 
