@@ -38,6 +38,7 @@ from tests.calls.conftest import (
     records,
     transcribe,
     until,
+    with_call_settings,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -362,3 +363,49 @@ async def _bot_starts_speaking(call: LoopbackCall, timeout_s: float = 30) -> Non
         if loop.time() > deadline:
             raise TimeoutError("the bot never started speaking")
         await asyncio.sleep(0.02)
+
+
+async def test_max_call_s_ends_a_call_politely_when_it_runs_out(services, call_dirs) -> None:
+    short = with_call_settings(services, max_call_s=4)
+    call = LoopbackCall()
+    call.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcome = await asyncio.wait_for(CallSession(call.bridge, short).run(), 60)
+    took = loop.time() - started
+    assert outcome == "self_served" and call.end_reason == "max_call_length"
+    assert 4 <= took < 15, took
+    row, _ = records(call_dirs, call.bridge.info.call_id)
+    assert row["reason"] == "maximum call length reached"
+
+
+async def test_with_barge_in_off_caller_speech_does_not_stop_the_prompt(services, voice) -> None:
+    patient = with_call_settings(services, barge_in=False)
+    async with loopback_call(patient) as (call, _):
+        await bot_turn(call)
+        call.say_nowait(caller_says(voice, "What can you do for me?"))
+        await _bot_starts_speaking(call)
+        await asyncio.sleep(1.0)  # the menu is playing; talk over it
+        before = barge_ins(services)
+        call.say_nowait(caller_says(voice, "I want to talk to an agent."))
+        await bot_turn(call)
+        assert barge_ins(services) == before
+
+
+async def test_a_failure_speaks_the_configured_apology_and_hands_to_the_configured_agent(
+    services,
+) -> None:
+    class Unreachable:
+        async def begin(self, *args: object, **kwargs: object) -> None:
+            raise ConnectionError("assistant unreachable")
+
+    configured = with_call_settings(
+        services, apology="Please hold the line for a colleague.", agent_uri="sip:desk@bank.example"
+    )
+    broken = dataclasses.replace(configured, dialogue=Unreachable())
+    call = LoopbackCall()
+    call.start()
+    assert await asyncio.wait_for(CallSession(call.bridge, broken).run(), 60) == "failed"
+    apology = await transcribe(services, bytes(call.heard))
+    assert "hold" in apology and "colleague" in apology and "technical" not in apology, apology
+    assert call.transfers and call.transfers[0][0] == "sip:desk@bank.example"
