@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -107,13 +106,6 @@ async def transcribe(services: Services, pcm: bytes) -> str:
         for piece in pieces or [pcm]
     ]
     return normalise_text(" ".join(texts))
-
-
-def with_call_settings(services: Services, **settings: object) -> Services:
-    """The shared services with these ``call`` settings changed, for one test's sessions."""
-    config = services.config
-    call = dataclasses.replace(config.call, **settings)
-    return dataclasses.replace(services, config=dataclasses.replace(config, call=call))
 
 
 def balance_dollars(services: Services, account: str = ACCOUNT) -> str:

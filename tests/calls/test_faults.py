@@ -25,15 +25,8 @@ from ivr.session import MAX_PENDING_INPUTS, CallSession
 from speech.audio import Audio
 from speech.tts import TtsEngine
 from telephony.loopback import LoopbackCall
-from tests.calls.conftest import (
-    RATE,
-    caller_says,
-    loopback_call,
-    records,
-    transcribe,
-    until,
-    with_call_settings,
-)
+from tests.calls.conftest import RATE, caller_says, loopback_call, records, transcribe, until
+from tests.calls.settings import with_call_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 

@@ -38,8 +38,8 @@ from tests.calls.conftest import (
     records,
     transcribe,
     until,
-    with_call_settings,
 )
+from tests.calls.settings import with_call_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
@@ -274,12 +274,17 @@ async def test_a_reply_asking_for_keys_twice_collects_and_routes_by_its_last_req
     assert turns[1]["transcript"] == ""
 
 
+async def menu_playing(call: LoopbackCall, voice) -> None:
+    """Past the greeting, the caller asks what the bot can do; returns a second into the menu."""
+    await bot_turn(call)
+    call.say_nowait(caller_says(voice, "What can you do for me?"))
+    await _bot_starts_speaking(call)
+    await asyncio.sleep(1.0)
+
+
 async def test_barge_in_stops_the_prompt_within_300ms(services, voice) -> None:
     async with loopback_call(services) as (call, session):
-        await bot_turn(call)
-        call.say_nowait(caller_says(voice, "What can you do for me?"))
-        await _bot_starts_speaking(call)
-        await asyncio.sleep(1.0)  # the menu is playing; talk over it
+        await menu_playing(call, voice)  # talk over it
         before = barge_ins(services)
         onset = len(call.said) // 2
         call.say_nowait(caller_says(voice, "I want to talk to an agent."))
@@ -382,10 +387,7 @@ async def test_max_call_s_ends_a_call_politely_when_it_runs_out(services, call_d
 async def test_with_barge_in_off_caller_speech_does_not_stop_the_prompt(services, voice) -> None:
     patient = with_call_settings(services, barge_in=False)
     async with loopback_call(patient) as (call, _):
-        await bot_turn(call)
-        call.say_nowait(caller_says(voice, "What can you do for me?"))
-        await _bot_starts_speaking(call)
-        await asyncio.sleep(1.0)  # the menu is playing; talk over it
+        await menu_playing(call, voice)  # talk over it
         before = barge_ins(services)
         call.say_nowait(caller_says(voice, "I want to talk to an agent."))
         await bot_turn(call)

@@ -230,18 +230,27 @@ async def test_transfer_not_confirmed_moves_nothing(runtime: actions_runtime.Run
     assert {a.type: a.balance_cents for a in bank.accounts(int(who["customer_id"]))} == before
 
 
+async def carmen_fills_the_transfer_form(
+    rt: actions_runtime.Runtime, slots: dict[str, Any], candidates: dict[str, Any]
+) -> tuple[dict[str, Any], CollectingDispatcher]:
+    """Verified Carmen answers the transfer form's question: the slots it sets, what it said."""
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        {**verified(rt.repository, CARMEN), **slots},
+        candidates=candidates,
+        active_loop="transfer_form",
+    )
+    return slot_events(await ValidateTransferForm().run(dispatcher, t, DOMAIN)), dispatcher
+
+
 async def test_transfer_form_rejects_more_than_the_balance(
     runtime: actions_runtime.Runtime,
 ) -> None:
-    who = verified(runtime.repository, CARMEN)
-    dispatcher = CollectingDispatcher()
-    t = tracker(
-        {**who, "transfer_amount": 10_000, "requested_slot": "transfer_from"},
-        candidates={"transfer_from": "checking"},
-        active_loop="transfer_form",
+    slots, dispatcher = await carmen_fills_the_transfer_form(
+        runtime,
+        {"transfer_amount": 10_000, "requested_slot": "transfer_from"},
+        {"transfer_from": "checking"},
     )
-    events = await ValidateTransferForm().run(dispatcher, t, DOMAIN)
-    slots = slot_events(events)
     assert slots["transfer_from"] == "checking" and slots["transfer_amount"] is None
     assert responses(dispatcher) == ["utter_insufficient_funds"]
     assert dispatcher.messages[0]["balance"] == "45 dollars and 10 cents"
@@ -375,14 +384,9 @@ async def test_max_pin_attempts_is_the_wrong_pins_that_lock_self_service(
 async def test_transfer_limit_cents_caps_the_amount_a_caller_may_move(
     configured: actions_runtime.Runtime,
 ) -> None:
-    who = verified(configured.repository, CARMEN)
-    dispatcher = CollectingDispatcher()
-    t = tracker(
-        {**who, "requested_slot": "transfer_amount"},
-        candidates={"transfer_amount": 2000},
-        active_loop="transfer_form",
+    slots, dispatcher = await carmen_fills_the_transfer_form(
+        configured, {"requested_slot": "transfer_amount"}, {"transfer_amount": 2000}
     )
-    slots = slot_events(await ValidateTransferForm().run(dispatcher, t, DOMAIN))
     assert slots["transfer_amount"] is None
     assert responses(dispatcher) == ["utter_transfer_limit"]
     assert dispatcher.messages[0]["limit"] == say_money(1000)
