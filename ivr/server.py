@@ -115,7 +115,7 @@ class BotServer:
         if websocket.enabled:
             self.websocket = WebSocketMediaServer(
                 self._on_call,
-                limits=_stream_limits(websocket),
+                limits=stream_limits(websocket),
                 max_message_bytes=websocket.max_message_kb * 1024,
                 token=secrets["websocket.token_file"],
                 twilio_auth_token=twilio_auth_token,
@@ -127,7 +127,7 @@ class BotServer:
                 audiosocket.host,
                 audiosocket.port,
                 self._on_call,
-                _stream_limits(audiosocket),
+                stream_limits(audiosocket),
                 trusted_sources=audiosocket.trusted_sources,
             )
             await self.audiosocket.start()
@@ -354,7 +354,7 @@ def _bound_port(site: web.TCPSite) -> int | None:
     return int(sockets[0].getsockname()[1]) if sockets else None
 
 
-def _stream_limits(section: WebSocketConfig | AudioSocketConfig) -> StreamLimits:
+def stream_limits(section: WebSocketConfig | AudioSocketConfig) -> StreamLimits:
     """A stream transport's settings as the plain values ``telephony`` takes."""
     return StreamLimits(
         max_calls=section.max_calls,

@@ -60,8 +60,10 @@ class AsrConfig:
     fraction of its time (README, Performance). full: CTranslate2 encodes the whole padded 30 s
     window."""
     language: str = "en"
+    """whisper: the language spoken, for multilingual weights; English-only weights (the
+    embedded tiny.en) ignore it."""
     cpu_threads: int = 2
-    """Threads per engine instance."""
+    """whisper: CTranslate2 threads per loaded model (vosk ignores it)."""
     use_vocabulary: bool = True
     """Bias recognition toward the hotline vocabulary drawn from the assistant's training data."""
     vosk_domain_grammar: bool = False

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
+import socket
 from pathlib import Path
 
 import pytest
 import yaml
 from click.testing import CliRunner
 
+from dialogue.client import DialogueError
 from ivr.cli import main
 from ivr.config import Config, ConfigError, load_config
 
@@ -111,6 +116,55 @@ def test_http_dialogue_takes_both_tokens_from_owner_only_files(tmp_path: Path) -
     assert client.action_server is not None and client.action_server.token == "action-secret"
 
 
+async def test_http_dialogue_serves_actions_where_configured_and_gives_rasa_its_timeout(
+    tmp_path: Path,
+) -> None:
+    """A Rasa at ``dialogue.server_url`` that accepts and never answers: the client gives up
+    after ``dialogue.request_timeout_s``, its action server listening meanwhile at
+    ``dialogue.action_server_host``:``action_server_port``."""
+    from ivr.secretfile import write_secret
+    from ivr.services import dialogue_client
+
+    async def stall(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # never answers; the peer gives up first
+
+    rasa = await asyncio.start_server(stall, "127.0.0.1", 0)
+    rasa_port = rasa.sockets[0].getsockname()[1]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        actions_port = probe.getsockname()[1]
+    settings = [
+        "dialogue.mode=http",
+        f"dialogue.server_url=http://127.0.0.1:{rasa_port}",
+        "dialogue.request_timeout_s=1",
+        "dialogue.action_server_host=127.0.0.1",
+        f"dialogue.action_server_port={actions_port}",
+        f"dialogue.action_token_file={write_secret(tmp_path / 'action', 'a')}",
+        f"dialogue.rasa_token_file={write_secret(tmp_path / 'rasa', 'r')}",
+        f"bank.database=sqlite:///{tmp_path / 'bank.db'}",
+    ]
+    client = dialogue_client(load_config(overrides=settings, environ={}))
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    starting = asyncio.create_task(client.start())
+    try:
+        while not starting.done():
+            with contextlib.suppress(OSError):
+                _, writer = await asyncio.open_connection("127.0.0.1", actions_port)
+                writer.close()
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the action server never listened on its configured port")
+        # The probe's timeout surfaces as TimeoutError today, not DialogueError (reported).
+        with pytest.raises((DialogueError, asyncio.TimeoutError)):
+            await starting
+    finally:
+        rasa.close()
+        await client.close()
+    assert 1 <= loop.time() - started < 5
+
+
 def test_every_way_in_listens_on_loopback_by_default() -> None:
     config = Config()
     assert (config.sip.host, config.http.host, config.audiosocket.host) == ("127.0.0.1",) * 3
@@ -171,3 +225,25 @@ def test_every_sip_limit_setting_reaches_the_sip_server() -> None:
     limits = sip_limits(config.sip)
     assert (limits.pike_invites, limits.tcp_idle_s, limits.max_dialogs) == (7, 9.5, 300)
     assert (limits.audio_burst_s, limits.dtmf_per_s) == (0.5, 4)
+
+
+@pytest.mark.parametrize("section", ["websocket", "audiosocket"])
+def test_every_stream_limit_setting_reaches_its_transport(section: str) -> None:
+    from ivr.server import stream_limits
+
+    values = {
+        "max_calls": 5,
+        "max_unstarted": 3,
+        "max_calls_per_source": 2,
+        "connections_per_minute_per_source": 7.0,
+        "start_timeout_s": 1.5,
+        "idle_timeout_s": 4.5,
+        "audio_burst_s": 0.5,
+        "dtmf_per_s": 3.0,
+        "messages_per_s": 60.0,
+        "flood_close_s": 2.5,
+    }
+    overrides = [f"{section}.{key}={value}" for key, value in values.items()]
+    limits = stream_limits(getattr(load_config(overrides=overrides, environ={}), section))
+    got = {**dataclasses.asdict(limits), **dataclasses.asdict(limits.input_rate)}
+    assert {key: got[key] for key in values} == values

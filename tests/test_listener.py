@@ -18,6 +18,7 @@ from ivr.recording import StereoRecorder
 from ivr.recording_keys import Keyring
 from ivr.sealed import open_recording
 from speech.asr.whisper import WhisperEngine
+from tests.audio.test_echo import PROMPT, _line, _speak
 from tests.calls.conftest import RATE, caller_says
 from tests.speech.corpus import piper_voice
 
@@ -168,3 +169,51 @@ async def test_each_utterance_is_held_out_of_the_recording_until_released(
 
     assert len(span(said_secret)) > RATE and not np.any(span(said_secret))
     assert np.abs(span(said_ordinary)).max() > 1000
+
+
+@pytest.mark.parametrize("echo_cancel", [True, False])
+async def test_echo_cancel_keeps_the_bots_returning_voice_from_the_endpointer(
+    echo_cancel: bool, tmp_path: Path
+) -> None:
+    """The line returns the bot's prompt 60 ms later, 10 dB down: with ``call.echo_cancel`` the
+    listener hears no speech in it; without, the echo alone starts an utterance."""
+    bot = _speak(PROMPT, "en-us", tmp_path / "bot.wav")
+    line = _line(bot, 60, -10, extra=None)
+    bot_pcm = np.clip(bot, -32768, 32767).astype("<i2").tobytes()
+    config = Config()
+    config = dataclasses.replace(
+        config, call=dataclasses.replace(config.call, echo_cancel=echo_cancel)
+    )
+    heard = Emitted()
+    listener = listener_for(config, heard)
+    for offset in range(0, min(len(bot_pcm), len(line)), FRAME):
+        if listener.echo is not None:  # as the session taps the bot's outbound audio
+            listener.echo.far(bot_pcm[offset : offset + FRAME])
+        listener.hear(line[offset : offset + FRAME])
+    assert (heard.speech_starts == 0) is echo_cancel, heard.speech_starts
+
+
+@pytest.mark.slow
+async def test_speculate_after_ms_starts_a_guess_in_the_pause_and_zero_never_does(
+    voice, whisper_engine: WhisperEngine
+) -> None:
+    """With ``asr.speculate_after_ms`` the transcript is the guess made in the hangover; at 0
+    no guess is made and the stream's final recognition gives it."""
+    question = noise(300) + caller_says(voice, "What is my balance?") + noise(1000)
+    kept, said = {}, {}
+    for after_ms in (200, 0):
+        config = Config()
+        asr = dataclasses.replace(config.asr, speculate_after_ms=after_ms)
+        metrics = Metrics()
+        heard = Emitted()
+        listener = listener_for(dataclasses.replace(config, asr=asr), heard, metrics)
+        await listener.start(whisper_engine)
+        try:
+            await feed(listener, question)
+            [utterance] = heard.utterances
+            said[after_ms] = (await listener.transcribe(utterance)).text.lower()
+        finally:
+            await listener.close()
+        kept[after_ms] = counted(metrics, "asr_speculation", "kept")
+    assert kept == {200: 1, 0: 0}, kept
+    assert all("balance" in text for text in said.values()), said

@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 import structlog
+from click.testing import CliRunner
 
 from dialogue.action_server import _log_refusal
+from ivr.cli import main
 from ivr.logs import LIBRARIES, _ConsoleFormatter, _JsonFormatter, configure_logging
 from ivr.records import new_call_id
 from logfields import fields
@@ -112,3 +114,34 @@ def test_library_debug_lines_show_only_at_debug_and_never_on_stdout(
     assert verbose.out == ""
     assert "[state 1] user intent: greet" in verbose.err
     assert "Registered function" in verbose.err
+
+
+def _configured_by_cli(*overrides: str) -> logging.Handler:
+    """The log handler ``ivr`` installs for these settings (its ``config`` command does nothing
+    else worth a log line)."""
+    args = [part for item in overrides for part in ("--set", item)]
+    result = CliRunner().invoke(main, [*args, "config"])
+    assert result.exit_code == 0, result.output
+    (handler,) = logging.getLogger().handlers
+    return handler
+
+
+def test_logging_format_json_writes_one_json_object_a_line_and_console_does_not(
+    logging_restored: None,
+) -> None:
+    record = _record("call.start", call_id="abc", account="55501234")
+    line = _configured_by_cli("logging.format=json").format(record)
+    entry = json.loads(line)
+    assert entry["event"] == "call.start" and entry["account"] == "****1234"
+    console = _configured_by_cli("logging.format=console").format(record)
+    assert "ivr.test: call.start" in console and "account=****1234" in console
+    with pytest.raises(json.JSONDecodeError):
+        json.loads(console)
+
+
+def test_logging_level_sets_the_least_severe_line_shown(logging_restored: None) -> None:
+    _configured_by_cli("logging.level=WARNING")
+    assert not logging.getLogger("ivr.test").isEnabledFor(logging.INFO)
+    assert logging.getLogger("ivr.test").isEnabledFor(logging.WARNING)
+    _configured_by_cli("logging.level=DEBUG")
+    assert logging.getLogger("ivr.test").isEnabledFor(logging.DEBUG)

@@ -62,20 +62,21 @@ def simulate(
     import asyncio
 
     from ivr.qa.script import ScriptError, load_scripts
-    from ivr.qa.voice import CallerVoice
+    from ivr.qa.voice import CallerVoice, configured_voice
 
     config = config_of(ctx)
+    default = configured_voice(config.qa)
     try:
-        loaded = load_scripts(list(scripts) or [config.qa.scripts_dir])
+        loaded = load_scripts(list(scripts) or [config.qa.scripts_dir], default)
     except ScriptError as exc:
         raise click.ClickException(str(exc)) from exc
     chosen: CallerVoice | None = None
     if voice or voice_name or speaking_rate or snr_db is not None:
         chosen = CallerVoice(
-            engine=voice or ("espeak" if voice_name else config.qa.caller_engine),  # type: ignore[arg-type]
+            engine=voice or ("espeak" if voice_name else default.engine),  # type: ignore[arg-type]
             voice=voice_name or "en-us",
-            rate=speaking_rate or config.qa.caller_rate,
-            snr_db=snr_db if snr_db is not None else config.qa.caller_snr_db,
+            rate=speaking_rate or default.rate,
+            snr_db=snr_db if snr_db is not None else default.snr_db,
         )
     from ivr.qa.run import simulate_run
 

@@ -25,7 +25,7 @@ A malformed script is refused with its file, line and field named.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, NoReturn, get_args
 
@@ -100,8 +100,9 @@ def _mapping_with_line(loader: _LineLoader, node: yaml.MappingNode) -> dict[str,
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping_with_line)
 
 
-def load_script(path: str | Path) -> Script:
-    """Read and check one script file."""
+def load_script(path: str | Path, voice: CallerVoice | None = None) -> Script:
+    """Read and check one script file; ``voice`` is the caller's voice where the script's
+    ``caller:`` names none (the configured ``qa.caller_*``), and fills the fields it leaves out."""
     path = Path(path)
     if not path.is_file():
         raise ScriptError(f"{path}: no such script file")
@@ -134,15 +135,16 @@ def load_script(path: str | Path) -> Script:
         path=path,
         description=str(data.get("description") or ""),
         steps=tuple(_step(where, raw) for raw in steps),
-        voice=_voice(where, data.get("caller")),
+        voice=_voice(where, data.get("caller"), voice or CallerVoice()),
         greeting=_regex(where, data, "greeting"),
         outcome=_outcome(where, expect),
         handoff=_text(where, expect, "handoff"),
     )
 
 
-def load_scripts(paths: list[str | Path]) -> list[Script]:
-    """Every script named, folders expanded to their ``*.yml`` files in name order."""
+def load_scripts(paths: list[str | Path], voice: CallerVoice | None = None) -> list[Script]:
+    """Every script named, folders expanded to their ``*.yml`` files in name order (``voice``:
+    as for :func:`load_script`)."""
     files: list[Path] = []
     for item in map(Path, paths):
         if item.is_dir():
@@ -152,7 +154,7 @@ def load_scripts(paths: list[str | Path]) -> list[Script]:
             files.extend(found)
         else:
             files.append(item)
-    return [load_script(f) for f in files]
+    return [load_script(f, voice) for f in files]
 
 
 @dataclass
@@ -226,9 +228,9 @@ def _outcome(where: _Where, expect: dict[str, Any]) -> str | None:
     return value
 
 
-def _voice(where: _Where, raw: Any) -> CallerVoice:
+def _voice(where: _Where, raw: Any, default: CallerVoice) -> CallerVoice:
     if raw is None:
-        return CallerVoice()
+        return default
     if not isinstance(raw, dict):
         raise ScriptError(f"{where.path}: caller: must be a mapping (engine, voice, rate, ...)")
     values = {k: v for k, v in raw.items() if k != "__line__"}
@@ -247,4 +249,4 @@ def _voice(where: _Where, raw: Any) -> CallerVoice:
             or not low <= number <= high
         ):
             where.fail(raw, key, f"must be a number from {low:g} to {high:g}")
-    return CallerVoice(**values)
+    return replace(default, **values)

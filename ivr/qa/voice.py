@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import dataclass, replace
 from typing import Literal
 
+from ivr.config import QaConfig
 from speech.audio import Audio
 from speech.channel import Codec, telephone_channel
 from speech.settings import TtsConfig
@@ -35,6 +36,11 @@ class CallerVoice:
         noise = f", noise {self.snr_db:g} dB SNR" if self.snr_db is not None else ""
         name = "piper joe" if self.engine == "piper" else f"espeak-ng {self.voice}"
         return f"{name} x{self.rate:g}, {self.codec}{noise}"
+
+
+def configured_voice(qa: QaConfig) -> CallerVoice:
+    """The voice of a simulated caller whose script names none (``qa.caller_*``)."""
+    return CallerVoice(engine=qa.caller_engine, rate=qa.caller_rate, snr_db=qa.caller_snr_db)
 
 
 def speak(voice: CallerVoice, text: str, seed: int = 0, tts: TtsConfig | None = None) -> Audio:

@@ -186,3 +186,63 @@ def test_close_early_ends_the_utterance_as_the_hangover_would_only_sooner(
     assert (early.start_ms, early.end_ms, early.audio) == (full.start_ms, full.end_ms, full.audio)
     assert early.at_ms == early.end_ms + 300 < full.at_ms
     assert not endpointer.in_speech and endpointer.close_early() is None
+
+
+def _single_utterance(config: VadConfig, clip: Audio) -> tuple[SpeechStarted, UtteranceEnded]:
+    events = _run(Endpointer(config, RATE), clip)
+    started = [e for e in events if isinstance(e, SpeechStarted)]
+    ended = _utterances(events)
+    assert len(started) == 1 and len(ended) == 1, events
+    return started[0], ended[0]
+
+
+def test_end_of_speech_ms_is_the_silence_that_closes_the_utterance(
+    utterances: list[Audio],
+) -> None:
+    clip, _ = _call_audio(utterances[0], lead_ms=700, trail_ms=1500)
+    closed = {}
+    for hangover_ms in (300, 900):
+        _, ended = _single_utterance(VadConfig(end_of_speech_ms=hangover_ms), clip)
+        # The window may hold a few voiced frames of the word's tail, so it closes a little sooner.
+        assert hangover_ms - 100 <= ended.at_ms - ended.end_ms <= hangover_ms, ended
+        closed[hangover_ms] = ended.at_ms
+    assert closed[900] - closed[300] >= 500
+
+
+def test_speech_start_ms_is_the_voiced_run_that_confirms_speech(utterances: list[Audio]) -> None:
+    clip, _ = _call_audio(utterances[0], lead_ms=700, trail_ms=1500)
+    quick, _ = _single_utterance(VadConfig(speech_start_ms=60), clip)
+    patient, _ = _single_utterance(VadConfig(speech_start_ms=300), clip)
+    assert quick.start_ms == patient.start_ms
+    assert quick.at_ms - quick.start_ms == pytest.approx(60, abs=TOLERANCE_MS)
+    assert patient.at_ms - patient.start_ms == pytest.approx(300, abs=TOLERANCE_MS)
+
+
+def test_pre_roll_ms_is_the_audio_kept_from_before_the_start(utterances: list[Audio]) -> None:
+    clip, _ = _call_audio(utterances[0], lead_ms=1000, trail_ms=1500)
+    _, bare = _single_utterance(VadConfig(pre_roll_ms=0), clip)
+    _, padded = _single_utterance(VadConfig(pre_roll_ms=600), clip)
+    assert (len(padded.audio) - len(bare.audio)) // 2 * 1000 // RATE == 600
+
+
+def test_frame_ms_sets_the_grid_every_decision_falls_on(utterances: list[Audio]) -> None:
+    clip, _ = _call_audio(utterances[0], lead_ms=700, trail_ms=1500)
+    fine = _single_utterance(VadConfig(frame_ms=10), clip)
+    coarse = _single_utterance(VadConfig(frame_ms=30), clip)
+    coarse_times = [coarse[0].start_ms, coarse[0].at_ms, coarse[1].end_ms, coarse[1].at_ms]
+    assert all(t % 30 == 0 for t in coarse_times), coarse_times
+    assert fine[0].start_ms % 30 != 0, "the 10 ms run should find a start between 30 ms frames"
+
+
+def test_aggressiveness_decides_whether_loud_hiss_is_speech() -> None:
+    """Hiss at -30 dBFS after silence: webrtcvad's least aggressive mode calls it speech
+    throughout, its most aggressive mode rejects it within the first 100 ms."""
+    hiss = np.random.default_rng(0).standard_normal(RATE * 2) * 1000
+    clip = Audio(np.concatenate([np.zeros(RATE // 2), hiss, np.zeros(RATE)]).astype(np.int16), RATE)
+
+    def spans(aggressiveness: int) -> list[int]:
+        config = VadConfig(aggressiveness=aggressiveness, no_input_ms=10_000)
+        return [e.end_ms - e.start_ms for e in _utterances(_run(Endpointer(config, RATE), clip))]
+
+    assert spans(0) == [pytest.approx(2000, abs=TOLERANCE_MS)]
+    assert all(span <= 200 for span in spans(3)), spans(3)

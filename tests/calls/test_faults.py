@@ -26,6 +26,7 @@ from speech.audio import Audio
 from speech.tts import TtsEngine
 from telephony.loopback import LoopbackCall
 from tests.calls.conftest import RATE, caller_says, loopback_call, records, transcribe, until
+from tests.calls.settings import with_call_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
@@ -33,12 +34,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 def logged(caplog: pytest.LogCaptureFixture, event: str) -> list[dict]:
     """The structured fields of each log line with this event name."""
     return [getattr(r, "ivr_fields", {}) for r in caplog.records if r.getMessage() == event]
-
-
-def with_call_settings(services: Services, **settings: object) -> Services:
-    config = services.config
-    call = dataclasses.replace(config.call, **settings)
-    return dataclasses.replace(services, config=dataclasses.replace(config, call=call))
 
 
 @pytest.fixture

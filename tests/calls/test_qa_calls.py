@@ -293,3 +293,32 @@ async def test_a_script_runs_over_a_twilio_media_stream_websocket(
     db.close()
     assert transport == "websocket"
     assert json.loads(details)["format"] == "twilio", details
+
+
+async def test_qa_turn_timeout_s_fails_a_step_whose_reply_comes_later_and_runs_land_in_reports_dir(
+    services: Services, tmp_path: Path
+) -> None:
+    """No folder named: the run gets one under ``qa.reports_dir``; a reply the bot gives after
+    ``qa.turn_timeout_s`` is not the step's reply, so the step fails."""
+    script = load_script(SUITE / "branch_hours.yml")
+    qa = dataclasses.replace(
+        services.config.qa, reports_dir=str(tmp_path / "reports"), turn_timeout_s=0.05
+    )
+    printed: list[str] = []
+    passed = await simulate_run(
+        dataclasses.replace(services.config, qa=qa),
+        [script],
+        "inprocess",
+        True,
+        None,
+        None,
+        progress=False,
+        echo=printed.append,
+        services=services,
+    )
+    assert not passed, "\n".join(printed)
+    [folder] = (tmp_path / "reports").iterdir()
+    assert folder.name.startswith("simulate-")
+    [call] = json.loads((folder / "results.json").read_text())["calls"]
+    first = next(c for c in call["checks"] if c["what"].startswith("intent after"))
+    assert first["got"] == "no turn" and not first["ok"], call["checks"]

@@ -1,16 +1,19 @@
 """Restart safety against a real ``ivr serve`` process: SIGTERM drains (new calls and OPTIONS get
 503, the running call finishes, the process exits 0), and after SIGKILL mid-call the next start
 marks the call interrupted with every turn it completed; another node's calls are left alone.
-In process: a draining server refuses every way in, and a call still running when the drain
-ends is apologised to and handed off."""
+In process: a draining server refuses every way in, a call still running when the drain
+(``server.drain_s``) ends is apologised to and handed off, and each way in listens only where
+its settings say (a disabled one not at all)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import signal
+import socket
 import sqlite3
 import time
+import uuid
 from pathlib import Path
 
 import aiohttp
@@ -193,4 +196,87 @@ async def test_a_draining_server_refuses_every_way_in_before_a_call_starts(servi
         assert len(services.records.recent_calls(1000)) == calls_before, "no call was started"
     finally:
         peer.close()
+        await bot.stop()
+
+
+def free_port() -> int:
+    """A port nothing listens on now (TCP; its UDP twin is free as well here)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+async def test_drain_s_is_how_long_a_running_call_goes_on_before_it_is_handed_off(
+    services, call_dirs
+) -> None:
+    base = services.config
+    sip_port, socket_port = free_port(), free_port()
+    config = dataclasses.replace(
+        base,
+        sip=dataclasses.replace(base.sip, host="127.0.0.1", port=sip_port),
+        http=dataclasses.replace(base.http, host="127.0.0.1", port=0),
+        audiosocket=dataclasses.replace(base.audiosocket, host="127.0.0.2", port=socket_port),
+        server=dataclasses.replace(base.server, drain_s=1.0),
+    )
+    bot = BotServer(config, services)
+    await bot.start()
+    peer_id = str(uuid.uuid4())
+    _, writer = await asyncio.open_connection("127.0.0.2", socket_port)
+    peer = await RawSip(sip_port).open()
+    try:
+        writer.write(bytes(Frame.call_uuid(uuid.UUID(peer_id))))
+        await writer.drain()
+        await until(lambda: bool(records(call_dirs, peer_id)[0]), 30, "the call to start")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        await bot.drain()
+        took = loop.time() - started
+        peer.send(peer.request("OPTIONS"))
+        assert (await peer.expect(503)).get("Retry-After")
+    finally:
+        peer.close()
+        writer.close()
+        await bot.stop()
+    assert 1.0 <= took < 15, took
+    row, _ = records(call_dirs, peer_id)
+    assert row["outcome"] == "interrupted" and "after 1 s" in row["reason"], row
+
+
+async def test_the_server_listens_only_where_its_settings_say(services, tmp_path) -> None:
+    token = tmp_path / "api.token"
+    token.write_text("api-secret-for-this-test\n")
+    token.chmod(0o600)
+    sip_port, socket_port, http_port = free_port(), free_port(), free_port()
+    base = services.config
+    config = dataclasses.replace(
+        base,
+        sip=dataclasses.replace(base.sip, enabled=False, host="127.0.0.1", port=sip_port),
+        audiosocket=dataclasses.replace(base.audiosocket, enabled=False, port=socket_port),
+        websocket=dataclasses.replace(base.websocket, enabled=False),
+        http=dataclasses.replace(
+            base.http, host="127.0.0.2", port=http_port, api_token_file=str(token)
+        ),
+    )
+    bot = BotServer(config, services)
+    await bot.start()
+    try:
+        url = f"http://127.0.0.2:{http_port}"
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{url}/healthz") as health:
+                assert health.status == 200
+            async with http.get(f"{url}/metrics") as refused:
+                assert refused.status == 401
+            bearer = {"Authorization": "Bearer api-secret-for-this-test"}
+            async with http.get(f"{url}/metrics", headers=bearer) as metrics:
+                assert metrics.status == 200
+            with pytest.raises(aiohttp.WSServerHandshakeError) as no_streams:
+                await http.ws_connect(f"{url}/media/pcm")
+            assert no_streams.value.status == 404
+        with pytest.raises(ConnectionRefusedError):  # the HTTP server is on 127.0.0.2 only
+            await asyncio.open_connection("127.0.0.1", http_port)
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", socket_port)
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sip:
+            sip.bind(("127.0.0.1", sip_port))  # no SIP server holds the port
+    finally:
         await bot.stop()

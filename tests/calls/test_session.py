@@ -39,6 +39,7 @@ from tests.calls.conftest import (
     transcribe,
     until,
 )
+from tests.calls.settings import with_call_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
@@ -273,12 +274,17 @@ async def test_a_reply_asking_for_keys_twice_collects_and_routes_by_its_last_req
     assert turns[1]["transcript"] == ""
 
 
+async def menu_playing(call: LoopbackCall, voice) -> None:
+    """Past the greeting, the caller asks what the bot can do; returns a second into the menu."""
+    await bot_turn(call)
+    call.say_nowait(caller_says(voice, "What can you do for me?"))
+    await _bot_starts_speaking(call)
+    await asyncio.sleep(1.0)
+
+
 async def test_barge_in_stops_the_prompt_within_300ms(services, voice) -> None:
     async with loopback_call(services) as (call, session):
-        await bot_turn(call)
-        call.say_nowait(caller_says(voice, "What can you do for me?"))
-        await _bot_starts_speaking(call)
-        await asyncio.sleep(1.0)  # the menu is playing; talk over it
+        await menu_playing(call, voice)  # talk over it
         before = barge_ins(services)
         onset = len(call.said) // 2
         call.say_nowait(caller_says(voice, "I want to talk to an agent."))
@@ -362,3 +368,46 @@ async def _bot_starts_speaking(call: LoopbackCall, timeout_s: float = 30) -> Non
         if loop.time() > deadline:
             raise TimeoutError("the bot never started speaking")
         await asyncio.sleep(0.02)
+
+
+async def test_max_call_s_ends_a_call_politely_when_it_runs_out(services, call_dirs) -> None:
+    short = with_call_settings(services, max_call_s=4)
+    call = LoopbackCall()
+    call.start()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    outcome = await asyncio.wait_for(CallSession(call.bridge, short).run(), 60)
+    took = loop.time() - started
+    assert outcome == "self_served" and call.end_reason == "max_call_length"
+    assert 4 <= took < 15, took
+    row, _ = records(call_dirs, call.bridge.info.call_id)
+    assert row["reason"] == "maximum call length reached"
+
+
+async def test_with_barge_in_off_caller_speech_does_not_stop_the_prompt(services, voice) -> None:
+    patient = with_call_settings(services, barge_in=False)
+    async with loopback_call(patient) as (call, _):
+        await menu_playing(call, voice)  # talk over it
+        before = barge_ins(services)
+        call.say_nowait(caller_says(voice, "I want to talk to an agent."))
+        await asyncio.sleep(1.5)  # a barge-in would have stopped the menu by now
+        assert barge_ins(services) == before
+
+
+async def test_a_failure_speaks_the_configured_apology_and_hands_to_the_configured_agent(
+    services,
+) -> None:
+    class Unreachable:
+        async def begin(self, *args: object, **kwargs: object) -> None:
+            raise ConnectionError("assistant unreachable")
+
+    configured = with_call_settings(
+        services, apology="Please hold the line for a colleague.", agent_uri="sip:desk@bank.example"
+    )
+    broken = dataclasses.replace(configured, dialogue=Unreachable())
+    call = LoopbackCall()
+    call.start()
+    assert await asyncio.wait_for(CallSession(call.bridge, broken).run(), 60) == "failed"
+    apology = await transcribe(services, bytes(call.heard))
+    assert "hold" in apology and "colleague" in apology and "technical" not in apology, apology
+    assert call.transfers and call.transfers[0][0] == "sip:desk@bank.example"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +20,9 @@ from dialogue.actions.cards import ActionBlockCard, ValidateLostCardForm
 from dialogue.actions.conversation import ActionHandoff
 from dialogue.actions.transfer import ActionExecuteTransfer, ValidateTransferForm
 from dialogue.bank import BankRepository
+from dialogue.settings import BankConfig, DialogueConfig
 from dialogue.spoken import say_money
-from tests.dialogue.conftest import ALICE, BOB, CARMEN, ROOT
+from tests.dialogue.conftest import ALICE, BOB, CARMEN, PEPPER, ROOT
 
 DOMAIN: dict[str, Any] = yaml.safe_load((ROOT / "dialogue" / "domain.yml").read_text())
 
@@ -227,18 +230,27 @@ async def test_transfer_not_confirmed_moves_nothing(runtime: actions_runtime.Run
     assert {a.type: a.balance_cents for a in bank.accounts(int(who["customer_id"]))} == before
 
 
+async def carmen_fills_the_transfer_form(
+    rt: actions_runtime.Runtime, slots: dict[str, Any], candidates: dict[str, Any]
+) -> tuple[dict[str, Any], CollectingDispatcher]:
+    """Verified Carmen answers the transfer form's question: the slots it sets, what it said."""
+    dispatcher = CollectingDispatcher()
+    t = tracker(
+        {**verified(rt.repository, CARMEN), **slots},
+        candidates=candidates,
+        active_loop="transfer_form",
+    )
+    return slot_events(await ValidateTransferForm().run(dispatcher, t, DOMAIN)), dispatcher
+
+
 async def test_transfer_form_rejects_more_than_the_balance(
     runtime: actions_runtime.Runtime,
 ) -> None:
-    who = verified(runtime.repository, CARMEN)
-    dispatcher = CollectingDispatcher()
-    t = tracker(
-        {**who, "transfer_amount": 10_000, "requested_slot": "transfer_from"},
-        candidates={"transfer_from": "checking"},
-        active_loop="transfer_form",
+    slots, dispatcher = await carmen_fills_the_transfer_form(
+        runtime,
+        {"transfer_amount": 10_000, "requested_slot": "transfer_from"},
+        {"transfer_from": "checking"},
     )
-    events = await ValidateTransferForm().run(dispatcher, t, DOMAIN)
-    slots = slot_events(events)
     assert slots["transfer_from"] == "checking" and slots["transfer_amount"] is None
     assert responses(dispatcher) == ["utter_insufficient_funds"]
     assert dispatcher.messages[0]["balance"] == "45 dollars and 10 cents"
@@ -326,3 +338,55 @@ async def test_handoff_carries_reason_and_context_without_secrets(
     assert "Alice" in context["summary"]
     assert [e["name"] for e in events if e.get("event") == "active_loop"] == [None]
     assert ALICE["account"] not in str(payload)
+
+
+@pytest.fixture
+def configured(tmp_path: Path) -> Iterator[actions_runtime.Runtime]:
+    """A runtime built the way the application builds it, from dialogue and bank settings that
+    each point somewhere of their own: a project folder with its own knowledge and seed files,
+    a database elsewhere, a small transfer limit, one PIN attempt."""
+    project = tmp_path / "project"
+    shutil.copytree(ROOT / "data" / "knowledge", project / "facts")
+    hours = project / "facts" / "hours.yml"
+    hours.write_text(hours.read_text().replace("9 AM to 5 PM", "8 AM to 6 PM"))
+    seed = (ROOT / "data" / "bank" / "seed.yml").read_text()
+    (project / "customers.yml").write_text(seed.replace("first_name: Alice", "first_name: Alicia"))
+    dialogue = DialogueConfig(project_dir=str(project), knowledge_dir="facts")
+    bank = BankConfig(
+        database=f"sqlite:///{tmp_path / 'core.db'}",
+        seed_file="customers.yml",
+        transfer_limit_cents=1000,
+        max_pin_attempts=1,
+    )
+    rt = actions_runtime.from_config(dialogue, bank, pepper=PEPPER)
+    actions_runtime.configure(rt)
+    yield rt
+    actions_runtime.configure(None)
+    rt.repository.close()
+
+
+def test_the_bank_and_the_knowledge_come_from_the_configured_files(
+    configured: actions_runtime.Runtime, tmp_path: Path
+) -> None:
+    assert (tmp_path / "core.db").is_file()
+    customer = configured.repository.authenticate(ALICE["account"], ALICE["pin"], "setup")
+    assert customer is not None and customer.first_name == "Alicia"
+    assert "8 AM to 6 PM" in configured.knowledge.get().branch_hours
+
+
+async def test_max_pin_attempts_is_the_wrong_pins_that_lock_self_service(
+    configured: actions_runtime.Runtime, caplog: pytest.LogCaptureFixture
+) -> None:
+    slots, _ = await run_pin(configured, "1357", 0, caplog)
+    assert slots["pin_attempts"] == 1.0 and slots["auth_locked"] is True
+
+
+async def test_transfer_limit_cents_caps_the_amount_a_caller_may_move(
+    configured: actions_runtime.Runtime,
+) -> None:
+    slots, dispatcher = await carmen_fills_the_transfer_form(
+        configured, {"requested_slot": "transfer_amount"}, {"transfer_amount": 2000}
+    )
+    assert slots["transfer_amount"] is None
+    assert responses(dispatcher) == ["utter_transfer_limit"]
+    assert dispatcher.messages[0]["limit"] == say_money(1000)

@@ -408,3 +408,25 @@ def _age_lock(bank: BankRepository, minutes: int) -> None:
             "UPDATE verification_guards SET locked_at = ? WHERE locked_at IS NOT NULL",
             (_ago(minutes=minutes),),
         )
+
+
+def test_the_guard_settings_set_the_failures_that_lock_their_window_and_the_hourly_budget(
+    tmp_path: Path,
+) -> None:
+    """``bank.max_pin_failures`` 2, ``bank.lockout_window_h`` 1, ``max_verifications_per_hour`` 3
+    (the defaults, 5, 24 and 10, would let every attempt below be checked)."""
+    policy = GuardPolicy(max_pin_failures=2, lockout_window_h=1, max_verifications_per_hour=3)
+    bank = open_repository(f"sqlite:///{tmp_path / 'bank.db'}", SEED, pepper=PEPPER, policy=policy)
+    assert bank.authenticate(CARMEN["account"], "1111", "g", caller="c0") is None
+    with bank.transaction() as tx:
+        tx.execute("UPDATE verification_guards SET window_started_at = ?", (_ago(hours=2),))
+    assert bank.authenticate(CARMEN["account"], "1111", "g", caller="c1") is None  # 1st in window
+    with pytest.raises(VerificationRefused):  # the 2nd within the hour locks
+        bank.authenticate(CARMEN["account"], "1111", "g", caller="c2")
+
+    for i in range(3):
+        assert bank.authenticate(f"9000000{i}", "1111", "v", caller="busy") is None
+    with pytest.raises(VerificationRefused):
+        bank.authenticate(ALICE["account"], ALICE["pin"], "v", caller="busy")
+    assert bank.authenticate(ALICE["account"], ALICE["pin"], "v", caller="other") is not None
+    bank.close()

@@ -16,10 +16,12 @@ def test_token_is_opaque_and_redeems_once() -> None:
 
 def test_tokens_expire() -> None:
     now = [1000.0]
-    vault = SecretVault(ttl_s=120, clock=lambda: now[0])
-    token = vault.deposit("2468")
-    now[0] += 121
-    assert vault.redeem(token) is None
+    vault = SecretVault(ttl_s=30, clock=lambda: now[0])  # not the default (120 s)
+    kept, expired = vault.deposit("2468"), vault.deposit("1357")
+    now[0] += 29
+    assert vault.redeem(kept) == "2468"
+    now[0] += 2
+    assert vault.redeem(expired) is None
     assert len(vault) == 0
 
 

@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+from dialogue.settings import DialogueConfig
 from dialogue.training import Project, fingerprint, is_stale, saved_fingerprint
 from tests.dialogue.conftest import ROOT
 
@@ -58,3 +59,14 @@ def test_knowledge_and_seed_edits_need_no_retraining(tmp_path: Path) -> None:
     hours.write_text(hours.read_text().replace("9 AM", "8 AM"))
     assert not is_stale(project)
     assert all("knowledge" not in str(p.relative_to(tmp_path)) for p in project.training_data())
+
+
+def test_model_dir_and_model_name_are_where_the_model_is_looked_for(tmp_path: Path) -> None:
+    copy_project(tmp_path)
+    named = Project.from_config(
+        DialogueConfig(project_dir=str(tmp_path), model_dir="trained", model_name="bank-bot")
+    )
+    mark_trained(named)
+    assert (tmp_path / "trained" / "bank-bot.tar.gz").is_file()
+    assert not is_stale(named)
+    assert is_stale(Project.from_config(DialogueConfig(project_dir=str(tmp_path))))

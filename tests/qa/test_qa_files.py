@@ -10,13 +10,14 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from ivr.config import QA_BRIDGES
+from ivr.config import QA_BRIDGES, load_config
 from ivr.qa.compare import ResponseCatalog, compare_turns
 from ivr.qa.evaluate import score
 from ivr.qa.lines import BRIDGES
 from ivr.qa.replay import ReplayError, caller_channel, find_recordings
 from ivr.qa.results import CallResult, load_results
 from ivr.qa.script import ScriptError, load_script, load_scripts
+from ivr.qa.voice import CallerVoice, configured_voice
 from speech.audio import write_wav_channels
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,6 +94,25 @@ def test_simulate_cli_names_the_broken_script(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["simulate", str(bad)])
     assert result.exit_code != 0
     assert "bad.yml:2: intent: must be text" in result.output
+
+
+def test_simulate_without_a_script_runs_those_in_qa_scripts_dir(tmp_path: Path) -> None:
+    (tmp_path / "mine.yml").write_text("steps:\n  - say: hello\n    intent: 42\n")
+    result = CliRunner().invoke(main, ["--set", f"qa.scripts_dir={tmp_path}", "simulate"])
+    assert result.exit_code != 0
+    assert "mine.yml:2: intent: must be text" in result.output
+
+
+def test_qa_caller_settings_voice_every_caller_a_script_leaves_unset(tmp_path: Path) -> None:
+    (tmp_path / "a_plain.yml").write_text("steps:\n  - say: hello\n")
+    (tmp_path / "b_slow.yml").write_text("caller: {rate: 0.8}\nsteps:\n  - say: hello\n")
+    settings = ["qa.caller_engine=espeak", "qa.caller_rate=1.3", "qa.caller_snr_db=20"]
+    qa = load_config(overrides=settings, environ={}).qa
+    plain, slow = load_scripts([tmp_path], configured_voice(qa))
+    assert plain.voice == CallerVoice(engine="espeak", rate=1.3, snr_db=20.0)
+    assert slow.voice == CallerVoice(engine="espeak", rate=0.8, snr_db=20.0)
+    default = configured_voice(load_config(environ={}).qa)
+    assert load_scripts([tmp_path / "a_plain.yml"], default)[0].voice == CallerVoice()
 
 
 def test_caller_channel_takes_the_left_channel_at_the_call_rate(tmp_path: Path) -> None:

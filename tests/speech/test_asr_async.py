@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import numpy as np
 import pytest
 
+from speech.asr import create_asr_engine
 from speech.asr.scoring import normalise_text
 from speech.asr.vosk import VoskEngine
 from speech.asr.whisper import WhisperEngine
 from speech.audio import Audio, iter_frames
 from speech.channel import telephone_channel
+from speech.settings import AsrConfig
 from tests.speech.corpus import Sample, espeak
 
 pytestmark = pytest.mark.slow
@@ -123,3 +126,21 @@ async def test_whisper_stream_buffers_audio_without_waiting_for_a_busy_pool(
     final = await stream.finish()
     await stream.close()
     assert final.text and final.text == whisper_engine.transcribe(sample.audio).text
+
+
+@pytest.mark.timeout(120)
+async def test_max_concurrent_is_how_many_recognitions_run_at_once(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two recognitions asked for at once: one pool thread takes both in turn at
+    ``asr.max_concurrent`` 1, two threads take one each at 2."""
+    audio = next(s for s in piper_samples if s.text == "freeze my card please").audio
+    threads = {}
+    for most in (1, 2):
+        engine = create_asr_engine(AsrConfig(engine="whisper", max_concurrent=most))
+        caplog.clear()
+        with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
+            await asyncio.gather(engine.transcribe_async(audio), engine.transcribe_async(audio))
+        engine.shutdown()
+        threads[most] = {r.threadName for r in caplog.records if r.msg == "asr.whisper.final"}
+    assert (len(threads[1]), len(threads[2])) == (1, 2), threads

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from ivr.vocabulary import load_vocabulary
-from speech.asr.base import Transcript, Vocabulary
+from speech.asr import create_asr_engine
+from speech.asr.base import AsrError, Transcript, Vocabulary
 from speech.asr.bench import bench_engine
 from speech.asr.scoring import WerResult, normalise_text, word_error_rate
 from speech.asr.whisper import (
@@ -25,6 +26,7 @@ from speech.asr.whisper import (
 from speech.asr.whisper_encoder import MARGIN_POSITIONS, content_frames
 from speech.audio import Audio
 from speech.resample import resample
+from speech.settings import AsrConfig
 from tests.speech.corpus import UTTERANCES, Sample
 from tests.speech.rasa_fixture import write_rasa_project
 
@@ -343,3 +345,35 @@ def test_repeated_sentences_are_dropped_but_not_repeated_numbers() -> None:
     assert drop_repeats("Four four. Four four.") == "Four four. Four four."
     assert drop_repeats("It's 44. It's 44.") == "It's 44. It's 44."
     assert drop_repeats("") == ""
+
+
+def test_whisper_encoder_full_encodes_the_whole_window_for_a_short_utterance_too(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample], caplog: pytest.LogCaptureFixture
+) -> None:
+    short = next(s for s in piper_samples if s.text == "transfer two hundred dollars to checking")
+    full = create_asr_engine(AsrConfig(engine="whisper", whisper_encoder="full"))
+    with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
+        whisper_engine.transcribe(short.audio)
+        full.transcribe(short.audio)
+    fitted_positions, full_positions = _positions_used(caplog)
+    assert fitted_positions < 1500 and full_positions == 1500
+
+
+def test_whisper_beam_size_is_the_beam_the_decoder_is_given() -> None:
+    greedy = create_asr_engine(AsrConfig(engine="whisper", whisper_beam_size=1))
+    assert isinstance(greedy, WhisperEngine) and greedy.decode_options()["beam_size"] == 1
+    default = create_asr_engine(AsrConfig(engine="whisper"))
+    assert isinstance(default, WhisperEngine) and default.decode_options()["beam_size"] == 5
+
+
+def test_whisper_model_and_compute_type_choose_the_weights_that_are_loaded(
+    whisper_engine: WhisperEngine, tmp_path: Path
+) -> None:
+    elsewhere = create_asr_engine(AsrConfig(engine="whisper", whisper_model=str(tmp_path)))
+    assert isinstance(elsewhere, WhisperEngine)
+    with pytest.raises(AsrError, match=r"no model\.bin"):
+        elsewhere.load()
+    wide = create_asr_engine(AsrConfig(engine="whisper", whisper_compute_type="float32"))
+    assert isinstance(wide, WhisperEngine)
+    assert wide.model.model.compute_type == "float32"
+    assert whisper_engine.model.model.compute_type != "float32"

@@ -46,9 +46,16 @@ class _Datagrams(asyncio.DatagramProtocol):
 class RawSip:
     """One SIP peer: sends what the test writes, parses what comes back."""
 
-    def __init__(self, server_port: int, transport: str = "UDP", host: str = "127.0.0.1") -> None:
-        """``host`` is the peer's own address: any of 127/8 works on Linux (a second source)."""
-        self.server = ("127.0.0.1", server_port)
+    def __init__(
+        self,
+        server_port: int,
+        transport: str = "UDP",
+        host: str = "127.0.0.1",
+        server_host: str = "127.0.0.1",
+    ) -> None:
+        """``host`` is the peer's own address: any of 127/8 works on Linux (a second source);
+        ``server_host`` the address the server listens on."""
+        self.server = (server_host, server_port)
         self.host = host
         self.transport = transport
         self.port = 0

@@ -62,7 +62,7 @@ async def digest_server(calls: Calls) -> AsyncIterator[SipServer]:
         timer_t1=T1,
         digest_user=USER,
         digest_password=PASSWORD,
-        digest_realm="bank-ivr",
+        digest_realm="pbx.example",
     )
     await server.start()
     yield server
@@ -166,7 +166,7 @@ async def test_digest_challenge_then_right_password_answers_the_call(
         first, unauthorized = await challenged(trunk, rtp)
         offered = [DigestChallenge.parse(v) for v in unauthorized.get_all("WWW-Authenticate")]
         assert [c.algorithm for c in offered] == ["SHA-256", "MD5"]
-        assert all(c.realm == "bank-ivr" and c.qop == "auth" and not c.stale for c in offered)
+        assert all(c.realm == "pbx.example" and c.qop == "auth" and not c.stale for c in offered)
         assert digest_server.stats()["calls_offered"] == 0, "nothing set up before the proof"
 
         md5 = offered[1]

@@ -334,7 +334,8 @@ async def test_rtp_audio_ten_times_faster_than_real_time_is_cut_to_real_time_plu
     calls: Calls,
 ) -> None:
     voiced = ulaw_encode((1000).to_bytes(2, "little", signed=True) * 160)  # 20 ms, not silent
-    async with call_in_progress(calls, SipLimits(audio_burst_s=1.0)) as (server, _, ok, rtp):
+    burst_s = 0.5  # not the default (1.0): the server must use the configured burst
+    async with call_in_progress(calls, SipLimits(audio_burst_s=burst_s)) as (server, _, ok, rtp):
         target = rtp_target(ok)
         began = time.monotonic()
         for seq in range(150):  # three seconds of audio in 0.3 s
@@ -346,8 +347,8 @@ async def test_rtp_audio_ten_times_faster_than_real_time_is_cut_to_real_time_plu
         assert await wait_for(lambda: stats()["rtp_rx_packets"] == 150, 3.0)
         await asyncio.sleep(0.1)  # the reorder buffer's last packets, if any, are out
         heard = voiced_frames(calls.events[0])
-        allowed = (1.0 + elapsed) * 50  # the burst plus real time while sending, in frames
-        assert 50 <= heard <= allowed + 1, f"{heard} frames heard in {elapsed:.2f} s"
+        allowed = (burst_s + elapsed) * 50  # the burst plus real time while sending, in frames
+        assert burst_s * 50 <= heard <= allowed + 1, f"{heard} frames heard in {elapsed:.2f} s"
         dropped_ms = stats()["rtp_rx_audio_dropped_ms"]
         assert 3000 - 40 <= dropped_ms + 20 * heard <= 3000, (dropped_ms, heard)
         assert dropped_ms >= 3000 - 20 * (allowed + 1)
@@ -357,7 +358,7 @@ async def test_rtp_audio_ten_times_faster_than_real_time_is_cut_to_real_time_plu
 async def test_a_burst_of_fifty_digits_over_rtp_and_info_passes_dtmf_per_s_of_them(
     calls: Calls,
 ) -> None:
-    limits = SipLimits(dtmf_per_s=10.0)
+    limits = SipLimits(dtmf_per_s=5.0)  # not the default (10)
     async with call_in_progress(calls, limits) as (server, client, ok, rtp):
         target = rtp_target(ok)
         for n in range(50):  # fifty distinct presses at once, one end packet each
@@ -376,7 +377,7 @@ async def test_a_burst_of_fifty_digits_over_rtp_and_info_passes_dtmf_per_s_of_th
             await client.expect(200)
         await asyncio.sleep(0.1)
         digits = [e for e in calls.events[0] if isinstance(e, DtmfIn)]
-        assert 10 <= len(digits) <= 12, [d.digit for d in digits]
+        assert 5 <= len(digits) <= 7, [d.digit for d in digits]
         stats = server.stats()
         assert stats["rtp_rx_dtmf_dropped"] == 53 - len(digits)
         assert stats["dtmf_info"] == 3

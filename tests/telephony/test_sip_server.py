@@ -6,6 +6,7 @@ import asyncio
 import itertools
 import os
 import random
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import numpy as np
@@ -911,3 +912,53 @@ async def test_outbound_tap_sees_every_frame_on_the_line(
         assert calls.bridges[0].underruns == 0  # type: ignore[attr-defined]
     finally:
         rtp.close()
+
+
+async def test_the_server_listens_on_its_host_and_offers_its_public_address_and_rtp_range(
+    calls: Calls,
+) -> None:
+    """``sip.host``, ``sip.public_address``, ``sip.rtp_port_min``/``max``: bound on 127.0.0.2
+    only; the answer's SDP and Contact name the public address; RTP comes from the range."""
+    srv = SipServer(
+        "127.0.0.2",
+        0,
+        calls.on_call,
+        public_host="192.0.2.10",
+        rtp_port_range=(41600, 41602),
+        timer_t1=T1,
+    )
+    await srv.start()
+    peer = await RawSip(srv.port, server_host="127.0.0.2").open()
+    rtp = await RtpPeer().open()
+    try:
+        _, ok = await establish(peer, rtp)
+        address, port = rtp_target(ok)
+        assert address == "192.0.2.10" and port in (41600, 41602)
+        assert "192.0.2.10" in ok.get("Contact")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as elsewhere:
+            elsewhere.bind(("127.0.0.1", srv.port))  # nothing listens on 127.0.0.1
+    finally:
+        peer.close()
+        rtp.close()
+        await srv.stop()
+
+
+@pytest.mark.parametrize("transport", ["UDP", "TCP"])
+async def test_sip_udp_and_tcp_each_open_only_their_own_listener(
+    calls: Calls, transport: str
+) -> None:
+    only = SipServer("127.0.0.1", 0, calls.on_call, udp=transport == "UDP", tcp=transport == "TCP")
+    await only.start()
+    client = await RawSip(only.port, transport).open()
+    try:
+        client.send(client.request("OPTIONS"))
+        await client.expect(200)
+        if transport == "UDP":
+            with pytest.raises(ConnectionRefusedError):
+                await asyncio.open_connection("127.0.0.1", only.port)
+        else:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+                udp.bind(("127.0.0.1", only.port))  # no UDP listener holds the port
+    finally:
+        client.close()
+        await only.stop()

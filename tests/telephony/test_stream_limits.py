@@ -61,9 +61,11 @@ class Listener:
 
 @contextlib.asynccontextmanager
 async def media_server(
-    listener: Listener, limits: StreamLimits
+    listener: Listener, limits: StreamLimits, max_message_bytes: int = 64 * 1024
 ) -> AsyncIterator[tuple[WebSocketMediaServer, str]]:
-    streams = WebSocketMediaServer(listener.on_call, limits=limits)
+    streams = WebSocketMediaServer(
+        listener.on_call, limits=limits, max_message_bytes=max_message_bytes
+    )
     app = web.Application()
     streams.add_routes(app)
     server = TestServer(app, host="127.0.0.1")
@@ -395,3 +397,17 @@ async def test_a_thousand_refused_connections_log_one_line_and_count_every_one(
         assert len(refusals) == 1, [r.getMessage() for r in refusals[:5]]
     finally:
         await server.stop()
+
+
+async def test_a_message_over_the_size_limit_closes_its_call_and_a_smaller_one_is_heard() -> None:
+    listener = Listener()
+    sized = media_server(listener, StreamLimits(), max_message_bytes=2048)
+    async with sized as (_, url), aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(url)
+        await ws.send_str(start("sized"))
+        assert await wait_for(lambda: "sized" in listener.calls, 3.0)
+        await ws.send_bytes(FRAME * 6)  # 1920 bytes: within the limit
+        assert await wait_for(lambda: listener.calls["sized"].voiced_frames > 0, 3.0)
+        await ws.send_bytes(FRAME * 7)  # 2240 bytes: over it
+        code, _ = await closed_with(ws, 3.0)
+    assert code == 1009
