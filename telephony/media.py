@@ -183,10 +183,9 @@ class RtpSession(asyncio.DatagramProtocol):
             self._finish_dtmf()
 
     def start(self) -> None:
-        """Start paced sending (and the inbound idle fill); never once the session is closed
-        (a call torn down while it was being answered), or nothing would stop the clock."""
-        if not self._closed:
-            self.pacer.start()
+        """Start paced sending (and the inbound idle fill); a closed session stays silent
+        (``Pacer.stop`` is final)."""
+        self.pacer.start()
 
     def close(self) -> None:
         if self._closed:

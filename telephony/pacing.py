@@ -88,6 +88,7 @@ class Pacer:
         self._waiters: list[asyncio.Future[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._handle: asyncio.TimerHandle | None = None
+        self._stopped = False
         self._t0 = 0.0
         self._next_slot = 0
         self._last_was_filler = True
@@ -112,8 +113,13 @@ class Pacer:
     # -- control ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start ticking on the running loop; the first frame goes out at once."""
-        if self._handle is not None:
+        """Start ticking on the running loop; the first frame goes out at once.
+
+        Never after :meth:`stop`: a call can end before its owner gets to start the clock (bad
+        input right after a stream's start message, an RTP session closed while answering), and
+        a clock started then would tick for the life of the process with nothing to stop it.
+        """
+        if self._handle is not None or self._stopped:
             return
         self._loop = asyncio.get_running_loop()
         self._t0 = self._loop.time()
@@ -121,7 +127,8 @@ class Pacer:
         self._handle = self._loop.call_at(self._t0, self._tick)
 
     def stop(self) -> None:
-        """Stop ticking; pending ``wait_played`` calls return."""
+        """Stop ticking for good; pending ``wait_played`` calls return."""
+        self._stopped = True
         if self._handle is not None:
             self._handle.cancel()
             self._handle = None

@@ -123,15 +123,10 @@ class StreamBridge(CallBridge):
     # -- the transport's side -------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the outbound clock and the writer (the call is live).
-
-        A call can end before its session starts (the peer sent bad input or left right after
-        its start message). Its clock must not start then: nothing would ever stop it, and it
-        would tick for the life of the process, feeding the call's recorder and echo canceller.
-        The writer still runs, to close the connection with the reason.
-        """
-        if self.ended is None:
-            self.pacer.start()
+        """Start the outbound clock and the writer (the call is live). A call that already
+        ended keeps its clock stopped (``Pacer.stop`` is final); its writer still closes the
+        connection with the reason."""
+        self.pacer.start()
         self._writer = asyncio.create_task(self._write_loop(), name=f"writer-{self.info.call_id}")
 
     def audio_in(self, pcm: bytes) -> None:

@@ -186,3 +186,14 @@ async def test_comfort_noise_filler_is_quiet_but_not_digital_silence() -> None:
     assert recorder.frames and all(f != bytes(FRAME) for f in recorder.frames)
     level = rms_dbfs(b"".join(recorder.frames))
     assert -75 < level < -55
+
+
+async def test_a_stopped_pacer_never_starts_again() -> None:
+    pacer, recorder = make()
+    pacer.start()
+    await asyncio.sleep(0.05)
+    pacer.stop()
+    sent = len(recorder.frames)
+    pacer.start()  # its call ended: whoever starts it late must not revive the clock
+    await asyncio.sleep(0.1)
+    assert not pacer.running and len(recorder.frames) == sent
