@@ -241,7 +241,8 @@ class QaConfig:
     caller_snr_db: float | None = None
     """Background noise on the simulated line (signal-to-noise ratio in dB); unset: clean."""
     turn_timeout_s: float = 60.0
-    """Longest wait for the bot's reply to one caller step before the step fails."""
+    """Longest wait, from the caller's last word or key, for the bot's reply to one step; a reply
+    that comes later fails the step."""
 
 
 @dataclass

@@ -32,6 +32,8 @@ class CallLog:
     transport: str
     recording: str = ""
     turns: list[TurnRecord] = field(default_factory=list)
+    arrived: list[float] = field(default_factory=list)
+    """When each turn was recorded (``time.monotonic()``), to hold it to a step's deadline."""
     outcome: Outcome | None = None
     reason: str = ""
     requests: int = 0
@@ -45,6 +47,11 @@ class CallLog:
     def owed(self) -> bool:
         """The bot is thinking or about to speak: a request has no recorded turn yet."""
         return self.requests > len(self.turns)
+
+    def turns_from(self, first: int, deadline: float) -> list[TurnRecord]:
+        """The turns from index ``first`` on that were recorded by ``deadline``."""
+        timed = zip(self.turns[first:], self.arrived[first:], strict=True)
+        return [turn for turn, at in timed if at <= deadline]
 
 
 class ObservedRecords(CallRecordStore):
@@ -78,6 +85,7 @@ class ObservedRecords(CallRecordStore):
         log = self.calls.get(record.call_id)
         if log is not None:
             log.turns.append(record)
+            log.arrived.append(time.monotonic())
 
     async def end_call(self, call_id: str, outcome: Outcome, reason: str = "") -> None:
         await super().end_call(call_id, outcome, reason)

@@ -17,6 +17,7 @@ from ivr.qa.observe import CallLog, ObservedRecords
 from ivr.qa.results import CallResult, Check, handoff_reason, masked_turn, recording_seconds
 from ivr.qa.script import Script, Step
 from ivr.qa.voice import CallerMouth, CallerVoice
+from ivr.records import TurnRecord
 
 SPEECH_TAIL_MS = 400
 """Silence after each utterance beyond the endpointer's hangover, so the utterance closes."""
@@ -57,10 +58,13 @@ async def run_script(
                     )
                     break
                 before = len(log.turns)
-                await _act(caller, records, mouth, voice, step, index, tail_ms, turn_timeout_s)
-                if len(log.turns) > before:
+                deadline = await _act(
+                    caller, records, mouth, voice, step, index, tail_ms, turn_timeout_s
+                )
+                answer = log.turns_from(before, deadline)
+                if answer:
                     caused[before] = step
-                result.checks.extend(_step_checks(step, log, before))
+                result.checks.extend(_step_checks(step, answer, before))
             if not log.ended:
                 await records.wait(lambda: caller.log.ended, END_WAIT_S if not caller.fast else 1)
         await records.wait(lambda: log is not None and log.ended, 30)
@@ -81,28 +85,39 @@ async def _act(
     index: int,
     tail_ms: int,
     timeout_s: float,
-) -> None:
-    """Do one step, then wait for what it causes: the bot's next turn, or nothing owed."""
+) -> float:
+    """Do one step, then wait for what it causes: the bot's next turn, or nothing owed.
+
+    Returns the step's deadline: ``timeout_s`` after the caller's last word or key, the moment
+    a person on the line starts waiting. A turn recorded later is not the step's answer.
+    """
     log = caller.log
     before = len(log.turns)
     if step.action == "say":
         pcm = await mouth.speak(voice, step.value, seed=index)
-        await caller.say(pcm + bytes(mouth.rate * tail_ms // 1000 * 2))
+        await caller.say(pcm)
+        deadline = time.monotonic() + timeout_s
+        await caller.pause(tail_ms / 1000)
     elif step.action in ("press", "pin"):
         await caller.press(step.value)
+        deadline = time.monotonic() + timeout_s
     elif step.action == "wait":
         await caller.pause(float(step.value))
         await records.wait(lambda: not log.owed or log.ended, timeout_s)
-        return
+        return time.monotonic()
     else:
         await caller.hang_up()
         await records.wait(lambda: log.ended, timeout_s)
-        return
-    await records.wait(lambda: log.ended or (len(log.turns) > before and not log.owed), timeout_s)
+        return time.monotonic()
+    await records.wait(
+        lambda: log.ended or (len(log.turns) > before and not log.owed),
+        max(0.0, deadline - time.monotonic()),
+    )
+    return deadline
 
 
-def _step_checks(step: Step, log: CallLog, before: int) -> list[Check]:
-    turns = log.turns[before:]
+def _step_checks(step: Step, turns: list[TurnRecord], before: int) -> list[Check]:
+    """``turns``: the step's answer, the first of them at index ``before``."""
     checks = []
     if step.intent is not None:
         got = turns[0].intent or "-" if turns else "no turn"

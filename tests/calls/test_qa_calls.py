@@ -298,8 +298,9 @@ async def test_a_script_runs_over_a_twilio_media_stream_websocket(
 async def test_qa_turn_timeout_s_fails_a_step_whose_reply_comes_later_and_runs_land_in_reports_dir(
     services: Services, tmp_path: Path
 ) -> None:
-    """No folder named: the run gets one under ``qa.reports_dir``; a reply the bot gives after
-    ``qa.turn_timeout_s`` is not the step's reply, so the step fails."""
+    """No folder named: the run gets one under ``qa.reports_dir``; a reply the bot gives more
+    than ``qa.turn_timeout_s`` after the caller's last word is not the step's reply, so the step
+    fails (even when it comes while the caller's line is still carrying silence)."""
     script = load_script(SUITE / "branch_hours.yml")
     qa = dataclasses.replace(
         services.config.qa, reports_dir=str(tmp_path / "reports"), turn_timeout_s=0.05
