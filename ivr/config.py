@@ -235,7 +235,7 @@ class QaConfig:
     websocket (a Twilio media stream to the server's /media/twilio)."""
     fast: bool = True
     """In-process runs on a virtual clock, faster than real time; false: real-time pacing."""
-    caller_engine: Literal["piper", "espeak"] = "piper"
+    caller_engine: Literal["piper", "espeak", "festival"] = "piper"
     """Default voice of simulated callers (a script's ``caller:`` overrides it)."""
     caller_rate: float = 1.0
     caller_snr_db: float | None = None

@@ -36,8 +36,12 @@ _quiet = click.option("--no-progress", is_flag=True, help="No progress bar.")
 @click.argument("scripts", nargs=-1, type=click.Path())
 @_bridge
 @_speed
-@click.option("--voice", type=click.Choice(["piper", "espeak"]), help="Caller TTS engine.")
-@click.option("--voice-name", default=None, help="espeak-ng voice, e.g. en-gb+f2.")
+@click.option(
+    "--voice", type=click.Choice(["piper", "espeak", "festival"]), help="Caller TTS engine."
+)
+@click.option(
+    "--voice-name", default=None, help="espeak-ng voice (en-gb+f2) or Festival voice (ked_diphone)."
+)
 @click.option("--speaking-rate", type=click.FloatRange(0.5, 2.0), help="Caller pace (1.0).")
 @click.option("--noise", "snr_db", type=click.FloatRange(0, 60), help="Line noise, SNR in dB.")
 @_out

@@ -32,7 +32,7 @@ from typing import Any, Literal, NoReturn, get_args
 import yaml
 
 from ivr.logs import mask_digits
-from ivr.qa.voice import CallerVoice
+from ivr.qa.voice import CALLER_ENGINES, CallerVoice
 
 Action = Literal["say", "press", "pin", "wait", "hang_up"]
 ACTIONS: tuple[str, ...] = get_args(Action)
@@ -237,8 +237,8 @@ def _voice(where: _Where, raw: Any, default: CallerVoice) -> CallerVoice:
     known = {"engine", "voice", "rate", "snr_db", "codec"}
     if set(values) - known:
         where.fail(raw, sorted(set(values) - known)[0], "unknown caller field")
-    if values.get("engine", "piper") not in ("piper", "espeak"):
-        where.fail(raw, "engine", "must be piper or espeak")
+    if values.get("engine", "piper") not in CALLER_ENGINES:
+        where.fail(raw, "engine", f"must be one of {', '.join(CALLER_ENGINES)}")
     if values.get("codec", "ulaw") not in ("ulaw", "alaw", "none"):
         where.fail(raw, "codec", "must be ulaw, alaw or none")
     for key, low, high in (("rate", 0.5, 2.0), ("snr_db", 0.0, 60.0)):

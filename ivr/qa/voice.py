@@ -1,20 +1,36 @@
-"""The simulated caller's voice: a TTS voice at a chosen pace, heard through a G.711 phone line."""
+"""The simulated caller's voice: a TTS voice at a chosen pace, heard through a G.711 phone line.
+
+Three voice families, none of them the bot's own recogniser's training voice: piper (neural),
+espeak-ng (formant) and Festival (Debian's diphone and HTS voices), so QA and the benchmarks
+can hear callers the assistant was not tuned on.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import tempfile
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Literal
 
 from ivr.config import QaConfig
-from speech.audio import Audio
+from speech.audio import Audio, load_audio
 from speech.channel import Codec, telephone_channel
 from speech.settings import TtsConfig
 from speech.tts import create_tts_engine
 from speech.tts.normalize import normalize_text
 from telephony.bridge import CALL_RATE
 
-CallerEngine = Literal["piper", "espeak"]
+CallerEngine = Literal["piper", "espeak", "festival"]
+CALLER_ENGINES: tuple[CallerEngine, ...] = ("piper", "espeak", "festival")
+FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+"""Festival's US English voices from Debian (festvox-kallpc16k, -kdlpc16k, -us-slt-hts)."""
+FESTIVAL_TIMEOUT_S = 60.0
+
+
+class VoiceError(RuntimeError):
+    """A caller voice cannot speak (an unknown voice, or its synthesiser failed)."""
 
 
 @dataclass(frozen=True)
@@ -22,9 +38,10 @@ class CallerVoice:
     """How a scripted caller sounds on the line."""
 
     engine: CallerEngine = "piper"
-    """piper (the neural joe voice) or espeak (espeak-ng, any of its voices)."""
+    """piper (the neural joe voice), espeak (espeak-ng, any of its voices) or festival."""
     voice: str = "en-us"
-    """espeak-ng voice name (e.g. en-us, en-gb+f2); ignored by piper, which has one voice."""
+    """espeak-ng voice name (e.g. en-us, en-gb+f2) or a Festival voice (``FESTIVAL_VOICES``;
+    en-us there means the first); ignored by piper, which has one voice."""
     rate: float = 1.0
     """Speaking rate: 1.0 natural, 0.8 slower, 1.2 faster."""
     snr_db: float | None = None
@@ -34,8 +51,12 @@ class CallerVoice:
 
     def describe(self) -> str:
         noise = f", noise {self.snr_db:g} dB SNR" if self.snr_db is not None else ""
-        name = "piper joe" if self.engine == "piper" else f"espeak-ng {self.voice}"
-        return f"{name} x{self.rate:g}, {self.codec}{noise}"
+        names = {
+            "piper": "piper joe",
+            "espeak": f"espeak-ng {self.voice}",
+            "festival": f"festival {festival_voice(self.voice)}",
+        }
+        return f"{names[self.engine]} x{self.rate:g}, {self.codec}{noise}"
 
 
 def configured_voice(qa: QaConfig) -> CallerVoice:
@@ -49,6 +70,9 @@ def speak(voice: CallerVoice, text: str, seed: int = 0, tts: TtsConfig | None = 
     ``tts`` supplies the engine settings (a piper model path, threads); the voice's own engine,
     espeak voice name and rate override it. ``seed`` fixes the line noise.
     """
+    if voice.engine == "festival":
+        audio = festival_render(normalize_text(text), festival_voice(voice.voice), voice.rate)
+        return telephone_channel(audio, codec=voice.codec, snr_db=voice.snr_db, seed=seed)
     config = replace(
         tts or TtsConfig(),
         engine="piper" if voice.engine == "piper" else "pyttsx3",
@@ -59,6 +83,46 @@ def speak(voice: CallerVoice, text: str, seed: int = 0, tts: TtsConfig | None = 
     engine = create_tts_engine(config, use_cache=False)
     audio = engine.render(normalize_text(text), engine.native_rate, cacheable=False)
     return telephone_channel(audio, codec=voice.codec, snr_db=voice.snr_db, seed=seed)
+
+
+def festival_voice(name: str) -> str:
+    """The Festival voice ``name`` stands for (a voice script's default en-us: the first)."""
+    return FESTIVAL_VOICES[0] if name == "en-us" else name
+
+
+def festival_render(text: str, voice: str, rate: float = 1.0) -> Audio:
+    """``text`` spoken by Festival's ``voice`` at ``rate`` (its own sample rate), via text2wave."""
+    if voice not in FESTIVAL_VOICES:
+        raise VoiceError(f"unknown Festival voice {voice!r} (one of {', '.join(FESTIVAL_VOICES)})")
+    with tempfile.TemporaryDirectory(prefix="festival-") as folder:
+        wav = Path(folder) / "said.wav"
+        command = [
+            "text2wave",
+            "-o",
+            str(wav),
+            "-eval",
+            f"(voice_{voice})",
+            "-eval",
+            _festival_pace(voice, rate),
+        ]
+        try:
+            done = subprocess.run(
+                command, input=text.encode(), capture_output=True, timeout=FESTIVAL_TIMEOUT_S
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise VoiceError(f"festival cannot speak: {exc}") from exc
+        if done.returncode != 0 or not wav.is_file():
+            error = done.stderr.decode(errors="replace").strip()[-300:]
+            raise VoiceError(f"festival voice {voice} failed: {error or done.returncode}")
+        return load_audio(wav)
+
+
+def _festival_pace(voice: str, rate: float) -> str:
+    """Festival code setting the speaking rate: HTS voices take the engine's speed (``-r``),
+    diphone voices stretch their durations."""
+    if voice.endswith("_hts"):
+        return f'(set! hts_engine_params (append hts_engine_params (list (list "-r" {rate:.3f}))))'
+    return f"(Parameter.set 'Duration_Stretch {1 / rate:.3f})"
 
 
 class CallerMouth:

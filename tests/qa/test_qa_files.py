@@ -212,3 +212,22 @@ def test_eval_refuses_what_is_not_a_results_file(tmp_path: Path) -> None:
 
 def test_every_configurable_bridge_is_registered() -> None:
     assert tuple(BRIDGES) == QA_BRIDGES
+
+
+def test_a_festival_caller_is_heard_by_the_recogniser_over_the_phone_line() -> None:
+    """The third voice family: Festival speaks over the 8 kHz G.711 line, slower when asked,
+    and whisper writes what it said; an unknown Festival voice is a clear error."""
+    from ivr.qa.voice import FESTIVAL_VOICES, VoiceError, speak
+    from speech.asr.scoring import word_error_rate
+    from speech.asr.whisper import WhisperEngine
+
+    text = "I would like to check my balance please."
+    engine = WhisperEngine()
+    for name in FESTIVAL_VOICES:
+        natural = speak(CallerVoice(engine="festival", voice=name), text, seed=1)
+        slow = speak(CallerVoice(engine="festival", voice=name, rate=0.8), text, seed=1)
+        assert natural.rate == 8000 and slow.duration > natural.duration * 1.1, name
+        heard = engine.transcribe(natural).text
+        assert word_error_rate([text], [heard]).wer <= 0.34, (name, heard)
+    with pytest.raises(VoiceError, match="unknown Festival voice"):
+        speak(CallerVoice(engine="festival", voice="en-gb+f2"), text)
