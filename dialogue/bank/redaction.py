@@ -10,7 +10,8 @@ bank backend must.
 
 What counts as what:
 
-- digits right after a secret word (PIN, passcode, password, security code, CVV) with only
+- digits right after a secret word (PIN, passcode, password, security code, CVV; the PIN also
+  as recognisers mishear it: "PDIN", "pen", "bin") with only
   filler words between ("my PIN, uh, is 4 3 2 1"), or right before "is my PIN" (fewer than
   eight digits: an account number is never a PIN): a **secret**, however many digits (a
   misheard PIN is still mostly the PIN);
@@ -42,12 +43,16 @@ LONG_NUMBER_DIGITS = 8
 MIN_SECRET_DIGITS = 2
 """Fewer digits after a PIN word are a pronoun ("my PIN is the one I chose"), not a PIN."""
 
+_MISHEARD_PIN = r"p[a-z]?[iey]n|pim|bin"
+"""What a recogniser writes for a caller's "PIN" on a phone line: "PDIN", "pen", "pim", "bin".
+A secret must not depend on the word being heard right; a number said after "pen" being
+redacted costs nothing."""
 _SECRET_WORD = re.compile(
-    r"\b(?:p[\s.-]{0,2}i[\s.-]{0,2}n(?:[\s-]?code)?|personal identification number"
-    r"|pass[\s-]?code|password|security code|cvv2?|cvc2?|cv2)\b",
+    r"\b(?:(?:p[\s.-]{0,2}i[\s.-]{0,2}n|" + _MISHEARD_PIN + r")(?:[\s-]?code)?"
+    r"|personal identification number|pass[\s-]?code|password|security code|cvv2?|cvc2?|cv2)\b",
     re.IGNORECASE,
 )
-"""A PIN ("PIN", "P-I-N", "pin code") or another code that must never be kept."""
+"""A PIN ("PIN", "P-I-N", "pin code", or as misheard) or another code that must never be kept."""
 _TOKEN = re.compile(r"(?<![A-Za-z0-9])\d+(?![A-Za-z0-9])|[A-Za-z]+(?:'[A-Za-z]+)?|[^\sA-Za-z0-9]")
 _GLUE = {",", "-"}
 """Punctuation that may sit between the digits of one number ("4-3-2-1", "4, 3, 2, 1")."""

@@ -69,8 +69,8 @@ async def test_a_pin_said_out_of_turn_is_redacted_everywhere_and_muted_in_the_re
         caller_says(voice, words)
         for words in (
             "Hi, I'd like to check my account balance please.",
-            # A secret word whisper hears in this voice: it takes "my PIN" for "my PDIN"
-            # (README, Security: a PIN said out of turn is found by its word).
+            # A secret word whisper hears in this voice: for "my PIN" it writes "my PDIN" or
+            # "my pea ion" (README, Security: a PIN said out of turn is found by its word).
             "My password is four three two one.",
             "Two four six eight.",
             "No, that's all, thank you.",
