@@ -32,7 +32,6 @@ def test_an_answer_completes_extends_or_restarts_the_number(
     assert read_entry(said, kept, 8) == entry
 
 
-
 @pytest.mark.asyncio(loop_scope="session")
 @pytest.mark.slow
 async def test_part_of_the_account_number_is_kept_and_only_the_rest_asked_for(
