@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from rasa_sdk import Action, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.forms import FormValidationAction
 from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
 from dialogue.actions.common import bank, conversation_id
-from dialogue.actions.digit_entry import ask_for_rest, keep, kept_digits, read_entry
+from dialogue.actions.digit_entry import AskForDigits, incomplete, keep, kept_digits, read_entry
 from dialogue.bank import VerificationRefused
 from dialogue.secrets import is_token
 
@@ -30,21 +29,11 @@ ACCOUNT_NUMBER_LENGTH = 8
 ACCOUNT_SLOT = "account_number"
 
 
-class ActionAskAccountNumber(Action):
+class ActionAskAccountNumber(AskForDigits):
     """Asks for the account number, or only for its missing digits when part was heard."""
 
-    def name(self) -> str:
-        return "action_ask_account_number"
-
-    async def run(
-        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> list[EventType]:
-        kept = kept_digits(tracker, ACCOUNT_SLOT)
-        if kept:
-            ask_for_rest(dispatcher, kept, ACCOUNT_NUMBER_LENGTH)
-        else:
-            dispatcher.utter_message(response="utter_ask_account_number")
-        return []
+    slot = ACCOUNT_SLOT
+    length = ACCOUNT_NUMBER_LENGTH
 
 
 class ValidateAuthForm(FormValidationAction):
@@ -69,13 +58,9 @@ class ValidateAuthForm(FormValidationAction):
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         entry = read_entry(value, kept_digits(tracker, ACCOUNT_SLOT), ACCOUNT_NUMBER_LENGTH)
-        if entry.number is not None:
-            return {ACCOUNT_SLOT: entry.number, **keep(ACCOUNT_SLOT, "")}
-        if entry.start_again:
-            dispatcher.utter_message(response="utter_digits_start_again")
-        elif not entry.kept:
-            dispatcher.utter_message(response="utter_invalid_account_number")
-        return {ACCOUNT_SLOT: None, **keep(ACCOUNT_SLOT, entry.kept)}
+        if entry.number is None:
+            return incomplete(dispatcher, ACCOUNT_SLOT, entry, "utter_invalid_account_number")
+        return {ACCOUNT_SLOT: entry.number, **keep(ACCOUNT_SLOT, "")}
 
     async def validate_pin_token(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

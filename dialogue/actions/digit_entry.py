@@ -11,11 +11,14 @@ actions as a one-time vault token).
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
-from rasa_sdk import Tracker
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from dialogue import payloads
 from dialogue.spoken import digit_answer, say_digits
@@ -77,13 +80,48 @@ def keep(slot: str, digits: str) -> dict[str, Any]:
     return {PARTIAL_SLOT: {"slot": slot, "digits": digits} if digits else None}
 
 
-def ask_for_rest(dispatcher: CollectingDispatcher, kept: str, length: int) -> None:
-    """Tell the caller the digits kept and ask only for the ones still missing."""
-    missing = length - len(kept)
-    rest = "the last digit" if missing == 1 else f"the last {missing} digits"
-    dispatcher.utter_message(
-        response="utter_digits_so_far",
-        so_far=say_digits(kept),
-        rest=rest,
-        json_message=payloads.expect_digits(missing),
-    )
+def incomplete(
+    dispatcher: CollectingDispatcher, slot: str, entry: DigitEntry, invalid_response: str
+) -> dict[str, Any]:
+    """The slot events for an answer that did not complete the number: the digits kept (the
+    ask action then asks for the rest), or a fresh start after "start again" or a bad answer."""
+    if entry.start_again:
+        dispatcher.utter_message(response="utter_digits_start_again")
+    elif not entry.kept:
+        dispatcher.utter_message(response=invalid_response)
+    return {slot: None, **keep(slot, entry.kept)}
+
+
+class AskForDigits(Action, ABC):
+    """Asks for a number with the slot's own question, or only for its missing digits when
+    part of it was heard ("I have 5 5 5 0 1 2. Please say the last 2 digits."). Abstract, so
+    the action server registers only its subclasses, one per slot."""
+
+    @property
+    @abstractmethod
+    def slot(self) -> str:
+        """The form slot the number fills."""
+
+    @property
+    @abstractmethod
+    def length(self) -> int:
+        """Digits in a whole number."""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> list[EventType]:
+        kept = kept_digits(tracker, self.slot)
+        if not kept:
+            dispatcher.utter_message(response=f"utter_ask_{self.slot}")
+            return []
+        missing = self.length - len(kept)
+        dispatcher.utter_message(
+            response="utter_digits_so_far",
+            so_far=say_digits(kept),
+            rest="the last digit" if missing == 1 else f"the last {missing} digits",
+            json_message=payloads.expect_digits(missing),
+        )
+        return []

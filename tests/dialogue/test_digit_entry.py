@@ -7,7 +7,7 @@ import pytest
 
 from dialogue.actions.digit_entry import DigitEntry, read_entry
 from dialogue.client import InProcessClient
-from tests.dialogue.conftest import BOB
+from tests.dialogue.conftest import ALICE, BOB
 from tests.dialogue.test_client import call
 
 VERIFIED = ("Thank you, Bob. You're verified.", "Thanks, Bob. You're all set.")
@@ -81,3 +81,18 @@ async def test_start_again_drops_the_kept_digits_and_asks_for_the_whole_number(
     assert again.expect_digits is not None and again.expect_digits.count == 8
     assert replies[4].expect_digits is not None and replies[4].expect_digits.secure
     assert replies[5].messages[0].text in VERIFIED
+
+
+@pytest.mark.asyncio(loop_scope="session")
+@pytest.mark.slow
+async def test_card_digits_and_zip_given_in_parts_are_kept_too(
+    client: InProcessClient, conversation: str
+) -> None:
+    replies = await call(
+        client, conversation, "i lost my card", "four eight", "two one", "nine four one", "oh seven"
+    )
+    assert (ALICE["debit"], ALICE["zip"]) == ("4821", "94107")
+    assert replies[2].text == "I have 4 8. Please say the last 2 digits."
+    assert "ZIP code" in replies[3].text
+    assert replies[4].text == "I have 9 4 1. Please say the last 2 digits."
+    assert "ending 4 8 2 1. Shall I block it" in replies[5].text
