@@ -47,7 +47,7 @@ from dialogue.rasa_thread import RasaThread
 from dialogue.reply import BotMessage, Reply
 from dialogue.secrets import SecretVault, is_token
 from dialogue.settings import BankConfig, DialogueConfig
-from dialogue.spoken import extract_digits
+from dialogue.spoken import digit_answer, extract_digits
 from logfields import fields
 from masking import mask_number
 
@@ -142,11 +142,10 @@ class _ClientBase(abc.ABC):
     async def send(
         self, conversation_id: str, text: str, metadata: dict[str, Any] | None = None
     ) -> Reply:
-        if self._secure_expected.get(conversation_id):
-            digits = extract_digits(text)
-            if digits:
-                # A PIN spoken at the PIN prompt goes the keypad's secure way, never as text.
-                return await self.send_digits(conversation_id, digits, secure=True)
+        if self._secure_expected.get(conversation_id) and extract_digits(text):
+            # A PIN spoken at the PIN prompt goes the keypad's secure way, never as text; once
+            # it holds a digit, words that sound like digits are read as digits too.
+            return await self.send_digits(conversation_id, digit_answer(text), secure=True)
         return await self._turn(
             conversation_id, redact_pin_mentions(text, self.vault), metadata, kind="speech"
         )

@@ -12,19 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-UNITS = {
-    "zero": 0, "oh": 0, "o": 0, "nought": 0, "one": 1, "two": 2, "three": 3, "four": 4,
-    "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-}  # fmt: skip
-TEENS = {
-    "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}  # fmt: skip
-TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70,
-    "eighty": 80, "ninety": 90,
-}  # fmt: skip
-_REPEATS = {"double": 2, "triple": 3}
+from speech.digits import TEENS, TENS, UNITS, read_digits
+
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
 _SCORE_WORDS = {
     "excellent": 5, "great": 5, "perfect": 5, "amazing": 5,
@@ -43,38 +32,17 @@ def _tokens(text: str) -> list[str]:
 
 
 def extract_digits(text: str) -> str:
-    """All digits a caller said or typed, in order: ``"four eight, double two"`` -> ``"4822"``.
-
-    Numerals pass through; "oh" is zero; "double"/"triple" repeat the next digit; tens and
-    teens are spoken pairs ("forty one" -> ``41``). Other words (fillers) are ignored.
+    """All digits a caller said or typed, in order (see :func:`speech.digits.read_digits`):
+    ``"four eight, double two"`` -> ``"4822"``. Words that only sound like digits ("to",
+    "for") are not read here: use :func:`digit_answer` for the answer to a request for digits.
     """
-    out: list[str] = []
-    words = _tokens(text)
-    repeat = 1
-    i = 0
-    while i < len(words):
-        word = words[i]
-        if word[0].isdigit():
-            out.append(re.sub(r"\D", "", word) * repeat)
-            repeat = 1
-        elif word in _REPEATS:
-            repeat = _REPEATS[word]
-        elif word in UNITS and not (word == "o" and not out and repeat == 1 and len(words) == 1):
-            out.append(str(UNITS[word]) * repeat)
-            repeat = 1
-        elif word in TEENS:
-            out.append(str(TEENS[word]))
-            repeat = 1
-        elif word in TENS:
-            nxt = words[i + 1] if i + 1 < len(words) else ""
-            if nxt in UNITS and UNITS[nxt] > 0:
-                out.append(str(TENS[word] + UNITS[nxt]))
-                i += 1
-            else:
-                out.append(str(TENS[word]))
-            repeat = 1
-        i += 1
-    return "".join(out)
+    return read_digits(text)
+
+
+def digit_answer(text: str) -> str:
+    """The digits in the answer to a request for digits, homophones read as digits:
+    ``"ate oh to for"`` -> ``"8024"``."""
+    return read_digits(text, digit_answer=True)
 
 
 def _words_to_number(words: list[str]) -> int | None:

@@ -5,9 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dialogue.payloads import ExpectDigits
+from speech.digits import DigitExpectation
 
 FREE_ENTRY = ExpectDigits(count=1, max=20, terminator="#", timeout_s=3.0, secure=False)
 """Keys pressed when the bot asked for none: gather them until '#' or a pause, then send."""
+
+
+def spoken_digits(expect: ExpectDigits | None) -> DigitExpectation | None:
+    """What the recogniser expects when the bot asked for keypad digits: a digit string when
+    it asked for two or more (an account number, a PIN, a ZIP). A single key is a menu choice
+    or a yes/no ("press 1 for yes"): the caller says a word, which the hints cover."""
+    if expect is None or expect.count < 2:
+        return None
+    return DigitExpectation(count=expect.count, max=max(expect.count, expect.max))
 
 
 @dataclass

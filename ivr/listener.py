@@ -25,6 +25,7 @@ from ivr.metrics import Metrics
 from ivr.recording import CallerHold, StereoRecorder
 from logfields import fields
 from speech.asr.base import AsrEngine, AsyncAsrStream, Transcript
+from speech.digits import DigitExpectation
 from speech.echo import EchoCanceller
 from speech.endpointer import Endpointer, NoInput, SpeechStarted, UtteranceEnded
 from speech.turn_end import sounds_finished
@@ -135,6 +136,17 @@ class Listener:
     async def _set_hints(self, hints: Sequence[str]) -> None:
         assert self._asr is not None
         await self._asr.set_hints(hints)
+        return None
+
+    def expect_digits(self, digits: DigitExpectation | None) -> None:
+        """Recognise the next utterances as the answer to a request for digits (None: as any
+        speech), until told otherwise."""
+        if self._asr is not None:
+            self._asr_feeds.append(asyncio.create_task(self._set_digits(digits)))
+
+    async def _set_digits(self, digits: DigitExpectation | None) -> None:
+        assert self._asr is not None
+        await self._asr.set_digits(digits)
         return None
 
     def hear(self, pcm: bytes) -> None:

@@ -42,7 +42,7 @@ from dialogue.callers import IDENTITY_KEY
 from dialogue.payloads import ExpectDigits
 from dialogue.protocol import DialogueRequest
 from dialogue.reply import BotMessage, Reply
-from ivr.digits import FREE_ENTRY, DigitCollector
+from ivr.digits import FREE_ENTRY, DigitCollector, spoken_digits
 from ivr.listener import Listener, Silence, Utterance
 from ivr.logs import get_logger
 from ivr.recording import StereoRecorder
@@ -331,6 +331,7 @@ class CallSession:
             self.recorder.mute_caller(self._secure)
         if reply.hints:
             self.listener.set_hints(reply.hints)
+        self.listener.expect_digits(spoken_digits(expect))
 
     async def _act_on(self, reply: Reply) -> None:
         handoff, hangup = reply.handoff, reply.hangup

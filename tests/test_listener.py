@@ -14,10 +14,12 @@ import pytest
 from ivr.config import Config
 from ivr.listener import Heard, Listener, Silence, Utterance
 from ivr.metrics import Metrics
+from ivr.qa.voice import CallerVoice, speak
 from ivr.recording import StereoRecorder
 from ivr.recording_keys import Keyring
 from ivr.sealed import open_recording
 from speech.asr.whisper import WhisperEngine
+from speech.digits import DigitExpectation, read_digits
 from tests.audio.test_echo import PROMPT, _line, _speak
 from tests.calls.conftest import RATE, caller_says
 from tests.speech.corpus import piper_voice
@@ -217,3 +219,22 @@ async def test_speculate_after_ms_starts_a_guess_in_the_pause_and_zero_never_doe
         kept[after_ms] = counted(metrics, "asr_speculation", "kept")
     assert kept == {200: 1, 0: 0}, kept
     assert all("balance" in text for text in said.values()), said
+
+
+@pytest.mark.slow
+async def test_an_expected_digit_string_reaches_the_recogniser_through_the_listener(
+    whisper_engine: WhisperEngine,
+) -> None:
+    festival = CallerVoice(engine="festival", voice="ked_diphone", snr_db=20.0)
+    said = speak(festival, "eight six three five two eight six four", seed=3).pcm
+    heard = Emitted()
+    listener = listener_for(Config(), heard)
+    await listener.start(whisper_engine)
+    try:
+        listener.expect_digits(DigitExpectation(count=8, max=8))
+        await feed(listener, noise(300) + said + noise(1000))
+        [utterance] = heard.utterances
+        transcript = await listener.transcribe(utterance)
+    finally:
+        await listener.close()
+    assert read_digits(transcript.text, digit_answer=True) == "86352864", transcript

@@ -21,11 +21,19 @@ from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
 from dialogue.actions.common import bank, conversation_id
+from dialogue.actions.digit_entry import AskForDigits, incomplete, keep, kept_digits, read_entry
 from dialogue.bank import VerificationRefused
 from dialogue.secrets import is_token
-from dialogue.spoken import extract_digits
 
 ACCOUNT_NUMBER_LENGTH = 8
+ACCOUNT_SLOT = "account_number"
+
+
+class ActionAskAccountNumber(AskForDigits):
+    """Asks for the account number, or only for its missing digits when part was heard."""
+
+    slot = ACCOUNT_SLOT
+    length = ACCOUNT_NUMBER_LENGTH
 
 
 class ValidateAuthForm(FormValidationAction):
@@ -49,11 +57,10 @@ class ValidateAuthForm(FormValidationAction):
     def validate_account_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        digits = extract_digits(str(value or ""))
-        if len(digits) != ACCOUNT_NUMBER_LENGTH:
-            dispatcher.utter_message(response="utter_invalid_account_number")
-            return {"account_number": None}
-        return {"account_number": digits}
+        entry = read_entry(value, kept_digits(tracker, ACCOUNT_SLOT), ACCOUNT_NUMBER_LENGTH)
+        if entry.number is None:
+            return incomplete(dispatcher, ACCOUNT_SLOT, entry, "utter_invalid_account_number")
+        return {ACCOUNT_SLOT: entry.number, **keep(ACCOUNT_SLOT, "")}
 
     async def validate_pin_token(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict

@@ -24,12 +24,15 @@ from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
 from dialogue.actions.common import bank, conversation_id, customer_id, handoff_events, yes_no
+from dialogue.actions.digit_entry import AskForDigits, incomplete, keep, kept_digits, read_entry
 from dialogue.bank import Card, VerificationRefused, mask_free_text
 from dialogue.bank.security import spoken_reference
-from dialogue.spoken import extract_digits, say_digits
+from dialogue.spoken import say_digits
 from masking import mask_last4
 
 MAX_CARD_FAILURES = 3
+LAST4_LENGTH = 4
+ZIP_LENGTH = 5
 CARD_SLOTS = ("card_last4", "card_zip", "block_confirmed", "card_failures")
 
 
@@ -111,37 +114,56 @@ class ValidateLostCardForm(FormValidationAction):
     async def validate_card_last4(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        digits = extract_digits(str(value or ""))
-        if len(digits) != 4:
-            dispatcher.utter_message(response="utter_invalid_card_digits")
-            return {"card_last4": None}
+        entry = read_entry(value, kept_digits(tracker, "card_last4"), LAST4_LENGTH)
+        if entry.number is None:
+            return incomplete(dispatcher, "card_last4", entry, "utter_invalid_card_digits")
+        done = keep("card_last4", "")
         if customer_id(tracker) is not None:
-            tracker.slots["card_last4"] = digits
+            tracker.slots["card_last4"] = entry.number
             if await identified_card(tracker) is None:
-                return await self._failed(dispatcher, tracker)
-        return {"card_last4": digits}
+                return {**await self._failed(dispatcher, tracker), **done}
+        return {"card_last4": entry.number, **done}
 
     async def validate_card_zip(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        digits = extract_digits(str(value or ""))
-        if len(digits) != 5:
-            dispatcher.utter_message(response="utter_invalid_zip")
-            return {"card_zip": None}
-        tracker.slots["card_zip"] = digits
+        entry = read_entry(value, kept_digits(tracker, "card_zip"), ZIP_LENGTH)
+        if entry.number is None:
+            return incomplete(dispatcher, "card_zip", entry, "utter_invalid_zip")
+        tracker.slots["card_zip"] = entry.number
+        done = keep("card_zip", "")
         try:
             card = await identified_card(tracker, verifying=True)
         except VerificationRefused:
             # What the last failed try gets: the form ends and the card goes to an agent.
-            return {"card_last4": None, "card_zip": None, "card_failures": float(MAX_CARD_FAILURES)}
+            return {
+                "card_last4": None,
+                "card_zip": None,
+                "card_failures": float(MAX_CARD_FAILURES),
+                **done,
+            }
         if card is None:
-            return await self._failed(dispatcher, tracker)
-        return {"card_zip": digits}
+            return {**await self._failed(dispatcher, tracker), **done}
+        return {"card_zip": entry.number, **done}
 
     def validate_block_confirmed(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return {"block_confirmed": yes_no(value)}
+
+
+class ActionAskCardLast4(AskForDigits):
+    """Asks for the card's last four digits, or only the missing ones when part was heard."""
+
+    slot = "card_last4"
+    length = LAST4_LENGTH
+
+
+class ActionAskCardZip(AskForDigits):
+    """Asks for the billing ZIP code, or only its missing digits when part was heard."""
+
+    slot = "card_zip"
+    length = ZIP_LENGTH
 
 
 class ActionAskBlockConfirmed(Action):

@@ -21,6 +21,7 @@ from dialogue.actions.common import (
     trailing_count,
     utter_bot_messages,
 )
+from dialogue.actions.digit_entry import PARTIAL_SLOT, wants_start_again
 from dialogue.secrets import is_token
 
 AGENT_KEY = "0"
@@ -52,7 +53,9 @@ class ActionRepeat(Action):
     """Says the previous bot turn again, payloads included.
 
     Inside a form the form asks its question again right after this action, so the
-    question itself is left out here to avoid hearing it twice.
+    question itself is left out here to avoid hearing it twice. A caller who says "start
+    again" while part of a number is kept wants the whole number asked afresh: the kept
+    digits are dropped instead.
     """
 
     def name(self) -> str:
@@ -66,6 +69,10 @@ class ActionRepeat(Action):
             dispatcher.utter_message(response="utter_nothing_to_repeat")
             return []
         if _active_loop(tracker):
+            text = str(tracker.latest_message.get("text") or "")
+            if tracker.get_slot(PARTIAL_SLOT) and wants_start_again(text):
+                dispatcher.utter_message(response="utter_digits_start_again")
+                return [SlotSet(PARTIAL_SLOT, None)]
             messages = messages[:-1]
         utter_bot_messages(dispatcher, messages)
         return []

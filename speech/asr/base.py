@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar, TypeVar
 
 from speech.audio import Audio, AudioError, frame_size, iter_frames
+from speech.digits import DigitExpectation
 
 T = TypeVar("T")
 
@@ -91,9 +92,9 @@ class AsrStream(ABC):
     """One call's (or one utterance's) recognition state. Methods block; not thread-safe."""
 
     buffers_only: ClassVar[bool] = False
-    """True when ``accept``, ``discard`` and ``set_hints`` only store data (an engine that
-    recognises whole utterances): asyncio callers run them at once instead of queueing them
-    on the thread pool behind other calls' recognitions."""
+    """True when ``accept``, ``discard``, ``set_hints`` and ``set_digits`` only store data (an
+    engine that recognises whole utterances): asyncio callers run them at once instead of
+    queueing them on the thread pool behind other calls' recognitions."""
 
     def __init__(self, input_rate: int, hints: Sequence[str], max_seconds: float) -> None:
         if input_rate <= 0:
@@ -101,12 +102,19 @@ class AsrStream(ABC):
         self.input_rate = input_rate
         self.max_seconds = max_seconds
         self.hints: tuple[str, ...] = clean_hints(hints)
+        self.digits: DigitExpectation | None = None
+        """Set when the next utterance should answer with a digit string."""
         self._fed_bytes = 0
         self._truncated = False
 
     def set_hints(self, hints: Sequence[str]) -> None:
         """Phrases expected in the next utterance (a grammar or a bias, per engine)."""
         self.hints = clean_hints(hints)
+
+    def set_digits(self, digits: DigitExpectation | None) -> None:
+        """A digit string is expected from the next utterance on (None: any speech). Engines
+        constrain or rescore recognition toward digits (a grammar, n-best of the right length)."""
+        self.digits = digits
 
     def accept(self, pcm: bytes) -> Transcript | None:
         """Feed 16-bit mono PCM at ``input_rate``; returns a new partial when it changed.
@@ -200,11 +208,15 @@ class AsrEngine(ABC):
     def open_stream(self, input_rate: int, hints: Sequence[str] = ()) -> AsrStream:
         """A new stream for one call; ``hints`` apply to its first utterance."""
 
-    def transcribe(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
-        """Recognise a whole clip; refuses clips longer than ``max_seconds``."""
+    def transcribe(
+        self, audio: Audio, hints: Sequence[str] = (), digits: DigitExpectation | None = None
+    ) -> Transcript:
+        """Recognise a whole clip; refuses clips longer than ``max_seconds``. ``digits``: the
+        clip answers a request for that many digits (see ``AsrStream.set_digits``)."""
         self.check_length(audio)
         stream = self.open_stream(audio.rate, hints)
         try:
+            stream.set_digits(digits)
             for frame in iter_frames(audio.pcm, audio.rate, 100, pad=False):
                 stream.accept(frame)
             tail = len(audio.pcm) % frame_size(audio.rate, 100)
@@ -233,10 +245,14 @@ class AsrEngine(ABC):
                 )
             return self._executor
 
-    async def transcribe_async(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
+    async def transcribe_async(
+        self, audio: Audio, hints: Sequence[str] = (), digits: DigitExpectation | None = None
+    ) -> Transcript:
         """``transcribe`` on the engine's thread pool."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.executor, self.transcribe, audio, tuple(hints))
+        return await loop.run_in_executor(
+            self.executor, self.transcribe, audio, tuple(hints), digits
+        )
 
     async def open_stream_async(self, input_rate: int, hints: Sequence[str] = ()) -> AsyncAsrStream:
         """``open_stream`` for asyncio callers (opening may build a grammar: off the loop)."""
@@ -277,6 +293,9 @@ class AsyncAsrStream:
 
     async def set_hints(self, hints: Sequence[str]) -> None:
         await self._run(self.stream.set_hints, tuple(hints), cheap=self.stream.buffers_only)
+
+    async def set_digits(self, digits: DigitExpectation | None) -> None:
+        await self._run(self.stream.set_digits, digits, cheap=self.stream.buffers_only)
 
     async def close(self) -> None:
         await self._run(self.stream.close)

@@ -29,6 +29,7 @@ from speech.asr.base import (
     Word,
     clean_hints,
 )
+from speech.digits import DIGIT_VOCABULARY, DigitExpectation
 from speech.resample import StreamResampler
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MODEL_RATE = 16000
 UNKNOWN = "[unk]"
 """Vosk's garbage word: lets speech outside a grammar come out as 'not understood'."""
+DIGIT_ANSWER_WAY_OUT = ("start again", "agent")
+"""Besides digits, what a caller may say when digits are expected: the grammar keeps it."""
 _SAMPLE_FREQUENCY = re.compile(r"^\s*--sample-frequency\s*=\s*(\d+(?:\.\d*)?)", re.MULTILINE)
 
 _models: dict[str, Any] = {}
@@ -132,12 +135,18 @@ class VoskEngine(AsrEngine):
                 known = self._known[word] = self.model.vosk_model_find_word(word) >= 0
             return known
 
-    def grammar(self, hints: Sequence[str] = ()) -> list[str] | None:
+    def grammar(
+        self, hints: Sequence[str] = (), digits: DigitExpectation | None = None
+    ) -> list[str] | None:
         """The phrase list for an utterance: ``hints`` (else the domain grammar when enabled),
         restricted to phrases whose words the model knows, plus ``[unk]`` when the model has it.
-        ``None`` means the model's full language model."""
+        ``digits``: the utterance answers a request for digits, so digit words and their spoken
+        forms ("oh", "double", "ninety", "hundred") are the grammar, with ``hints`` and a way
+        out ("agent", "start again"). ``None`` means the model's full language model."""
         phrases = clean_hints(hints)
-        if not phrases and self.domain_grammar:
+        if digits is not None:
+            phrases = clean_hints((*DIGIT_VOCABULARY, *phrases, *DIGIT_ANSWER_WAY_OUT))
+        elif not phrases and self.domain_grammar:
             phrases = clean_hints((*self.vocabulary.phrases, *self.vocabulary.terms))
         if not phrases:
             return None
@@ -177,7 +186,7 @@ class VoskStream(AsrStream):
         import vosk
 
         self.engine = engine
-        self.grammar = engine.grammar(self.hints)
+        self.grammar = engine.grammar(self.hints, self.digits)
         model = engine.model
         if self.grammar is None:
             self._recognizer = vosk.KaldiRecognizer(model, engine.sample_rate)
@@ -201,9 +210,16 @@ class VoskStream(AsrStream):
         if self._idle:
             self._apply_hints()
 
+    def set_digits(self, digits: DigitExpectation | None) -> None:
+        """Digit grammar for the next utterance (applied like hints)."""
+        super().set_digits(digits)
+        self._pending_hints = True
+        if self._idle:
+            self._apply_hints()
+
     def _apply_hints(self) -> None:
         self._pending_hints = False
-        grammar = self.engine.grammar(self.hints)
+        grammar = self.engine.grammar(self.hints, self.digits)
         if grammar == self.grammar or not self.engine.grammar_supported:
             return
         self.grammar = grammar

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from ivr.qa.voice import CallerVoice, speak
 from ivr.server import BotServer
 from ivr.services import Services
 from speech.audio import Audio, load_audio
@@ -102,6 +103,48 @@ async def test_baresip_caller_gets_the_balance_from_the_database(
     heard = load_audio(caller.recordings()[0])
     spoken = await transcribe(services, _at_8k(heard))
     assert balance_dollars(services) in spoken, spoken
+
+
+async def test_festival_caller_speaks_account_number_and_pin_and_is_verified_first_time(
+    server: BotServer, services: Services, call_dirs: Path, tmp_path: Path
+) -> None:
+    """A voice family the other call tests do not use says every answer, the digits included:
+    each digit prompt puts the recogniser in digit mode for the answer."""
+    festival = CallerVoice(engine="festival", voice="kal_diphone")
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+    def says(text: str, seconds_after: int) -> Path:
+        pcm = speak(festival, text).pcm + bytes(RATE * 2 * seconds_after)
+        return write_wav(tmp_path / f"{len(list(tmp_path.glob('*.wav')))}.wav", pcm)
+
+    request = speak(festival, "I would like to check my balance please.").pcm
+    mic = write_wav(tmp_path / "mic.wav", bytes(RATE * 2 * 9) + request + bytes(RATE * 2 * 60))
+    caller = Baresip(tmp_path, "caller", source_wav=mic)
+    await caller.start()
+    try:
+        await caller.command("dial", f"sip:bot@127.0.0.1:{server.sip_port}")
+        assert await caller.wait_event("CALL_ESTABLISHED", 15), caller.log()
+        await until(lambda: _calls(services), 10, "the call record")
+        await until(lambda: len(_turns(services, call_dirs)) >= 2, 60, "the account prompt")
+        await caller.use_microphone(says(" ".join(words[int(d)] for d in ACCOUNT), 40))
+        await until(lambda: len(_turns(services, call_dirs)) >= 3, 40, "the PIN prompt")
+        await caller.use_microphone(says(" ".join(words[int(d)] for d in PIN), 40))
+        await until(lambda: len(_turns(services, call_dirs)) >= 4, 40, "the balances")
+        await caller.command("hangup")
+        assert await caller.wait_event("CALL_CLOSED", 10)
+    finally:
+        await caller.stop()
+
+    call_id = _calls(services)[-1]
+    await until(lambda: records(call_dirs, call_id)[0].get("ended_at"), 10, "the call to end")
+    turns = records(call_dirs, call_id)[1]
+    assert [t["input_kind"] for t in turns[:4]] == ["start", "speech", "speech", "secure_speech"]
+    assert ACCOUNT[-4:] in turns[2]["transcript"], turns[2]  # masked to its last four
+    assert ACCOUNT[:4] not in turns[2]["transcript"], turns[2]
+    assert "PIN" in turns[2]["bot_text"], turns[2]  # the account number was taken first time
+    assert "verified" in turns[3]["bot_text"] or "all set" in turns[3]["bot_text"], turns[3]
+    assert turns[3]["transcript"] == ""  # the spoken PIN is never written down
+    assert PIN.encode() not in (call_dirs / "calls.db").read_bytes()
 
 
 async def test_garbage_on_every_port_leaves_calls_working(

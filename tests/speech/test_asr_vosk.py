@@ -19,6 +19,7 @@ from speech.asr.scoring import normalise_text, word_error_rate
 from speech.asr.vosk import VoskEngine, load_model, model_sample_rate, supports_grammar
 from speech.audio import Audio, iter_frames
 from speech.channel import telephone_channel
+from speech.digits import DigitExpectation, read_digits
 from speech.resample import resample
 from tests.speech.corpus import Sample, espeak
 
@@ -201,3 +202,18 @@ def test_english_vosk_grammar_recognises_yes_and_no(
         if sample.text in ("yes", "no thanks"):
             result = engine.transcribe(sample.audio, hints=("yes", "no", "no thanks"))
             assert normalise_text(result.text) == normalise_text(sample.text)
+
+
+def test_english_vosk_digit_grammar_hears_only_digits_and_the_way_out(
+    vosk_en_dir: Path, piper_samples: list[Sample]
+) -> None:
+    engine = VoskEngine(vosk_en_dir)
+    expected = DigitExpectation(count=4, max=8)
+    grammar = engine.grammar((), expected) or []
+    assert {"zero", "oh", "double", "ninety", "agent", "start again"} <= set(grammar)
+    allowed = {word for phrase in grammar for word in phrase.split()}
+    for sample in piper_samples:
+        heard = engine.transcribe(sample.audio, digits=expected).text
+        assert set(heard.split()) <= allowed, (sample.text, heard)
+        if read_digits(sample.text, digit_answer=True) and expected.fits(read_digits(sample.text)):
+            assert read_digits(heard) == read_digits(sample.text), (sample.text, heard)
