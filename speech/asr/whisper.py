@@ -31,6 +31,7 @@ from speech.asr.base import (
     Word,
     clean_hints,
 )
+from speech.asr.pauses import joined, pieces
 from speech.asr.scoring import DIGIT_WORDS, normalise_text
 from speech.asr.whisper_encoder import FittedEncoder, content_frames
 from speech.audio import Audio, Samples, pcm_to_samples
@@ -252,15 +253,14 @@ class WhisperEngine(AsrEngine):
         return WhisperStream(self, input_rate, hints)
 
     def transcribe(self, audio: Audio, hints: Sequence[str] = ()) -> Transcript:
+        """A whole clip, decoded piece by piece between its pauses (``speech.asr.pauses``): one
+        decode can end at the first pause and silently lose the rest of a recording."""
         self.check_length(audio)
-        result = self.recognise(audio.samples, audio.rate, hints)
-        return Transcript(
-            text=result.text,
-            confidence=result.confidence,
-            is_final=True,
-            words=result.words,
-            duration=audio.duration,
-        )
+        parts = [
+            (start / audio.rate, self.recognise(audio.samples[start:end], audio.rate, hints))
+            for start, end in pieces(audio.samples, audio.rate)
+        ]
+        return joined(parts, audio.duration)
 
     def decode_options(self, hints: Sequence[str] = (), seconds: float = 0.0) -> dict[str, Any]:
         """The keyword arguments given to ``WhisperModel.transcribe`` for ``seconds`` of audio
