@@ -186,6 +186,8 @@ def run(config: Config, plan: BenchPlan, echo: Callable[[str], Any] = print) -> 
     limit_blas_threads()  # as the bot runs its engines
     root = Path(config.dialogue.project_dir)
     phrasings = PhrasingSet.load(root / PHRASINGS).subset(plan.limit, plan.digit_limit)
+    for voice in plan.voices:  # a voice that cannot speak fails now, not half an hour in
+        render(voice, "hello", config.tts)
     vocabulary = load_vocabulary(root) if config.asr.use_vocabulary else None
     asr = create_asr_engine(config.asr, vocabulary)
     asr.load()
