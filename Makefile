@@ -61,7 +61,7 @@ bench-speech: setup
 	$(IVR) bench speech
 
 # Held-out phrasings and account numbers spoken by piper, espeak-ng and Festival voices, clean and
-# noisy, over G.711: WER, intent accuracy, 8-digit accuracy per voice family (about 15 minutes).
+# noisy, over G.711: WER, intent accuracy, 8-digit accuracy per voice family (about 20 minutes).
 bench-understanding: setup train
 	$(IVR) bench understanding
 
