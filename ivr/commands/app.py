@@ -126,6 +126,57 @@ def bench_speech(ctx: click.Context) -> None:
     click.echo(format_table(results))
 
 
+@bench.command("understanding")
+@click.option(
+    "--voices",
+    default="",
+    help="Comma-separated voice families (piper, espeak, festival) or voices "
+    "(piper@0.9, espeak:en-gb+f2, festival:kal_diphone); default: all.",
+)
+@click.option("--limit", type=int, help="At most this many phrasings, spread over the intents.")
+@click.option("--digit-limit", type=int, help="At most this many account numbers.")
+@click.option(
+    "--condition",
+    "conditions",
+    type=click.Choice(["clean", "noise"]),
+    multiple=True,
+    help="Line condition (repeatable; default both: clean, and noise at 20 dB SNR).",
+)
+@click.option("--out", type=click.Path(file_okay=False), help="Folder for understanding.json.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def bench_understanding(
+    ctx: click.Context,
+    voices: str,
+    limit: int | None,
+    digit_limit: int | None,
+    conditions: tuple[str, ...],
+    out: str | None,
+    quiet: bool,
+) -> None:
+    """Spoken understanding: held-out caller phrasings and account numbers spoken by piper,
+    espeak-ng and Festival voices, clean and with line noise, over G.711; WER, intent accuracy
+    and 8-digit accuracy per voice family.
+
+    Figures are printed and written to bench/results/understanding.json with every transcript.
+    """
+    from pathlib import Path
+
+    from ivr.bench.understanding import BenchPlan, format_table, run, select_voices
+
+    try:
+        chosen = select_voices(voices.split(","))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--voices") from exc
+    plan = BenchPlan(voices=chosen, limit=limit, digit_limit=digit_limit, progress=not quiet)
+    if conditions:
+        plan.conditions = tuple(dict.fromkeys(conditions))
+    if out:
+        plan.out_dir = Path(out)
+    results = run(config_of(ctx), plan, echo=click.echo)
+    click.echo(format_table(results))
+
+
 @bench.command("calls")
 @click.option("--turns", type=int, help="Turns of the single long call (default 50).")
 @click.option("--variant-turns", type=int, help="Turns per engine variant (default 5).")

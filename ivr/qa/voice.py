@@ -70,9 +70,14 @@ def speak(voice: CallerVoice, text: str, seed: int = 0, tts: TtsConfig | None = 
     ``tts`` supplies the engine settings (a piper model path, threads); the voice's own engine,
     espeak voice name and rate override it. ``seed`` fixes the line noise.
     """
+    return over_the_line(voice, render(voice, text, tts), seed)
+
+
+def render(voice: CallerVoice, text: str, tts: TtsConfig | None = None) -> Audio:
+    """``text`` in ``voice`` at its synthesiser's own rate, before the line (no codec, no noise):
+    one rendering can be sent over several lines."""
     if voice.engine == "festival":
-        audio = festival_render(normalize_text(text), festival_voice(voice.voice), voice.rate)
-        return telephone_channel(audio, codec=voice.codec, snr_db=voice.snr_db, seed=seed)
+        return festival_render(normalize_text(text), festival_voice(voice.voice), voice.rate)
     config = replace(
         tts or TtsConfig(),
         engine="piper" if voice.engine == "piper" else "pyttsx3",
@@ -81,7 +86,11 @@ def speak(voice: CallerVoice, text: str, seed: int = 0, tts: TtsConfig | None = 
         cache_dir="",
     )
     engine = create_tts_engine(config, use_cache=False)
-    audio = engine.render(normalize_text(text), engine.native_rate, cacheable=False)
+    return engine.render(normalize_text(text), engine.native_rate, cacheable=False)
+
+
+def over_the_line(voice: CallerVoice, audio: Audio, seed: int = 0) -> Audio:
+    """``audio`` as heard over ``voice``'s line (its codec and noise; ``seed`` fixes the noise)."""
     return telephone_channel(audio, codec=voice.codec, snr_db=voice.snr_db, seed=seed)
 
 

@@ -31,6 +31,7 @@ from speech.asr.base import (
     Word,
     clean_hints,
 )
+from speech.asr.pauses import joined, pieces
 from speech.asr.scoring import DIGIT_WORDS, normalise_text
 from speech.asr.whisper_encoder import FittedEncoder, content_frames
 from speech.audio import Audio, Samples, pcm_to_samples
@@ -261,15 +262,18 @@ class WhisperEngine(AsrEngine):
     def transcribe(
         self, audio: Audio, hints: Sequence[str] = (), digits: DigitExpectation | None = None
     ) -> Transcript:
+        """A whole clip, decoded piece by piece between its pauses (``speech.asr.pauses``): one
+        decode can end at the first pause and silently lose the rest of a recording. An answer
+        to a digit request is one piece: its digits are chosen for the length of the whole."""
         self.check_length(audio)
-        result = self.recognise(audio.samples, audio.rate, hints, digits)
-        return Transcript(
-            text=result.text,
-            confidence=result.confidence,
-            is_final=True,
-            words=result.words,
-            duration=audio.duration,
-        )
+        if digits is not None:
+            parts = [(0.0, self.recognise(audio.samples, audio.rate, hints, digits))]
+        else:
+            parts = [
+                (start / audio.rate, self.recognise(audio.samples[start:end], audio.rate, hints))
+                for start, end in pieces(audio.samples, audio.rate)
+            ]
+        return joined(parts, audio.duration)
 
     def decode_options(self, hints: Sequence[str] = (), seconds: float = 0.0) -> dict[str, Any]:
         """The keyword arguments given to ``WhisperModel.transcribe`` for ``seconds`` of audio

@@ -24,7 +24,7 @@ import wave
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from logfields import fields
@@ -56,7 +56,14 @@ class EspeakVoice:
 
 
 def find_voice(voices: list[EspeakVoice], spec: str) -> EspeakVoice:
-    """Pick a voice by identifier (``gmw/en-us``), file name (``en-us``), language or name."""
+    """Pick a voice by identifier (``gmw/en-us``), file name (``en-us``), language or name.
+
+    A ``+variant`` suffix (``en-gb+f2``) picks one of espeak-ng's voice variants of that voice.
+    """
+    base, plus, variant = spec.partition("+")
+    if plus and variant.strip():
+        voice = find_voice(voices, base)
+        return replace(voice, id=f"{voice.id}+{variant.strip()}")
     wanted = spec.strip().lower()
     tests: list[Callable[[EspeakVoice], bool]] = [
         lambda v: v.id.lower() == wanted,

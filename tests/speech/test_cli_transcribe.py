@@ -69,6 +69,39 @@ def test_transcribe_accepts_any_rate_and_channel_count(
     assert word_error_rate([sample.text], [result.stdout]).wer <= 1 / 3, result.stdout
 
 
+BOT_SAYS = (
+    "Thanks for calling City Bank. This call may be recorded. How can I help you today?",
+    "Our branches are open from nine to five on weekdays and nine to one on Saturdays.",
+    "A replacement debit card costs ten dollars and arrives within a week.",
+    "Is there anything else I can help you with?",
+)
+
+
+def test_a_long_recording_with_pauses_is_transcribed_to_its_last_sentence(
+    tmp_path: Path,
+) -> None:
+    """A recording of a call (prompts, seconds of quiet line between them, more prompts) is
+    heard in full, not only up to its first pause."""
+    from ivr.qa.voice import CallerVoice, speak
+
+    quiet = np.random.default_rng(21).normal(0, 20, int(3.5 * 8000)).astype(np.int16)
+    parts: list[np.ndarray] = []
+    for index, sentence in enumerate(BOT_SAYS):
+        parts += [speak(CallerVoice(engine="piper"), sentence, seed=index).samples, quiet]
+    recording = Audio(np.concatenate(parts), 8000)
+    assert recording.duration > 15
+    path = tmp_path / "call.wav"
+    write_wav(path, recording)
+
+    result = _run("transcribe", str(path), "--engine", "whisper", "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert normalise_text(BOT_SAYS[-1]) in normalise_text(report["text"]), report["text"]
+    assert word_error_rate([" ".join(BOT_SAYS)], [report["text"]]).wer < 0.2, report["text"]
+    # Word times count from the start of the file, not of the piece each word was heard in.
+    assert report["words"][-1]["end"] > recording.duration - 3.5 - 3.0
+
+
 def test_transcribe_with_vosk_engine(tmp_path: Path, vosk_ko_dir: Path) -> None:
     silence = tmp_path / "quiet.wav"
     write_wav(silence, Audio(np.zeros(8000, dtype=np.int16), 8000))

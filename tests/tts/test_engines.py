@@ -156,6 +156,16 @@ def test_voice_lookup_by_id_file_language_and_name() -> None:
     assert find_voice(voices, "English_(America)").id == "gmw/en-us"
 
 
+def test_a_voice_variant_speaks_differently_from_its_voice() -> None:
+    """``en-gb+f2`` (a caller voice of QA scripts and the understanding benchmark) is espeak-ng's
+    f2 variant of the British voice, not an unknown voice."""
+    plain, variant = Pyttsx3Tts("en-gb"), Pyttsx3Tts("en-gb+f2")
+    assert variant.voice == plain.voice + "+f2"
+    said = [tts.render("my card was stolen", 8000, cacheable=False) for tts in (plain, variant)]
+    assert said[1].duration > 0.5
+    assert not np.array_equal(said[0].samples, said[1].samples)
+
+
 def test_create_tts_engine_shares_one_engine_per_config(tmp_path) -> None:
     config = TtsConfig(engine="pyttsx3", cache_dir=str(tmp_path / "cache"))
     first = create_tts_engine(config)
