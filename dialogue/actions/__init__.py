@@ -10,10 +10,21 @@ from dialogue.actions import (
     auth,
     cards,
     complaints,
+    confirmation,
     conversation,
     faq,
     survey,
     transfer,
 )
 
-__all__ = ["accounts", "auth", "cards", "complaints", "conversation", "faq", "survey", "transfer"]
+__all__ = [
+    "accounts",
+    "auth",
+    "cards",
+    "complaints",
+    "confirmation",
+    "conversation",
+    "faq",
+    "survey",
+    "transfer",
+]

@@ -21,6 +21,8 @@ YES_KEY, NO_KEY = "1", "2"
 """Keys that confirm and decline a read-back (transfer, card block)."""
 NO_INPUT = "no_input"
 NLU_FALLBACK = "nlu_fallback"
+NLU_CONFIRM = "nlu_confirm"
+"""A costly intent guessed with middling confidence: confirmed before acting (config.yml)."""
 TALK_TO_AGENT = "talk_to_agent"
 
 ACCOUNT_LABELS = {
@@ -241,7 +243,8 @@ def trailing_count_before_latest(tracker: Tracker, intent: str) -> int:
     return count
 
 
-_QUIET_ACTIONS = {"action_listen", "action_extract_slots"}
+QUIET_ACTIONS = {"action_listen", "action_extract_slots"}
+"""Actions that are not the bot doing something (listening, filling slots)."""
 
 
 def _previous_action(tracker: Tracker) -> str | None:
@@ -253,7 +256,7 @@ def _previous_action(tracker: Tracker) -> str | None:
             if seen_user:
                 return None
             seen_user = True
-        elif kind == "action" and seen_user and event.get("name") not in _QUIET_ACTIONS:
+        elif kind == "action" and seen_user and event.get("name") not in QUIET_ACTIONS:
             return str(event.get("name"))
     return None
 

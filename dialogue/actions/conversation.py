@@ -8,9 +8,14 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
+from dialogue.actions.clarify import as_if_said
 from dialogue.actions.common import (
+    NLU_CONFIRM,
     NLU_FALLBACK,
     NO_INPUT,
+    NO_KEY,
+    QUIET_ACTIONS,
+    YES_KEY,
     bank,
     conversation_id,
     customer_id,
@@ -21,11 +26,21 @@ from dialogue.actions.common import (
     trailing_count,
     utter_bot_messages,
 )
+from dialogue.actions.confirmation import ASK_CONFIRMATION
 from dialogue.actions.digit_entry import PARTIAL_SLOT, wants_start_again
 from dialogue.secrets import is_token
 
 AGENT_KEY = "0"
 REPEAT_KEY = "*"
+KEYPAD_MENU = {
+    "1": "check_balance",
+    "2": "recent_transactions",
+    "3": "report_lost_card",
+    "4": "card_payment_due",
+    "5": "branch_hours",
+}
+"""Menu keys once the keypad menu was offered (the wording is utter_keypad_menu)."""
+DENY = "deny"
 
 
 def _active_loop(tracker: Tracker) -> str | None:
@@ -113,8 +128,38 @@ def _question_to_repeat(tracker: Tracker) -> list[dict[str, object]]:
     return turn[-1:] if turn else []
 
 
+def _applied_turns(tracker: Tracker) -> list[tuple[str, str | None]]:
+    """(intent, the bot's action before it) of each caller turn still in the conversation.
+
+    A turn replayed as a clear intent (a confirmed guess, a key read as yes) was forgotten
+    (``rewind``): Rasa's applied events leave it out and keep its replacement.
+    """
+    turns: list[tuple[str, str | None]] = []
+    before: str | None = None
+    for event in tracker.applied_events():
+        if event.get("event") == "action" and event.get("name") not in QUIET_ACTIONS:
+            before = str(event.get("name"))
+        elif event.get("event") == "user":
+            intent = ((event.get("parse_data") or {}).get("intent") or {}).get("name")
+            turns.append((str(intent or ""), before))
+    return turns
+
+
+def misunderstandings(tracker: Tracker) -> int:
+    """Caller turns in a row the bot did not understand: low confidence, or a "no" to its
+    confirmation question. A turn it asked to confirm neither counts nor breaks the run."""
+    count = 0
+    for intent, before in reversed(_applied_turns(tracker)):
+        if intent == NLU_FALLBACK or (intent == DENY and before == ASK_CONFIRMATION):
+            count += 1
+        elif intent != NLU_CONFIRM:
+            break
+    return count
+
+
 class ActionFallback(Action):
-    """Low NLU confidence: ask to rephrase, then offer an agent, then hand off with priority."""
+    """Misunderstood: re-prompt with examples (or, after a wrong guess, ask what the caller
+    wants), then offer the keypad menu, then hand off with priority."""
 
     def name(self) -> str:
         return "action_fallback"
@@ -122,7 +167,8 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
-        misses = trailing_count(tracker, NLU_FALLBACK)
+        misses = misunderstandings(tracker)
+        latest = tracker.get_intent_of_latest_message()
         if runtime.get().knowledge.get().is_frustrated(latest_text(tracker)):
             return await handoff_events(dispatcher, tracker, "frustration")
         if misses >= 3:
@@ -131,10 +177,16 @@ class ActionFallback(Action):
             if _active_loop(tracker):
                 dispatcher.utter_message(response="utter_fallback_in_form")
                 return [SlotSet("agent_offered", False)]
-            dispatcher.utter_message(response="utter_fallback_offer_agent")
-            return [SlotSet("agent_offered", True)]
+            dispatcher.utter_message(response="utter_keypad_menu")
+            return [SlotSet("keypad_mode", True), SlotSet("agent_offered", False)]
+        if misses == 1 and latest == DENY:
+            dispatcher.utter_message(response="utter_confirm_denied")
+            return [SlotSet("agent_offered", False)]
+        if misses == 1 and not _active_loop(tracker):
+            dispatcher.utter_message(response="utter_fallback_examples")
+            return [SlotSet("agent_offered", False)]
         dispatcher.utter_message(response="utter_fallback_rephrase")
-        if tracker.get_intent_of_latest_message() != NLU_FALLBACK:
+        if latest != NLU_FALLBACK:
             # Core fallback: the words were understood but no next step fits here. Like Rasa's
             # own default fallback, forget the caller's turn so the bot listens again instead
             # of predicting this action over and over. (A revert undoes every event since the
@@ -182,8 +234,20 @@ class ActionCancel(Action):
         return events
 
 
+def _asked_yes_no(tracker: Tracker) -> bool:
+    """Whether the bot's turn before the caller's latest one ended in a yes/no question."""
+    hints: list[str] = []
+    for message in last_bot_turn(tracker):
+        custom = message.get("custom")
+        if isinstance(custom, dict) and custom.get("hints"):
+            hints = list(custom["hints"])
+    return "yes" in hints and "no" in hints
+
+
 class ActionHandleDtmf(Action):
-    """Keypad input outside a prompt that expects digits: 0 is an agent, star repeats."""
+    """Keypad input outside a prompt that expects digits: 0 is an agent, star repeats, 1 and
+    2 answer a yes/no question, and once the keypad menu was offered its keys start a task
+    (as if the caller had asked for it in words)."""
 
     def name(self) -> str:
         return "action_handle_dtmf"
@@ -195,13 +259,18 @@ class ActionHandleDtmf(Action):
         if is_token(digits):
             runtime.get().vault.redeem(digits)  # a PIN nobody asked for: drop it at once
             digits = ""
-        if digits == AGENT_KEY:
-            return await handoff_events(dispatcher, tracker, "caller_request")
+        if digits == AGENT_KEY:  # the reason as for "agent" said (after misunderstandings: high)
+            return await handoff_events(dispatcher, tracker)
         if digits == REPEAT_KEY:
             messages = last_bot_turn(tracker)
             if _active_loop(tracker):
                 messages = messages[:-1]
             utter_bot_messages(dispatcher, messages)
             return []
+        answer = {YES_KEY: "affirm", NO_KEY: DENY}.get(digits) if _asked_yes_no(tracker) else None
+        if answer is None and tracker.get_slot("keypad_mode"):
+            answer = KEYPAD_MENU.get(digits)
+        if answer is not None:
+            return as_if_said(answer, text=latest_text(tracker), entities=[], domain=domain)
         dispatcher.utter_message(response="utter_dtmf_unknown")
         return []

@@ -451,12 +451,12 @@ async def test_silence_reprompts_then_offers_an_agent_then_hangs_up(
     assert third.hangup is not None and third.hangup.reason == "no_input"
 
 
-async def test_two_fallbacks_offer_an_agent_and_yes_hands_off_with_priority(
+async def test_two_fallbacks_offer_the_keypad_menu_and_a_third_hands_off_with_priority(
     client: InProcessClient, conversation: str
 ) -> None:
-    replies = await call(client, conversation, "/nlu_fallback", "/nlu_fallback", "yes")
-    assert "another way" in replies[1].text or "differently" in replies[1].text
-    assert "agent" in replies[2].text
+    replies = await call(client, conversation, "/nlu_fallback", "/nlu_fallback", "/nlu_fallback")
+    assert "You can say things like" in replies[1].text
+    assert "to speak to someone press 0" in replies[2].text.lower() and replies[2].handoff is None
     handoff = replies[3].handoff
     assert (
         handoff is not None and handoff.reason == "repeated_fallback" and handoff.priority == "high"

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from dialogue.actions.confirmation import confirmation_response
 from dialogue.training import TRAINING_DIRS
 from tests.dialogue.conftest import ROOT
 
@@ -20,9 +21,10 @@ RASA = str(Path(sys.executable).with_name("rasa"))
 ENV = {**os.environ, "RASA_TELEMETRY_ENABLED": "false", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
 
 # Warnings `rasa data validate` gives by design, and why:
-# - intents injected by the call layer (`/dtmf{...}`, `/no_input`) have no NLU examples;
+# - intents injected by the call layer (`/dtmf{...}`, `/no_input`) or set by the confidence
+#   band classifier (`nlu_confirm`) have no NLU examples;
 # - responses sent by custom actions or asked by forms never appear in stories or rules.
-INJECTED_INTENTS = {"dtmf", "no_input"}
+INJECTED_INTENTS = {"dtmf", "no_input", "nlu_confirm"}
 
 
 def _responses_used_outside_stories() -> set[str]:
@@ -32,7 +34,23 @@ def _responses_used_outside_stories() -> set[str]:
     asked = {
         f"utter_ask_{slot}" for form in domain["forms"].values() for slot in form["required_slots"]
     }
-    return (dispatched | asked) & set(domain["responses"])
+    confirmed = {confirmation_response(intent) for intent in confirm_intents()}
+    return (dispatched | asked | confirmed) & set(domain["responses"])
+
+
+def confirm_intents() -> list[str]:
+    """The intents dialogue/config.yml confirms before acting on a middling guess."""
+    config = yaml.safe_load((ROOT / "dialogue/config.yml").read_text())
+    (bands,) = [c for c in config["pipeline"] if c["name"].endswith("ConfidenceBandClassifier")]
+    return list(bands["confirm_intents"])
+
+
+def test_every_confirmed_intent_has_its_question_in_the_domain() -> None:
+    domain = yaml.safe_load((ROOT / "dialogue/domain.yml").read_text())
+    intents = confirm_intents()
+    assert intents and set(intents) <= set(domain["intents"])
+    missing = [i for i in intents if confirmation_response(i) not in domain["responses"]]
+    assert not missing, missing
 
 
 def test_rasa_data_validate_is_clean() -> None:
