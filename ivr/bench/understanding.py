@@ -25,6 +25,7 @@ import yaml
 from tqdm import tqdm
 
 from dialogue import quiet_rasa_environment
+from dialogue.actions.common import NLU_CONFIRM
 from dialogue.training import Project
 from ivr.config import Config
 from ivr.qa.voice import FESTIVAL_VOICES, CallerVoice, over_the_line, render
@@ -133,13 +134,19 @@ class IntentReader:
 
         self._agent = Agent.load(str(self.model_path))
 
-    def intent(self, text: str) -> str | None:
-        """The intent of ``text`` after the fallback threshold (``nlu_fallback`` below it);
-        None for an empty transcript (nothing heard is never understood)."""
+    def intent(self, text: str) -> tuple[str | None, bool]:
+        """The intent the bot acts on for ``text`` (``nlu_fallback`` below the fallback
+        threshold) and whether it asks the caller to confirm it first (the middle confidence
+        band: the guessed intent, second in the ranking, is what a "yes" acts on). None for an
+        empty transcript: nothing heard is never understood."""
         if not text.strip():
-            return None
+            return None, False
         parsed = self._loop.run_until_complete(self._agent.parse_message(text))
-        return str((parsed.get("intent") or {}).get("name") or "") or None
+        name = str((parsed.get("intent") or {}).get("name") or "") or None
+        ranking = parsed.get("intent_ranking") or []
+        if name == NLU_CONFIRM and len(ranking) > 1:
+            return str(ranking[1].get("name") or "") or None, True
+        return name, False
 
     def close(self) -> None:
         self._loop.close()
@@ -160,6 +167,8 @@ class Trial:
     """The transcript (for a number: the digits heard)."""
     got: str | None
     """The intent the assistant read, or the digits heard."""
+    confirmed: bool = False
+    """The assistant asked the caller to confirm ``got`` before acting on it."""
 
     @property
     def right(self) -> bool:
@@ -233,13 +242,16 @@ def _voice_trials(
         clean = render(voice, text, config.tts)
         for condition in plan.conditions:
             line = over_the_line(replace(voice, snr_db=CONDITIONS[condition]), clean, seed)
+            confirmed = False
             if kind == "digits":
                 heard = heard_digits(asr, line, len(expected))
                 got: str | None = heard
             else:
                 heard = asr.transcribe(line).text
-                got = reader.intent(heard)
-            trials.append(Trial(key, voice.engine, condition, kind, text, expected, heard, got))
+                got, confirmed = reader.intent(heard)
+            trials.append(
+                Trial(key, voice.engine, condition, kind, text, expected, heard, got, confirmed)
+            )
     return trials
 
 
@@ -250,6 +262,9 @@ def _figures(trials: Sequence[Trial]) -> dict[str, Any]:
     return {
         "wer": round(wer.wer, 4) if phrasings else None,
         "intent_accuracy": _share(phrasings),
+        "confirmed": (
+            round(sum(t.confirmed for t in phrasings) / len(phrasings), 4) if phrasings else None
+        ),
         "digit_accuracy": _share(numbers),
         "phrasings": len(phrasings),
         "account_numbers": len(numbers),
@@ -302,12 +317,13 @@ def _examples(wrong: Sequence[Trial]) -> list[Trial]:
 
 def format_table(results: dict[str, Any]) -> str:
     lines = [
-        "family     condition  WER     intent accuracy   8-digit accuracy   voices",
+        "family     condition  WER     intent accuracy   confirmed  8-digit accuracy   voices",
     ]
     for row in results["families"]:
         lines.append(
             f"{row['family']:<10} {row['condition']:<10} {_percent(row['wer']):<7} "
             f"{_ratio(row['intent_accuracy'], row['phrasings']):<17} "
+            f"{_percent(row['confirmed']):<10} "
             f"{_ratio(row['digit_accuracy'], row['account_numbers']):<18} "
             f"{', '.join(row['voices'])}"
         )
