@@ -173,22 +173,25 @@ MUMBLES = (
 
 
 async def _mumbles(services: Services, voice, wanted: int = 2) -> list[bytes]:
-    """The first ``wanted`` mumbles, as line audio, that the recogniser (biased by the
-    greeting's hints, as in the call) and the assistant leave not understood."""
-    kept: list[bytes] = []
+    """The first ``wanted`` mumbles, as line audio, that the recogniser and the assistant leave
+    not understood where the call says them: each is tried after the ones already kept, heard
+    with the hints of the bot's reply at that point (the greeting's, then the re-prompt's)."""
+    kept: list[tuple[bytes, str]] = []
     seen = []
     for seed, text in enumerate(MUMBLES, start=1):
         pcm = telephone_channel(piper(voice, text, 1.05), snr_db=20, seed=seed).pcm
         probe = f"probe-{uuid.uuid4().hex[:10]}"
-        greeting = await services.dialogue.begin(probe)
-        heard = await services.asr.transcribe_async(Audio.from_pcm(pcm, RATE), greeting.hints)
+        reply = await services.dialogue.begin(probe)
+        for _, earlier in kept:
+            reply = await services.dialogue.send(probe, earlier)
+        heard = await services.asr.transcribe_async(Audio.from_pcm(pcm, RATE), reply.hints)
         reply = await services.dialogue.send(probe, heard.text)
         await services.dialogue.end(probe)
         seen.append((text, heard.text, reply.intent))
         if reply.intent == "nlu_fallback":
-            kept.append(pcm)
+            kept.append((pcm, heard.text))
             if len(kept) == wanted:
-                return kept
+                return [audio for audio, _ in kept]
     raise AssertionError(f"fewer than {wanted} mumbles are misunderstood: {seen}")
 
 
@@ -196,13 +199,11 @@ async def test_caller_who_mumbles_twice_checks_the_balance_by_keypad_alone(
     server: BotServer, services: Services, voice, call_dirs: Path, tmp_path: Path
 ) -> None:
     """Two misunderstandings bring the keypad menu; key 1, the account number and the PIN
-    keyed in get the balance read out. To keep the call short the second mumble barges in on
-    the re-prompt and key 1 on the menu, as an impatient caller would."""
+    keyed in get the balance read out. Each mumble and the menu key come once the bot has
+    finished speaking, so every mumble is heard whole, as the probe heard it."""
     before = set(_calls(services))
     first, second = await _mumbles(services, voice)
-    microphone = bytes(RATE * 2 * 9) + first + bytes(RATE * 2 * 4) + second
-    menu_key_at = len(microphone) / (RATE * 2) + 4.0  # the menu is being spoken by then
-    microphone += bytes(RATE * 2 * 70)
+    microphone = bytes(RATE * 2 * 9) + first + bytes(RATE * 2 * 60)
     caller = Baresip(tmp_path, "caller", source_wav=write_wav(tmp_path / "mic.wav", microphone))
 
     async def turns_reach(count: int, timeout_s: float, what: str) -> None:
@@ -219,10 +220,12 @@ async def test_caller_who_mumbles_twice_checks_the_balance_by_keypad_alone(
     try:
         await caller.command("dial", f"sip:bot@127.0.0.1:{server.sip_port}")
         assert await caller.wait_event("CALL_ESTABLISHED", 15), caller.log()
-        established = asyncio.get_running_loop().time()
         await until(lambda: set(_calls(services)) - before, 10, "the call record")
-        await turns_reach(2, 30, "the re-prompt")
-        await asyncio.sleep(max(0.0, established + menu_key_at - asyncio.get_running_loop().time()))
+        await turns_reach(2, 40, "the re-prompt")  # recorded once spoken
+        await caller.use_microphone(
+            write_wav(tmp_path / "second.wav", second + bytes(RATE * 2 * 60))
+        )
+        await turns_reach(3, 40, "the keypad menu")
         await _press(caller, "1#")  # a key outside a digit prompt: '#' sends it at once
         await turns_reach(4, 20, "the account prompt")
         await _press(caller, ACCOUNT)
