@@ -192,6 +192,15 @@ def drop_repeats(text: str) -> str:
     return " ".join(kept)
 
 
+def seed_sampling(seed: int) -> None:
+    """Seed the temperature fallback's sampling, for a tool whose output must be reproducible
+    (calls leave it random). CTranslate2 seeds each thread's generator when it first samples:
+    call this before the process's first transcription; the same transcriptions in the same
+    order then sample the same."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(seed)
+
 def _hallucinated(segment: Any) -> bool:
     """A segment whisper only produced by sampling (temperature fallback) and still barely
     believes in: typically "Thank you." invented over the silence after the caller stopped."""
