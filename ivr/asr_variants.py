@@ -41,6 +41,12 @@ VOICES: tuple[CallerVoice, ...] = (
 MAX_WER = 0.5
 """A transcript further than this from its phrasing (word error rate) is noise, not a way the
 phrasing is written: too little of it is left to teach the intent."""
+NEGATIONS = frozenset({
+    "no", "not", "nope", "nah", "never", "nothing", "none", "don't", "doesn't", "didn't",
+    "can't", "cannot", "won't", "isn't", "wasn't",
+})  # fmt: skip
+"""A variant that gains or loses all of these ("that's correct" heard as "not correct") may say
+the opposite of its phrasing: it is dropped rather than taught as the same intent."""
 SKIPPED_ENTITIES = frozenset({"pin"})
 """Entities whose examples are never spoken: a PIN is only ever an opaque vault token."""
 _PAREN = re.compile(r"\[([^\]]+)\]\(([^)]*)\)")
@@ -149,6 +155,11 @@ def speakable(example: Example, regex_entities: set[str]) -> bool:
     )
 
 
+def negated(text: str) -> bool:
+    """True when normalised ``text`` has a negation word."""
+    return not NEGATIONS.isdisjoint(text.split())
+
+
 def carry_entities(transcript: str, example: Example) -> str | None:
     """The normalised transcript with the example's entities annotated again, or None when the
     recogniser changed an entity's words (the variant would teach a wrong span)."""
@@ -207,7 +218,8 @@ def generate(
 
     ``transcribe(voice, text, noise_seed)`` is the phone line and the recogniser. A variant equal
     to an example of another intent, or produced for two intents, is dropped, and so is one
-    too far from its phrasing (``MAX_WER``) or whose entity words the recogniser changed.
+    too far from its phrasing (``MAX_WER``), with or without a negation its phrasing lacks or
+    has (``NEGATIONS``), or whose entity words the recogniser changed.
     """
     usable = [e for e in examples if speakable(e, regex_entities)]
     owners: dict[str, set[str]] = defaultdict(set)
@@ -225,7 +237,8 @@ def generate(
         if not heard or heard == normalise(example.text):
             continue
         result.differed += 1
-        if word_error_rate([example.text], [heard]).wer > MAX_WER:
+        too_far = word_error_rate([example.text], [heard]).wer > MAX_WER
+        if too_far or negated(heard) != negated(normalise(example.text)):
             continue
         annotated = carry_entities(heard, example)
         if annotated is None or heard in owners:

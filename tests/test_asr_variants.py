@@ -14,6 +14,7 @@ import yaml
 from ivr.asr_variants import (
     Example,
     carry_entities,
+    generate,
     normalise,
     parse_example,
     read_examples,
@@ -50,6 +51,37 @@ def test_pin_and_pattern_examples_are_never_spoken() -> None:
     assert "pin" in regexes
     unspoken = [e for e in examples if not speakable(e, regexes)]
     assert unspoken and all("secret:" in e.text for e in unspoken)
+
+
+def test_variants_that_flip_collide_or_wander_are_dropped() -> None:
+    """What the recogniser wrote is a table here: the filtering is what is checked."""
+    examples = [
+        Example("affirm", "that's correct", (), "conversation.yml"),
+        Example("affirm", "yes go ahead", (), "conversation.yml"),
+        Example("deny", "no thanks", (), "conversation.yml"),
+        Example("help", "menu please", (), "conversation.yml"),
+        Example("repeat", "again please", (), "conversation.yml"),
+        Example("help", "read me the menu", (), "conversation.yml"),
+    ]
+    heard = {
+        "that's correct": "Not correct.",
+        "yes go ahead": "Yes, go ahead!",
+        "no thanks": "No thanks, yes go ahead.",
+        "menu please": "Many, please.",
+        "again please": "Many please.",
+        "read me the menu": "Read me the many.",
+    }
+    variants = generate(
+        examples,
+        set(),
+        lambda voice, text, seed: heard[text],
+        seed=1,
+        per_intent=5,
+        voices_per_example=1,
+        cap=5,
+    )
+    assert variants.files == {"conversation.yml": {"help": ["read me the many"]}}
+    assert (variants.spoken, variants.differed) == (6, 5)
 
 
 def _generated() -> dict[str, list[str]]:
