@@ -47,6 +47,7 @@ from dialogue.rasa_thread import RasaThread
 from dialogue.reply import BotMessage, Reply
 from dialogue.secrets import SecretVault, is_token
 from dialogue.settings import BankConfig, DialogueConfig
+from dialogue.short_answers import EXPECTED_KEY
 from dialogue.spoken import digit_answer, extract_digits
 from logfields import fields
 from masking import mask_number
@@ -130,6 +131,9 @@ class _ClientBase(abc.ABC):
         self.action_server = action_server
         self.callers = callers if callers is not None else default_callers
         self._secure_expected: dict[str, bool] = {}
+        self._expected_answers: dict[str, list[str]] = {}
+        """The hints of each conversation's last reply: sent with the next caller turn so the
+        NLU can read a short answer in the light of the question (``expected_answers``)."""
         self.fixed_texts: frozenset[str] = frozenset()
         """The domain's responses without slots (see :func:`fixed_response_texts`)."""
 
@@ -146,6 +150,9 @@ class _ClientBase(abc.ABC):
             # A PIN spoken at the PIN prompt goes the keypad's secure way, never as text; once
             # it holds a digit, words that sound like digits are read as digits too.
             return await self.send_digits(conversation_id, digit_answer(text), secure=True)
+        expected = self._expected_answers.get(conversation_id)
+        if expected:
+            metadata = {**(metadata or {}), EXPECTED_KEY: expected}
         return await self._turn(
             conversation_id, redact_pin_mentions(text, self.vault), metadata, kind="speech"
         )
@@ -171,6 +178,7 @@ class _ClientBase(abc.ABC):
 
     async def end(self, conversation_id: str) -> None:
         self._secure_expected.pop(conversation_id, None)
+        self._expected_answers.pop(conversation_id, None)
         self.callers.forget(conversation_id)
         await self._forget(conversation_id)
 
@@ -198,6 +206,7 @@ class _ClientBase(abc.ABC):
             entities=mask_entities(list(parse.get("entities") or [])) if parse else [],
         )
         self._secure_expected[conversation_id] = reply.secure_entry
+        self._expected_answers[conversation_id] = reply.hints
         log.info(
             "dialogue.turn",
             extra=fields(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ivr.commands import app, dialogue, qa, recordings, speech, talk
+from ivr.commands import app, dialogue, nlu, qa, recordings, speech, talk
 from ivr.config import ConfigError, load_config
 from ivr.logs import configure_logging
 from ivr.loop import keep_asyncio_loop
@@ -43,6 +43,7 @@ for _command in (
     *app.COMMANDS,
     *speech.COMMANDS,
     *dialogue.COMMANDS,
+    *nlu.COMMANDS,
     *talk.COMMANDS,
     *qa.COMMANDS,
     *recordings.COMMANDS,

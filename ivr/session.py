@@ -329,8 +329,8 @@ class CallSession:
         self._secure = reply.secure_entry
         if self.recorder is not None:
             self.recorder.mute_caller(self._secure)
-        if reply.hints:
-            self.listener.set_hints(reply.hints)
+        # A reply without hints clears the last one's: "yes"/"no" must not bias the next question.
+        self.listener.set_hints(reply.hints)
         self.listener.expect_digits(spoken_digits(expect))
 
     async def _act_on(self, reply: Reply) -> None:

@@ -31,6 +31,9 @@ MAX_TERMS = 80
 MAX_PROMPT_CHARS = 200
 """About 40 tokens: whisper's window is ~224 tokens shared with hotwords, and long term lists
 make tiny.en end utterances early (measured on the test corpus)."""
+GENERATED_NLU_DIR = "nlu/asr"
+"""Under the data folder: examples generated from recognised speech (``ivr nlu variants``).
+Left out of the vocabulary: their words are the recogniser's errors, not the hotline's."""
 VALUE_WEIGHT = 2
 """Entity values, synonyms, lookups and slot values are domain words by declaration: count twice."""
 
@@ -104,7 +107,7 @@ def strip_annotations(text: str, values: list[str] | None = None) -> str:
     return _ANNOTATION_PAREN.sub(_paren, _ANNOTATION_JSON.sub(_json, text))
 
 
-def _example_lines(examples: Any) -> Iterator[str]:
+def example_lines(examples: Any) -> Iterator[str]:
     """Rasa ``examples``: a ``|`` block of ``- text`` lines, or a list of strings / {text: ..}."""
     if isinstance(examples, str):
         for line in examples.splitlines():
@@ -139,7 +142,7 @@ def read_nlu_file(path: Path, language: RasaLanguage) -> bool:
     for item in data["nlu"]:
         if not isinstance(item, dict):
             continue
-        lines = list(_example_lines(item.get("examples")))
+        lines = list(example_lines(item.get("examples")))
         if "intent" in item:
             for line in lines:
                 language.examples.append(strip_annotations(line, language.values))
@@ -180,7 +183,10 @@ def read_rasa_project(
     language = RasaLanguage()
     data_root = root / data_dir
     if data_root.is_dir():
+        generated = data_root / GENERATED_NLU_DIR
         for path in sorted([*data_root.rglob("*.yml"), *data_root.rglob("*.yaml")]):
+            if generated in path.parents:
+                continue
             if path.is_file() and read_nlu_file(path, language):
                 language.sources.append(path)
     domain_path = root / domain

