@@ -21,6 +21,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from dialogue import payloads
+from dialogue.secrets import TOKEN_PATTERN
 from dialogue.spoken import digit_answer, say_digits
 
 PARTIAL_SLOT = "digits_so_far"
@@ -61,7 +62,8 @@ def read_entry(value: Any, kept: str, length: int) -> DigitEntry:
     A whole number on its own wins (the caller started over without saying so); otherwise the
     answer's digits go after the kept ones; too many digits in all start the number afresh.
     """
-    text = str(value or "")
+    # A PIN said here reached the actions as a vault token: its hex digits are no answer.
+    text = TOKEN_PATTERN.sub(" ", str(value or ""))
     if wants_start_again(text):
         return DigitEntry(start_again=True)
     digits = digit_answer(text)

@@ -31,8 +31,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dialogue.spoken import TEENS, TENS, UNITS, extract_digits
+from dialogue.spoken import TEENS, TENS, UNITS, digit_answer, extract_digits
 from masking import mask_number
+from speech.digits import HOMOPHONES
 
 PIN_PLACEHOLDER = "[PIN]"
 """What a secret said after a PIN word becomes in transcripts, logs and records."""
@@ -64,6 +65,9 @@ _FILLERS_AFTER = {
     ".", "-",
 }  # fmt: skip
 """Words that may come between a secret word and its digits: "PIN number is, um, ..."."""
+_SOUNDS_LIKE_A_DIGIT = set(HOMOPHONES)
+"""Before a secret's digits these are its first digits as a recogniser spells them: "my PIN is
+for three two one" (told that digits were due, whisper writes "for" for "four")."""
 _FILLERS_BEFORE = {"is", "was", "my", "the", "that's", "it's", ",", "-"}
 """Words that may come between digits and a secret word after them: "4321 is my PIN"."""
 
@@ -115,6 +119,7 @@ def redact_secrets(
             continue
         found = found or kind != "number"
         if kind == "pin":
+            run = _with_leading_homophones(text, matches, words, run)
             replacement = conceal(run.digits) if conceal is not None else PIN_PLACEHOLDER
         else:
             replacement = mask_number(run.digits)
@@ -171,9 +176,27 @@ def _digit_runs(text: str, matches: list[re.Match[str]], words: list[str]) -> li
 
 def _follows_secret_word(words: list[str], first: int, secret_at: set[int]) -> bool:
     i = first - 1
-    while i >= 0 and words[i] in _FILLERS_AFTER and i not in secret_at:
+    while (
+        i >= 0
+        and i not in secret_at
+        and (words[i] in _FILLERS_AFTER or words[i] in _SOUNDS_LIKE_A_DIGIT)
+    ):
         i -= 1
     return i in secret_at
+
+
+def _with_leading_homophones(
+    text: str, matches: list[re.Match[str]], words: list[str], run: _Run
+) -> _Run:
+    """A secret's run grown back over the digit-sounding words right before it ("for three two
+    one" is 4321), so none of its digits is left in the text."""
+    first = run.first
+    while first > 0 and words[first - 1] in _SOUNDS_LIKE_A_DIGIT:
+        first -= 1
+    if first == run.first:
+        return run
+    start = matches[first].start()
+    return _Run(start, run.end, first, run.last, digit_answer(text[start : run.end]))
 
 
 def _precedes_secret_word(words: list[str], last: int, secret_at: set[int]) -> bool:

@@ -24,6 +24,8 @@ VERIFIED = ("Thank you, Bob. You're verified.", "Thanks, Bob. You're all set.")
         ("um", "555012", DigitEntry(kept="555012")),
         ("three four five six", "555012", DigitEntry()),
         ("I don't know it", "", DigitEntry()),
+        # A PIN said at this prompt arrives as a vault token: none of its hex digits is kept.
+        ("my password is secret:0123456789abcdef0123456789abcdef", "555", DigitEntry(kept="555")),
     ],
 )
 def test_an_answer_completes_extends_or_restarts_the_number(

@@ -34,6 +34,8 @@ from ivr.logs import mask_digits
         ("the security code is 123", "the security code is [PIN]"),
         ("my PIN is 2468 and I want my balance", "my PIN is [PIN] and I want my balance"),
         ("My PDIN is 4321.", "My PDIN is [PIN]."),
+        ("My password is for three two one.", "My password is [PIN]."),
+        ("my pin is to to four eight", "my pin is [PIN]"),
         ("my pen number is four three two one", "my pen number is [PIN]"),
         ("my bin is 2 4 6 8", "my bin is [PIN]"),
         ("pim code 9907", "pim code [PIN]"),
@@ -98,6 +100,10 @@ def test_the_assistant_gets_a_token_for_the_pin_and_the_account_number_as_said()
     assert is_token(text.split()[-1]) and vault.redeem(text.split()[-1]) == "2468"
     card = redact_pin_mentions("block card 4111 1111 1111 1111", vault)
     assert card == "block card ************1111" and len(vault) == 0
+    # Told that digits were due, whisper spells a spoken "four" as "for": still all the PIN.
+    heard = redact_pin_mentions("My password is for three two one.", vault)
+    assert heard.startswith("My password is secret:") and "for" not in heard
+    assert vault.redeem(heard.split()[-1].rstrip(".")) == "4321"
 
 
 def test_log_and_record_masking_uses_the_same_detection() -> None:
