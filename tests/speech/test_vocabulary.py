@@ -121,7 +121,7 @@ def test_rasa_rich_example_lists_are_read(tmp_path: Path) -> None:
     assert vocabulary.terms[0] == "overdraft"
 
 
-def test_whisper_is_prompted_with_the_turn_hints_else_the_vocabulary(
+def test_whisper_receives_the_vocabulary_prompt_and_turn_hints_as_hotwords(
     project: Path, piper_samples: list[Sample], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     vocabulary = load_vocabulary(project)
@@ -139,16 +139,16 @@ def test_whisper_is_prompted_with_the_turn_hints_else_the_vocabulary(
     sample = next(s for s in piper_samples if s.text == "what is my available credit")
     result = engine.transcribe(sample.audio, hints=("checking", "savings"))
     assert "credit" in result.text.lower()
-    assert seen[-1]["initial_prompt"] == "Checking. Savings."
-    assert seen[-1].get("hotwords") is None
+    assert seen[-1]["initial_prompt"] == vocabulary.prompt
+    assert seen[-1]["hotwords"] == "checking, savings"
     stream = engine.open_stream(8000, hints=("yes", "no"))
     stream.accept(sample.audio.pcm)
     stream.finish()
-    assert seen[-1]["initial_prompt"] == "Yes. No."
-    stream.set_hints(())
+    assert seen[-1]["hotwords"] == "yes, no"
+    stream.set_hints(())  # a reply without hints clears the last one's
     stream.accept(sample.audio.pcm)
     stream.finish()
-    assert seen[-1]["initial_prompt"] == vocabulary.prompt
+    assert seen[-1]["hotwords"] is None and seen[-1]["initial_prompt"] == vocabulary.prompt
 
 
 def test_use_vocabulary_off_leaves_the_engine_unbiased(project: Path) -> None:
