@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from ivr.qa.voice import CallerVoice
-from ivr.vocabulary import example_lines
+from ivr.vocabulary import ANNOTATION_JSON, ANNOTATION_PAREN, example_lines
 from speech.asr.scoring import word_error_rate
 
 VOICES: tuple[CallerVoice, ...] = (
@@ -49,8 +49,6 @@ NEGATIONS = frozenset({
 the opposite of its phrasing: it is dropped rather than taught as the same intent."""
 SKIPPED_ENTITIES = frozenset({"pin"})
 """Entities whose examples are never spoken: a PIN is only ever an opaque vault token."""
-_PAREN = re.compile(r"\[([^\]]+)\]\(([^)]*)\)")
-_JSON = re.compile(r"\[([^\]]+)\](\{[^}]*\})")
 _NUMBER_PUNCTUATION = re.compile(r"(?<=\d)[.,](?=\d)")
 _NOT_KEPT = re.compile(r"[^a-z0-9'$%\s\x00\x01]")
 
@@ -122,7 +120,7 @@ def parse_example(line: str) -> tuple[str, tuple[Entity, ...]]:
         entities.append(Entity(match.group(1), name.strip(), value.strip() if sep else None))
         return match.group(1)
 
-    text = _PAREN.sub(_paren, _JSON.sub(_json, line))
+    text = ANNOTATION_PAREN.sub(_paren, ANNOTATION_JSON.sub(_json, line))
     return text, tuple(entities)
 
 

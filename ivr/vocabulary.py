@@ -61,8 +61,8 @@ _STOP_TEXT = """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
 """Function words and conversational filler: frequent in any call, useless as recognition bias."""
 
-_ANNOTATION_PAREN = re.compile(r"\[([^\]]+)\]\(([^)]*)\)")
-_ANNOTATION_JSON = re.compile(r"\[([^\]]+)\](\{[^}]*\})")
+ANNOTATION_PAREN = re.compile(r"\[([^\]]+)\]\(([^)]*)\)")
+ANNOTATION_JSON = re.compile(r"\[([^\]]+)\](\{[^}]*\})")
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 
 
@@ -104,7 +104,7 @@ def strip_annotations(text: str, values: list[str] | None = None) -> str:
                 values.append(value.strip())
         return match.group(1)
 
-    return _ANNOTATION_PAREN.sub(_paren, _ANNOTATION_JSON.sub(_json, text))
+    return ANNOTATION_PAREN.sub(_paren, ANNOTATION_JSON.sub(_json, text))
 
 
 def example_lines(examples: Any) -> Iterator[str]:

@@ -67,6 +67,12 @@ def _turns(services: Services, call_dirs: Path) -> list[dict]:
     return records(call_dirs, calls[-1])[1] if calls else []
 
 
+async def _press(caller: Baresip, keys: str) -> None:
+    for key in keys:
+        await caller.command("sndcode", key)
+        await asyncio.sleep(0.25)
+
+
 async def test_baresip_caller_gets_the_balance_from_the_database(
     server: BotServer, services: Services, voice, call_dirs: Path, tmp_path: Path
 ) -> None:
@@ -80,13 +86,9 @@ async def test_baresip_caller_gets_the_balance_from_the_database(
         assert await caller.wait_event("CALL_ESTABLISHED", 15), caller.log()
         await until(lambda: set(_calls(services)) - before, 10, "the call record")
         await until(lambda: len(_turns(services, call_dirs)) >= 2, 60, "the account prompt")
-        for key in ACCOUNT:
-            await caller.command("sndcode", key)
-            await asyncio.sleep(0.25)
+        await _press(caller, ACCOUNT)
         await until(lambda: len(_turns(services, call_dirs)) >= 3, 40, "the PIN prompt")
-        for key in PIN:
-            await caller.command("sndcode", key)
-            await asyncio.sleep(0.25)
+        await _press(caller, PIN)
         await until(lambda: len(_turns(services, call_dirs)) >= 4, 40, "the balances")
         await asyncio.sleep(0.5)
         await caller.command("hangup")
@@ -149,12 +151,6 @@ async def test_festival_caller_speaks_account_number_and_pin_and_is_verified_fir
     assert "verified" in turns[3]["bot_text"] or "all set" in turns[3]["bot_text"], turns[3]
     assert turns[3]["transcript"] == ""  # the spoken PIN is never written down
     assert PIN.encode() not in (call_dirs / "calls.db").read_bytes()
-
-
-async def _press(caller: Baresip, keys: str) -> None:
-    for key in keys:
-        await caller.command("sndcode", key)
-        await asyncio.sleep(0.2)
 
 
 # Nonsense, spoken with line noise at 20 dB SNR: words that mean nothing to a bank, then
