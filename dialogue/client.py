@@ -50,7 +50,7 @@ from dialogue.settings import BankConfig, DialogueConfig
 from dialogue.short_answers import EXPECTED_KEY
 from dialogue.spoken import digit_answer, extract_digits
 from logfields import fields
-from masking import mask_number
+from masking import mask_identifier, mask_number
 
 if TYPE_CHECKING:
     from dialogue.action_server import ActionServer
@@ -112,6 +112,8 @@ def mask_entities(entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if item.get("entity") in _MASKED_ENTITIES:
             if is_token(value) or item.get("entity") == "pin":
                 item["value"] = "[secret]"
+            elif item.get("entity") == "account_number":
+                item["value"] = mask_identifier(value)
             elif len(re.sub(r"\D", "", value)) >= 8:
                 item["value"] = mask_number(value)
         masked.append(item)

@@ -36,6 +36,10 @@ class ExpectDigits:
     secure: bool = False
     """Secret entry (a PIN): send via ``send_digits(..., secure=True)``; never log, record,
     transcribe or echo the digits, and pause the call recording while they are entered."""
+    identifier: bool = False
+    """The digits are an account number or part of one: records and logs keep none of a part
+    (an answer of fewer digits than a whole number, or the bot reading back the digits it
+    has), since those with the last four shown elsewhere would give the number away."""
 
     @classmethod
     def parse(cls, data: Any) -> ExpectDigits:
@@ -48,6 +52,7 @@ class ExpectDigits:
             terminator=str(data.get("terminator", "#")),
             timeout_s=float(data.get("timeout_s", 8.0)),
             secure=bool(data.get("secure", False)),
+            identifier=bool(data.get("identifier", False)),
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -57,6 +62,7 @@ class ExpectDigits:
             "terminator": self.terminator,
             "timeout_s": self.timeout_s,
             "secure": self.secure,
+            "identifier": self.identifier,
         }
 
 
@@ -107,10 +113,15 @@ class Hangup:
 
 
 def expect_digits(
-    count: int, *, max_digits: int | None = None, secure: bool = False, timeout_s: float = 8.0
+    count: int,
+    *,
+    max_digits: int | None = None,
+    secure: bool = False,
+    identifier: bool = False,
+    timeout_s: float = 8.0,
 ) -> dict[str, Any]:
     """Payload asking the call layer to collect ``count`` keypad digits."""
-    spec = ExpectDigits(count, max_digits or count, "#", timeout_s, secure)
+    spec = ExpectDigits(count, max_digits or count, "#", timeout_s, secure, identifier)
     return {EXPECT_DIGITS: spec.as_dict()}
 
 

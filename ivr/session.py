@@ -243,9 +243,10 @@ class CallSession:
         record.barged_in = self._barged_in
         self._barged_in = False
         secure = self._secure
+        identifier = self._expect is not None and self._expect.identifier
         if isinstance(item, Utterance):
             transcript = await self._transcribe(item, record)
-            redaction = redact_secrets(transcript.text)
+            redaction = redact_secrets(transcript.text, identifier=identifier)
             self.listener.release(item, redact=secure or redaction.secret)
             if not transcript.text.strip():
                 self.turns -= 1
@@ -268,7 +269,7 @@ class CallSession:
         elif isinstance(item, _Digits):
             record.input_kind = "secure_dtmf" if secure else "dtmf"
             if not secure:
-                record.transcript = item.digits
+                record.transcript = redact_secrets(item.digits, identifier=identifier).text
             digits = item.digits
             request = lambda d: d.send_digits(self.call_id, digits, secure=secure)  # noqa: E731
         else:
@@ -302,7 +303,9 @@ class CallSession:
         record.intent = reply.intent
         record.intent_confidence = reply.confidence
         record.entities = [] if record.input_kind.startswith("secure") else list(reply.entities)
-        record.bot_text = reply.text
+        expect = reply.expect_digits
+        read_back = expect is not None and expect.identifier
+        record.bot_text = redact_secrets(reply.text, identifier=read_back).text
         record.payloads = [m.payload for m in reply.messages if m.payload]
         self._secure = False
         self._prepare_for(reply)

@@ -30,6 +30,16 @@ def mask_number(number: str) -> str:
     return "*" * (len(digits) - SHOWN_DIGITS) + digits[-SHOWN_DIGITS:]
 
 
+def mask_identifier(number: str, whole_digits: int = 8) -> str:
+    """An account number or part of one: a whole number (``whole_digits`` or more) keeps its
+    last four, a part keeps none (its digits plus the last four shown elsewhere would give
+    away more than four)."""
+    digits = _NON_DIGITS.sub("", number)
+    if len(digits) < whole_digits:
+        return "*" * len(digits)
+    return mask_number(digits)
+
+
 def mask_last4(last_four: str) -> str:
     """A card known only by its last four digits, shown as ``****1111``."""
     return "*" * SHOWN_DIGITS + last4(last_four)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from masking import last4, mask_caller, mask_last4, mask_number
+from masking import last4, mask_caller, mask_identifier, mask_last4, mask_number
 
 
 @pytest.mark.parametrize(
@@ -28,6 +28,13 @@ def test_account_and_card_numbers_keep_their_last_four_and_short_numbers_none(
     number: str, masked: str
 ) -> None:
     assert mask_number(number) == masked
+
+
+@pytest.mark.parametrize(
+    ("number", "masked"), [("31415926", "****5926"), ("314159", "******"), ("3 1", "**")]
+)
+def test_a_part_of_an_account_number_keeps_no_digit(number: str, masked: str) -> None:
+    assert mask_identifier(number) == masked
 
 
 def test_a_card_known_by_its_last_four_is_shown_like_a_masked_number() -> None:

@@ -34,6 +34,7 @@ class ActionAskAccountNumber(AskForDigits):
 
     slot = ACCOUNT_SLOT
     length = ACCOUNT_NUMBER_LENGTH
+    identifier = True
 
 
 class ValidateAuthForm(FormValidationAction):

@@ -109,6 +109,9 @@ class AskForDigits(Action, ABC):
     def length(self) -> int:
         """Digits in a whole number."""
 
+    identifier = False
+    """The number is an account number: the call layer keeps none of its parts in records."""
+
     def name(self) -> str:
         return f"action_ask_{self.slot}"
 
@@ -124,6 +127,6 @@ class AskForDigits(Action, ABC):
             response="utter_digits_so_far",
             so_far=say_digits(kept),
             rest="the last digit" if missing == 1 else f"the last {missing} digits",
-            json_message=payloads.expect_digits(missing),
+            json_message=payloads.expect_digits(missing, identifier=self.identifier),
         )
         return []

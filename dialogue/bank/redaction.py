@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dialogue.spoken import TEENS, TENS, UNITS, digit_answer, extract_digits
-from masking import mask_number
+from masking import mask_identifier, mask_number
 from speech.digits import HOMOPHONES
 
 PIN_PLACEHOLDER = "[PIN]"
@@ -97,6 +97,7 @@ def redact_secrets(
     *,
     conceal: Callable[[str], str] | None = None,
     keep_numbers: bool = False,
+    identifier: bool = False,
 ) -> Redaction:
     """``text`` with spoken secrets replaced and long numbers masked to their last four.
 
@@ -104,7 +105,9 @@ def redact_secrets(
     ``[PIN]``; the dialogue client passes its vault's ``deposit`` so the action can still
     check them). Card numbers become ``************1111``. Other numbers of eight digits or
     more are masked too unless ``keep_numbers`` (the text goes to the assistant, which needs
-    the account number the caller gave).
+    the account number the caller gave). With ``identifier`` the text is an answer to (or a
+    read-back of) a request for an account number, so shorter numbers are parts of one and
+    lose every digit; a count ("the last 2 digits") is left alone.
     """
     matches = list(_TOKEN.finditer(text))
     words = [m.group().lower() for m in matches]
@@ -115,12 +118,16 @@ def redact_secrets(
     found = False
     for run in _digit_runs(text, matches, words):
         kind = _kind(run, words, secret_at, keep_numbers)
+        if kind is None and identifier and not _counts_digits(words, run.last):
+            kind = "part"
         if kind is None:
             continue
-        found = found or kind != "number"
+        found = found or kind in ("pin", "card")
         if kind == "pin":
             run = _with_leading_homophones(text, matches, words, run)
             replacement = conceal(run.digits) if conceal is not None else PIN_PLACEHOLDER
+        elif kind == "part":
+            replacement = mask_identifier(run.digits, LONG_NUMBER_DIGITS)
         else:
             replacement = mask_number(run.digits)
         pieces += [text[cursor : run.start], replacement]
@@ -197,6 +204,14 @@ def _with_leading_homophones(
         return run
     start = matches[first].start()
     return _Run(start, run.end, first, run.last, digit_answer(text[start : run.end]))
+
+
+def _counts_digits(words: list[str], last: int) -> bool:
+    """The run is a count of digits ("8-digit", "the last 2 digits"), not digits of a number."""
+    i = last + 1
+    while i < len(words) and words[i] in _GLUE:
+        i += 1
+    return i < len(words) and words[i] in {"digit", "digits"}
 
 
 def _precedes_secret_word(words: list[str], last: int, secret_at: set[int]) -> bool:

@@ -66,7 +66,11 @@ async def test_authenticated_balance_call(services, voice, call_dirs, caplog) ->
         asked_account = await transcribe(services, await bot_turn(call))
         assert "account number" in asked_account, asked_account
 
-        await call.press(ACCOUNT)
+        # The account number in two parts: the bot keeps the first and asks for the rest.
+        await call.press(ACCOUNT[:4] + "#")
+        asked_rest = await transcribe(services, await bot_turn(call))
+        assert "last four digits" in asked_rest, asked_rest
+        await call.press(ACCOUNT[4:])
         asked_pin = await transcribe(services, await bot_turn(call))
         assert "pin" in asked_pin, asked_pin
 
@@ -85,10 +89,16 @@ async def test_authenticated_balance_call(services, voice, call_dirs, caplog) ->
     assert outcome == row["outcome"] == "self_served", row
     assert row["caller"].endswith("1234@loopback") and "555000" not in row["caller"]
     kinds = [t["input_kind"] for t in turns]
-    assert kinds[:4] == ["start", "speech", "dtmf", "secure_speech"], kinds
+    assert kinds[:5] == ["start", "speech", "dtmf", "dtmf", "secure_speech"], kinds
     assert turns[1]["intent"] == "check_balance" and "balance" in turns[1]["transcript"].lower()
-    assert turns[2]["transcript"] == "****" + ACCOUNT[-4:]  # masked outside the bank
-    assert turns[3]["transcript"] == ""
+    # Parts of the account number keep no digit, in what the caller keyed or the bot read back
+    # (with the last four shown elsewhere they would give the number away).
+    assert turns[2]["transcript"] == turns[3]["transcript"] == "****"
+    assert turns[2]["bot_text"] == "I have ****. Please say the last 4 digits.", turns[2]
+    assert turns[4]["transcript"] == ""
+    read_back = " ".join(ACCOUNT[:4])  # as the bot says it: "I have 3 1 4 1."
+    assert read_back.encode() not in (call_dirs / "calls.db").read_bytes()
+    assert read_back not in caplog.text
     assert turns[1]["asr_ms"] is not None and 0 < turns[1]["response_ms"] < 10_000
 
     # The PIN is nowhere: not in records, not in logs, not audible in the recording.

@@ -96,13 +96,14 @@ def test_pin_said_out_of_turn_is_replaced_by_a_token() -> None:
 def test_entities_are_masked_before_they_leave_the_client() -> None:
     entities: list[dict[str, Any]] = [
         {"entity": "account_number", "value": "31415926", "start": 0, "end": 8},
+        {"entity": "account_number", "value": "314159"},  # a part: no digit of it shown
         {"entity": "digits", "value": "secret:" + "a" * 32},
         {"entity": "pin", "value": "anything"},
         {"entity": "digits", "value": "4821"},
         {"entity": "city", "value": "chicago"},
     ]
     values = [e["value"] for e in mask_entities(entities)]
-    assert values == ["****5926", "[secret]", "[secret]", "4821", "chicago"]
+    assert values == ["****5926", "******", "[secret]", "[secret]", "4821", "chicago"]
 
 
 def test_keypad_message_and_bot_messages_from_events() -> None:

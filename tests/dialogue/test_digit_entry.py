@@ -45,7 +45,7 @@ async def test_part_of_the_account_number_is_kept_and_only_the_rest_asked_for(
     rest, ask_pin = replies[2], replies[3]
     assert rest.text == "I have 5 5 5 0 1 2. Please say the last 2 digits."
     assert rest.expect_digits is not None and rest.expect_digits.count == 2
-    assert not rest.expect_digits.secure
+    assert not rest.expect_digits.secure and rest.expect_digits.identifier
     assert ask_pin.expect_digits is not None and ask_pin.expect_digits.secure
     verified = await client.send(conversation, "ate oh to for")  # the PIN, spoken
     assert verified.messages[0].text in VERIFIED

@@ -111,3 +111,28 @@ def test_log_and_record_masking_uses_the_same_detection() -> None:
         "asr.final text=my pin is [PIN]"
     )
     assert mask_digits('{"value": "5550 1234", "count": 8}') == '{"value": "****1234", "count": 8}'
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("five five five oh one two", "******"),
+        (
+            "I have 5 5 5 0 1 2. Please say the last 2 digits.",
+            "I have ******. Please say the last 2 digits.",
+        ),
+        ("it's 5550", "it's ****"),
+        ("3 4", "**"),
+        ("5550 1234", "****1234"),  # a whole number keeps its last four, as anywhere
+        ("my 8-digit account number", "my 8-digit account number"),
+        ("my PIN is 4 3 2 1", "my PIN is [PIN]"),
+    ],
+)
+def test_an_answer_for_an_account_number_keeps_no_digit_of_a_part(text: str, masked: str) -> None:
+    redaction = redact_secrets(text, identifier=True)
+    assert redaction.text == masked
+    assert redaction.secret == ("PIN" in text)
+
+
+def test_outside_an_account_number_answer_short_numbers_are_left_alone() -> None:
+    assert redact_secrets("I have 5 5 5 0 1 2.").text == "I have 5 5 5 0 1 2."
