@@ -3,12 +3,16 @@
 A phrasing set written for the benchmark (``bench/understanding/phrasings.yml``, never in the
 training data) is spoken by several voice families the assistant was not tuned on (piper at two
 speaking rates, espeak-ng variants, Festival voices), clean and with line noise, through G.711.
-Each clip is recognised as a call would recognise it (the configured engine with the hotline
-vocabulary) and scored: word error rate and intent accuracy (the intent the trained assistant
-would act on: below its fallback threshold ``nlu_fallback`` counts as wrong) on the phrasings,
-and 8-digit account numbers right first time. Figures per voice family and condition are printed
-and written to ``bench/results/understanding.json`` with every transcript and a few
-misrecognised examples per family.
+Each phrasing is heard in the context of the bot message it answers, as in a call: a caller
+never speaks out of the blue but answers a question, and that domain response's ``hints`` bias
+the recogniser (as hotwords, beside the hotline vocabulary) and go to the NLU as the expected
+answers, so "really good, five" is heard after the survey question and "nah, not today" after
+"anything else?". Each clip is recognised as a call would recognise it and scored: word error
+rate and intent accuracy (the intent the trained assistant would act on: below its fallback
+threshold ``nlu_fallback`` counts as wrong) on the phrasings, and 8-digit account numbers
+(said after the account number prompt, in digit mode) right first time. Figures per voice
+family and condition are printed and written to ``bench/results/understanding.json`` with every
+transcript, the context it was heard in, and a few misrecognised examples per family.
 """
 
 from __future__ import annotations
@@ -16,18 +20,21 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from tqdm import tqdm
 
 from dialogue import quiet_rasa_environment
 from dialogue.actions.common import NLU_CONFIRM
+from dialogue.reply import BotMessage
+from dialogue.short_answers import EXPECTED_KEY
 from dialogue.training import Project
 from ivr.config import Config
+from ivr.digits import spoken_digits
 from ivr.qa.voice import FESTIVAL_VOICES, CallerVoice, over_the_line, render
 from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
@@ -39,6 +46,11 @@ from speech.digits import DigitExpectation, read_digits
 PHRASINGS = Path("bench/understanding/phrasings.yml")
 """The held-out phrasing set, relative to the project directory."""
 ACCOUNT_DIGITS = 8
+FIRST_QUESTION = "utter_greet"
+"""What a phrasing answers when its intent is not in the set's ``asked`` map: the greeting's
+"How can I help you today?", the first thing every caller answers."""
+ACCOUNT_NUMBER_QUESTION = "utter_ask_account_number"
+"""What the account numbers answer."""
 NOISE_SNR_DB = 20.0
 CONDITIONS: dict[str, float | None] = {"clean": None, "noise": NOISE_SNR_DB}
 """Line conditions: a clean G.711 line, and one with background noise at 20 dB SNR."""
@@ -57,21 +69,35 @@ EXAMPLES_PER_GROUP = 6
 
 
 @dataclass(frozen=True)
+class Phrasing:
+    """What a caller says, the intent the assistant should act on, and what it answers."""
+
+    intent: str
+    said: str
+    after: str
+    """The domain response the caller is answering (its name)."""
+
+
+@dataclass(frozen=True)
 class PhrasingSet:
     """What the benchmark's callers say."""
 
-    intents: tuple[tuple[str, str], ...]
-    """(intent the assistant should act on, what the caller says)."""
+    intents: tuple[Phrasing, ...]
     account_numbers: tuple[tuple[str, str], ...]
-    """(the 8 digits, how the caller says them)."""
+    """(the 8 digits, how the caller says them after :data:`ACCOUNT_NUMBER_QUESTION`)."""
 
     @classmethod
     def load(cls, path: Path) -> PhrasingSet:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        said = data.get("intents") or {}
+        asked = {str(intent): str(name) for intent, name in (data.get("asked") or {}).items()}
+        unknown = sorted(set(asked) - {str(intent) for intent in said})
+        if unknown:
+            raise ValueError(f"{path}: asked names intents without phrasings: {unknown}")
         intents = tuple(
-            (str(intent), str(text))
-            for intent, texts in (data.get("intents") or {}).items()
-            for text in texts
+            _phrasing(path, str(intent), entry, asked.get(str(intent), FIRST_QUESTION))
+            for intent, entries in said.items()
+            for entry in entries
         )
         numbers = tuple(
             (str(item["digits"]), str(item["said"])) for item in data.get("account_numbers") or ()
@@ -85,8 +111,27 @@ class PhrasingSet:
         """At most ``limit`` phrasings, spread over the intents, and ``digit_limit`` numbers."""
         return PhrasingSet(_spread(self.intents, limit), _spread(self.account_numbers, digit_limit))
 
+    def answered(self) -> tuple[str, ...]:
+        """The domain responses the callers answer, phrasings' and account numbers' alike."""
+        names = [p.after for p in self.intents]
+        if self.account_numbers:
+            names.append(ACCOUNT_NUMBER_QUESTION)
+        return tuple(dict.fromkeys(names))
 
-def _spread(items: tuple[tuple[str, str], ...], limit: int | None) -> tuple[tuple[str, str], ...]:
+
+def _phrasing(path: Path, intent: str, entry: Any, asked: str) -> Phrasing:
+    """One entry of an intent's list: what is said, or ``{said: ..., after: utter_x}``."""
+    if not isinstance(entry, dict):
+        return Phrasing(intent, str(entry), asked)
+    if set(entry) - {"said", "after"} or not entry.get("said"):
+        raise ValueError(f"{path}: {intent} entry {entry!r} needs 'said' and may have 'after'")
+    return Phrasing(intent, str(entry["said"]), str(entry.get("after") or asked))
+
+
+_Item = TypeVar("_Item")
+
+
+def _spread(items: tuple[_Item, ...], limit: int | None) -> tuple[_Item, ...]:
     if limit is None or limit >= len(items):
         return items
     step = len(items) / max(limit, 1)
@@ -109,6 +154,33 @@ def select_voices(names: Iterable[str]) -> tuple[CallerVoice, ...]:
     if unknown:
         raise ValueError(f"unknown voices {sorted(unknown)}; choose from {sorted(known)}")
     return chosen
+
+
+@dataclass(frozen=True)
+class Context:
+    """The bot message a caller answers, as a call sets up the caller's next turn for it
+    (``CallSession._prepare_for``): its hints for the recogniser and the NLU, and digit mode when
+    it asks for two or more keypad digits."""
+
+    response: str
+    hints: tuple[str, ...]
+    digits: DigitExpectation | None
+
+
+def contexts(responses: Mapping[str, Any], names: Iterable[str]) -> dict[str, Context]:
+    """The context of each named response of a domain's ``responses`` section. A response has
+    variations; a call without the keypad way out hears the first one without a condition (the
+    conditioned ones are keypad mode's). A response without hints gives none: a reply without
+    hints clears the last one's in a call."""
+    found: dict[str, Context] = {}
+    for name in names:
+        variations = responses.get(name)
+        if not variations:
+            raise ValueError(f"{PHRASINGS}: {name!r} is not a response of the trained domain")
+        spoken = next((v for v in variations if not v.get("condition")), variations[0])
+        message = BotMessage(spoken.get("text"), dict(spoken.get("custom") or {}))
+        found[name] = Context(name, tuple(message.hints), spoken_digits(message.expect_digits))
+    return found
 
 
 def heard_digits(engine: AsrEngine, audio: Audio, count: int) -> str:
@@ -134,14 +206,25 @@ class IntentReader:
 
         self._agent = Agent.load(str(self.model_path))
 
-    def intent(self, text: str) -> tuple[str | None, bool]:
-        """The intent the bot acts on for ``text`` (``nlu_fallback`` below the fallback
-        threshold) and whether it asks the caller to confirm it first (the middle confidence
-        band: the guessed intent, second in the ranking, is what a "yes" acts on). None for an
-        empty transcript: nothing heard is never understood."""
+    @property
+    def responses(self) -> Mapping[str, Any]:
+        """The trained domain's responses: the messages callers answer, with their hints."""
+        return self._agent.domain.responses
+
+    def intent(self, text: str, hints: Sequence[str] = ()) -> tuple[str | None, bool]:
+        """The intent the bot acts on for ``text`` said after a message with ``hints``
+        (``nlu_fallback`` below the fallback threshold) and whether it asks the caller to
+        confirm it first (the middle confidence band: the guessed intent, second in the
+        ranking, is what a "yes" acts on). None for an empty transcript: nothing heard is never
+        understood. The hints reach the NLU as message metadata, as the dialogue client sends
+        them in a call."""
         if not text.strip():
             return None, False
-        parsed = self._loop.run_until_complete(self._agent.parse_message(text))
+        from rasa.core.channels.channel import UserMessage
+
+        metadata = {EXPECTED_KEY: list(hints)} if hints else None
+        message = UserMessage(text, metadata=metadata)
+        parsed = self._loop.run_until_complete(self._agent.processor.parse_message(message))
         name = str((parsed.get("intent") or {}).get("name") or "") or None
         ranking = parsed.get("intent_ranking") or []
         if name == NLU_CONFIRM and len(ranking) > 1:
@@ -161,6 +244,8 @@ class Trial:
     condition: str
     kind: str
     """``intent`` (a phrasing) or ``digits`` (an account number)."""
+    context: str
+    """The domain response the caller answered: its hints were the recogniser's and NLU's."""
     said: str
     expected: str
     heard: str
@@ -203,12 +288,14 @@ def run(config: Config, plan: BenchPlan, echo: Callable[[str], Any] = print) -> 
     started = time.perf_counter()
     trials: list[Trial] = []
     try:
+        answered = contexts(reader.responses, phrasings.answered())
         for voice in plan.voices:
-            trials += _voice_trials(config, asr, reader, voice, phrasings, plan)
+            trials += _voice_trials(config, asr, reader, voice, phrasings, answered, plan)
     finally:
         reader.close()
         asr.shutdown()
     results = summarise(trials)
+    results["contexts"] = {name: list(context.hints) for name, context in answered.items()}
     results["settings"] = {
         "asr": asr.name,
         "vocabulary": vocabulary is not None,
@@ -229,14 +316,19 @@ def _voice_trials(
     reader: IntentReader,
     voice: CallerVoice,
     phrasings: PhrasingSet,
+    answered: Mapping[str, Context],
     plan: BenchPlan,
 ) -> list[Trial]:
-    """One voice's clips, each synthesised once and sent over every line condition."""
+    """One voice's clips, each synthesised once and sent over every line condition, each heard
+    in the context of the message it answers."""
     key = voice_key(voice)
-    said = [("intent", intent, text) for intent, text in phrasings.intents]
-    said += [("digits", digits, text) for digits, text in phrasings.account_numbers]
+    said = [("intent", p.intent, p.said, answered[p.after]) for p in phrasings.intents]
+    said += [
+        ("digits", digits, text, answered[ACCOUNT_NUMBER_QUESTION])
+        for digits, text in phrasings.account_numbers
+    ]
     trials = []
-    for seed, (kind, expected, text) in enumerate(
+    for seed, (kind, expected, text, context) in enumerate(
         tqdm(said, desc=key, unit="clip", disable=not plan.progress)
     ):
         clean = render(voice, text, config.tts)
@@ -247,10 +339,21 @@ def _voice_trials(
                 heard = heard_digits(asr, line, len(expected))
                 got: str | None = heard
             else:
-                heard = asr.transcribe(line).text
-                got, confirmed = reader.intent(heard)
+                heard = asr.transcribe(line, context.hints, context.digits).text
+                got, confirmed = reader.intent(heard, context.hints)
             trials.append(
-                Trial(key, voice.engine, condition, kind, text, expected, heard, got, confirmed)
+                Trial(
+                    voice=key,
+                    family=voice.engine,
+                    condition=condition,
+                    kind=kind,
+                    context=context.response,
+                    said=text,
+                    expected=expected,
+                    heard=heard,
+                    got=got,
+                    confirmed=confirmed,
+                )
             )
     return trials
 
