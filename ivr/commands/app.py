@@ -155,8 +155,9 @@ def bench_understanding(
     quiet: bool,
 ) -> None:
     """Spoken understanding: held-out caller phrasings and account numbers spoken by piper,
-    espeak-ng and Festival voices, clean and with line noise, over G.711; WER, intent accuracy
-    and 8-digit accuracy per voice family.
+    espeak-ng and Festival voices, clean and with line noise, over G.711, each heard in the
+    context of the bot message it answers (that message's hints), as in a call; WER, intent
+    accuracy and 8-digit accuracy per voice family.
 
     Figures are printed and written to bench/results/understanding.json with every transcript.
     """
