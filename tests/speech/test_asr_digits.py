@@ -83,3 +83,18 @@ def test_digit_mode_still_hears_a_caller_who_asks_for_an_agent(engine: WhisperEn
     audio = speak(voice, "I don't have it, can I talk to an agent?", seed=7)
     heard = engine.transcribe(audio, digits=DigitExpectation(count=8, max=8)).text
     assert "agent" in heard.lower()
+
+
+def test_digit_mode_keeps_a_part_of_a_number_a_part(engine: WhisperEngine) -> None:
+    """A caller who gives only the first six digits of an 8-digit number is heard with six (the
+    bot keeps them and asks for the rest): no decode may make up the missing two."""
+    rng = random.Random(6)
+    expected = DigitExpectation(count=8, max=8)
+    heard = []
+    for index, name in enumerate(VOICES):
+        digits = "".join(rng.choice("0123456789") for _ in range(6))
+        voice = CallerVoice(engine="festival", voice=name, snr_db=20.0, codec="ulaw")
+        text = engine.transcribe(speak(voice, spoken(digits), seed=index), digits=expected).text
+        heard.append((digits, read_digits(text, digit_answer=True)))
+    assert all(len(got) < 8 for _, got in heard), heard
+    assert sum(got == digits for digits, got in heard) >= len(heard) - 1, heard
