@@ -18,6 +18,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+import pytest_asyncio
 
 from ivr.bench.bot import BotProcess
 from ivr.bench.caller import CallerLine, place_call
@@ -42,12 +43,6 @@ def lines() -> list[CallerLine]:
     return caller_lines(load_config(environ={}), SCRIPT[:2])
 
 
-@pytest.fixture
-def this_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
-    """`ivr serve` runs this checkout's code (the virtualenv may hold another one's)."""
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-
-
 def call_rows(db: Path) -> list[dict]:
     connection = sqlite3.connect(db)
     connection.row_factory = sqlite3.Row
@@ -60,86 +55,110 @@ def call_rows(db: Path) -> list[dict]:
     return [dict(row) for row in rows]
 
 
-async def test_sigterm_refuses_new_calls_while_the_running_call_finishes_then_exits(
-    tmp_path, lines, this_checkout
-) -> None:
-    bot = BotProcess("drain", tmp_path, [f"server.drain_s={DRAIN_S}", "logging.level=INFO"])
-    await bot.start()
-    sip_port = bot.bot.sip_port
-    try:
+@dataclasses.dataclass
+class Restart:
+    """A bot killed (SIGKILL) in the middle of a call, and the bot started after it on the same
+    records: what the records said before and right after the restart, and the restarted bot."""
+
+    db: Path
+    cut: dict
+    """The cut call's row before the restart."""
+    after: dict[str, dict]
+    """Every call's row once the restarted bot was up, by call id."""
+    bot: BotProcess
+    """The restarted bot, still running (with ``server.drain_s`` set, for the drain test)."""
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def restart(tmp_path_factory: pytest.TempPathFactory, lines: list[CallerLine]):
+    """One SIGKILL and restart for the module: starting a bot takes half a minute, so the drain
+    test drains the restarted bot instead of starting a third."""
+    workdir = tmp_path_factory.mktemp("restart")
+    settings = ["server.node_id=node-a", f"server.drain_s={DRAIN_S}", "logging.level=INFO"]
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("PYTHONPATH", str(ROOT))  # `ivr serve` runs this checkout's code
+        bot = BotProcess("crash", workdir, settings)
+        db = bot.bot.records_db
+        await bot.start()
         loop = asyncio.get_running_loop()
-        running = asyncio.create_task(
-            place_call(("127.0.0.1", sip_port), lines, len(lines), loop.time() + 300)
+        talking = asyncio.create_task(
+            place_call(("127.0.0.1", bot.bot.sip_port), lines, 20, loop.time() + 300)
         )
-        await until(lambda: bool(call_rows(bot.bot.records_db)), 60, "the call to be answered")
-        assert bot.process is not None
-        bot.process.send_signal(signal.SIGTERM)
-        signalled = time.monotonic()
-
-        peer = await RawSip(sip_port).open()
         try:
-            await asyncio.sleep(1.0)  # the signal is handled on the server's loop
-            peer.send(peer.request("OPTIONS"))
-            options = await peer.expect(503)
-            assert options.get("Retry-After")
-            peer.send(peer.request("INVITE", body=offer_sdp(40000), content_type="application/sdp"))
-            refused = await peer.expect(503)
-            assert refused.get("Retry-After")
+            await until(
+                lambda: any(r["turn_rows"] >= 3 for r in call_rows(db)), 180, "two caller turns"
+            )
+            assert bot.process is not None
+            bot.process.kill()
+            await asyncio.to_thread(bot.process.wait, 30)
         finally:
-            peer.close()
+            talking.cancel()
+            await asyncio.gather(talking, return_exceptions=True)
+        (cut,) = call_rows(db)
+        # Another server sharing the database has a call in progress: not ours to close.
+        other = CallRecordStore(f"sqlite:///{db}", node_id="node-b")
+        await other.start_call("live-on-node-b", "sip", "sip:+15550001111@pbx")
+        other.close()
 
-        result = await asyncio.wait_for(running, 300)
-        assert result.error == "" and not result.bot_hangup, result
-        assert [t.latency_ms is not None for t in result.turns] == [True] * len(lines), result
-        code = await asyncio.to_thread(bot.process.wait, DRAIN_S)
-        assert code == 0
-        assert time.monotonic() - signalled < DRAIN_S
+        restarted = BotProcess("crash", workdir, settings)
+        await restarted.start()
+    try:
+        yield Restart(db, cut, {r["call_id"]: r for r in call_rows(db)}, restarted)
     finally:
-        await bot.stop()
-    (call,) = call_rows(bot.bot.records_db)
-    assert call["outcome"] == "abandoned" and "caller hung up" in call["reason"], call
-    assert call["turn_rows"] == len(lines) + 1  # the greeting and each line
+        await restarted.stop()
 
 
 async def test_a_call_cut_by_sigkill_is_marked_interrupted_with_its_turns_at_restart(
-    tmp_path, lines, this_checkout
+    restart: Restart,
 ) -> None:
-    settings = ["server.node_id=node-a"]
-    bot = BotProcess("crash", tmp_path, settings)
-    db = bot.bot.records_db
-    await bot.start()
-    loop = asyncio.get_running_loop()
-    talking = asyncio.create_task(
-        place_call(("127.0.0.1", bot.bot.sip_port), lines, 20, loop.time() + 300)
-    )
-    try:
-        await until(
-            lambda: any(r["turn_rows"] >= 3 for r in call_rows(db)), 180, "two caller turns"
-        )
-        assert bot.process is not None
-        bot.process.kill()
-        await asyncio.to_thread(bot.process.wait, 30)
-    finally:
-        talking.cancel()
-        await asyncio.gather(talking, return_exceptions=True)
-    (cut,) = call_rows(db)
+    cut = restart.cut
     assert cut["outcome"] == "in_progress" and cut["node_id"] == "node-a"
-    # Another server sharing the database has a call in progress: not ours to close.
-    other = CallRecordStore(f"sqlite:///{db}", node_id="node-b")
-    await other.start_call("live-on-node-b", "sip", "sip:+15550001111@pbx")
-    other.close()
-
-    restarted = BotProcess("crash", tmp_path, settings)
-    await restarted.start()
-    try:
-        rows = {r["call_id"]: r for r in call_rows(db)}
-    finally:
-        await restarted.stop()
-    after = rows[cut["call_id"]]
+    after = restart.after[cut["call_id"]]
     assert after["outcome"] == "interrupted" and "mid-call" in after["reason"], after
     assert after["turn_rows"] == cut["turn_rows"], "every completed turn is still there"
     assert after["ended_at"] == after["last_turn"]
-    assert rows["live-on-node-b"]["outcome"] == "in_progress"
+    assert restart.after["live-on-node-b"]["outcome"] == "in_progress"
+
+
+async def test_sigterm_refuses_new_calls_while_the_running_call_finishes_then_exits(
+    restart: Restart, lines: list[CallerLine]
+) -> None:
+    bot = restart.bot
+    sip_port = bot.bot.sip_port
+    loop = asyncio.get_running_loop()
+    running = asyncio.create_task(
+        place_call(("127.0.0.1", sip_port), lines, len(lines), loop.time() + 300)
+    )
+
+    def new_calls() -> list[dict]:
+        return [r for r in call_rows(restart.db) if r["call_id"] not in restart.after]
+
+    await until(lambda: bool(new_calls()), 60, "the call to be answered")
+    assert bot.process is not None
+    bot.process.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
+
+    peer = await RawSip(sip_port).open()
+    try:
+        await asyncio.sleep(1.0)  # the signal is handled on the server's loop
+        peer.send(peer.request("OPTIONS"))
+        options = await peer.expect(503)
+        assert options.get("Retry-After")
+        peer.send(peer.request("INVITE", body=offer_sdp(40000), content_type="application/sdp"))
+        refused = await peer.expect(503)
+        assert refused.get("Retry-After")
+    finally:
+        peer.close()
+
+    result = await asyncio.wait_for(running, 300)
+    assert result.error == "" and not result.bot_hangup, result
+    assert [t.latency_ms is not None for t in result.turns] == [True] * len(lines), result
+    code = await asyncio.to_thread(bot.process.wait, DRAIN_S)
+    assert code == 0
+    assert time.monotonic() - signalled < DRAIN_S
+    (call,) = new_calls()
+    assert call["outcome"] == "abandoned" and "caller hung up" in call["reason"], call
+    assert call["turn_rows"] == len(lines) + 1  # the greeting and each line
 
 
 async def test_a_call_still_running_when_the_drain_ends_is_handed_off_as_interrupted(
