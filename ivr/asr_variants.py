@@ -301,7 +301,7 @@ def generate(
         found[heard].setdefault(example.intent, (example.text, annotated))
         sources[example.intent] = example.source
     intent_names = {example.intent for example in examples}
-    per_intent: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    by_intent: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     """intent -> phrasing -> annotated variants"""
     for heard, intents in sorted(found.items()):
         if len(intents) != 1:
@@ -310,8 +310,8 @@ def generate(
         if rank_intents is not None and ambiguous(intent, rank_intents(heard), intent_names):
             result.ambiguous += 1
             continue
-        per_intent[intent][phrasing].append(annotated)
-    for intent, by_phrasing in sorted(per_intent.items()):
+        by_intent[intent][phrasing].append(annotated)
+    for intent, by_phrasing in sorted(by_intent.items()):
         result.files.setdefault(sources[intent], {})[intent] = spread(by_phrasing, cap, seed)
     return result
 
