@@ -3,12 +3,15 @@
 The assistant's own phrasings (``data/nlu/*.yml``) are spoken by several caller voices (piper at
 two paces, espeak-ng variants; never Festival, which the understanding benchmark keeps as an
 unseen family), sent through the G.711 line (some with noise) and transcribed by the configured
-recogniser with the bot's own vocabulary prompt. Transcripts that differ from the original become
-extra examples of the same intent, in their own files under ``data/nlu/asr/``.
+recogniser with the bot's own vocabulary prompt. Transcripts that differ from the original, still
+say what it says and are not read as another intent by the model trained on the written examples
+become extra examples of the same intent, in their own files under ``data/nlu/asr/``: a variant
+that contradicts its phrasing teaches the NLU a mistake, and lowers its cross-validation.
 
-The output depends only on the input files, the seed and the recogniser: examples and voices are
-chosen by hashes of the seed; line noise, piper's noise and whisper's sampling are seeded; the
-variants are deduplicated, capped per intent (so a few intents cannot dominate) and sorted.
+The output depends only on the input files, the seed, the recogniser and that model: examples and
+voices are chosen by hashes of the seed; line noise, piper's noise and whisper's sampling are
+seeded; the variants are deduplicated, capped per intent (so a few intents cannot dominate) and
+spread over its phrasings, and sorted.
 One source of jitter is left: pyttsx3's espeak-ng renderings can differ by a sample between
 runs, which rarely changes a transcript.
 """
@@ -19,7 +22,7 @@ import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,9 +41,22 @@ VOICES: tuple[CallerVoice, ...] = (
     CallerVoice(engine="espeak", voice="en-us-nyc", rate=1.1, snr_db=20.0),
 )
 """Caller voices the phrasings are spoken with: no Festival (held out for the benchmark)."""
-MAX_WER = 0.5
-"""A transcript further than this from its phrasing (word error rate) is noise, not a way the
-phrasing is written: too little of it is left to teach the intent."""
+MAX_WER = 0.34
+"""A transcript further than this from its phrasing (word error rate: more than one word in
+three wrong) is noise, not a way the phrasing is written: at 0.5 half of a phrasing could change
+and say something else, and such variants lowered the cross-validation."""
+SHORT_PHRASING_WORDS = 3
+"""A phrasing of at most this many words is a short answer, where one wrong word can flip the
+meaning ("uh huh" heard as "uh uh"): its variants must keep every content word of it."""
+FILLER_WORDS = frozenset({
+    "uh", "um", "er", "erm", "ah", "hmm", "mm", "please", "the", "a", "an", "just", "well", "so",
+})  # fmt: skip
+"""Words a short answer may gain or lose without changing what it says; the other words of a
+short phrasing are its content words (a phrasing of fillers only keeps all its words)."""
+AMBIGUOUS_CONFIDENCE = 0.8
+"""A variant that the model trained on the written examples already puts on another intent with
+at least this confidence reads as that intent: teaching it as its phrasing's intent would teach
+a contradiction, so it is dropped."""
 NEGATIONS = frozenset({
     "no", "not", "nope", "nah", "never", "nothing", "none", "don't", "doesn't", "didn't",
     "can't", "cannot", "won't", "isn't", "wasn't",
@@ -87,6 +103,8 @@ class Variants:
     files: dict[str, dict[str, list[str]]] = field(default_factory=dict)
     spoken: int = 0
     differed: int = 0
+    ambiguous: int = 0
+    """Variants dropped as read confidently as another intent (``AMBIGUOUS_CONFIDENCE``)."""
 
     def count(self) -> int:
         return sum(len(v) for intents in self.files.values() for v in intents.values())
@@ -158,6 +176,43 @@ def negated(text: str) -> bool:
     return not NEGATIONS.isdisjoint(text.split())
 
 
+def faithful(phrasing: str, heard: str) -> bool:
+    """True when normalised ``heard`` still says what ``phrasing`` says: within ``MAX_WER`` of
+    it, with a negation only if the phrasing has one (``NEGATIONS``), and for a short phrasing
+    (``SHORT_PHRASING_WORDS``) with every one of its content words (``FILLER_WORDS``)."""
+    written = normalise(phrasing)
+    if word_error_rate([written], [heard]).wer > MAX_WER or negated(heard) != negated(written):
+        return False
+    words = written.split()
+    if len(words) > SHORT_PHRASING_WORDS:
+        return True
+    return (set(words) - FILLER_WORDS or set(words)) <= set(heard.split())
+
+
+def ambiguous(intent: str, ranking: Mapping[str, float], intents: Collection[str]) -> bool:
+    """True when ``ranking`` (intent -> confidence, from the model trained on the written
+    examples) puts a variant of ``intent`` on another of ``intents`` with at least
+    ``AMBIGUOUS_CONFIDENCE``; the model's fallback intents are not among ``intents``."""
+    return any(
+        name != intent and name in intents and confidence >= AMBIGUOUS_CONFIDENCE
+        for name, confidence in ranking.items()
+    )
+
+
+def spread(by_phrasing: Mapping[str, Iterable[str]], cap: int, seed: int) -> list[str]:
+    """At most ``cap`` variants, taken in turn from each phrasing's (phrasings and variants in an
+    order picked by ``seed``): a phrasing the recogniser mangles in many ways cannot fill the
+    cap. Sorted."""
+    queues = [
+        sorted(variants, key=lambda v: _rank(seed, phrasing, v))
+        for phrasing, variants in sorted(by_phrasing.items(), key=lambda i: _rank(seed, i[0]))
+    ]
+    kept: list[str] = []
+    for turn in range(max((len(q) for q in queues), default=0)):
+        kept += [queue[turn] for queue in queues if turn < len(queue)]
+    return sorted(kept[:cap])
+
+
 def carry_entities(transcript: str, example: Example) -> str | None:
     """The normalised transcript with the example's entities annotated again, or None when the
     recogniser changed an entity's words (the variant would teach a wrong span)."""
@@ -209,22 +264,25 @@ def generate(
     per_intent: int,
     voices_per_example: int,
     cap: int,
+    rank_intents: Callable[[str], Mapping[str, float]] | None = None,
     voices: tuple[CallerVoice, ...] = VOICES,
     progress: Callable[[Iterable[Any]], Iterator[Any]] = iter,
 ) -> Variants:
     """Speak, recognise and keep the transcripts that differ (see the module docstring).
 
-    ``transcribe(voice, text, noise_seed)`` is the phone line and the recogniser. A variant equal
-    to an example of another intent, or produced for two intents, is dropped, and so is one
-    too far from its phrasing (``MAX_WER``), with or without a negation its phrasing lacks or
-    has (``NEGATIONS``), or whose entity words the recogniser changed.
+    ``transcribe(voice, text, noise_seed)`` is the phone line and the recogniser;
+    ``rank_intents(text)`` the intent confidences of the model trained on the written examples
+    (None: not consulted). A variant equal to an example of another intent, or produced for two
+    intents, is dropped, and so is one that does not say what its phrasing says (``faithful``),
+    whose entity words the recogniser changed, or that the model reads as another intent
+    (``ambiguous``). Each intent keeps at most ``cap``, spread over its phrasings (``spread``).
     """
     usable = [e for e in examples if speakable(e, regex_entities)]
     owners: dict[str, set[str]] = defaultdict(set)
     for example in examples:
         owners[normalise(example.text)].add(example.intent)
-    found: dict[str, dict[str, str]] = defaultdict(dict)
-    """normalised variant -> {intent: annotated text}"""
+    found: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+    """normalised variant -> {intent: (phrasing, annotated text)}"""
     sources: dict[str, str] = {}
     result = Variants()
     for example, voice, noise_seed in progress(
@@ -235,22 +293,26 @@ def generate(
         if not heard or heard == normalise(example.text):
             continue
         result.differed += 1
-        too_far = word_error_rate([example.text], [heard]).wer > MAX_WER
-        if too_far or negated(heard) != negated(normalise(example.text)):
+        if not faithful(example.text, heard):
             continue
         annotated = carry_entities(heard, example)
         if annotated is None or heard in owners:
             continue
-        found[heard].setdefault(example.intent, annotated)
+        found[heard].setdefault(example.intent, (example.text, annotated))
         sources[example.intent] = example.source
-    per_intent_variants: dict[str, list[str]] = defaultdict(list)
-    for intents in found.values():
-        if len(intents) == 1:
-            ((intent, annotated),) = intents.items()
-            per_intent_variants[intent].append(annotated)
-    for intent, variants in sorted(per_intent_variants.items()):
-        kept = sorted(variants, key=lambda v: _rank(seed, intent, v))[:cap]
-        result.files.setdefault(sources[intent], {})[intent] = sorted(kept)
+    intent_names = {example.intent for example in examples}
+    by_intent: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    """intent -> phrasing -> annotated variants"""
+    for heard, intents in sorted(found.items()):
+        if len(intents) != 1:
+            continue
+        ((intent, (phrasing, annotated)),) = intents.items()
+        if rank_intents is not None and ambiguous(intent, rank_intents(heard), intent_names):
+            result.ambiguous += 1
+            continue
+        by_intent[intent][phrasing].append(annotated)
+    for intent, by_phrasing in sorted(by_intent.items()):
+        result.files.setdefault(sources[intent], {})[intent] = spread(by_phrasing, cap, seed)
     return result
 
 

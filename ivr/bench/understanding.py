@@ -231,6 +231,19 @@ class IntentReader:
             return str(ranking[1].get("name") or "") or None, True
         return name, False
 
+    def ranking(self, text: str) -> dict[str, float]:
+        """The confidences of the intents the NLU ranks highest for ``text`` heard out of
+        context (no hints), before the confidence bands act on the top one."""
+        from rasa.core.channels.channel import UserMessage
+
+        parsed = self._loop.run_until_complete(
+            self._agent.processor.parse_message(UserMessage(text))
+        )
+        return {
+            str(item.get("name")): float(item.get("confidence") or 0.0)
+            for item in parsed.get("intent_ranking") or ()
+        }
+
     def close(self) -> None:
         self._loop.close()
 
