@@ -220,11 +220,7 @@ class IntentReader:
         them in a call."""
         if not text.strip():
             return None, False
-        from rasa.core.channels.channel import UserMessage
-
-        metadata = {EXPECTED_KEY: list(hints)} if hints else None
-        message = UserMessage(text, metadata=metadata)
-        parsed = self._loop.run_until_complete(self._agent.processor.parse_message(message))
+        parsed = self._parse(text, hints)
         name = str((parsed.get("intent") or {}).get("name") or "") or None
         ranking = parsed.get("intent_ranking") or []
         if name == NLU_CONFIRM and len(ranking) > 1:
@@ -234,15 +230,19 @@ class IntentReader:
     def ranking(self, text: str) -> dict[str, float]:
         """The confidences of the intents the NLU ranks highest for ``text`` heard out of
         context (no hints), before the confidence bands act on the top one."""
-        from rasa.core.channels.channel import UserMessage
-
-        parsed = self._loop.run_until_complete(
-            self._agent.processor.parse_message(UserMessage(text))
-        )
+        parsed = self._parse(text, ())
         return {
             str(item.get("name")): float(item.get("confidence") or 0.0)
             for item in parsed.get("intent_ranking") or ()
         }
+
+    def _parse(self, text: str, hints: Sequence[str]) -> dict[str, Any]:
+        """The NLU's parse of ``text`` with ``hints`` as the metadata a call sends with it."""
+        from rasa.core.channels.channel import UserMessage
+
+        metadata = {EXPECTED_KEY: list(hints)} if hints else None
+        message = UserMessage(text, metadata=metadata)
+        return self._loop.run_until_complete(self._agent.processor.parse_message(message))
 
     def close(self) -> None:
         self._loop.close()
