@@ -243,7 +243,7 @@ class CallSession:
         record.barged_in = self._barged_in
         self._barged_in = False
         secure = self._secure
-        identifier = self._expect is not None and self._expect.identifier
+        identifier = self._asks_for_identifier
         if isinstance(item, Utterance):
             transcript = await self._transcribe(item, record)
             redaction = redact_secrets(transcript.text, identifier=identifier)
@@ -303,12 +303,11 @@ class CallSession:
         record.intent = reply.intent
         record.intent_confidence = reply.confidence
         record.entities = [] if record.input_kind.startswith("secure") else list(reply.entities)
-        expect = reply.expect_digits
-        read_back = expect is not None and expect.identifier
-        record.bot_text = redact_secrets(reply.text, identifier=read_back).text
         record.payloads = [m.payload for m in reply.messages if m.payload]
         self._secure = False
         self._prepare_for(reply)
+        # A reply asking for (the rest of) an account number may read back the part it has.
+        record.bot_text = redact_secrets(reply.text, identifier=self._asks_for_identifier).text
         first_audio = await self._speak(reply.messages)
         if first_audio is not None:
             record.tts_first_ms = _ms(first_audio - replied)
@@ -323,6 +322,11 @@ class CallSession:
         if not self._bot_ended and not self._hung_up:
             self._listen()
             self.services.metrics.observe("dialogue", (record.dialogue_ms or 0) / 1000)
+
+    @property
+    def _asks_for_identifier(self) -> bool:
+        """The bot's last reply asked for an account number or the rest of one."""
+        return self._expect is not None and self._expect.identifier
 
     def _prepare_for(self, reply: Reply) -> None:
         """Before speaking: set up keypad collection and secure entry the reply asks for."""

@@ -12,6 +12,8 @@ import re
 
 _NON_DIGITS = re.compile(r"\D")
 SHOWN_DIGITS = 4
+WHOLE_NUMBER_DIGITS = 8
+"""Account numbers and longer: a run this long is a whole number, shown by its last four."""
 
 
 def last4(number: str) -> str:
@@ -30,12 +32,12 @@ def mask_number(number: str) -> str:
     return "*" * (len(digits) - SHOWN_DIGITS) + digits[-SHOWN_DIGITS:]
 
 
-def mask_identifier(number: str, whole_digits: int = 8) -> str:
-    """An account number or part of one: a whole number (``whole_digits`` or more) keeps its
+def mask_identifier(number: str) -> str:
+    """An account number or part of one: a whole number (``WHOLE_NUMBER_DIGITS`` or more) keeps its
     last four, a part keeps none (its digits plus the last four shown elsewhere would give
     away more than four)."""
     digits = _NON_DIGITS.sub("", number)
-    if len(digits) < whole_digits:
+    if len(digits) < WHOLE_NUMBER_DIGITS:
         return "*" * len(digits)
     return mask_number(digits)
 

@@ -32,15 +32,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dialogue.spoken import TEENS, TENS, UNITS, digit_answer, extract_digits
-from masking import mask_identifier, mask_number
+from masking import WHOLE_NUMBER_DIGITS, mask_identifier, mask_number
 from speech.digits import HOMOPHONES
 
 PIN_PLACEHOLDER = "[PIN]"
 """What a secret said after a PIN word becomes in transcripts, logs and records."""
 CARD_MIN_DIGITS = 13
 """Shortest card number (ISO/IEC 7812 numbers are 13 to 19 digits)."""
-LONG_NUMBER_DIGITS = 8
-"""Account numbers and longer: masked to their last four outside the bank backend."""
 MIN_SECRET_DIGITS = 2
 """Fewer digits after a PIN word are a pronoun ("my PIN is the one I chose"), not a PIN."""
 
@@ -127,7 +125,7 @@ def redact_secrets(
             run = _with_leading_homophones(text, matches, words, run)
             replacement = conceal(run.digits) if conceal is not None else PIN_PLACEHOLDER
         elif kind == "part":
-            replacement = mask_identifier(run.digits, LONG_NUMBER_DIGITS)
+            replacement = mask_identifier(run.digits)
         else:
             replacement = mask_number(run.digits)
         pieces += [text[cursor : run.start], replacement]
@@ -141,13 +139,13 @@ def redact_secrets(
 def _kind(run: _Run, words: list[str], secret_at: set[int], keep_numbers: bool) -> str | None:
     """``pin``, ``card``, ``number`` (long, to mask) or None (leave it) for one digit run."""
     said_as_pin = _follows_secret_word(words, run.first, secret_at) or (
-        len(run.digits) < LONG_NUMBER_DIGITS and _precedes_secret_word(words, run.last, secret_at)
+        len(run.digits) < WHOLE_NUMBER_DIGITS and _precedes_secret_word(words, run.last, secret_at)
     )
     if said_as_pin:
         return "pin" if len(run.digits) >= MIN_SECRET_DIGITS else None
     if len(run.digits) >= CARD_MIN_DIGITS:
         return "card"
-    if len(run.digits) >= LONG_NUMBER_DIGITS and not keep_numbers:
+    if len(run.digits) >= WHOLE_NUMBER_DIGITS and not keep_numbers:
         return "number"
     return None
 

@@ -40,7 +40,6 @@ from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
 from speech.asr import AsrEngine, create_asr_engine
 from speech.asr.scoring import word_error_rate
-from speech.audio import Audio
 from speech.digits import DigitExpectation, read_digits
 
 PHRASINGS = Path("bench/understanding/phrasings.yml")
@@ -183,13 +182,6 @@ def contexts(responses: Mapping[str, Any], names: Iterable[str]) -> dict[str, Co
     return found
 
 
-def heard_digits(engine: AsrEngine, audio: Audio, count: int) -> str:
-    """The digits a call that asked for ``count`` digits takes from ``audio``: recognised in
-    digit mode (the call path's ``DigitExpectation``) and read as a digit answer."""
-    heard = engine.transcribe(audio, digits=DigitExpectation(count, count))
-    return read_digits(heard.text, digit_answer=True)
-
-
 class IntentReader:
     """The trained assistant's NLU in this process: the intent the bot would act on."""
 
@@ -262,9 +254,9 @@ class Trial:
     said: str
     expected: str
     heard: str
-    """The transcript (for a number: the digits heard)."""
+    """The transcript."""
     got: str | None
-    """The intent the assistant read, or the digits heard."""
+    """The intent the assistant read, or the digits read from the transcript."""
     confirmed: bool = False
     """The assistant asked the caller to confirm ``got`` before acting on it."""
 
@@ -347,12 +339,12 @@ def _voice_trials(
         clean = render(voice, text, config.tts)
         for condition in plan.conditions:
             line = over_the_line(replace(voice, snr_db=CONDITIONS[condition]), clean, seed)
-            confirmed = False
+            # As a call hears it: the message's hints, and digit mode if it asks for digits.
+            heard = asr.transcribe(line, context.hints, context.digits).text
             if kind == "digits":
-                heard = heard_digits(asr, line, len(expected))
-                got: str | None = heard
+                got: str | None = read_digits(heard, digit_answer=True)
+                confirmed = False
             else:
-                heard = asr.transcribe(line, context.hints, context.digits).text
                 got, confirmed = reader.intent(heard, context.hints)
             trials.append(
                 Trial(

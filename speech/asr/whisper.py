@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -73,7 +74,7 @@ DIGIT_PROMPTS = ("three three oh oh seven one one four.", "9 1 7 3.")
 of the expected length. First digit words with repeats written out ("three three", "oh oh"): tiny.en
 otherwise writes a repeated digit once ("six oh oh two" as 602), the commonest error on account
 numbers. Then spaced numerals, which gets some voices' numbers the first one misses. Measured on
-random numbers kept apart from the benchmark's (README, Speech recognition)."""
+random numbers kept apart from the benchmark's (README, Performance, Digit mode)."""
 
 _models: dict[tuple[str, str, int], WhisperModel] = {}
 _encoders: dict[str, FittedEncoder | None] = {}
@@ -419,26 +420,23 @@ class WhisperEngine(AsrEngine):
             encoded = model.encode(pad_or_trim(features[:, : features.shape[-1] - 1]))
         finally:
             _fitting.encoder = None
-        heard: list[tuple[str, float, float]] = []
+        hinted = hint_prompt(hints)
+        decodes: list[_DigitDecode] = []
         for said_before in DIGIT_PROMPTS:
-            texts, chosen, result = self._digit_hypotheses(
-                tokenizer, encoded, f"{hint_prompt(hints)} {said_before}", duration, digits
+            decodes.append(
+                self._digit_decode(tokenizer, encoded, f"{hinted} {said_before}", duration, digits)
             )
-            tokens = len(result.sequences_ids[chosen])
-            avg_logprob = result.scores[chosen] * tokens / (tokens + 1)
-            heard.append((drop_repeats(texts[chosen]), avg_logprob, result.no_speech_prob))
-            if digits.fits(read_digits(texts[chosen], digit_answer=True)):
+            if decodes[-1].fits:
                 break
-        else:
-            heard.append(heard[0])
-        text, avg_logprob, no_speech_prob = heard[-1]
-        confidence = segment_confidence(avg_logprob, no_speech_prob) if text else 0.0
+        kept = decodes[-1] if decodes[-1].fits else decodes[0]
+        text = kept.text
+        confidence = segment_confidence(kept.avg_logprob, kept.no_speech_prob) if text else 0.0
         log.debug(
             "asr.whisper.digits",
             extra=fields(
                 seconds=round(duration, 2),
                 expected=digits.count,
-                decodes=min(len(heard), len(DIGIT_PROMPTS)),
+                decodes=len(decodes),
                 ms=round((time.perf_counter() - started) * 1000),
                 confidence=round(confidence, 3),
             ),
@@ -447,16 +445,16 @@ class WhisperEngine(AsrEngine):
             text=text, confidence=round(confidence, 3), is_final=True, duration=duration
         )
 
-    def _digit_hypotheses(
+    def _digit_decode(
         self,
         tokenizer: Any,
         encoded: Any,
         said_before: str,
         duration: float,
         digits: DigitExpectation,
-    ) -> tuple[list[str], int, Any]:
-        """The beam's hypotheses after ``said_before`` as the previous text, and which to keep
-        (``choose_hypothesis``). One beam search: the beam keeps its hypotheses anyway."""
+    ) -> _DigitDecode:
+        """One beam search after ``said_before`` as the previous text, and the hypothesis it
+        keeps (``choose_hypothesis``): the beam keeps its hypotheses anyway."""
         from faster_whisper.transcribe import get_suppressed_tokens
 
         prompt = [
@@ -477,7 +475,25 @@ class WhisperEngine(AsrEngine):
             suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
         )[0]
         texts = [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
-        return texts, choose_hypothesis(texts, digits), result
+        chosen = choose_hypothesis(texts, digits)
+        tokens = len(result.sequences_ids[chosen])
+        return _DigitDecode(
+            text=drop_repeats(texts[chosen]),
+            avg_logprob=result.scores[chosen] * tokens / (tokens + 1),
+            no_speech_prob=result.no_speech_prob,
+            fits=digits.fits(read_digits(texts[chosen], digit_answer=True)),
+        )
+
+
+@dataclass(frozen=True)
+class _DigitDecode:
+    """The hypothesis one digit-mode decode keeps, with what its confidence is made of."""
+
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    fits: bool
+    """Its digits make an answer of the expected length."""
 
 
 class WhisperStream(AsrStream):
