@@ -1,14 +1,14 @@
 """``ivr bench fuzz`` (``make fuzz``): hostile traffic at a running bot while two real calls talk.
 
-An ``ivr serve`` subprocess on 127.0.0.1 (SIP over UDP and TCP, HTTP with the /media
-WebSockets, AudioSocket, a small RTP port range) has its open files taken when idle, is warmed
-up with two calls and a short fuzz, and its resident memory is then the baseline. Two bench
-callers dial in and work through their scripts (FAQ questions, each of which must get a reply)
-while the load generator (:mod:`ivr.bench.fuzz_load`, its own process, from 127.0.0.2) sends
-``count`` mutated inputs over at most ``seconds``. Afterwards the bot must be alive, its open
-files back near the idle bot's (given ``settle_s`` for SIP transactions to expire) and its
-memory near the baseline, both calls must have finished their scripts, and a new call must be
-answered. Everything is bounded (count, seconds, turns) and stays on loopback.
+An ``ivr serve`` subprocess on 127.0.0.1 (SIP over UDP and TCP, HTTP with the /media WebSockets,
+AudioSocket, a small RTP port range) has its open files taken when idle, is warmed up with two calls
+(every line of the script between them) and a short fuzz, and its resident memory is then the
+baseline. Two bench callers dial in and work through their scripts (FAQ questions, each of which
+must get a reply) while the load generator (:mod:`ivr.bench.fuzz_load`, its own process, from
+127.0.0.2) sends ``count`` mutated inputs over at most ``seconds``. Afterwards the bot must be
+alive, its open files back near the idle bot's (given ``settle_s`` for SIP transactions to expire)
+and its memory near the baseline, both calls must have finished their scripts, and a new call must
+be answered. Everything is bounded (count, seconds, turns) and stays on loopback.
 """
 
 from __future__ import annotations
@@ -151,12 +151,16 @@ async def _fuzz_bot(
     }
     # The baseline is taken after the same kind of load on a small scale (two calls, a short
     # fuzz): what a bot holds once its engines, pools and allocator arenas are warm is not a
-    # leak. What grows with the number of inputs is.
-    echo(f"warm-up: two calls and {spec['count']} inputs ...")
+    # leak. What grows with the number of inputs is. Between them the two warm-up calls say
+    # every line of the script, so each reply the measured calls can get has been recognised,
+    # understood and synthesised once (a reply heard first after the baseline would count the
+    # buffers sized for it as growth).
+    halves = [lines[i::2] for i in range(2)]
+    echo(f"warm-up: two calls ({len(lines)} lines) and {spec['count']} inputs ...")
     idle = Footprint.of(bot.pid)
     warm_load = asyncio.create_task(_send_load(process, spec, bot.pid))
     warm = await asyncio.gather(
-        *(place_call(server, lines, 1, float("inf"), first_line=i) for i in range(2))
+        *(place_call(server, half, len(half), float("inf")) for half in halves)
     )
     await warm_load
     await _settle(bot.pid, idle, plan)
@@ -220,7 +224,9 @@ async def _fuzz_bot(
                 "rss_mb": round(after.rss_mb - baseline.rss_mb, 1),
             },
             "idle": asdict(idle),
-            "warm_up_calls_ok": all(_completed(call, 1) for call in warm),
+            "warm_up_calls_ok": all(
+                _completed(call, len(half)) for call, half in zip(warm, halves, strict=True)
+            ),
         },
         "calls": [_call_row(call, plan.turns, records) for call in results_calls],
         "new_call": _call_row(new_call, NEW_CALL_TURNS, records),
