@@ -209,13 +209,16 @@ class Listener:
                 log.exception("asr.close_failed", extra=fields(call_id=self.call_id))
 
     def _hold_caller(self, back_bytes: int) -> None:
-        """An utterance began: hold its caller audio in the recording from its pre-roll on (the
-        event's audio and this chunk's, a little more than needed) until it is transcribed."""
+        """An utterance began: hold its caller audio in the recording from before its pre-roll
+        (the event's audio and this chunk's, and one more pre-roll: a soft onset the VAD did not
+        call voice, a breath or the "f" of "four", is muted with a secret) until it is
+        transcribed."""
         if self.recorder is None:
             return
         if self._hold is not None:  # its end was never reported: it ends here
             self.recorder.end_hold(self._hold)
-        self._hold = self.recorder.hold_caller(back_bytes * 1000 // (self.rate * 2))
+        back_ms = back_bytes * 1000 // (self.rate * 2) + self.config.vad.pre_roll_ms
+        self._hold = self.recorder.hold_caller(back_ms)
 
     def _utterance_ended(self, event: UtteranceEnded) -> None:
         now = self._loop.time()

@@ -598,10 +598,11 @@ class CallSession:
             return None
         self.listener.recorder = self.recorder
         vad = self.config.vad
-        # Back to the pre-roll the endpointer reports (its look-back is at most twice the
-        # pre-roll plus the start window), and an utterance plus the time to transcribe it.
+        # Back to a pre-roll before the one the endpointer reports (its look-back is at most
+        # twice the pre-roll plus the start window), and an utterance plus the time to
+        # transcribe it.
         self.recorder.reserve_caller(
-            2 * vad.pre_roll_ms + vad.speech_start_ms + 200, vad.max_utterance_ms + 15_000
+            3 * vad.pre_roll_ms + vad.speech_start_ms + 200, vad.max_utterance_ms + 15_000
         )
         return path
 

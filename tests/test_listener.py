@@ -142,8 +142,9 @@ async def test_a_finished_sentence_ends_the_turn_early_and_a_fragment_waits_for_
 async def test_each_utterance_is_held_out_of_the_recording_until_released(
     voice, tmp_path: Path
 ) -> None:
-    """One utterance released as a secret is silence in the recording; one released as
-    ordinary speech is there as it was heard."""
+    """One utterance released as a secret is silence in the recording, from a pre-roll before
+    the endpointer's (a soft onset is muted with it); one released as ordinary speech is there
+    as it was heard."""
     keyring = Keyring(()).with_new_key()
     path = tmp_path / "call.sealed"
     recorder = StereoRecorder(path, RATE, keyring)
@@ -153,7 +154,7 @@ async def test_each_utterance_is_held_out_of_the_recording_until_released(
     listener.recorder = recorder
     secret = caller_says(voice, "My PIN is four three two one.")
     ordinary = caller_says(voice, "I would like my balance.")
-    await feed(listener, noise(300) + secret + noise(1000))
+    await feed(listener, noise(700) + secret + noise(1000))
     [said_secret] = heard.utterances
     assert said_secret.hold is not None
     listener.release(said_secret, redact=True)
@@ -165,11 +166,13 @@ async def test_each_utterance_is_held_out_of_the_recording_until_released(
     _, channels, pcm = open_recording(path, keyring)
     caller = np.frombuffer(pcm, "<i2").reshape(-1, channels)[:, 0]
 
-    def span(utterance: Utterance) -> np.ndarray:
+    def span(utterance: Utterance, lead_ms: int = 0) -> np.ndarray:
         event = utterance.event
-        return caller[event.start_ms * RATE // 1000 : event.end_ms * RATE // 1000]
+        return caller[(event.start_ms - lead_ms) * RATE // 1000 : event.end_ms * RATE // 1000]
 
-    assert len(span(said_secret)) > RATE and not np.any(span(said_secret))
+    lead_ms = 2 * Config().vad.pre_roll_ms
+    assert said_secret.event.start_ms >= lead_ms, "the line noise before it is long enough"
+    assert len(span(said_secret)) > RATE and not np.any(span(said_secret, lead_ms))
     assert np.abs(span(said_ordinary)).max() > 1000
 
 
