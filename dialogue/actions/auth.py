@@ -23,7 +23,7 @@ from dialogue.actions import runtime
 from dialogue.actions.common import bank, conversation_id
 from dialogue.actions.digit_entry import AskForDigits, incomplete, keep, kept_digits, read_entry
 from dialogue.bank import VerificationRefused
-from dialogue.secrets import is_token
+from dialogue.secrets import TOKEN_PATTERN, is_token
 
 ACCOUNT_NUMBER_LENGTH = 8
 ACCOUNT_SLOT = "account_number"
@@ -58,6 +58,10 @@ class ValidateAuthForm(FormValidationAction):
     def validate_account_number(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        if TOKEN_PATTERN.search(str(value or "")):
+            # The caller said a PIN where the account number was asked for: no answer to this
+            # question (the PIN's own validation tells the caller), and no digits kept are lost.
+            return {ACCOUNT_SLOT: None}
         entry = read_entry(value, kept_digits(tracker, ACCOUNT_SLOT), ACCOUNT_NUMBER_LENGTH)
         if entry.number is None:
             return incomplete(dispatcher, ACCOUNT_SLOT, entry, "utter_invalid_account_number")
@@ -78,6 +82,12 @@ class ValidateAuthForm(FormValidationAction):
             dispatcher.utter_message(response="utter_pin_expired")
             return {"pin_token": None}
         account_number = str(tracker.get_slot("account_number") or "")
+        if not (account_number.isdigit() and len(account_number) == ACCOUNT_NUMBER_LENGTH):
+            # Said aloud before there is an account to check it against: dropped unchecked,
+            # so it costs the caller no attempt (and the bank's limits no failure).
+            del pin
+            dispatcher.utter_message(response="utter_pin_said_early")
+            return {"pin_token": None}
         conversation = conversation_id(tracker)
         refused = False
         try:

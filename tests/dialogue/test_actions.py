@@ -142,6 +142,32 @@ async def test_used_or_expired_token_is_not_accepted(runtime: actions_runtime.Ru
     assert responses(dispatcher) == ["utter_pin_expired"]
 
 
+async def test_a_pin_said_before_the_account_number_is_dropped_and_costs_no_attempt(
+    runtime: actions_runtime.Runtime,
+) -> None:
+    """At the account-number prompt the caller says "my PIN is ...": the PIN is not checked
+    against anything, the caller is told to key it in later, and nothing counts against them;
+    the digits of the account number already kept stay kept."""
+    token = runtime.vault.deposit(ALICE["pin"])
+    kept = {"slot": "account_number", "digits": "3141"}
+    t = tracker(
+        {"requested_slot": "account_number", "digits_so_far": kept},
+        candidates={"account_number": f"My PIN is {token}.", "pin_token": token},
+        text=f"My PIN is {token}.",
+        active_loop="auth_form",
+    )
+    dispatcher = CollectingDispatcher()
+    slots = slot_events(await ValidateAuthForm().run(dispatcher, t, DOMAIN))
+    assert responses(dispatcher)[0] == "utter_pin_said_early", responses(dispatcher)
+    assert "utter_invalid_account_number" not in responses(dispatcher)
+    assert "utter_auth_failed" not in responses(dispatcher)
+    assert slots["pin_token"] is None and slots["account_number"] is None
+    assert "pin_attempts" not in slots and "digits_so_far" not in slots
+    assert slots.get("requested_slot", "account_number") == "account_number"  # asked again
+    assert len(runtime.vault) == 0  # the PIN is gone, not kept for later
+    assert runtime.repository.audit_trail("call-1") == []  # never compared with the hash
+
+
 def verified(bank: BankRepository, who: dict[str, str]) -> dict[str, Any]:
     customer = bank.authenticate(who["account"], who["pin"], "setup")
     assert customer is not None
