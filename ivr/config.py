@@ -83,6 +83,10 @@ class ServerConfig:
     node_id: str = ""
     """This server's name in the call records (empty: host name and sip.port). At start it
     marks its own calls left in progress by a crash as interrupted, never another node's."""
+    max_calls: int = 32
+    """Calls at once over every way in together (SIP, WebSockets, AudioSocket; each also has
+    its own max_calls): what the machine can serve. A call beyond it is refused before it is
+    answered (SIP 503 with Retry-After, a WebSocket 503, an AudioSocket hung up)."""
 
 
 @dataclass
@@ -357,6 +361,8 @@ def validate(config: Config) -> None:
         raise ConfigError("server.drain_s must be 0 (end calls at once) or positive")
     if len(config.server.node_id) > 200:
         raise ConfigError("server.node_id must be at most 200 characters")
+    if config.server.max_calls < 1:
+        raise ConfigError("server.max_calls must be at least 1")
     for section, port in (("sip.port", config.sip.port), ("http.port", config.http.port)):
         if not 0 <= port <= 65535:
             raise ConfigError(f"{section} must be a port number (0-65535)")

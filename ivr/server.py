@@ -8,8 +8,10 @@ refuses a public bind without one); with none configured, everything listens on 
 the server says so at start.
 
 Each answered call runs its own CallSession task; a failure inside one call is contained in that
-task. Stopping ends calls politely (BYE), lets their sessions write the final records, then
-releases the engines and the assistant.
+task. Every way in has its own ``max_calls``, and together they hold at most ``server.max_calls``
+(what the machine can serve): a call beyond it is refused before it is answered. Stopping ends
+calls politely (BYE), lets their sessions write the final records, then releases the engines and
+the assistant.
 
 A restart drains first (``drain``, on SIGTERM): new calls are refused (SIP INVITE and OPTIONS
 503 with Retry-After, media WebSocket upgrades and /healthz 503, AudioSocket calls hung up at
@@ -109,6 +111,7 @@ class BotServer:
                 outbound_proxy=sip_config.outbound_proxy,
                 limits=sip_limits(sip_config),
             )
+            self.sip.node_full = self._node_full
             await self.sip.start()
         websocket = self.config.websocket
         twilio_auth_token = secrets["websocket.twilio_auth_token_file"]
@@ -121,6 +124,7 @@ class BotServer:
                 twilio_auth_token=twilio_auth_token,
                 public_url=websocket.public_url,
             )
+            self.websocket.calls.node_full = self._node_full
         if self.config.audiosocket.enabled:
             audiosocket = self.config.audiosocket
             self.audiosocket = AudioSocketServer(
@@ -130,6 +134,7 @@ class BotServer:
                 stream_limits(audiosocket),
                 trusted_sources=audiosocket.trusted_sources,
             )
+            self.audiosocket.calls.node_full = self._node_full
             await self.audiosocket.start()
         self.http_proof = HttpProof(
             secrets["http.api_token_file"], twilio_auth_token, websocket.public_url
@@ -174,6 +179,15 @@ class BotServer:
     @property
     def audiosocket_port(self) -> int:
         return self.audiosocket.port if self.audiosocket is not None else 0
+
+    def _node_full(self) -> bool:
+        """Every way in together holds ``server.max_calls`` calls (SIP calls live or being
+        set up, stream connections started or not): a new one anywhere is refused."""
+        held = self.sip.calls_held if self.sip is not None else 0
+        for streams in (self.websocket, self.audiosocket):
+            if streams is not None:
+                held += streams.calls.held
+        return held >= self.config.server.max_calls
 
     async def drain(self) -> None:
         """Refuse new calls, let running ones finish for up to ``server.drain_s`` (or until

@@ -382,11 +382,19 @@ class StreamCalls:
         self._ended_totals: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._admitting = True
+        self.node_full: Callable[[], bool] = lambda: False
+        """True while the server as a whole holds as many calls as it may (every way in
+        together): a new connection is then refused like one beyond ``max_calls``."""
         self._log = LogThrottle(log)
 
     def stop_admitting(self) -> None:
         """Refuse every new connection from now on (the server drains before a restart)."""
         self._admitting = False
+
+    @property
+    def held(self) -> int:
+        """Connections that hold a place, started or not."""
+        return len(self._places)
 
     @property
     def unstarted(self) -> int:
@@ -405,6 +413,9 @@ class StreamCalls:
             return None
         if len(self._places) >= self.limits.max_calls:
             self.refuse("busy", peer, f"{len(self._places)} connections open (max_calls)")
+            return None
+        if self.node_full():
+            self.refuse("node_full", peer, "the server holds all the calls it may (max_calls)")
             return None
         if self.unstarted >= self.limits.max_unstarted:
             self.refuse("unstarted", peer, f"{self.unstarted} connections not started yet")
@@ -502,6 +513,7 @@ class StreamCalls:
             "refused_source_busy": 0,
             "refused_source_rate": 0,
             "refused_draining": 0,
+            "refused_node_full": 0,
             "connections_rejected_start_timeout": 0,
             "idle_closed": 0,
             "rx_audio_dropped_ms": 0,
@@ -512,6 +524,6 @@ class StreamCalls:
         }
         out.update(totals)
         out["active_calls"] = len(self._bridges)
-        out["open_connections"] = len(self._places)
+        out["open_connections"] = self.held
         out["unstarted_connections"] = self.unstarted
         return out

@@ -210,6 +210,10 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
         RESTART,
         "test_a_call_cut_by_sigkill_is_marked_interrupted_with_its_turns_at_restart",
     ),
+    "server.max_calls": (
+        "calls/test_node_capacity.py",
+        "test_the_server_refuses_a_call_on_any_way_in_once_it_holds_max_calls",
+    ),
     "sip.enabled": LISTENS,
     "sip.host": SIP_ADDRESSES,
     "sip.port": DRAIN,

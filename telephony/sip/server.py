@@ -217,6 +217,9 @@ class SipServer:
         self._stopping = False
         self.draining = False
         """Set while the server drains before a restart: INVITE and OPTIONS get 503."""
+        self.node_full: Callable[[], bool] = _never
+        """True while the server as a whole holds as many calls as it may (every way in
+        together): an INVITE then gets 503 with Retry-After, so a proxy tries another node."""
         self._counters: Counter[str] = Counter()
         self._media_totals: Counter[str] = Counter()
 
@@ -325,6 +328,7 @@ class SipServer:
             "refused_bad_credentials",
             "refused_transactions_full",
             "calls_rejected_dialogs_full",
+            "calls_rejected_node_full",
             "calls_rejected_unconfirmed",
             "tcp_refused_limit",
             "tcp_idle_closed",
@@ -767,11 +771,15 @@ class SipServer:
             self.stats_add("calls_rejected")
             self.reply(transaction, 503, headers=[("Retry-After", "5")])
             return
-        active = sum(1 for c in self._calls if c.state is not CallState.ENDED) + self._setting_up
-        if active >= self.max_calls:
+        if self.calls_held >= self.max_calls:
             self.stats_add("calls_rejected")
             self.stats_add("calls_rejected_busy")
             self.reply(transaction, 486)
+            return
+        if self.node_full():
+            self.stats_add("calls_rejected")
+            self.stats_add("calls_rejected_node_full")
+            self.reply(transaction, 503, headers=[("Retry-After", "5")])
             return
         if len(self._dialogs) + self._setting_up >= self.limits.max_dialogs:
             self.stats_add("calls_rejected")
@@ -930,10 +938,19 @@ class SipServer:
     def active_calls(self) -> int:
         return sum(1 for c in self._calls if c.state is not CallState.ENDED)
 
+    @property
+    def calls_held(self) -> int:
+        """Calls that hold a place: live ones and those being set up."""
+        return self.active_calls + self._setting_up
+
 
 def _peer(address: tuple[str, int]) -> str:
     """A peer's address as a log field: ``host:port``."""
     return f"{address[0]}:{address[1]}"
+
+
+def _never() -> bool:
+    return False
 
 
 def _constant(protocol: UdpTransport) -> Callable[[], UdpTransport]:
