@@ -14,9 +14,10 @@ rate) is flooding on purpose or broken: the call is closed as bad input.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from telephony.lru import LruTable
 
 
 class TokenBucket:
@@ -130,9 +131,8 @@ class SourceRate:
     ) -> None:
         self.per_minute = per_minute
         self.burst = max(1, burst)
-        self.max_sources = max_sources
         self._clock = clock
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        self._buckets: LruTable[TokenBucket] = LruTable(max_sources)
 
     def __len__(self) -> int:
         """Addresses tracked now."""
@@ -140,12 +140,7 @@ class SourceRate:
 
     def take(self, host: str) -> bool:
         """Whether ``host`` may open one more connection now (counted if so)."""
-        bucket = self._buckets.get(host)
-        if bucket is None:
-            if len(self._buckets) >= self.max_sources:
-                self._buckets.popitem(last=False)
-            bucket = TokenBucket(self.per_minute / 60.0, self.burst, self._clock)
-            self._buckets[host] = bucket
-        else:
-            self._buckets.move_to_end(host)
-        return _take_one(bucket)
+        return _take_one(self._buckets.touch(host, self._new_bucket))
+
+    def _new_bucket(self) -> TokenBucket:
+        return TokenBucket(self.per_minute / 60.0, self.burst, self._clock)

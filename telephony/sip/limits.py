@@ -14,10 +14,10 @@ constantly, stays tracked.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from telephony.lru import LruTable
 from telephony.sip.transport import TCP_IDLE_TIMEOUT
 
 
@@ -86,10 +86,9 @@ class Pike:
     def __init__(self, limits: SipLimits, clock: Callable[[], float] = time.monotonic) -> None:
         self.limits = limits
         self._clock = clock
-        self._sources: OrderedDict[str, _Rate] = OrderedDict()
+        self._sources: LruTable[_Rate] = LruTable(limits.pike_max_sources)
         self.bans = 0
         self.dropped = 0
-        self.forgotten = 0
 
     @property
     def enabled(self) -> bool:
@@ -100,14 +99,7 @@ class Pike:
         if not self.enabled:
             return True
         now = self._clock()
-        rate = self._sources.get(host)
-        if rate is None:
-            if len(self._sources) >= self.limits.pike_max_sources:
-                self._sources.popitem(last=False)
-                self.forgotten += 1
-            rate = self._sources[host] = _Rate(now)
-        else:
-            self._sources.move_to_end(host)
+        rate = self._sources.touch(host, lambda: _Rate(now))
         if rate.banned_until > now:
             self.dropped += 1
             return False
@@ -135,7 +127,7 @@ class Pike:
         return {
             "pike_bans": self.bans,
             "pike_dropped": self.dropped,
-            "pike_sources_forgotten": self.forgotten,
+            "pike_sources_forgotten": self._sources.forgotten,
             "pike_sources_tracked": len(self._sources),
             "pike_sources_banned": sum(1 for r in self._sources.values() if r.banned_until > now),
         }
