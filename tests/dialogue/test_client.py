@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from dialogue.client import (
+    WARM_UP_TURNS,
     InProcessClient,
     bot_messages_after_last_user,
     last_parse_data,
@@ -97,6 +98,34 @@ async def test_an_ended_call_is_forgotten_and_its_id_starts_afresh(
     assert not client.expects_secure_input(conversation)
     again = await call(client, conversation, "what's my balance please")
     assert again[1].expect_digits is not None and again[1].expect_digits.count == 8  # asked anew
+
+
+async def test_the_start_up_warm_up_runs_every_stage_and_leaves_no_conversation_behind(
+    client: InProcessClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The throw-away conversation ``start`` runs (so the first caller's turn does not build
+    TensorFlow's graphs) reaches the assistant's replies and is forgotten with its secrets."""
+    assert client._trackers is not None
+    before = set(await client._trackers.keys())
+    assert not [key for key in before if key.startswith("warm-up-")], "start's is forgotten"
+    vault = len(client.vault)
+    replies = []
+    exchange = client._exchange
+
+    async def listened(conversation: str, text: str, metadata: dict[str, Any]) -> Any:
+        replies.append(await exchange(conversation, text, metadata))
+        return replies[-1]
+
+    client._exchange = listened  # type: ignore[method-assign]
+    try:
+        with caplog.at_level(logging.INFO, logger="dialogue.client"):
+            await client._warm_up()
+    finally:
+        del client._exchange
+    assert len(replies) == len(WARM_UP_TURNS) and all(bot for bot, _ in replies)
+    assert replies[-1][1].get("intent"), "the sentence went through the NLU"
+    assert "dialogue.warmed" in caplog.text and "warm_up_failed" not in caplog.text
+    assert set(await client._trackers.keys()) == before and len(client.vault) == vault
 
 
 async def test_a_turn_reads_only_its_own_events(client: InProcessClient, conversation: str) -> None:
