@@ -7,7 +7,9 @@ a time zone ("9 a.m. tomorrow", "8 p.m. EST"), after a title that precedes a nam
 "Mr.", "Mrs.", "St."), after a single capital initial ("J. Smith"), after "e.g." and "i.e.", or
 after an abbreviation followed by a number ("No. 5", "approx. 3"). Sentences longer than
 ``max_chars`` are cut at clause punctuation (comma, semicolon, colon) or, failing that, between
-words, so one long sentence cannot delay the first audio.
+words, so one long sentence cannot delay the first audio. The first sentence is cut at its
+first clause break once it is longer than ``FIRST_PIECE_CHARS``: the caller hears the bot start
+after one clause is synthesised, not a whole long sentence.
 """
 
 from __future__ import annotations
@@ -18,6 +20,12 @@ from speech.tts.normalize import TIME_ZONES
 
 MAX_SENTENCE_CHARS = 240
 """Longest piece synthesised in one go; longer sentences are cut at clause boundaries."""
+FIRST_PIECE_CHARS = 60
+"""A first sentence longer than this (about four seconds of speech) starts with its first
+clause on its own ..."""
+MIN_CLAUSE_CHARS = 20
+"""... when that clause and what follows it each have at least this many characters (a
+"Sorry," or "Yes," alone is not worth a break in the voice)."""
 
 _NEVER_FINAL = frozenset(
     {"dr", "mr", "mrs", "ms", "prof", "st", "mt", "sgt", "capt", "rev", "e.g", "i.e", "vs"}
@@ -37,7 +45,17 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]
     for line in text.splitlines():
         for sentence in _split_line(line):
             sentences.extend(_cut_long(sentence, max_chars))
+    if sentences and len(sentences[0]) > FIRST_PIECE_CHARS:
+        sentences[:1] = _first_clause_apart(sentences[0])
     return sentences
+
+
+def _first_clause_apart(sentence: str) -> list[str]:
+    for match in _CLAUSE.finditer(sentence):
+        head, tail = sentence[: match.start()], sentence[match.end() :]
+        if len(head) >= MIN_CLAUSE_CHARS and len(tail) >= MIN_CLAUSE_CHARS:
+            return [head, tail]
+    return [sentence]
 
 
 def _split_line(line: str) -> list[str]:

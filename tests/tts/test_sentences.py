@@ -47,6 +47,29 @@ def test_long_run_without_punctuation_is_cut_between_words() -> None:
     assert " ".join(pieces) == sentence
 
 
+def test_a_long_first_sentence_starts_with_its_first_clause_alone() -> None:
+    """The first audio waits for one clause, not the whole sentence; later sentences, short
+    first sentences and a clause too short to stand alone are left whole."""
+    hours = (
+        "Our branches are open Monday to Friday from 9 AM to 5 PM, and on Saturday from 9 AM "
+        "to noon. They're closed on Sundays, and on public holidays too."
+    )
+    assert split_sentences(hours) == [
+        "Our branches are open Monday to Friday from 9 AM to 5 PM,",
+        "and on Saturday from 9 AM to noon.",
+        "They're closed on Sundays, and on public holidays too.",
+    ]
+    short = "Sorry, account numbers have 8 digits. Say agent, or try again."
+    assert split_sentences(short) == [
+        "Sorry, account numbers have 8 digits.",
+        "Say agent, or try again.",
+    ]
+    sorry = "Sorry, we could not find a card with those last four digits and that ZIP code."
+    assert split_sentences(sorry) == [sorry]
+    money = "Your checking account has a balance of $2,550.75 and your savings account $10,100."
+    assert split_sentences(money) == [money]
+
+
 def test_plan_keeps_written_text_and_normalises_each_sentence() -> None:
     plan = plan_speech("Your balance is $5.\n...\nGoodbye!")
     assert [s.text for s in plan] == ["Your balance is $5.", "Goodbye!"]
