@@ -18,6 +18,7 @@ transcript, the context it was heard in, and a few misrecognised examples per fa
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -40,7 +41,9 @@ from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
 from speech.asr import AsrEngine, create_asr_engine
 from speech.asr.scoring import word_error_rate
+from speech.asr.whisper import seed_sampling
 from speech.digits import DigitExpectation, read_digits
+from speech.tts.piper import seed_noise
 
 PHRASINGS = Path("bench/understanding/phrasings.yml")
 """The held-out phrasing set, relative to the project directory."""
@@ -51,6 +54,7 @@ FIRST_QUESTION = "utter_greet"
 ACCOUNT_NUMBER_QUESTION = "utter_ask_account_number"
 """What the account numbers answer."""
 NOISE_SNR_DB = 20.0
+DEFAULT_SEED = 21
 CONDITIONS: dict[str, float | None] = {"clean": None, "noise": NOISE_SNR_DB}
 """Line conditions: a clean G.711 line, and one with background noise at 20 dB SNR."""
 VOICES: tuple[CallerVoice, ...] = (
@@ -259,6 +263,8 @@ class Trial:
     """The intent the assistant read, or the digits read from the transcript."""
     confirmed: bool = False
     """The assistant asked the caller to confirm ``got`` before acting on it."""
+    audio: str = ""
+    """SHA-1 of the audio as it reached the recogniser: which rendering this trial heard."""
 
     @property
     def right(self) -> bool:
@@ -275,6 +281,9 @@ class BenchPlan:
     conditions: tuple[str, ...] = tuple(CONDITIONS)
     out_dir: Path = Path("bench/results")
     progress: bool = True
+    seed: int = DEFAULT_SEED
+    """Seeds piper's sampling noise and whisper's temperature fallback: the same seed, code and
+    models give the same transcripts, so two runs differ only by what changed between them."""
 
 
 def run(config: Config, plan: BenchPlan, echo: Callable[[str], Any] = print) -> dict[str, Any]:
@@ -282,6 +291,8 @@ def run(config: Config, plan: BenchPlan, echo: Callable[[str], Any] = print) -> 
     limit_blas_threads()  # as the bot runs its engines
     root = Path(config.dialogue.project_dir)
     phrasings = PhrasingSet.load(root / PHRASINGS).subset(plan.limit, plan.digit_limit)
+    seed_noise(plan.seed)  # before the first rendering, as the seeds take hold at first use
+    seed_sampling(plan.seed)
     for voice in plan.voices:  # a voice that cannot speak fails now, not half an hour in
         render(voice, "hello", config.tts)
     vocabulary = load_vocabulary(root) if config.asr.use_vocabulary else None
@@ -309,6 +320,7 @@ def run(config: Config, plan: BenchPlan, echo: Callable[[str], Any] = print) -> 
         "phrasings": len(phrasings.intents),
         "account_numbers": len(phrasings.account_numbers),
         "seconds": round(time.perf_counter() - started, 1),
+        "seed": plan.seed,
     }
     plan.out_dir.mkdir(parents=True, exist_ok=True)
     (plan.out_dir / "understanding.json").write_text(json.dumps(results, indent=2))
@@ -358,6 +370,7 @@ def _voice_trials(
                     heard=heard,
                     got=got,
                     confirmed=confirmed,
+                    audio=hashlib.sha1(line.samples.tobytes()).hexdigest(),
                 )
             )
     return trials

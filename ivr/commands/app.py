@@ -144,6 +144,13 @@ def bench_speech(ctx: click.Context) -> None:
 )
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for understanding.json.")
 @click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--seed",
+    type=int,
+    default=21,
+    show_default=True,
+    help="Seeds the voices' and the recogniser's sampling: same seed, same transcripts.",
+)
 @click.pass_context
 def bench_understanding(
     ctx: click.Context,
@@ -153,6 +160,7 @@ def bench_understanding(
     conditions: tuple[str, ...],
     out: str | None,
     quiet: bool,
+    seed: int,
 ) -> None:
     """Spoken understanding: held-out caller phrasings and account numbers spoken by piper,
     espeak-ng and Festival voices, clean and with line noise, over G.711, each heard in the
@@ -169,7 +177,9 @@ def bench_understanding(
         chosen = select_voices(voices.split(","))
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--voices") from exc
-    plan = BenchPlan(voices=chosen, limit=limit, digit_limit=digit_limit, progress=not quiet)
+    plan = BenchPlan(
+        voices=chosen, limit=limit, digit_limit=digit_limit, progress=not quiet, seed=seed
+    )
     if conditions:
         plan.conditions = tuple(dict.fromkeys(conditions))
     if out:

@@ -4,6 +4,8 @@ message of the domain and is heard in its context, and a tiny real run."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,23 @@ def test_a_tiny_run_scores_real_recognition_per_voice_family(tmp_path: Path) -> 
     assert number["got"] == read_digits(number["heard"], digit_answer=True)
     assert number["got"].isdigit() or number["got"] == ""
     assert "piper" in result.output and "intent accuracy" in result.output
+
+
+@pytest.mark.slow
+def test_two_runs_with_one_seed_hear_the_same_words(tmp_path: Path) -> None:
+    """piper samples its noise and whisper its fallback at random: seeded, two separate runs
+    (each seeds its own process before the first rendering) hear the same audio and write the
+    same transcripts, so a change is measured against the last run and not against chance."""
+    ivr = str(Path(sys.executable).with_name("ivr"))
+    heard = []
+    for run in ("first", "second"):
+        argv = [ivr, "bench", "understanding", "--voices", "piper@1.15", "--limit", "4"]
+        argv += ["--digit-limit", "1", "--condition", "noise", "--quiet", "--seed", "5"]
+        done = subprocess.run(
+            [*argv, "--out", str(tmp_path / run)], cwd=ROOT, capture_output=True, timeout=600
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        results = json.loads((tmp_path / run / "understanding.json").read_text())
+        assert results["settings"]["seed"] == 5
+        heard.append([(t["said"], t["audio"], t["heard"]) for t in results["trials"]])
+    assert len(heard[0]) == 5 and heard[0] == heard[1]
