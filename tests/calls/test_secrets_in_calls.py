@@ -90,7 +90,7 @@ async def test_a_pin_said_out_of_turn_is_redacted_everywhere_and_muted_in_the_re
         ended = len(call.said)
         told = await transcribe(services, await bot_turn(call))
         # Not taken as a wrong PIN for no account: the caller is told to key it in later.
-        assert re.search(r"out ?loud", told) and "match" not in told, told
+        assert re.search(r"don'?t say|key ?pad once", told) and "match" not in told, told
         bot_id = records(call_dirs, call.bridge.info.call_id)[0]["call_id"]
         tracker = await services.dialogue.tracker_events(bot_id)
         assert not TRACES.search(json.dumps(tracker)), "the PIN reached Rasa's tracker"
