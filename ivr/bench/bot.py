@@ -296,8 +296,9 @@ class RasaServer(Subprocess):
             _tool("rasa"),
             "run",
             "--enable-api",
-            "--auth-token",
-            rasa_token,
+            # One argument: a URL-safe token may start with "-", which as a separate argument
+            # argparse reads as an option ("expected one argument"; 1 run in 64).
+            f"--auth-token={rasa_token}",
             "--credentials",
             str(credentials),
             "--model",
