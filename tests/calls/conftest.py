@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -29,6 +30,12 @@ from tests.speech.corpus import piper, piper_voice
 RATE = 8000
 PIN = "2468"
 ACCOUNT = "31415926"
+
+
+def holds_pin(data: bytes) -> bool:
+    """Whether ``data`` (a database file, a log) holds the PIN as a number of its own; inside a
+    longer one (an RTP port such as 32468, a timestamp) it is not the PIN."""
+    return re.search(rb"(?<!\d)" + PIN.encode() + rb"(?!\d)", data) is not None
 
 
 @pytest.fixture(scope="session")
