@@ -208,6 +208,18 @@ class Listener:
             except Exception:
                 log.exception("asr.close_failed", extra=fields(call_id=self.call_id))
 
+    def record_to(self, recorder: StereoRecorder) -> None:
+        """Feed ``recorder`` the caller's audio, and have it keep unwritten as much as a hold
+        may reach back for (below) and hold an utterance for as long as it may take to be said
+        and transcribed."""
+        vad = self.config.vad
+        # The endpointer's look-back is at most twice the pre-roll plus the start window; a hold
+        # reaches one pre-roll further.
+        recorder.reserve_caller(
+            3 * vad.pre_roll_ms + vad.speech_start_ms + 200, vad.max_utterance_ms + 15_000
+        )
+        self.recorder = recorder
+
     def _hold_caller(self, back_bytes: int) -> None:
         """An utterance began: hold its caller audio in the recording from before its pre-roll
         (the event's audio and this chunk's, and one more pre-roll: a soft onset the VAD did not

@@ -596,14 +596,7 @@ class CallSession:
         except OSError as exc:
             self._recording_failed(exc)
             return None
-        self.listener.recorder = self.recorder
-        vad = self.config.vad
-        # Back to a pre-roll before the one the endpointer reports (its look-back is at most
-        # twice the pre-roll plus the start window), and an utterance plus the time to
-        # transcribe it.
-        self.recorder.reserve_caller(
-            3 * vad.pre_roll_ms + vad.speech_start_ms + 200, vad.max_utterance_ms + 15_000
-        )
+        self.listener.record_to(self.recorder)
         return path
 
     def _recording_failed(self, exc: OSError) -> None:

@@ -382,9 +382,10 @@ class StreamCalls:
         self._ended_totals: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._admitting = True
-        self.node_full: Callable[[], bool] = lambda: False
-        """True while the server as a whole holds as many calls as it may (every way in
-        together): a new connection is then refused like one beyond ``max_calls``."""
+        self.node_full: Callable[[], bool] | None = None
+        """Asked before a connection is admitted (None: only ``max_calls`` applies): True while
+        the server as a whole holds as many calls as it may (every way in together); the
+        connection is then refused like one beyond ``max_calls``."""
         self._log = LogThrottle(log)
 
     def stop_admitting(self) -> None:
@@ -414,7 +415,7 @@ class StreamCalls:
         if len(self._places) >= self.limits.max_calls:
             self.refuse("busy", peer, f"{len(self._places)} connections open (max_calls)")
             return None
-        if self.node_full():
+        if self.node_full is not None and self.node_full():
             self.refuse("node_full", peer, "the server holds all the calls it may (max_calls)")
             return None
         if self.unstarted >= self.limits.max_unstarted:

@@ -148,10 +148,9 @@ async def test_each_utterance_is_held_out_of_the_recording_until_released(
     keyring = Keyring(()).with_new_key()
     path = tmp_path / "call.sealed"
     recorder = StereoRecorder(path, RATE, keyring)
-    recorder.reserve_caller(1000, 20_000)
     heard = Emitted()
     listener = listener_for(Config(), heard)
-    listener.recorder = recorder
+    listener.record_to(recorder)  # as the session attaches the call's recording
     secret = caller_says(voice, "My PIN is four three two one.")
     ordinary = caller_says(voice, "I would like my balance.")
     await feed(listener, noise(700) + secret + noise(1000))

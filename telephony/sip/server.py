@@ -217,9 +217,10 @@ class SipServer:
         self._stopping = False
         self.draining = False
         """Set while the server drains before a restart: INVITE and OPTIONS get 503."""
-        self.node_full: Callable[[], bool] = _never
-        """True while the server as a whole holds as many calls as it may (every way in
-        together): an INVITE then gets 503 with Retry-After, so a proxy tries another node."""
+        self.node_full: Callable[[], bool] | None = None
+        """Asked before an INVITE is answered (None: only ``max_calls`` applies): True while the
+        server as a whole holds as many calls as it may (every way in together); the INVITE
+        then gets 503 with Retry-After, so a proxy tries another node."""
         self._counters: Counter[str] = Counter()
         self._media_totals: Counter[str] = Counter()
 
@@ -776,7 +777,7 @@ class SipServer:
             self.stats_add("calls_rejected_busy")
             self.reply(transaction, 486)
             return
-        if self.node_full():
+        if self.node_full is not None and self.node_full():
             self.stats_add("calls_rejected")
             self.stats_add("calls_rejected_node_full")
             self.reply(transaction, 503, headers=[("Retry-After", "5")])
@@ -947,10 +948,6 @@ class SipServer:
 def _peer(address: tuple[str, int]) -> str:
     """A peer's address as a log field: ``host:port``."""
     return f"{address[0]}:{address[1]}"
-
-
-def _never() -> bool:
-    return False
 
 
 def _constant(protocol: UdpTransport) -> Callable[[], UdpTransport]:
