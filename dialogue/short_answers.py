@@ -7,8 +7,10 @@ almost certainly said one of a few answers. When the bot's last message expected
 ``hints``), a short transcript is compared by sound (espeak-ng's phonemes, vowels merged into
 one class, as vowels are what telephone audio and the recogniser blur most) with the usual
 forms of yes, no and "say that again", and the closest one wins if it is close enough and
-begins with the same sound. Without such hints nothing is matched: the same words keep the
-meaning the NLU gives them.
+begins with the same sound. After the survey question ("from 1 to 5?") a short answer that
+names a score, or begins with a word that sounds like one ("Free, it was okay."), is that
+score. Without such hints nothing is matched: the same words keep the meaning the NLU gives
+them.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from dataclasses import dataclass
 
 from rapidfuzz.distance import Levenshtein
 
+from dialogue.spoken import LEADING_FILLERS, score_said
 from logfields import fields
+from speech.digits import UNITS
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +50,9 @@ REPEAT_FORMS: tuple[str, tuple[str, ...]] = (
     ("pardon", "pardon me", "come again", "say again", "sorry what", "what was that"),
 )
 """Asking to hear the question again is an answer to any question."""
-LEADING_FILLERS = frozenset({"and", "uh", "um", "er", "ah", "oh", "well", "so"})
-"""Words the recogniser or the caller puts before an answer ("And no."): not part of it."""
+SCORE_HINTS = frozenset({"one", "two", "three", "four", "five"})
+"""The hints of the survey question ("from 1 to 5?"): its answer is a score."""
+SCORE_INTENT = "rate_service"
 MAX_WORDS = 4
 """Longer transcripts are sentences: the NLU reads them as they are."""
 MIN_SIMILARITY = 0.75
@@ -120,10 +125,14 @@ def match_answer(text: str, hints: Sequence[str]) -> Answer | None:
     said = words(text)
     while said[1:] and said[0] in LEADING_FILLERS:
         said = said[1:]
-    forms = expected_forms(hints)
-    if not forms or not said or len(said) > MAX_WORDS:
+    if not said or len(said) > MAX_WORDS:
         return None
     plain = " ".join(said)
+    if {" ".join(words(hint)) for hint in hints} == SCORE_HINTS:
+        return _score_answer(plain, said)
+    forms = expected_forms(hints)
+    if not forms:
+        return None
     for intent, options in forms.items():
         if plain in options:
             return Answer(intent, plain, 1.0)
@@ -147,3 +156,13 @@ def match_answer(text: str, hints: Sequence[str]) -> Answer | None:
     if similarity < MIN_SIMILARITY or similarity - runner_up < MIN_MARGIN:
         return None
     return Answer(intent, form, round(similarity, 3))
+
+
+def _score_answer(plain: str, said: list[str]) -> Answer | None:
+    """A short answer to the survey question that names a score, by its number or by a first
+    word that sounds like one ("Free, it was okay."); "good bye" names none."""
+    score = score_said(plain, answering=True)
+    if score is None:
+        return None
+    exact = any(word.isdigit() or word in UNITS for word in said)
+    return Answer(SCORE_INTENT, str(score), 1.0 if exact else MATCHED_CONFIDENCE)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from speech.digits import TEENS, TENS, UNITS, read_digits
+from speech.digits import HOMOPHONES, TEENS, TENS, UNITS, read_digits
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
 _SCORE_WORDS = {
@@ -20,6 +20,8 @@ _SCORE_WORDS = {
     "good": 4, "okay": 3, "ok": 3, "average": 3, "fine": 3,
     "poor": 2, "bad": 2, "terrible": 1, "awful": 1, "horrible": 1,
 }  # fmt: skip
+LEADING_FILLERS = frozenset({"and", "uh", "um", "er", "ah", "oh", "well", "so"})
+"""Words the recogniser or the caller puts before an answer ("And no."): not part of it."""
 _ACCOUNT_WORDS = {
     "checking": "checking", "chequing": "checking", "current": "checking",
     "everyday": "checking", "savings": "savings", "saving": "savings", "save": "savings",
@@ -119,21 +121,40 @@ def _cents_after_dollars(words: list[str]) -> int:
     return value if value is not None and value < 100 else 0
 
 
-def parse_score(text: str) -> int | None:
-    """A 1 to 5 satisfaction score: ``"I'd give it a four"`` -> 4, ``"excellent"`` -> 5."""
-    words = _tokens(text)
+def _score_number(words: list[str], answering: bool) -> int | None:
+    """The first number named; answering the score question, also a leading sound-alike."""
     for word in words:
-        value: int | None = None
         if word.isdigit():
-            value = int(word)
-        elif word in UNITS and word not in ("o", "oh", "zero"):
-            value = UNITS[word]
-        if value is not None:
-            return value if 1 <= value <= 5 else None
-    for word in words:
-        if word in _SCORE_WORDS:
-            return _SCORE_WORDS[word]
+            return int(word)
+        if word in UNITS and word not in ("o", "oh", "zero"):
+            return UNITS[word]
+    while words[1:] and words[0] in LEADING_FILLERS:
+        words = words[1:]
+    if answering and words and words[0] in HOMOPHONES:
+        return HOMOPHONES[words[0]]
     return None
+
+
+def score_said(text: str, *, answering: bool = False) -> int | None:
+    """A 1 to 5 score named by its number: ``"really good, five"`` -> 5; None without one.
+
+    ``answering``: the text answers "from 1 to 5?", so a first word that sounds like a number
+    is that number (``"Free, it was okay."`` -> 3, ``"For."`` -> 4): how the recogniser writes a
+    short "three" or "four" on a phone line. Only the first word: in "I want to go" the "to"
+    is no score.
+    """
+    value = _score_number(_tokens(text), answering)
+    return value if value is not None and 1 <= value <= 5 else None
+
+
+def parse_score(text: str, *, answering: bool = False) -> int | None:
+    """A 1 to 5 satisfaction score: ``"I'd give it a four"`` -> 4, ``"excellent"`` -> 5; a
+    number out of range (``"nine"``) is no score. ``answering``: see :func:`score_said`."""
+    words = _tokens(text)
+    value = _score_number(words, answering)
+    if value is not None:
+        return value if 1 <= value <= 5 else None
+    return next((_SCORE_WORDS[word] for word in words if word in _SCORE_WORDS), None)
 
 
 def parse_account_type(text: str) -> str | None:

@@ -15,12 +15,12 @@ from dialogue.actions.common import bank, conversation_id, customer_id, latest_i
 from dialogue.spoken import parse_score
 
 
-def score_of(value: Any) -> int | None:
+def score_of(value: Any, *, answering: bool = False) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
         return int(value) if 1 <= value <= 5 else None
-    return parse_score(str(value or ""))
+    return parse_score(str(value or ""), answering=answering)
 
 
 class ValidateSurveyForm(FormValidationAction):
@@ -32,7 +32,7 @@ class ValidateSurveyForm(FormValidationAction):
     def validate_survey_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
-        score = score_of(value)
+        score = score_of(value, answering=True)
         if score is None:
             dispatcher.utter_message(response="utter_invalid_survey_score")
         return {"survey_score": score}

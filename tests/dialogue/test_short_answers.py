@@ -58,6 +58,32 @@ def test_other_answers_to_a_yes_no_question_keep_their_own_meaning(heard: str) -
     assert match_answer(heard, YES_NO) is None
 
 
+SCORE = ["one", "two", "three", "four", "five"]
+"""The hints of the survey question."""
+
+
+@pytest.mark.parametrize(
+    ("heard", "form", "confidence"),
+    [("Free, it was okay.", "3", 0.9), ("For.", "4", 0.9), ("Really good, five.", "5", 1.0)],
+)
+def test_a_short_answer_naming_a_score_answers_the_survey_question(
+    heard: str, form: str, confidence: float
+) -> None:
+    answer = match_answer(heard, SCORE)
+    assert answer is not None
+    assert (answer.intent, answer.form, answer.confidence) == ("rate_service", form, confidence)
+
+
+@pytest.mark.parametrize("heard", ["Really good, bye.", "No thanks.", "Eight.", "Stop."])
+def test_an_answer_to_the_survey_question_without_a_score_is_left_to_the_nlu(heard: str) -> None:
+    assert match_answer(heard, SCORE) is None
+
+
+def test_a_score_sound_alike_means_nothing_after_another_question() -> None:
+    assert match_answer("Free.", YES_NO) is None
+    assert match_answer("For.", MENU) is None
+
+
 SAID = [
     ("nah", "deny"),
     ("nope", "deny"),

@@ -15,6 +15,7 @@ from dialogue.spoken import (
     say_date,
     say_digits,
     say_money,
+    score_said,
 )
 
 
@@ -79,6 +80,26 @@ def test_scores_and_account_types_from_speech() -> None:
     assert parse_score("I'd give it a four out of five") == 4
     assert parse_score("excellent") == 5
     assert parse_score("nine") is None
+    assert parse_score("nine, excellent") is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "score"),
+    [("Free, it was okay.", 3), ("For.", 4), ("Uh, won.", 1), ("Tree", 3), ("five", 5)],
+)
+def test_answering_the_score_question_a_leading_sound_alike_is_the_number(
+    answer: str, score: int
+) -> None:
+    assert parse_score(answer, answering=True) == score
+    assert score_said(answer, answering=True) == score
+
+
+def test_a_sound_alike_is_no_score_out_of_the_question_or_inside_a_sentence() -> None:
+    assert score_said("For.") is None
+    assert parse_score("I want to go", answering=True) is None
+    assert score_said("good bye", answering=True) is None
+    assert parse_score("good bye", answering=True) == 4
+    assert score_said("eight", answering=True) is None
     assert parse_account_type("from my savings please") == "savings"
     assert parse_account_type("the chequing one") == "checking"
     assert parse_account_type("whichever") is None
