@@ -58,8 +58,10 @@ class SentenceEncoderFeaturizer(DenseFeaturizer, GraphComponent):
         return training_data
 
     def process(self, messages: list[Message]) -> list[Message]:
-        todo = [m for m in messages if m.get(TEXT) and m.get(TOKENS_NAMES[TEXT])]
-        encoded = self._encoder.encode([m.get(TEXT) for m in todo])
+        # Every message with tokens gets features, an empty transcript too (Rasa gives it one
+        # empty token): DIET refuses a message whose feature set differs from training.
+        todo = [m for m in messages if m.get(TOKENS_NAMES[TEXT])]
+        encoded = self._encoder.encode([m.get(TEXT) or "" for m in todo])
         for message, vectors in zip(todo, encoded, strict=True):
             self._add(message, vectors)
         return messages

@@ -128,6 +128,16 @@ async def test_the_start_up_warm_up_runs_every_stage_and_leaves_no_conversation_
     assert set(await client._trackers.keys()) == before and len(client.vault) == vault
 
 
+@pytest.mark.parametrize("heard", ["", "...", "?"])
+async def test_a_transcript_with_no_words_gets_an_answer(
+    client: InProcessClient, conversation: str, heard: str
+) -> None:
+    """A cough or a click can come out of the recogniser as nothing or as punctuation: the
+    assistant answers it like any unclear turn (every NLU feature is there for it)."""
+    (greeting, reply) = await call(client, conversation, heard)
+    assert greeting.messages and reply.messages and reply.intent
+
+
 async def test_a_turn_reads_only_its_own_events(client: InProcessClient, conversation: str) -> None:
     """Replies come from the events after the caller's message, not from the whole call."""
     first = await call(client, conversation, "how much is the overdraft fee")

@@ -75,9 +75,12 @@ def test_the_featurizer_gives_each_word_and_the_sentence_a_vector(tmp_path: Path
         context,
     )
     said = Message(data={TEXT: "what's my account sitting at, right now?"})
-    empty = Message(data={TEXT: ""})
-    tokenizer.process([said, empty])
-    featurizer.process([said, empty])
+    # What the recogniser returns for a cough or a click: Rasa gives it one token, and DIET
+    # fails on a message without the features it was trained with.
+    empty, dots = Message(data={TEXT: ""}), Message(data={TEXT: "..."})
+    no_text = Message(data={"intent": "greet"})
+    tokenizer.process([said, empty, dots])
+    featurizer.process([said, empty, dots, no_text])
 
     sequence, sentence = said.get_dense_features(TEXT)
     assert sequence is not None and sentence is not None
@@ -85,4 +88,9 @@ def test_the_featurizer_gives_each_word_and_the_sentence_a_vector(tmp_path: Path
     assert sentence.features.shape == (1, 384)
     assert np.isclose(np.linalg.norm(sentence.features), 1.0)
     assert not np.allclose(sequence.features[0], sequence.features[1])
-    assert empty.get_dense_features(TEXT) == (None, None)
+    for unclear in (empty, dots):
+        sequence, sentence = unclear.get_dense_features(TEXT)
+        assert sequence is not None and sentence is not None
+        assert sequence.features.shape == (len(unclear.get("text_tokens")), 384)
+        assert sentence.features.shape == (1, 384)
+    assert no_text.get_dense_features(TEXT) == (None, None)

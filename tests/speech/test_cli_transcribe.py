@@ -96,7 +96,11 @@ def test_a_long_recording_with_pauses_is_transcribed_to_its_last_sentence(
     result = _run("transcribe", str(path), "--engine", "whisper", "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert normalise_text(BOT_SAYS[-1]) in normalise_text(report["text"]), report["text"]
+    # The last sentence is there (up to a misheard word: "can I help with" for "can I help you
+    # with" in one run), not cut off at a pause.
+    last = normalise_text(BOT_SAYS[-1]).split()
+    tail = " ".join(normalise_text(report["text"]).split()[-len(last) :])
+    assert word_error_rate([" ".join(last)], [tail]).wer <= 0.25, report["text"]
     assert word_error_rate([" ".join(BOT_SAYS)], [report["text"]]).wer < 0.2, report["text"]
     # Word times count from the start of the file, not of the piece each word was heard in.
     assert report["words"][-1]["end"] > recording.duration - 3.5 - 3.0
