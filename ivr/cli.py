@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ivr.commands import app, dialogue, nlu, qa, recordings, speech, talk
+from ivr.commands import app, dialogue, nlu, qa, recordings, speech, talk, users
 from ivr.config import ConfigError, load_config
 from ivr.logs import configure_logging
 from ivr.loop import keep_asyncio_loop
@@ -47,5 +47,6 @@ for _command in (
     *talk.COMMANDS,
     *qa.COMMANDS,
     *recordings.COMMANDS,
+    *users.COMMANDS,
 ):
     main.add_command(_command)

@@ -227,6 +227,35 @@ class AudioSocketConfig(StreamLimitsConfig):
 
 
 @dataclass
+class ConsoleConfig:
+    """The web console under /console: staff log in to read calls, the audit log and users."""
+
+    enabled: bool = True
+    port: int | None = None
+    """Unset: served by the HTTP server (http.host, http.port) under /console. A number: on a
+    listener of its own at host:port instead (0 picks a free port)."""
+    host: str = "127.0.0.1"
+    """Bind address of the console's own listener (when port is set), e.g. an internal
+    interface the media-stream traffic never reaches."""
+    secure_cookie: bool = False
+    """Mark the session cookie Secure on every response: set it when a TLS proxy sits in front.
+    Requests that come over TLS get a Secure cookie anyway."""
+    idle_timeout_min: float = 30.0
+    """A session unused for this long is over."""
+    absolute_timeout_h: float = 12.0
+    """A session is over this long after its log-in, used or not."""
+    max_failures_per_name: int = 5
+    """Failed log-ins for one user name within failure_window_min before that name is refused
+    (whether or not the user exists, so a refusal tells nothing)."""
+    max_failures_per_address: int = 20
+    """Failed log-ins from one client address within failure_window_min before it is refused."""
+    failure_window_min: float = 15.0
+    """How long a failed log-in counts against its name and address."""
+    audit_retention_days: int = 365
+    """Audit rows older than this are deleted, at start and daily; 0 keeps them for ever."""
+
+
+@dataclass
 class QaConfig:
     """QA runs: replayed and simulated calls, their reports and the simulated caller's voice."""
 
@@ -264,6 +293,7 @@ class Config:
     http: HttpConfig = field(default_factory=HttpConfig)
     websocket: WebSocketConfig = field(default_factory=WebSocketConfig)
     audiosocket: AudioSocketConfig = field(default_factory=AudioSocketConfig)
+    console: ConsoleConfig = field(default_factory=ConsoleConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     qa: QaConfig = field(default_factory=QaConfig)
 
@@ -383,7 +413,24 @@ def validate(config: Config) -> None:
     if config.sip.max_calls < 1 or config.call.max_call_s < 10:
         raise ConfigError("sip.max_calls must be >= 1 and call.max_call_s >= 10")
     check_sip_limits(config.sip)
+    check_console(config.console)
     check_ways_in(config)
+
+
+def check_console(console: ConsoleConfig) -> None:
+    """The console's listener, session lifetimes and log-in limits are usable."""
+    if console.port is not None and not 0 <= console.port <= 65535:
+        raise ConfigError("console.port must be a port number (0-65535) or unset")
+    for key in ("idle_timeout_min", "absolute_timeout_h", "failure_window_min"):
+        if not getattr(console, key) > 0:
+            raise ConfigError(f"console.{key} must be positive")
+    if console.idle_timeout_min > console.absolute_timeout_h * 60:
+        raise ConfigError("console.idle_timeout_min must not exceed console.absolute_timeout_h")
+    for key in ("max_failures_per_name", "max_failures_per_address"):
+        if getattr(console, key) < 1:
+            raise ConfigError(f"console.{key} must be at least 1")
+    if console.audit_retention_days < 0:
+        raise ConfigError("console.audit_retention_days must be 0 (keep for ever) or positive")
 
 
 def check_sip_limits(sip: SipConfig) -> None:

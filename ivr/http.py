@@ -107,3 +107,10 @@ def build_app(
     for add_routes in routes:
         add_routes(app)
     return app
+
+
+def bound_port(site: web.TCPSite) -> int | None:
+    """The port a started site listens on (port 0 in its settings picks a free one)."""
+    server = site._server  # aiohttp keeps the asyncio server here
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else None

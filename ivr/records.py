@@ -80,8 +80,11 @@ CREATE TABLE IF NOT EXISTS turns (
     response_ms DOUBLE PRECISION,
     PRIMARY KEY (call_id, turn)
 );
-CREATE INDEX IF NOT EXISTS calls_started ON calls (started_at)
+CREATE INDEX IF NOT EXISTS calls_started_id ON calls (started_at, call_id)
 """
+"""``calls_started_id`` serves retention (``started_at < cutoff``) and the console's calls list,
+paged newest first by (started_at, call_id) without a sort. A database made before it also keeps
+its older ``calls_started`` (started_at alone)."""
 INDEXES_AFTER_UPGRADE = "CREATE INDEX IF NOT EXISTS calls_peer ON calls (peer_call_id)"
 """Created once ``peer_call_id`` exists: a database made before that column gets it added first."""
 ADDED_COLUMNS = {

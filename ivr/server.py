@@ -21,6 +21,9 @@ wait at once.
 
 A background task deletes call data older than ``call.retention_days``, at start and daily.
 
+The web console (``ivr.console``) is mounted under ``/console`` on the HTTP server, or served on
+its own listener when ``console.port`` is set; ``console.enabled: false`` leaves it out.
+
 At start, the calls this node (``server.node_id``) left ``in_progress`` when it was killed are
 closed as ``interrupted``.
 """
@@ -36,7 +39,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ivr.config import AudioSocketConfig, Config, SipConfig, WebSocketConfig
-from ivr.http import HttpProof, build_app
+from ivr.console.app import Console
+from ivr.http import HttpProof, bound_port, build_app
 from ivr.logs import get_logger
 from ivr.platform import platform_routes
 from ivr.retention import purge_expired
@@ -44,6 +48,7 @@ from ivr.secretfile import read_secret
 from ivr.services import Services, start_services
 from ivr.session import CallSession
 from logfields import fields
+from telephony.access import is_loopback_host
 from telephony.audiosocket.server import AudioSocketServer
 from telephony.bridge import CallBridge
 from telephony.handoff import HandoffBoard
@@ -81,6 +86,7 @@ class BotServer:
         self.http_port = 0
         self.handoffs = HandoffBoard()
         """Callers handed back to the platform for an agent (stream transports)."""
+        self.console: Console | None = None
 
     async def start(self) -> None:
         secrets = read_secrets(self.config)
@@ -142,13 +148,17 @@ class BotServer:
         routes = [platform_routes(self.handoffs, self.http_proof)]
         if self.websocket is not None:
             routes.append(self.websocket.add_routes)
+        if self.config.console.enabled:
+            self.console = await self._start_console()
+            if self.config.console.port is None:
+                routes.append(self.console.add_routes)
         app = build_app(self.services.metrics, self._transport_stats, routes, self.http_proof)
         app.middlewares.append(self._refuse_while_draining)
         self._http = web.AppRunner(app, access_log=None)
         await self._http.setup()
         site = web.TCPSite(self._http, self.config.http.host, self.config.http.port)
         await site.start()
-        self.http_port = _bound_port(site) or self.config.http.port
+        self.http_port = bound_port(site) or self.config.http.port
         if self.config.call.retention_days > 0:
             self._retention = asyncio.create_task(self._purge_daily(), name="retention")
         log.info(
@@ -157,8 +167,26 @@ class BotServer:
                 sip_port=self.sip_port,
                 http_port=self.http_port,
                 audiosocket_port=self.audiosocket_port,
+                console_port=self.console.port if self.console is not None else None,
             ),
         )
+
+    async def _start_console(self) -> Console:
+        """The console on the records database; a warning when it is reachable from other
+        machines while its cookie may travel without TLS."""
+        settings = self.config.console
+        console = Console(settings, self.config.call.records_db)
+        await console.start()
+        host = self.config.http.host if settings.port is None else settings.host
+        if not is_loopback_host(host) and not settings.secure_cookie:
+            log.warning(
+                "console.plain_http",
+                extra=fields(
+                    host=host,
+                    advice="serve the console behind a TLS proxy and set console.secure_cookie",
+                ),
+            )
+        return console
 
     async def _close_interrupted_calls(self) -> None:
         """Before taking calls: the calls this node left ``in_progress`` (it was killed
@@ -245,6 +273,8 @@ class BotServer:
                 task.cancel()
         if self._http is not None:
             await self._http.cleanup()
+        if self.console is not None:
+            await self.console.stop()
         if self._owns_services and self.services is not None:
             await self.services.close()
         log.info("server.stopped")
@@ -360,12 +390,6 @@ def _public_address(host: str) -> str:
         extra=fields(advice="set sip.public_address to this machine's reachable address"),
     )
     return "127.0.0.1"
-
-
-def _bound_port(site: web.TCPSite) -> int | None:
-    server = site._server  # aiohttp keeps the asyncio server here; port 0 picks one
-    sockets = getattr(server, "sockets", None) or []
-    return int(sockets[0].getsockname()[1]) if sockets else None
 
 
 def stream_limits(section: WebSocketConfig | AudioSocketConfig) -> StreamLimits:

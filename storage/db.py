@@ -3,6 +3,8 @@
 Queries are written once with ``?`` placeholders (the SQLite style); on PostgreSQL they are
 rewritten to psycopg2's ``%s``. Rows come back as plain dicts. Every write happens inside
 :meth:`Database.transaction`, which commits on success and rolls back on any exception.
+Readers that must never write nor hold a writer up for long (the web console browsing call
+records while calls are being written) use :meth:`Database.reading`: read-only, time-bounded.
 
 A SQLite database holds bank or call data, so its file is created owner-only (0600) in an
 owner-only folder; SQLite gives its journal and WAL files the database file's mode.
@@ -17,10 +19,12 @@ import contextlib
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import quote
 
 from storage.private import OWNER_ONLY_FILE, private_dir
 
@@ -28,6 +32,12 @@ Dialect = Literal["sqlite", "postgresql"]
 SQLITE_SIDE_FILES = ("-journal", "-wal", "-shm")
 """Files SQLite keeps next to a database (with the database file's mode when it makes them)."""
 Row = dict[str, Any]
+PROGRESS_STEPS = 1000
+"""SQLite virtual-machine steps between two looks at a read's deadline."""
+
+
+class QueryTooSlow(Exception):
+    """A read ran past its time budget and was stopped (``Database.reading``)."""
 
 
 class Tx:
@@ -123,6 +133,40 @@ class Database:
                     yield Tx(cursor, "postgresql")
             finally:
                 pool.putconn(conn)
+
+    @contextmanager
+    def reading(self, budget_s: float) -> Iterator[Tx]:
+        """A read-only unit of work, stopped with :class:`QueryTooSlow` after ``budget_s``.
+
+        The database refuses writes in it. SQLite: a read-only connection and a deferred
+        transaction, so a reader never takes the write lock that :meth:`transaction` takes up
+        front and writers start while it reads (SQLite lets a writer commit only between
+        readers, hence the budget). PostgreSQL: ``READ ONLY`` with a ``statement_timeout``.
+        """
+        if self.dialect == "sqlite":
+            uri = f"file:{quote(str(Path(self._path).resolve()))}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=budget_s, isolation_level=None)
+            deadline = time.monotonic() + budget_s
+            conn.set_progress_handler(lambda: time.monotonic() > deadline, PROGRESS_STEPS)
+            try:
+                conn.execute("BEGIN")
+                yield Tx(conn.cursor(), "sqlite")
+            except sqlite3.OperationalError as exc:
+                if str(exc) == "interrupted":
+                    raise QueryTooSlow(f"read stopped after {budget_s:g} s") from exc
+                raise
+            finally:
+                conn.close()  # ends the read transaction: nothing to commit
+        else:
+            from psycopg2.errors import QueryCanceled
+
+            with self.transaction() as tx:
+                tx.execute("SET TRANSACTION READ ONLY")
+                tx.execute(f"SET LOCAL statement_timeout = {max(1, round(budget_s * 1000))}")
+                try:
+                    yield tx
+                except QueryCanceled as exc:
+                    raise QueryTooSlow(f"read stopped after {budget_s:g} s") from exc
 
     def close(self) -> None:
         if self._pool is not None:

@@ -59,6 +59,12 @@ def test_precedence_file_then_environment_then_flags(tmp_path: Path) -> None:
         ("websocket.start_timeout_s=0", "websocket.start_timeout_s must be positive"),
         ("audiosocket.dtmf_per_s=0.5", "audiosocket.dtmf_per_s must be at least 1"),
         ("websocket.max_unstarted=0", "websocket.max_unstarted must be >= 1"),
+        ("console.port=70000", "console.port must be a port number"),
+        ("console.idle_timeout_min=0", "console.idle_timeout_min must be positive"),
+        ("console.idle_timeout_min=800", "must not exceed console.absolute_timeout_h"),
+        ("console.max_failures_per_address=0", "console.max_failures_per_address must be at"),
+        ("console.audit_retention_days=-1", "console.audit_retention_days must be 0"),
+        ("console.secure_cookie=maybe", "console.secure_cookie: expected true or false"),
     ],
 )
 def test_bad_settings_are_named_in_the_error(override: str, message: str) -> None:

@@ -40,6 +40,7 @@ STREAM_LIMITS = "telephony/test_stream_limits.py"
 STREAM_ACCESS = "telephony/test_stream_access.py"
 POLICING = "telephony/test_policing.py"
 LOGS = "test_logs.py"
+CONSOLE_LOGIN = "console/test_login.py"
 
 HTTP_DIALOGUE = (
     CONFIG,
@@ -91,6 +92,11 @@ CALLER_VOICE = (QA_FILES, "test_qa_caller_settings_voice_every_caller_a_script_l
 QA_RUN = (
     QA_CALLS,
     "test_qa_turn_timeout_s_fails_a_step_whose_reply_comes_later_and_runs_land_in_reports_dir",
+)
+CONSOLE_SERVED = (RESTART, "test_the_console_is_served_where_its_settings_say")
+NAME_LOCK = (
+    CONSOLE_LOGIN,
+    "test_failed_log_ins_lock_the_name_for_the_window_whether_or_not_it_exists",
 )
 FAILURE = (
     SESSION,
@@ -320,6 +326,31 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
     "audiosocket.trusted_sources": (
         STREAM_ACCESS,
         "test_audiosocket_from_an_untrusted_address_is_closed_before_reading",
+    ),
+    "console.enabled": CONSOLE_SERVED,
+    "console.port": CONSOLE_SERVED,
+    "console.host": CONSOLE_SERVED,
+    "console.secure_cookie": (
+        CONSOLE_LOGIN,
+        "test_the_session_cookie_is_httponly_strict_scoped_and_secure_over_tls_or_when_told",
+    ),
+    "console.idle_timeout_min": (
+        CONSOLE_LOGIN,
+        "test_a_session_idle_for_idle_timeout_min_is_over",
+    ),
+    "console.absolute_timeout_h": (
+        CONSOLE_LOGIN,
+        "test_a_session_is_over_absolute_timeout_h_after_log_in_even_in_use",
+    ),
+    "console.max_failures_per_name": NAME_LOCK,
+    "console.max_failures_per_address": (
+        CONSOLE_LOGIN,
+        "test_failed_log_ins_from_one_address_are_refused_past_its_limit",
+    ),
+    "console.failure_window_min": NAME_LOCK,
+    "console.audit_retention_days": (
+        "console/test_admin.py",
+        "test_housekeeping_deletes_audit_rows_past_audit_retention_days_and_ended_sessions",
     ),
     "logging.level": (LOGS, "test_logging_level_sets_the_least_severe_line_shown"),
     "logging.format": (

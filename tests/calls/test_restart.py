@@ -3,7 +3,7 @@
 marks the call interrupted with every turn it completed; another node's calls are left alone.
 In process: a draining server refuses every way in, a call still running when the drain
 (``server.drain_s``) ends is apologised to and handed off, and each way in listens only where
-its settings say (a disabled one not at all)."""
+its settings say (a disabled one not at all), the web console included."""
 
 from __future__ import annotations
 
@@ -299,3 +299,37 @@ async def test_the_server_listens_only_where_its_settings_say(services, tmp_path
             sip.bind(("127.0.0.1", sip_port))  # no SIP server holds the port
     finally:
         await bot.stop()
+
+
+async def test_the_console_is_served_where_its_settings_say(services) -> None:
+    base = services.config
+    own_port = free_port()
+    quiet = dataclasses.replace(
+        base,
+        sip=dataclasses.replace(base.sip, enabled=False),
+        audiosocket=dataclasses.replace(base.audiosocket, enabled=False),
+        websocket=dataclasses.replace(base.websocket, enabled=False),
+        http=dataclasses.replace(base.http, host="127.0.0.1", port=0),
+    )
+    for console, own in (
+        (base.console, False),
+        (dataclasses.replace(base.console, port=own_port, host="127.0.0.2"), True),
+        (dataclasses.replace(base.console, enabled=False), False),
+    ):
+        bot = BotServer(dataclasses.replace(quiet, console=console), services)
+        await bot.start()
+        try:
+            async with aiohttp.ClientSession() as http:
+                url = f"http://127.0.0.1:{bot.http_port}/console/login"
+                async with http.get(url) as on_http:
+                    assert on_http.status == (200 if console.enabled and not own else 404)
+                if own:
+                    assert bot.console is not None and bot.console.port == own_port
+                    async with http.get(f"http://127.0.0.2:{own_port}/console/login") as alone:
+                        assert alone.status == 200 and "Log in" in await alone.text()
+                    with pytest.raises(ConnectionRefusedError):  # on console.host only
+                        await asyncio.open_connection("127.0.0.1", own_port)
+                async with http.get(f"http://127.0.0.1:{bot.http_port}/healthz") as health:
+                    assert health.status == 200
+        finally:
+            await bot.stop()

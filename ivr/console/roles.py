@@ -1,0 +1,43 @@
+"""Who may use what: the four staff roles and the console sections each of them sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Role = Literal["designer", "qa", "supervisor", "admin"]
+ROLES: tuple[Role, ...] = ("designer", "qa", "supervisor", "admin")
+EVERYONE: frozenset[str] = frozenset(ROLES)
+CALL_READERS: frozenset[str] = EVERYONE
+"""Designers need transcripts as much as QA does; no PIN is ever stored, so none is shown."""
+ADMINS: frozenset[str] = frozenset({"admin"})
+
+
+@dataclass(frozen=True)
+class Section:
+    """A part of the console, listed on the home page for the roles that may use it."""
+
+    title: str
+    path: str
+    roles: frozenset[str]
+    purpose: str
+
+
+SECTIONS = (
+    Section(
+        "Calls",
+        "/console/calls",
+        CALL_READERS,
+        "find calls by date, outcome, transport, intent, caller or words said; read each "
+        "call's turns",
+    ),
+    Section(
+        "Audit log", "/console/audit", ADMINS, "who logged in, viewed a call or changed a user"
+    ),
+    Section("Users", "/console/users", ADMINS, "add console users and disable them"),
+)
+
+
+def sections_for(role: str) -> list[Section]:
+    """The sections this role may use, in menu order."""
+    return [section for section in SECTIONS if role in section.roles]

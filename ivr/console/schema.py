@@ -1,0 +1,52 @@
+"""The console's tables in the records database, created when it is opened, as the records' are.
+
+Users, sessions and the audit log sit next to ``calls`` and ``turns`` (one database to back up,
+SQLite or PostgreSQL with the same SQL). Session ids are stored only as their SHA-256; audit
+rows have a random id so that two at the same instant both keep their place in the order.
+"""
+
+from __future__ import annotations
+
+from ivr.console.roles import ROLES
+from storage.db import Database
+
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS console_users (
+    name TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ({", ".join(f"'{role}'" for role in ROLES)})),
+    password_hash TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    password_set_at DOUBLE PRECISION NOT NULL,
+    disabled_at DOUBLE PRECISION
+);
+CREATE TABLE IF NOT EXISTS console_sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_name TEXT NOT NULL REFERENCES console_users (name),
+    csrf_token TEXT NOT NULL,
+    created_at DOUBLE PRECISION NOT NULL,
+    last_seen DOUBLE PRECISION NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL
+);
+CREATE INDEX IF NOT EXISTS console_sessions_user ON console_sessions (user_name);
+CREATE TABLE IF NOT EXISTS console_audit (
+    id TEXT PRIMARY KEY,
+    at DOUBLE PRECISION NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS console_audit_at ON console_audit (at, id)
+"""
+READ_BUDGET_S = 0.8
+"""The longest one console read may take. On SQLite a reader holds up a committing writer, and
+a call record write waits 1 s (``ivr.records.BUSY_TIMEOUT_S``) before it queues: a read stopped
+sooner never pushes a call's record into the backlog."""
+
+
+def open_console_db(url: str) -> Database:
+    """The records database at ``url`` with the console's tables (blocking: off the loop)."""
+    db = Database(url)
+    with db.transaction() as tx:
+        tx.script(SCHEMA)
+    return db

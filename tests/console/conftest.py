@@ -1,0 +1,130 @@
+"""The console against a real records database in tmp_path, served by the real HTTP app, with a
+clock the tests move; users are made through the same store ``ivr users`` uses."""
+
+from __future__ import annotations
+
+import re
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import pytest
+from aiohttp import ClientResponse
+from aiohttp.test_utils import TestClient, TestServer
+
+from ivr.config import load_config
+from ivr.console.app import Console
+from ivr.console.schema import open_console_db
+from ivr.console.users import UserStore
+from ivr.http import build_app
+from ivr.metrics import Metrics
+from ivr.records import CallRecordStore
+
+PASSWORD = "correct horse battery staple"
+START = 1_765_000_000.0
+"""The tests' clock starts here (2025-12-06 05:46:40 UTC)."""
+
+
+class Clock:
+    """Epoch seconds that move only when a test says so."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def records_url(tmp_path: Path) -> str:
+    """A records database with the calls and turns tables, as the server opens it."""
+    url = f"sqlite:///{tmp_path}/calls.db"
+    CallRecordStore(url).close()
+    return url
+
+
+@pytest.fixture
+def users(records_url: str, clock: Clock):
+    db = open_console_db(records_url)
+    yield UserStore(db, clock)
+    db.close()
+
+
+def add_users(users: UserStore, *roles: str) -> None:
+    """One user per role, named after it."""
+    for role in roles:
+        users.add(role, role, PASSWORD, "cli:test")
+
+
+ConsoleFactory = Callable[..., Awaitable[TestClient]]
+
+
+@pytest.fixture
+async def make_client(records_url: str, clock: Clock) -> AsyncIterator[ConsoleFactory]:
+    """A test client of the bot's HTTP app with the console mounted, its settings given as
+    ``key=value`` overrides of the console section; over TLS with a server context."""
+    opened: list[tuple[Console, TestClient]] = []
+
+    async def make(*settings: str, tls: ssl.SSLContext | None = None) -> TestClient:
+        config = load_config(overrides=[f"console.{s}" for s in settings], environ={})
+        console = Console(config.console, records_url, clock)
+        await console.start()
+        server = TestServer(
+            build_app(Metrics(), lambda: {}, [console.add_routes]), host="127.0.0.1"
+        )
+        await server.start_server(ssl=tls)  # TestClient would start it without TLS
+        client = TestClient(server)
+        await client.start_server()
+        opened.append((console, client))
+        return client
+
+    yield make
+    for console, client in opened:
+        await client.close()
+        await console.stop()
+
+
+@pytest.fixture
+async def client(make_client: ConsoleFactory) -> TestClient:
+    return await make_client()
+
+
+def token_in(page: str) -> str:
+    """The CSRF token of the page's (first) form."""
+    found = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+async def log_in(
+    client: TestClient, name: str, password: str = PASSWORD, target: str = ""
+) -> ClientResponse:
+    """Load the log-in form and post it, as a browser does; the response is not followed."""
+    form = await client.get("/console/login")
+    data = {"csrf_token": token_in(await form.text()), "name": name, "password": password}
+    if target:
+        data["next"] = target
+    return await client.post("/console/login", data=data, allow_redirects=False)
+
+
+def plant(client: TestClient, name: str, value: str) -> None:
+    """Put a console cookie in the client's jar, as if the server (or an attacker) had set it."""
+    cookie: SimpleCookie = SimpleCookie()
+    cookie[name] = value
+    cookie[name]["path"] = "/console"
+    client.session.cookie_jar.update_cookies(cookie, client.make_url("/console/"))
+
+
+async def post_form(client: TestClient, page: str, action: str, **fields: str) -> ClientResponse:
+    """Post a form of ``page`` with the session's CSRF token, as a browser does."""
+    token = token_in(await (await client.get(page)).text())
+    return await client.post(action, data={"csrf_token": token, **fields}, allow_redirects=False)
