@@ -19,8 +19,8 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester \
 	chromium chromium-driver festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 
-.PHONY: setup system-deps run test lint train nlu-variants bench bench-speech bench-understanding fuzz \
-	soak clean
+.PHONY: setup system-deps run test lint train nlu-variants bench bench-speech bench-understanding \
+	bench-console fuzz soak clean
 
 setup: system-deps $(STAMP)
 
@@ -74,6 +74,10 @@ bench-speech: setup
 # noisy, over G.711: WER, intent accuracy, 8-digit accuracy per voice family (about 20 minutes).
 bench-understanding: setup train
 	$(IVR) bench understanding
+
+# The console's pages over 100,000 generated calls: p50, p95 and max per page (half a minute).
+bench-console: setup
+	$(IVR) bench console
 
 # Hostile traffic (100,000 mutated SIP, RTP, WebSocket, AudioSocket inputs) at a bot on 127.0.0.1
 # while two real calls talk; fails unless the bot survives unchanged. Bounded in count and time.

@@ -20,7 +20,7 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +51,11 @@ class Tx:
         """Run one statement; returns the number of rows it changed."""
         self._cursor.execute(self._sql(sql), tuple(params))
         return int(self._cursor.rowcount)
+
+    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement once per row (bulk inserts: one prepared statement, no round
+        trip of ours per row)."""
+        self._cursor.executemany(self._sql(sql), rows)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self._cursor.execute(self._sql(sql), tuple(params))

@@ -310,6 +310,73 @@ def bench_soak(
     click.echo(format_soak(results))
 
 
+@bench.command("console")
+@click.option(
+    "--calls",
+    type=click.IntRange(min=1),
+    default=100_000,
+    show_default=True,
+    help="Generated calls.",
+)
+@click.option(
+    "--repetitions",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Timed requests per page (after a warm-up).",
+)
+@click.option(
+    "--db",
+    type=click.Path(dir_okay=False),
+    help="Build the records database here and keep it (a new file); default: a temporary one.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default="bench/results/console.json",
+    show_default=True,
+    help="The JSON file of figures.",
+)
+@click.option("--seed", type=int, default=17, show_default=True, help="Seeds the generated calls.")
+@click.option("--quiet", is_flag=True, help="No progress bars.")
+@click.pass_context
+def bench_console(
+    ctx: click.Context,
+    calls: int,
+    repetitions: int,
+    db: str | None,
+    out: str,
+    seed: int,
+    quiet: bool,
+) -> None:
+    """The console's pages over generated calls: a records database of --calls calls and their
+    turns, the real console on 127.0.0.1, an admin logged in over HTTP, then every page (home,
+    calls list first and deep page and each filter, a call, audit log, users, the JSON) timed;
+    p50, p95 and max per page, flagged when p95 is over 300 ms (exit 1 if a page is not 200).
+    """
+    import asyncio
+    from pathlib import Path
+
+    from ivr.bench.console import ConsoleBenchPlan, format_console, run_console_bench
+
+    if db is not None and Path(db).exists():
+        raise click.BadParameter(
+            f"{db} exists: the benchmark builds a new database", param_hint="--db"
+        )
+    plan = ConsoleBenchPlan(
+        calls=calls,
+        repetitions=repetitions,
+        seed=seed,
+        db=Path(db) if db else None,
+        out=Path(out),
+        progress=not quiet,
+    )
+    results = asyncio.run(run_console_bench(config_of(ctx).console, plan, echo=click.echo))
+    click.echo(format_console(results))
+    if results["not_ok"]:
+        ctx.exit(1)
+
+
 def _clock(epoch: float) -> str:
     import time
 

@@ -3,7 +3,6 @@ clock the tests move; users are made through the same store ``ivr users`` uses."
 
 from __future__ import annotations
 
-import re
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookies import SimpleCookie
@@ -14,7 +13,9 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.config import load_config
+from ivr.console import browser
 from ivr.console.app import Console
+from ivr.console.browser import token_in
 from ivr.console.schema import open_console_db
 from ivr.console.users import UserStore
 from ivr.http import build_app
@@ -98,22 +99,11 @@ async def client(make_client: ConsoleFactory) -> TestClient:
     return await make_client()
 
 
-def token_in(page: str) -> str:
-    """The CSRF token of the page's (first) form."""
-    found = re.search(r'name="csrf_token" value="([A-Za-z0-9_-]+)"', page)
-    assert found, page
-    return found.group(1)
-
-
 async def log_in(
     client: TestClient, name: str, password: str = PASSWORD, target: str = ""
 ) -> ClientResponse:
-    """Load the log-in form and post it, as a browser does; the response is not followed."""
-    form = await client.get("/console/login")
-    data = {"csrf_token": token_in(await form.text()), "name": name, "password": password}
-    if target:
-        data["next"] = target
-    return await client.post("/console/login", data=data, allow_redirects=False)
+    """Log in as a browser does (``ivr.console.browser``), with the tests' password."""
+    return await browser.log_in(client, name, password, target)
 
 
 def plant(client: TestClient, name: str, value: str) -> None:
