@@ -26,7 +26,6 @@ from rapidfuzz.distance import Levenshtein
 
 from dialogue.spoken import LEADING_FILLERS, score_said
 from logfields import fields
-from speech.digits import UNITS
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +128,7 @@ def match_answer(text: str, hints: Sequence[str]) -> Answer | None:
         return None
     plain = " ".join(said)
     if {" ".join(words(hint)) for hint in hints} == SCORE_HINTS:
-        return _score_answer(plain, said)
+        return _score_answer(plain)
     forms = expected_forms(hints)
     if not forms:
         return None
@@ -158,11 +157,12 @@ def match_answer(text: str, hints: Sequence[str]) -> Answer | None:
     return Answer(intent, form, round(similarity, 3))
 
 
-def _score_answer(plain: str, said: list[str]) -> Answer | None:
+def _score_answer(plain: str) -> Answer | None:
     """A short answer to the survey question that names a score, by its number or by a first
-    word that sounds like one ("Free, it was okay."); "good bye" names none."""
+    word that sounds like one ("Free, it was okay."); "good bye" names none. Only a score
+    named by its own words is certain."""
     score = score_said(plain, answering=True)
     if score is None:
         return None
-    exact = any(word.isdigit() or word in UNITS for word in said)
+    exact = score_said(plain) == score
     return Answer(SCORE_INTENT, str(score), 1.0 if exact else MATCHED_CONFIDENCE)
