@@ -53,6 +53,11 @@ def speech(said: str, intent: str, bot: str, confidence: float = 0.9) -> Turn:
     return Turn("speech", said, intent, bot, confidence)
 
 
+def survey_keyed(score: str) -> list[Turn]:
+    """Nothing else, the survey question, a score on the keypad."""
+    return [speech("no thanks", "deny", SURVEY), Turn("dtmf", score, "dtmf", THANKS)]
+
+
 START = Turn("start", bot="Thanks for calling City Bank. How can I help you today?")
 VERIFY = [
     speech("five five five oh one two three four", "inform", ASK_PIN),
@@ -73,8 +78,7 @@ CALLS = [
                 "Your checking account ending 1234 has a balance of $2,417.09. "
                 "Is there anything else I can help with?",
             ),
-            speech("no thanks", "deny", SURVEY),
-            Turn("dtmf", "5", "dtmf", THANKS),
+            *survey_keyed("5"),
         ],
     ),
     Call(
@@ -163,8 +167,7 @@ CALLS = [
                 "Done. Your card ending 4411 is blocked, so no one can use it. Your reference "
                 "number is BLK-4821.",
             ),
-            speech("no", "deny", SURVEY),
-            Turn("dtmf", "2", "dtmf", THANKS),
+            *survey_keyed("2"),
         ],
     ),
     Call(
