@@ -6,8 +6,10 @@ counts and groups; Python only adds up what comes back, and every result is boun
 the number of calls: hours of the period (at most ``MAX_PERIOD_DAYS`` of them), whole
 milliseconds of latency (up to ``LATENCY_CAP_MS``), and the ``LIMIT`` of the open-ended
 groupings (reasons, intents, survey answers, misunderstood utterances). Percentiles are read
-off the per-millisecond counts (nearest rank). Each query is its own read-only transaction
-within the console's read budget, so none holds a call's record write up for long. What is
+off the per-millisecond counts (nearest rank). Each query reads the period a week at a time,
+each week a read-only transaction within the console's read budget, so none holds a call's
+record write up for long, and the weeks' counts are added up (a call's week is the one it
+started in, so no call counts twice). What is
 shown is what the records hold: transcripts and reasons masked as written, no PIN.
 Blocking (database): call it off the event loop.
 """

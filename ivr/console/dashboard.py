@@ -159,10 +159,15 @@ def _hot_topics(report: Report) -> Table:
 
 def _funnel_charts(report: Report) -> Markup:
     return join(
-        charts.bars(
-            f"{counts.funnel.name}: calls reaching each step",
-            [(step.name, n) for step, n in zip(counts.funnel.steps, counts.calls, strict=True)],
-            "calls",
+        join(
+            [
+                element("h3", counts.funnel.name),
+                charts.bars(
+                    f"{counts.funnel.name}: calls reaching each step",
+                    [(s.name, n) for s, n in zip(counts.funnel.steps, counts.calls, strict=True)],
+                    "calls",
+                ),
+            ]
         )
         for counts in report.funnels
     )
