@@ -5,7 +5,8 @@ is served by the real console (``Console`` on a listener of its own, 127.0.0.1, 
 an admin made through the console's user store logs in over HTTP like a browser (the log-in
 form, its CSRF cookie and field), then every page is requested for real: home, the calls list
 (first page, a deep page reached by following the "Older calls" links, each filter alone), a
-call, the audit log, the users page and the JSON variants. After a warm-up each page is timed
+call, the analytics dashboard (its default week, 30 days, a CSV), the audit log, the users page
+and the JSON variants. After a warm-up each page is timed
 several times, interleaved, request sent to body read; p50, p95 and max per page, flagged
 when p95 is over the 300 ms the console is held to. Timings vary on a shared machine: this
 prints figures, it asserts none.
@@ -195,6 +196,9 @@ async def _targets(browser: ClientSession, made: Generated) -> list[Target]:
         Target("home", "/console/"),
         *calls,
         Target("call", f"/console/calls/{call_id}"),
+        Target("analytics", "/console/analytics"),
+        Target("analytics: 30 days", "/console/analytics", _last_days(made, 30)),
+        Target("analytics.csv", "/console/analytics.csv", {"section": "funnels"}),
         Target("audit log", "/console/audit"),
         Target("users", "/console/users"),
         Target("calls.json", "/console/calls.json"),
@@ -229,6 +233,12 @@ def _week_in_the_middle(made: Generated) -> dict[str, str]:
     """A week of UTC days halfway through the calls, as the date fields take it."""
     middle = datetime.fromtimestamp((made.first_start + made.last_start) / 2, timezone.utc)
     return {"from": f"{middle.date()}", "to": f"{middle.date() + timedelta(days=6)}"}
+
+
+def _last_days(made: Generated, days: int) -> dict[str, str]:
+    """The ``days`` UTC days ending with the newest call, as the dashboard's form takes them."""
+    last = datetime.fromtimestamp(made.last_start, timezone.utc).date()
+    return {"from": f"{last - timedelta(days=days - 1)}", "to": f"{last}"}
 
 
 def _caller_part(calls: list[dict[str, Any]]) -> str:

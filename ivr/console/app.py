@@ -23,13 +23,14 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ivr.config import ConsoleConfig
-from ivr.console import admin, login, pages
+from ivr.console import admin, dashboard, login, pages
+from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
 from ivr.console.auth import protect
 from ivr.console.cookies import PATH
 from ivr.console.layout import message
 from ivr.console.queries import CallQueries
-from ivr.console.roles import ADMINS, CALL_READERS, EVERYONE
+from ivr.console.roles import ADMINS, ANALYSTS, CALL_READERS, EVERYONE
 from ivr.console.schema import open_console_db
 from ivr.console.sessions import SessionPolicy, SessionStore
 from ivr.console.state import STATE, ConsoleState
@@ -92,6 +93,8 @@ ROUTES = (
     Route("GET", "/calls.json", pages.calls, CALL_READERS),
     Route("GET", "/calls/{call_id:[A-Za-z0-9_-]+}", pages.call, CALL_READERS),
     Route("GET", "/calls/{call_id:[A-Za-z0-9_-]+}.json", pages.call, CALL_READERS),
+    Route("GET", "/analytics", dashboard.analytics, ANALYSTS),
+    Route("GET", "/analytics.csv", dashboard.analytics_csv, ANALYSTS),
     Route("GET", "/audit", pages.audit_log, ADMINS),
     Route("GET", "/users", admin.users, ADMINS),
     Route("POST", "/users", admin.add_user, ADMINS),
@@ -188,6 +191,7 @@ class Console:
             sessions=SessionStore(db, policy, clock),
             audit=AuditLog(db, clock),
             calls=CallQueries(db),
+            analytics=AnalyticsQueries(db),
             throttle=LoginThrottle(
                 config.max_failures_per_name,
                 config.max_failures_per_address,
@@ -195,6 +199,7 @@ class Console:
                 clock,
             ),
             password_checks=asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE),
+            clock=clock,
         )
 
     def _require_state(self) -> ConsoleState:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from multidict import MultiMapping
 
+from ivr.console.analytics import MAX_PERIOD_DAYS, Period
 from ivr.console.paging import KEY, Cursor
 from ivr.console.queries import OUTCOMES, CallFilter
 
@@ -25,6 +26,7 @@ MAX_TEXT = 200
 """Search words and caller ids, at most this many characters."""
 MAX_NEXT = 512
 CALL_FILTER_FIELDS = ("from", "to", "outcome", "transport", "intent", "handed_off", "caller", "q")
+DEFAULT_PERIOD_DAYS = 7
 
 
 class BadRequest(ValueError):
@@ -86,6 +88,30 @@ def call_list(query: MultiMapping[str]) -> CallListRequest:
         text=words or None,
     )
     return CallListRequest(wanted, given, cursor(query), limit(query))
+
+
+def period(query: MultiMapping[str], today: date) -> Period:
+    """The dashboard's days: ``from`` and ``to`` (UTC, inclusive); by default the
+    ``DEFAULT_PERIOD_DAYS`` days ending ``today``, or that many from ``from``."""
+    given = {name: value for name in ("from", "to") if (value := one(query, name, MAX_TEXT))}
+    first, last = _date(given, "from"), _date(given, "to")
+    if last is None:
+        last = today if first is None else first + timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if first is None:
+        first = last - timedelta(days=DEFAULT_PERIOD_DAYS - 1)
+    if first > last:
+        raise BadRequest("from must not be after to")
+    if (last - first).days >= MAX_PERIOD_DAYS:
+        raise BadRequest(f"the period is at most {MAX_PERIOD_DAYS} days")
+    return Period(first, last)
+
+
+def choice(query: MultiMapping[str], name: str, choices: tuple[str, ...]) -> str:
+    """The value of ``name``, which must be one of ``choices``."""
+    value = one(query, name, MAX_TEXT)
+    if value not in choices:
+        raise BadRequest(f"{name} is one of {', '.join(choices)}")
+    return value
 
 
 def cursor(query: MultiMapping[str]) -> Cursor | None:

@@ -11,6 +11,10 @@ EVERYONE: frozenset[str] = frozenset(ROLES)
 CALL_READERS: frozenset[str] = EVERYONE
 """Designers need transcripts as much as QA does; no PIN is ever stored, so none is shown."""
 ADMINS: frozenset[str] = frozenset({"admin"})
+ANALYSTS: frozenset[str] = EVERYONE
+"""Supervisors watch the hotline's figures, QA its completion and latency, designers what
+callers were not understood in; admins run it. The dashboard shows totals and at most a few
+misunderstood utterances, masked as stored: less than the call pages every role already reads."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,14 @@ SECTIONS = (
         CALL_READERS,
         "find calls by date, outcome, transport, intent, caller or words said; read each "
         "call's turns",
+    ),
+    Section(
+        "Analytics",
+        "/console/analytics",
+        ANALYSTS,
+        "calls per day and hour, containment, handoffs and abandonment with their reasons, "
+        "intents, task funnels, the survey, latency and what callers said that was not "
+        "understood; as CSV too",
     ),
     Section(
         "Audit log", "/console/audit", ADMINS, "who logged in, viewed a call or changed a user"

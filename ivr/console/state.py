@@ -4,11 +4,14 @@ request (put there by ``auth`` once the request has proved it)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timezone
 
 from aiohttp import web
 
 from ivr.config import ConsoleConfig
+from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
 from ivr.console.queries import CallQueries
 from ivr.console.sessions import Session, SessionStore
@@ -28,9 +31,15 @@ class ConsoleState:
     sessions: SessionStore
     audit: AuditLog
     calls: CallQueries
+    analytics: AnalyticsQueries
     throttle: LoginThrottle
     password_checks: asyncio.Semaphore
     """scrypt runs (32 MiB each) at once: log-ins and password changes wait their turn."""
+    clock: Callable[[], float]
+
+    def today(self) -> date:
+        """The current UTC day by the console's clock (the dashboard's default period ends it)."""
+        return datetime.fromtimestamp(self.clock(), timezone.utc).date()
 
     def secure_cookie(self, request: web.Request) -> bool:
         return self.config.secure_cookie or request.secure

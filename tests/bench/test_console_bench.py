@@ -39,6 +39,9 @@ def test_the_bench_times_every_page_of_a_generated_database_and_writes_the_figur
         "calls: caller",
         *filtered,
         "call",
+        "analytics",
+        "analytics: 30 days",
+        "analytics.csv",
         "audit log",
         "users",
         "calls.json",
@@ -64,6 +67,7 @@ def test_the_bench_times_every_page_of_a_generated_database_and_writes_the_figur
     assert call["turns"] > 0 and shows["call"]["turns"] == call["turns"]
     assert shows["audit log"]["calls"] > 0, "the call views are audited"
     assert shows["users"]["title"] == "Users"
+    assert shows["analytics"]["title"] == shows["analytics: 30 days"]["title"] == "Analytics"
 
     settings = results["settings"]
     assert settings["calls"] == CALLS and settings["repetitions"] == 2

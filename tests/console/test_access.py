@@ -22,6 +22,8 @@ PAGES: dict[str, set[str]] = {
     "/console/calls.json": ALL,
     f"/console/calls/{CALL}": ALL,
     f"/console/calls/{CALL}.json": ALL,
+    "/console/analytics": ALL,
+    "/console/analytics.csv?section=outcomes": ALL,
     "/console/audit": {"admin"},
     "/console/users": {"admin"},
 }
@@ -65,7 +67,7 @@ async def test_each_role_opens_exactly_its_pages(
 def test_the_table_covers_every_console_route() -> None:
     paths = {route.path for route in ROUTES if route.roles is not None}
     covered = {
-        path.removeprefix("/console").replace(CALL, "{call_id:[A-Za-z0-9_-]+}")
+        path.partition("?")[0].removeprefix("/console").replace(CALL, "{call_id:[A-Za-z0-9_-]+}")
         for path in (*PAGES, *POSTS)
     }
     assert paths == covered

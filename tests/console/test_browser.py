@@ -91,7 +91,8 @@ async def test_a_user_logs_in_reads_a_call_and_logs_out_in_chromium(
         "2-home.png",
         "3-calls.png",
         "4-call.png",
-        "5-logged-out.png",
+        "5-analytics.png",
+        "6-logged-out.png",
     ]
     assert all(shot.stat().st_size > 5_000 for shot in shots)
 
@@ -139,9 +140,15 @@ def browse(base: str, folder: Path) -> list[Path]:
         turn = driver.find_element(By.CSS_SELECTOR, "section.turn").text
         assert "I lost my card" in turn and "lost_card (0.93)" in turn and "response 812 ms" in turn
         shot("4-call.png")
+        driver.find_element(By.CSS_SELECTOR, "nav").find_element(By.LINK_TEXT, "Analytics").click()
+        wait.until(expected_conditions.title_contains("Analytics"))
+        headline = driver.find_element(By.CSS_SELECTOR, ".headline").text
+        assert "calls\n1" in headline and "containment (self_served)\n100.0 %" in headline
+        assert driver.find_element(By.CSS_SELECTOR, "#calls_per_day svg.chart").size["height"] > 100
+        shot("5-analytics.png")
         driver.find_element(By.CSS_SELECTOR, "form.logout button").click()
         wait.until(expected_conditions.title_contains("Log in"))
-        shot("5-logged-out.png")
+        shot("6-logged-out.png")
         driver.get(f"{base}/console/calls")
         wait.until(expected_conditions.title_contains("Log in"))
         errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]

@@ -1,9 +1,10 @@
-"""The console on PostgreSQL: the same tables, log-in, sessions, filters, keyset pages, audit
-and read-only, time-bounded reads as on SQLite (one SQL for both)."""
+"""The console on PostgreSQL: the same tables, log-in, sessions, filters, keyset pages, audit,
+read-only, time-bounded reads and dashboard figures as on SQLite (one SQL for both)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg2
 import pytest
@@ -14,7 +15,9 @@ from ivr.console.schema import open_console_db
 from ivr.console.users import UserStore
 from ivr.records import CallRecordStore, TurnRecord
 from storage.db import QueryTooSlow
+from tests.console.analytics_calls import write_calls
 from tests.console.conftest import Clock, ConsoleFactory, add_users, log_in
+from tests.console.test_analytics import report_of
 from tests.postgres import PostgresCluster
 
 
@@ -73,3 +76,14 @@ async def test_the_console_works_the_same_on_postgresql(
     with pytest.raises(QueryTooSlow), db.reading(0.1) as tx:
         tx.all("SELECT pg_sleep(2)")
     db.close()
+
+
+async def test_the_dashboard_counts_the_same_on_postgresql(
+    records_url: str, tmp_path: Path
+) -> None:
+    sqlite_url = f"sqlite:///{tmp_path}/calls.db"
+    for url in (records_url, sqlite_url):
+        await write_calls(url)
+    on_postgres, on_sqlite = report_of(records_url), report_of(sqlite_url)
+    assert on_postgres.outcomes["self_served"] == 3 and on_postgres.finished == 7
+    assert on_postgres == on_sqlite
