@@ -11,6 +11,12 @@ EVERYONE: frozenset[str] = frozenset(ROLES)
 CALL_READERS: frozenset[str] = EVERYONE
 """Designers need transcripts as much as QA does; no PIN is ever stored, so none is shown."""
 ADMINS: frozenset[str] = frozenset({"admin"})
+RECORDING_LISTENERS: frozenset[str] = frozenset({"qa", "supervisor", "admin"})
+"""Who hears recordings: QA and supervisors review calls by ear; admins, who answer for the
+console and read its audit log, too. Designers work from transcripts. Every listen is audited."""
+QA_TOOLS: frozenset[str] = frozenset({"qa", "supervisor", "admin"})
+"""Who replays a call through the current bot and saves one as a QA script: both open the
+recording (a replay feeds its audio to the bot) or keep a caller's words."""
 
 
 @dataclass(frozen=True)
