@@ -20,10 +20,12 @@ a recording without it (the process died mid-call) is reported as truncated.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import struct
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
@@ -41,6 +43,10 @@ NONCE_BYTES = 12
 TAG_BYTES = 16
 MAX_CHUNK_BYTES = 16 << 20
 """A length field above this is damage, not audio (the recorder seals about 32 kB a chunk)."""
+SAMPLE_BYTES = 2
+"""16-bit PCM, the only sample format recordings are written in."""
+HEADER_MAX_BYTES = len(MAGIC) + 2 + 255 + 6 + NONCE_BYTES + 32 + TAG_BYTES
+"""The longest header: the key id's length is one byte."""
 _FORMAT = struct.Struct(">IBB")
 _LENGTH = struct.Struct(">I")
 
@@ -119,19 +125,11 @@ def open_recording(path: str | Path, keyring: Keyring | None) -> tuple[int, int,
     if keyring is None:
         raise RecordingError(f"{file}: sealed recording, and no {SETTING} is configured")
     rate, channels, key_id, body = _header(file, data)
-    kek = keyring.kek(key_id)
-    if kek is None:
-        raise RecordingError(f"{file}: sealed with key {key_id!r}, which the keyring lacks")
-    clear_end = body - NONCE_BYTES - 32 - TAG_BYTES
-    try:
-        data_key = AESGCM(kek).decrypt(
-            data[clear_end : clear_end + NONCE_BYTES],
-            data[clear_end + NONCE_BYTES : body],
-            data[:clear_end],
-        )
-    except InvalidTag:
-        raise RecordingError(f"{file}: header fails authentication (tampered)") from None
-    return rate, channels, _open_chunks(file, AESGCM(data_key), data, body)
+    return (
+        rate,
+        channels,
+        _open_chunks(file, _data_key(file, data, keyring, key_id, body), data, body),
+    )
 
 
 def probe(path: str | Path) -> tuple[int, int, int]:
@@ -149,6 +147,119 @@ def probe(path: str | Path) -> tuple[int, int, int]:
         offset += _LENGTH.size + length
         plain += max(0, length - TAG_BYTES)
     return rate, channels, plain // (2 * channels)
+
+
+class SealedReader:
+    """A sealed recording read a chunk at a time, at any position: a player that seeks, or a
+    waveform drawn over a long call, never holds the whole recording in memory.
+
+    Opening reads the header and the chunk lengths (the framing, not secret). A recording that
+    was never closed (the process died) reads up to its last whole chunk and says so
+    (``complete`` is False); a chunk that fails authentication raises when it is read.
+    Blocking (file reads and decryption): call it off the event loop.
+    """
+
+    def __init__(self, path: str | Path, keyring: Keyring) -> None:
+        self.path = Path(path)
+        try:
+            self._file: BinaryIO = self.path.open("rb")
+        except OSError as exc:
+            raise RecordingError(f"{self.path}: cannot be read ({exc.strerror})") from exc
+        try:
+            self._open(keyring)
+        except BaseException:
+            self._file.close()
+            raise
+
+    def _open(self, keyring: Keyring) -> None:
+        head = self._file.read(HEADER_MAX_BYTES)
+        if not head.startswith(MAGIC):
+            raise RecordingError(f"{self.path}: not a sealed recording")
+        self.rate, self.channels, key_id, offset = _header(self.path, head)
+        self._aead = _data_key(self.path, head, keyring, key_id, offset)
+        self._chunks: list[tuple[int, int]] = []
+        """(file offset, sealed length) of each audio chunk, in order."""
+        self._starts: list[int] = []
+        """Where each chunk's audio starts in the recording's PCM."""
+        self.size = 0
+        """Bytes of PCM that can be read."""
+        self.complete = False
+        end = self._file.seek(0, os.SEEK_END)
+        while offset + _LENGTH.size <= end:
+            self._file.seek(offset)
+            (length,) = _LENGTH.unpack(self._file.read(_LENGTH.size))
+            start = offset + _LENGTH.size
+            if length < TAG_BYTES or length > MAX_CHUNK_BYTES or start + length > end:
+                break  # cut off mid-chunk: what came before still reads
+            if start + length == end and self._final(len(self._chunks), start, length):
+                self.complete = True
+                break
+            self._chunks.append((start, length))
+            self._starts.append(self.size)
+            self.size += length - TAG_BYTES
+            offset = start + length
+
+    @property
+    def frames(self) -> int:
+        return self.size // (SAMPLE_BYTES * self.channels)
+
+    def read(self, start: int, count: int) -> bytes:
+        """``count`` bytes of PCM from byte ``start`` (fewer at the end). Raises RecordingError."""
+        out = bytearray()
+        index = max(0, bisect.bisect_right(self._starts, start) - 1)
+        while len(out) < count and index < len(self._chunks):
+            plain = self.chunk(index)
+            skip = max(0, start + len(out) - self._starts[index])
+            out += plain[skip : skip + count - len(out)]
+            index += 1
+        return bytes(out)
+
+    def pieces(self) -> Iterator[bytes]:
+        """Every chunk's PCM in order: one pass over the recording. Raises RecordingError."""
+        for index in range(len(self._chunks)):
+            yield self.chunk(index)
+
+    def chunk(self, index: int) -> bytes:
+        """The PCM of audio chunk ``index``, authenticated. Raises RecordingError."""
+        offset, length = self._chunks[index]
+        self._file.seek(offset)
+        try:
+            return self._aead.decrypt(
+                _nonce(index), self._file.read(length), _chunk_aad(index, False)
+            )
+        except InvalidTag:
+            raise RecordingError(f"{self.path}: chunk {index} fails authentication") from None
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self) -> SealedReader:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def _final(self, index: int, offset: int, length: int) -> bool:
+        """Whether the chunk at ``offset`` is the (empty) final chunk ``close()`` writes."""
+        self._file.seek(offset)
+        return _opens(self._aead, index, self._file.read(length), final=True)
+
+
+def _data_key(file: Path, data: bytes, keyring: Keyring, key_id: str, body: int) -> AESGCM:
+    """The recording's data key, unwrapped with the keyring's KEK its header names."""
+    kek = keyring.kek(key_id)
+    if kek is None:
+        raise RecordingError(f"{file}: sealed with key {key_id!r}, which the keyring lacks")
+    clear_end = body - NONCE_BYTES - 32 - TAG_BYTES
+    try:
+        data_key = AESGCM(kek).decrypt(
+            data[clear_end : clear_end + NONCE_BYTES],
+            data[clear_end + NONCE_BYTES : body],
+            data[:clear_end],
+        )
+    except InvalidTag:
+        raise RecordingError(f"{file}: header fails authentication (tampered)") from None
+    return AESGCM(data_key)
 
 
 def _header(file: Path, data: bytes) -> tuple[int, int, str, int]:

@@ -40,6 +40,8 @@ from aiohttp.typedefs import Handler
 
 from ivr.config import AudioSocketConfig, Config, SipConfig, WebSocketConfig
 from ivr.console.app import Console
+from ivr.console.replays import Replayer
+from ivr.console.state import CallTools
 from ivr.http import HttpProof, bound_port, build_app
 from ivr.logs import get_logger
 from ivr.platform import platform_routes
@@ -69,9 +71,14 @@ PURGE_EVERY_S = 86_400.0
 class BotServer:
     """Owns the services, the transports and the HTTP site of one running bot."""
 
-    def __init__(self, config: Config, services: Services | None = None) -> None:
+    def __init__(
+        self, config: Config, services: Services | None = None, replayer: Replayer | None = None
+    ) -> None:
+        """``replayer``: how the console replays a call (``ivr serve`` gives
+        ``ivr.qa.console_replay``, which this module cannot import: the QA tools dial it)."""
         self.config = config
         self.services = services
+        self.replayer = replayer
         self._owns_services = services is None
         self.sip: SipServer | None = None
         self.websocket: WebSocketMediaServer | None = None
@@ -175,7 +182,9 @@ class BotServer:
         """The console on the records database; a warning when it is reachable from other
         machines while its cookie may travel without TLS."""
         settings = self.config.console
-        console = Console(settings, self.config.call.records_db)
+        assert self.services is not None
+        tools = CallTools.of_server(self.services, self.replayer)
+        console = Console(settings, self.config.call.records_db, tools=tools)
         await console.start()
         host = self.config.http.host if settings.port is None else settings.host
         if not is_loopback_host(host) and not settings.secure_cookie:
@@ -332,11 +341,11 @@ class BotServer:
         return {name: t.stats() for name, t in transports.items() if t is not None}
 
 
-async def serve_forever(config: Config) -> None:
+async def serve_forever(config: Config, replayer: Replayer | None = None) -> None:
     """Run the bot until SIGINT/SIGTERM, then drain (a second signal cuts it short) and stop."""
     import signal
 
-    server = BotServer(config)
+    server = BotServer(config, replayer=replayer)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

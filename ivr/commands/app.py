@@ -29,6 +29,7 @@ def serve(ctx: click.Context) -> None:
     import asyncio
 
     from dialogue.training import Project, train
+    from ivr.qa.console_replay import replay_for_console
     from ivr.server import read_secrets, serve_forever
 
     config = config_of(ctx)
@@ -37,7 +38,7 @@ def serve(ctx: click.Context) -> None:
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc}") from exc
     train(Project.from_config(config.dialogue), progress=click.echo)
-    asyncio.run(serve_forever(config))
+    asyncio.run(serve_forever(config, replay_for_console))
 
 
 @click.group("calls", invoke_without_command=True)

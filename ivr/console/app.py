@@ -23,17 +23,24 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ivr.config import ConsoleConfig
-from ivr.console import admin, dashboard, login, pages
+from ivr.console import admin, dashboard, listen, login, pages, replay_page, script_page
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
 from ivr.console.auth import protect
 from ivr.console.cookies import PATH
 from ivr.console.layout import message
 from ivr.console.queries import CallQueries
-from ivr.console.roles import ADMINS, ANALYSTS, CALL_READERS, EVERYONE
+from ivr.console.roles import (
+    ADMINS,
+    ANALYSTS,
+    CALL_READERS,
+    EVERYONE,
+    QA_TOOLS,
+    RECORDING_LISTENERS,
+)
 from ivr.console.schema import open_console_db
 from ivr.console.sessions import SessionPolicy, SessionStore
-from ivr.console.state import STATE, ConsoleState
+from ivr.console.state import STATE, CallTools, ConsoleState
 from ivr.console.throttle import LoginThrottle
 from ivr.console.users import UserStore
 from ivr.http import bound_port
@@ -58,7 +65,7 @@ class Route:
     roles: frozenset[str] | None
 
 
-STATIC = {"console.css": "text/css", "icon.svg": "image/svg+xml"}
+STATIC = {"console.css": "text/css", "icon.svg": "image/svg+xml", "player.js": "text/javascript"}
 """The files in ``static/`` and their types: nothing else is served from there."""
 
 
@@ -83,6 +90,9 @@ async def _not_found(request: web.Request) -> web.StreamResponse:
     return message(request, "Not found", "There is no such console page.", 404)
 
 
+CALL = "/calls/{call_id:[A-Za-z0-9_-]+}"
+"""A call's path; the pattern is the first check of the id (``params.call_id`` the second)."""
+
 ROUTES = (
     Route("GET", "/login", login.login_form, None),
     Route("POST", "/login", login.log_in, None),
@@ -95,6 +105,10 @@ ROUTES = (
     Route("GET", "/calls/{call_id:[A-Za-z0-9_-]+}.json", pages.call, CALL_READERS),
     Route("GET", "/analytics", dashboard.analytics, ANALYSTS),
     Route("GET", "/analytics.csv", dashboard.analytics_csv, ANALYSTS),
+    Route("GET", f"{CALL}/recording.wav", listen.recording_wav, RECORDING_LISTENERS),
+    Route("POST", f"{CALL}/replay", replay_page.start_replay, QA_TOOLS),
+    Route("POST", f"{CALL}/script", script_page.preview, QA_TOOLS),
+    Route("POST", f"{CALL}/script/save", script_page.save, QA_TOOLS),
     Route("GET", "/audit", pages.audit_log, ADMINS),
     Route("GET", "/users", admin.users, ADMINS),
     Route("POST", "/users", admin.add_user, ADMINS),
@@ -108,11 +122,17 @@ class Console:
     """The console of one server: stores, routes, housekeeping and an optional own listener."""
 
     def __init__(
-        self, config: ConsoleConfig, records_db: str, clock: Callable[[], float] = time.time
+        self,
+        config: ConsoleConfig,
+        records_db: str,
+        clock: Callable[[], float] = time.time,
+        tools: CallTools | None = None,
     ) -> None:
         self.config = config
         self.records_db = records_db
         self.clock = clock
+        self.tools = tools or CallTools()
+        """Recordings, replays and the QA scripts folder for call pages (none: records only)."""
         self.port = 0
         """The own listener's port once started (0: served on another application)."""
         self._db: Database | None = None
@@ -165,6 +185,8 @@ class Console:
             )
 
     async def stop(self) -> None:
+        if self.tools.replays is not None:
+            await self.tools.replays.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -200,6 +222,7 @@ class Console:
             ),
             password_checks=asyncio.Semaphore(PASSWORD_CHECKS_AT_ONCE),
             clock=clock,
+            tools=self.tools,
         )
 
     def _require_state(self) -> ConsoleState:

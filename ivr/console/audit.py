@@ -1,4 +1,5 @@
-"""The audit log: who logged in, viewed a call or changed a user, and when; append-only.
+"""The audit log: who logged in, viewed a call, heard a recording, replayed a call, saved a QA
+script or changed a user, and when; append-only.
 
 Rows are only ever added (``append``, inside the transaction of the change they describe, so
 a change and its row land together) and deleted once older than ``console.audit_retention_days``
@@ -22,6 +23,11 @@ LOGIN_FAILED = "login.failed"
 LOGOUT = "logout"
 CALL_VIEW = "call.view"
 ANALYTICS_EXPORT = "analytics.export"
+RECORDING_PLAY = "recording.play"
+CALL_REPLAY = "call.replay"
+QA_SCRIPT_SAVE = "qa_script.save"
+CALL_ACTIONS = frozenset({CALL_VIEW, RECORDING_PLAY, CALL_REPLAY, QA_SCRIPT_SAVE})
+"""Actions whose target is a call id (the audit page links it)."""
 USER_ADD = "user.add"
 USER_DISABLE = "user.disable"
 USER_PASSWORD = "user.set_password"

@@ -1,5 +1,8 @@
 """The pages for logged-in users: home, the calls list, one call, and the audit log.
 
+A call's page adds, for the roles that may use them, its recording and the replay and
+save-as-script tools (``callpage``).
+
 The calls list and a call are also JSON (``/console/calls.json``, ``/console/calls/ID.json``)
 for QA tools, with the same access. Opening a call, as a page or JSON, writes an audit row.
 """
@@ -15,6 +18,7 @@ from aiohttp import web
 
 from ivr.console import audit, params
 from ivr.console.auth import wants_json
+from ivr.console.callpage import CallExtras, call_extras
 from ivr.console.html import (
     Markup,
     element,
@@ -104,7 +108,8 @@ async def call(request: web.Request) -> web.StreamResponse:
     await asyncio.to_thread(console.audit.record, user.name, audit.CALL_VIEW, call_id, how)
     if as_json:
         return web.json_response(_call_data(detail))
-    return page(request, f"Call {call_id}", _call_page(detail))
+    extras = await call_extras(request, detail)
+    return page(request, f"Call {call_id}", _call_page(detail, extras))
 
 
 async def audit_log(request: web.Request) -> web.StreamResponse:
@@ -116,7 +121,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
             entry.actor,
             entry.action,
             link(f"{CALLS}/{entry.target}", entry.target)
-            if entry.action == audit.CALL_VIEW
+            if entry.action in audit.CALL_ACTIONS
             else entry.target,
             entry.detail,
         )
@@ -158,7 +163,7 @@ def _older(path: str, text: str, after: Cursor | None, limit: int, given: dict[s
     return link(path, text, **given, before=str(after), limit=str(limit))
 
 
-def _call_page(detail: CallDetail) -> Markup:
+def _call_page(detail: CallDetail, extras: CallExtras) -> Markup:
     call = detail.call
     length = None if call.ended_at is None else call.ended_at - call.started_at
     summary = {
@@ -184,9 +189,12 @@ def _call_page(detail: CallDetail) -> Markup:
         )
         for turn, handoff in detail.handoffs
     )
-    timeline = join(_turn(turn, call.started_at) for turn in detail.turns)
+    timeline = join(_turn(turn, call.started_at, extras.playable) for turn in detail.turns)
     return render(
         "call.html",
+        recording=extras.recording,
+        tools=extras.tools,
+        script=extras.script,
         summary=fields({name: value for name, value in summary.items() if value != ""}),
         details=fields(_flat(call.details)) if call.details else "none",
         handoffs=handoffs or "none",
@@ -194,7 +202,7 @@ def _call_page(detail: CallDetail) -> Markup:
     )
 
 
-def _turn(turn: TurnRecord, call_start: float) -> Markup:
+def _turn(turn: TurnRecord, call_start: float, playable: bool) -> Markup:
     said = turn.transcript or f"[{turn.input_kind}]"
     intent = (
         f"{turn.intent} ({number(turn.intent_confidence, 2)})" if turn.intent is not None else ""
@@ -217,9 +225,18 @@ def _turn(turn: TurnRecord, call_start: float) -> Markup:
         "bot": turn.bot_text,
         "timings": timings,
     }
+    offset = max(0.0, turn.started_at - call_start)
+    play = (
+        element(
+            "button", "▶ play from here", type="button", class_="play-from", data_at=f"{offset:.2f}"
+        )
+        if playable
+        else ""
+    )
+    heading = element("h3", join([f"Turn {turn.turn}", play], " "))
     return element(
         "section",
-        join([element("h3", f"Turn {turn.turn}"), fields({k: v for k, v in rows.items() if v})]),
+        join([heading, fields({k: v for k, v in rows.items() if v})]),
         class_="turn",
     )
 

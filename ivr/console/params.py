@@ -25,6 +25,10 @@ TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 MAX_TEXT = 200
 """Search words and caller ids, at most this many characters."""
 MAX_NEXT = 512
+KEY_ENTRY = re.compile(r"[0-9*#]{1,32}")
+MAX_KEY_ENTRIES = 10
+SCRIPT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""A QA script's file name without ``.yml``: no path separator, no dot, no hidden file."""
 CALL_FILTER_FIELDS = ("from", "to", "outcome", "transport", "intent", "handed_off", "caller", "q")
 DEFAULT_PERIOD_DAYS = 7
 
@@ -170,3 +174,35 @@ def _midnight(day: date | None) -> float | None:
     if day is None:
         return None
     return datetime(day.year, day.month, day.day, tzinfo=timezone.utc).timestamp()
+
+
+def key_entries(form: MultiMapping[object]) -> tuple[str, ...]:
+    """The ``keys`` field of the replay form: keyed entries in order, apart by spaces or commas
+    (their digits are never put in a message)."""
+    value = one(form, "keys", MAX_TEXT)
+    entries = tuple((value or "").replace(",", " ").split())
+    if len(entries) > MAX_KEY_ENTRIES or not all(KEY_ENTRY.fullmatch(e) for e in entries):
+        raise BadRequest(
+            f"keys are up to {MAX_KEY_ENTRIES} entries of keypad keys (0-9, * and #), apart by"
+            " spaces"
+        )
+    return entries
+
+
+def test_pin(form: MultiMapping[object]) -> str | None:
+    """The replay form's ``pin``: a test PIN of 4 to 12 digits, or None."""
+    value = one(form, "pin", 12)
+    if value is not None and not (value.isascii() and value.isdigit() and len(value) >= 4):
+        raise BadRequest("the test PIN is 4 to 12 digits")
+    return value
+
+
+def script_name(form: MultiMapping[object]) -> str:
+    """The ``name`` of a script to save: lower-case letters, digits, ``_`` and ``-``."""
+    value = one(form, "name", 64)
+    if value is None or not SCRIPT_NAME.fullmatch(value):
+        raise BadRequest(
+            "a script name is 1-64 lower-case letters, digits, _ and -, starting with a letter"
+            " or digit"
+        )
+    return value

@@ -15,6 +15,12 @@ ANALYSTS: frozenset[str] = EVERYONE
 """Supervisors watch the hotline's figures, QA its completion and latency, designers what
 callers were not understood in; admins run it. The dashboard shows totals and at most a few
 misunderstood utterances, masked as stored: less than the call pages every role already reads."""
+RECORDING_LISTENERS: frozenset[str] = frozenset({"qa", "supervisor", "admin"})
+"""Who hears recordings: QA and supervisors review calls by ear; admins, who answer for the
+console and read its audit log, too. Designers work from transcripts. Every listen is audited."""
+QA_TOOLS: frozenset[str] = frozenset({"qa", "supervisor", "admin"})
+"""Who replays a call through the current bot and saves one as a QA script: both open the
+recording (a replay feeds its audio to the bot) or keep a caller's words."""
 
 
 @dataclass(frozen=True)

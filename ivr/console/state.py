@@ -5,21 +5,53 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 from aiohttp import web
 
 from ivr.config import ConsoleConfig
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
+from ivr.console.qa_scripts import QaScripts
 from ivr.console.queries import CallQueries
+from ivr.console.recordings import RecordingShelf
+from ivr.console.replays import ReplayDesk, Replayer
 from ivr.console.sessions import Session, SessionStore
 from ivr.console.throttle import LoginThrottle
 from ivr.console.users import UserStore
+from ivr.services import Services
 
 SESSION = "ivr.console.session"
 """The request key of the caller's live session."""
+
+
+@dataclass(frozen=True)
+class CallTools:
+    """What the call page offers beyond the records, each None where the server has none:
+    recordings (a folder and its keys), replays (the bot's engines) and the QA scripts folder."""
+
+    recordings: RecordingShelf | None = None
+    replays: ReplayDesk | None = None
+    scripts: QaScripts | None = None
+    no_input_s: float = 6.0
+    """The no-input timer (``vad.no_input_ms``): how long a saved script waits out a silence."""
+
+    @classmethod
+    def of_server(cls, services: Services, replayer: Replayer | None) -> CallTools:
+        """The tools of a running bot: its recordings and keys, replays on its engines (when
+        ``replayer`` is given), and its QA scripts folder."""
+        config = services.config
+        return cls(
+            recordings=RecordingShelf(Path(config.call.recordings_dir), services.recording_keys),
+            replays=None if replayer is None else ReplayDesk(services, replayer),
+            scripts=QaScripts(
+                Path(config.qa.scripts_dir),
+                Path(config.dialogue.project_dir) / "dialogue" / "domain.yml",
+            ),
+            no_input_s=config.vad.no_input_ms / 1000,
+        )
 
 
 @dataclass(frozen=True)
@@ -36,6 +68,7 @@ class ConsoleState:
     password_checks: asyncio.Semaphore
     """scrypt runs (32 MiB each) at once: log-ins and password changes wait their turn."""
     clock: Callable[[], float]
+    tools: CallTools = field(default_factory=CallTools)
 
     def today(self) -> date:
         """The current UTC day by the console's clock (the dashboard's default period ends it)."""

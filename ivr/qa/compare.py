@@ -24,6 +24,7 @@ from speech.asr.scoring import normalise_text
 
 MIN_LITERAL_CHARS = 12
 """Variations with less fixed text than this (e.g. "{rates}") are compared literally."""
+_SPECIAL = re.compile(r"[.^$*+?{}\[\]\\|()]")
 _KINDS = {
     "start": "start",
     "speech": "speech",
@@ -39,12 +40,15 @@ class ResponseCatalog:
 
     def __init__(self, responses: Mapping[str, Sequence[str]]) -> None:
         patterns = []
+        self._fixed: dict[str, set[str]] = {}
+        """Per response, the longest fixed text of each variation (what every rendering says)."""
         for name, texts in responses.items():
             for text in texts:
                 literals = re.split(r"\{[^}]*\}", text)
                 if sum(len(part.strip()) for part in literals) >= MIN_LITERAL_CHARS:
                     regex = "(.+?)".join(re.escape(part) for part in literals)
                     patterns.append((len(text), name, re.compile(regex)))
+                    self._fixed.setdefault(name, set()).add(max(literals, key=len).strip())
         self._patterns = [(name, regex) for _, name, regex in sorted(patterns, reverse=True)]
 
     @classmethod
@@ -55,11 +59,26 @@ class ResponseCatalog:
             responses[name] = [v["text"] for v in variations or [] if v.get("text")]
         return cls(responses)
 
+    def expectation(self, text: str) -> str | None:
+        """A regular expression any variation of the first response in ``text`` matches (its
+        fixed words, whatever fills its placeholders); None when no response is recognised."""
+        found = [(m.start(), name) for name, regex in self._patterns if (m := regex.search(text))]
+        if not found:
+            return None
+        fixed = sorted(self._fixed[min(found)[1]])
+        return "|".join(literal_pattern(part) for part in fixed)
+
     def canonical(self, text: str) -> str:
         """``text`` with every recognised response replaced by its name."""
         for name, regex in self._patterns:
             text = regex.sub(f"<{name}>", text)
         return " ".join(text.split())
+
+
+def literal_pattern(text: str) -> str:
+    """``text`` as a regular expression that matches it literally, still readable in a script
+    (only the characters with a meaning in a pattern are escaped)."""
+    return _SPECIAL.sub(r"\\\g<0>", text)
 
 
 def compare_turns(

@@ -87,10 +87,16 @@ def run_keyring(configured: Keyring | None, folder: RunFolder) -> Keyring:
     return create_key_file(folder.key_file)
 
 
+def run_config(config: Config, folder: RunFolder) -> Config:
+    """The configuration with the run's own demo bank: scripts and replays move money and block
+    cards, never on the bank the hotline serves."""
+    bank = dataclasses.replace(config.bank, database=f"sqlite:///{folder.root / 'bank.db'}")
+    return dataclasses.replace(config, bank=bank)
+
+
 async def start_run_services(config: Config, folder: RunFolder) -> Services:
     """The bot's engines and assistant for a run, over the run's own demo bank."""
-    bank = dataclasses.replace(config.bank, database=f"sqlite:///{folder.root / 'bank.db'}")
-    return await start_services(dataclasses.replace(config, bank=bank))
+    return await start_services(run_config(config, folder))
 
 
 async def run_calls(

@@ -17,6 +17,7 @@ from ivr.console import browser
 from ivr.console.app import Console
 from ivr.console.browser import token_in
 from ivr.console.schema import open_console_db
+from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from ivr.http import build_app
 from ivr.metrics import Metrics
@@ -72,12 +73,15 @@ ConsoleFactory = Callable[..., Awaitable[TestClient]]
 @pytest.fixture
 async def make_client(records_url: str, clock: Clock) -> AsyncIterator[ConsoleFactory]:
     """A test client of the bot's HTTP app with the console mounted, its settings given as
-    ``key=value`` overrides of the console section; over TLS with a server context."""
+    ``key=value`` overrides of the console section; over TLS with a server context; with the
+    call page's ``tools`` when given."""
     opened: list[tuple[Console, TestClient]] = []
 
-    async def make(*settings: str, tls: ssl.SSLContext | None = None) -> TestClient:
+    async def make(
+        *settings: str, tls: ssl.SSLContext | None = None, tools: CallTools | None = None
+    ) -> TestClient:
         config = load_config(overrides=[f"console.{s}" for s in settings], environ={})
-        console = Console(config.console, records_url, clock)
+        console = Console(config.console, records_url, clock, tools)
         await console.start()
         server = TestServer(
             build_app(Metrics(), lambda: {}, [console.add_routes]), host="127.0.0.1"

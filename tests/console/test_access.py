@@ -15,6 +15,8 @@ from tests.console.conftest import PASSWORD, add_users, log_in, token_in
 
 ROLES = ("designer", "qa", "supervisor", "admin")
 ALL = set(ROLES)
+LISTENERS = {"qa", "supervisor", "admin"}
+"""Who hears recordings, replays calls and saves them as QA scripts."""
 CALL = "20261205t142501z3fa9c1d2e4b5"
 PAGES: dict[str, set[str]] = {
     "/console/": ALL,
@@ -24,6 +26,7 @@ PAGES: dict[str, set[str]] = {
     f"/console/calls/{CALL}.json": ALL,
     "/console/analytics": ALL,
     "/console/analytics.csv?section=outcomes": ALL,
+    f"/console/calls/{CALL}/recording.wav": LISTENERS,
     "/console/audit": {"admin"},
     "/console/users": {"admin"},
 }
@@ -32,6 +35,9 @@ POSTS: dict[str, tuple[set[str], dict[str, str]]] = {
     "/console/users": ({"admin"}, {"name": "newcomer", "role": "qa", "password": PASSWORD}),
     "/console/users/disable": ({"admin"}, {"name": "designer"}),
     "/console/logout": (ALL, {}),
+    f"/console/calls/{CALL}/replay": (LISTENERS, {}),
+    f"/console/calls/{CALL}/script": (LISTENERS, {}),
+    f"/console/calls/{CALL}/script/save": (LISTENERS, {"name": "saved"}),
 }
 """POST route -> (the roles that may post, a form it would act on)."""
 
@@ -53,7 +59,10 @@ async def test_each_role_opens_exactly_its_pages(
         assert (await log_in(client, role)).status == 303
         for path, allowed in PAGES.items():
             answer = await client.get(path, allow_redirects=False)
-            assert answer.status == (200 if role in allowed else 403), (role, path)
+            if path.endswith(".wav"):  # no recording here: allowed is "not 403"
+                assert (answer.status == 403) == (role not in allowed), (role, path)
+            else:
+                assert answer.status == (200 if role in allowed else 403), (role, path)
         home = await (await client.get("/console/")).text()
         for path, (allowed, form) in POSTS.items():
             if role in allowed:
@@ -91,7 +100,7 @@ async def test_every_post_without_the_right_csrf_token_is_refused_and_changes_no
     client: TestClient, users: UserStore, path: str
 ) -> None:
     add_users(users, "admin", "designer")
-    action = f"/console{path}"
+    action = f"/console{path}".replace("{call_id:[A-Za-z0-9_-]+}", CALL)
     if path == "/login":
         form = [("name", "admin"), ("password", PASSWORD)]
         token = token_in(await (await client.get("/console/login")).text())  # and its cookie
