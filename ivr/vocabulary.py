@@ -50,7 +50,7 @@ _STOP_TEXT = """
     when's where where's which while who who's whom why why's will with won't would wouldn't you
     you'd you'll you're you've your yours yourself yourselves
     also already yet still ever really much many lot lots thing things something anything
-    please thanks thank hi hello hey okay ok yes yeah yep no nope sure well oh um uh
+    please thanks thank hi hello hey bye goodbye okay ok yes yeah yep no nope sure well oh um uh
     want wanna need like would could tell know let make go going see look give take get
     one two three four five six seven eight nine ten zero hundred thousand million
     eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty thirty
@@ -59,7 +59,9 @@ _STOP_TEXT = """
     show find list left someone call help put say said talk
 """
 STOP_WORDS = frozenset(_STOP_TEXT.split())
-"""Function words and conversational filler: frequent in any call, useless as recognition bias."""
+"""Function words and conversational filler: frequent in any call, useless as recognition bias.
+Greetings and goodbyes among them: "bye" in the prompt made tiny.en hear "really good, five"
+as "really good, bye" at the survey question."""
 
 ANNOTATION_PAREN = re.compile(r"\[([^\]]+)\]\(([^)]*)\)")
 ANNOTATION_JSON = re.compile(r"\[([^\]]+)\](\{[^}]*\})")
