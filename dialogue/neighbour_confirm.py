@@ -1,0 +1,194 @@
+"""NLU pipeline component: a message the classifier could not place is confirmed by meaning.
+
+DIET falls back below its confidence threshold, and a caller on a bad line often lands there
+with a request that is plain to a person: "I need to know what's left and my savings", "is
+there a charge for going overgrown?". Their pretrained sentence vectors (the MiniLM features of
+``dialogue/sentence_features.py``) still lie close to the training examples of what they mean.
+So after the confidence bands, an ``nlu_fallback`` whose nearest training examples (cosine
+similarity of sentence vectors, ``neighbours`` of them) mostly share one of ``confirm_intents``,
+the nearest at ``min_similarity`` or closer, becomes ``nlu_confirm`` for that intent: the bot
+asks "You'd like your balance, is that right?" instead of "Sorry, I didn't get that". A wrong
+guess costs the caller a "no", as any confirmation does; nothing is acted on unconfirmed.
+
+Off-topic requests ("what's the recipe for pancakes") have no close example of a task and
+still fall back. The thresholds were chosen on phrasings kept apart from the understanding
+benchmark (dialogue/README.md, Understanding).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.nlu.constants import (
+    INTENT,
+    INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from dialogue.actions.common import NLU_CONFIRM
+from dialogue.sentence_features import SentenceEncoderFeaturizer
+
+NLU_FALLBACK = "nlu_fallback"
+VECTORS_FILE = "vectors.npy"
+LABELS_FILE = "labels.json"
+
+
+@dataclass(frozen=True)
+class Neighbours:
+    """What the nearest training examples say about a message."""
+
+    intent: str
+    share: float
+    """The intent's part of the neighbours' summed similarity."""
+    nearest: float
+    """Similarity of the nearest example of that intent."""
+
+
+def sentence_vector(message: Message) -> np.ndarray | None:
+    """The message's dense sentence features, unit length (None without any)."""
+    _, sentence = message.get_dense_features(TEXT)
+    if sentence is None:
+        return None
+    vector = np.asarray(sentence.features, dtype=np.float32).reshape(-1)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else None
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class NeighbourConfirmClassifier(GraphComponent):
+    """Turns a fallback into a confirmation when the closest examples agree on a task."""
+
+    @classmethod
+    def required_components(cls) -> list[type]:
+        return [SentenceEncoderFeaturizer]
+
+    @staticmethod
+    def get_default_config() -> dict[str, Any]:
+        return {
+            "neighbours": 5,
+            "min_similarity": 0.62,
+            "min_share": 0.5,
+            "confirm_intents": [],
+        }
+
+    def __init__(
+        self,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        vectors: np.ndarray | None = None,
+        labels: list[str] | None = None,
+    ) -> None:
+        self.config = config
+        self._model_storage = model_storage
+        self._resource = resource
+        self._vectors = vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+        self._labels = labels or []
+
+    @classmethod
+    def create(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> NeighbourConfirmClassifier:
+        if config["neighbours"] < 1 or not 0.0 < config["min_share"] <= 1.0:
+            raise ValueError("NeighbourConfirmClassifier: neighbours >= 1, 0 < min_share <= 1")
+        return cls(config, model_storage, resource)
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Keep the sentence vector and intent of every intent example."""
+        vectors: list[np.ndarray] = []
+        labels: list[str] = []
+        for example in training_data.intent_examples:
+            vector = sentence_vector(example)
+            intent = example.get(INTENT)
+            if vector is not None and intent:
+                vectors.append(vector)
+                labels.append(str(intent))
+        self._vectors = np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        self._labels = labels
+        with self._model_storage.write_to(self._resource) as directory:
+            np.save(directory / VECTORS_FILE, self._vectors)
+            (directory / LABELS_FILE).write_text(json.dumps(labels), encoding="utf-8")
+        return self._resource
+
+    @classmethod
+    def load(
+        cls,
+        config: dict[str, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> NeighbourConfirmClassifier:
+        try:
+            with model_storage.read_from(resource) as directory:
+                vectors = np.load(directory / VECTORS_FILE)
+                labels = json.loads((directory / LABELS_FILE).read_text(encoding="utf-8"))
+        except (ValueError, OSError):
+            # Trained without intent examples: nothing to compare with, every fallback stays.
+            return cls(config, model_storage, resource)
+        return cls(config, model_storage, resource, vectors, labels)
+
+    def process(self, messages: list[Message]) -> list[Message]:
+        for message in messages:
+            intent = message.get(INTENT) or {}
+            if intent.get(INTENT_NAME_KEY) != NLU_FALLBACK:
+                continue
+            vector = sentence_vector(message)
+            found = self.neighbours(vector) if vector is not None else None
+            if found is not None and self._confirmable(found):
+                self._confirm(message, found)
+        return messages
+
+    def neighbours(self, vector: np.ndarray) -> Neighbours | None:
+        """The intent the nearest examples share most (None without examples)."""
+        if not self._labels or vector.shape[0] != self._vectors.shape[1]:
+            return None
+        similarity = self._vectors @ vector
+        count = min(self.config["neighbours"], len(self._labels))
+        nearest = np.argsort(-similarity)[:count]
+        votes: dict[str, float] = {}
+        closest: dict[str, float] = {}
+        for index in nearest:
+            label = self._labels[index]
+            score = max(float(similarity[index]), 0.0)
+            votes[label] = votes.get(label, 0.0) + score
+            closest.setdefault(label, float(similarity[index]))
+        total = sum(votes.values())
+        intent = max(votes, key=lambda label: votes[label])
+        return Neighbours(intent, votes[intent] / total if total else 0.0, closest[intent])
+
+    def _confirmable(self, found: Neighbours) -> bool:
+        return (
+            found.intent in self.config["confirm_intents"]
+            and found.nearest >= self.config["min_similarity"]
+            and found.share >= self.config["min_share"]
+        )
+
+    @staticmethod
+    def _confirm(message: Message, found: Neighbours) -> None:
+        """``nlu_confirm`` first in the ranking, the neighbours' intent next (where the
+        confirmation actions read the guess), the classifier's other intents after it."""
+        ranking = [
+            dict(item)
+            for item in message.get(INTENT_RANKING_KEY) or []
+            if item.get(INTENT_NAME_KEY) not in (NLU_FALLBACK, found.intent)
+        ]
+        confirm = {INTENT_NAME_KEY: NLU_CONFIRM, PREDICTED_CONFIDENCE_KEY: round(found.nearest, 4)}
+        guess = {INTENT_NAME_KEY: found.intent, PREDICTED_CONFIDENCE_KEY: round(found.share, 4)}
+        message.set(INTENT, dict(confirm), add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [confirm, guess, *ranking], add_to_output=True)
