@@ -53,7 +53,7 @@ async def inbox(request: web.Request) -> web.StreamResponse:
     console = state_of(request)
     project = console.tools.nlu
     if project is None:
-        return message(request, "NLU inbox", NO_PROJECT, 404)
+        return message(request, "NLU inbox", NO_PROJECT, 200)
     asked = _inbox_request(request.query, console)
     view = await asyncio.to_thread(_view, console, project, asked)
     session = session_of(request)
