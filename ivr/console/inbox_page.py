@@ -211,6 +211,7 @@ def _view(console: ConsoleState, project: NluProject, asked: InboxRequest) -> In
         pending_total=pending_total,
         intents=project.intents(),
         entities=project.entities(),
+        audible=console.tools.recordings is not None,
     )
 
 

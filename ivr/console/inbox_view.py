@@ -49,6 +49,8 @@ class InboxView:
     pending_total: int
     intents: list[str]
     entities: list[str]
+    audible: bool
+    """Recordings are configured: items get their snippet."""
 
 
 def inbox_body(view: InboxView, session: Session, labeller: bool, here: str) -> Markup:
@@ -136,7 +138,10 @@ def _item(view: InboxView, item: InboxItem, session: Session, labeller: bool, he
             token=hidden_token(session.csrf_token),
             back=here,
             text=item.transcript,
-            intents=_options({name: name for name in view.intents}, item.intent or ""),
+            intents=_options(
+                {"": "choose the intent meant", **{name: name for name in view.intents}},
+                item.intent or "",
+            ),
             entities=_options({"": "none", **{name: name for name in view.entities}}, ""),
         )
         if labeller
@@ -147,7 +152,7 @@ def _item(view: InboxView, item: InboxItem, session: Session, labeller: bool, he
         anchor=f"item-{item.call_id}-{item.turn}",
         heading=heading,
         facts=facts,
-        snippet=_snippet(item, session, action),
+        snippet=_snippet(item, session, action) if view.audible else "",
         flags=_flags(view.flags.get((item.call_id, item.turn), [])),
         forms=forms,
     )
