@@ -23,11 +23,22 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ivr.config import ConsoleConfig
-from ivr.console import admin, dashboard, listen, login, pages, replay_page, script_page
+from ivr.console import (
+    admin,
+    dashboard,
+    inbox_page,
+    listen,
+    login,
+    pages,
+    replay_page,
+    script_page,
+)
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
 from ivr.console.auth import protect
 from ivr.console.cookies import PATH
+from ivr.console.inbox import InboxQueries
+from ivr.console.inbox_labels import LabelStore
 from ivr.console.layout import message
 from ivr.console.queries import CallQueries
 from ivr.console.roles import (
@@ -35,8 +46,11 @@ from ivr.console.roles import (
     ANALYSTS,
     CALL_READERS,
     EVERYONE,
+    INBOX_READERS,
+    LABELLERS,
     QA_TOOLS,
     RECORDING_LISTENERS,
+    SNIPPET_LISTENERS,
 )
 from ivr.console.schema import open_console_db
 from ivr.console.sessions import SessionPolicy, SessionStore
@@ -92,6 +106,8 @@ async def _not_found(request: web.Request) -> web.StreamResponse:
 
 CALL = "/calls/{call_id:[A-Za-z0-9_-]+}"
 """A call's path; the pattern is the first check of the id (``params.call_id`` the second)."""
+INBOX_TURN = "/inbox/{call_id:[A-Za-z0-9_-]+}/{turn:[0-9]+}"
+"""An NLU inbox item's path: a call and one of its turns."""
 
 ROUTES = (
     Route("GET", "/login", login.login_form, None),
@@ -109,6 +125,10 @@ ROUTES = (
     Route("POST", f"{CALL}/replay", replay_page.start_replay, QA_TOOLS),
     Route("POST", f"{CALL}/script", script_page.preview, QA_TOOLS),
     Route("POST", f"{CALL}/script/save", script_page.save, QA_TOOLS),
+    Route("GET", "/inbox", inbox_page.inbox, INBOX_READERS),
+    Route("GET", f"{INBOX_TURN}/snippet.wav", inbox_page.snippet, SNIPPET_LISTENERS),
+    Route("POST", f"{INBOX_TURN}/label", inbox_page.label, LABELLERS),
+    Route("POST", f"{INBOX_TURN}/dismiss", inbox_page.dismiss, LABELLERS),
     Route("GET", "/audit", pages.audit_log, ADMINS),
     Route("GET", "/users", admin.users, ADMINS),
     Route("POST", "/users", admin.add_user, ADMINS),
@@ -214,6 +234,8 @@ class Console:
             audit=AuditLog(db, clock),
             calls=CallQueries(db),
             analytics=AnalyticsQueries(db),
+            inbox=InboxQueries(db),
+            labels=LabelStore(db, clock),
             throttle=LoginThrottle(
                 config.max_failures_per_name,
                 config.max_failures_per_address,

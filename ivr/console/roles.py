@@ -22,6 +22,19 @@ QA_TOOLS: frozenset[str] = frozenset({"qa", "supervisor", "admin"})
 """Who replays a call through the current bot and saves one as a QA script: both open the
 recording (a replay feeds its audio to the bot) or keep a caller's words."""
 
+INBOX_READERS: frozenset[str] = frozenset({"designer", "qa", "admin"})
+"""Who reads the NLU inbox (turns the bot may have misunderstood): designers fix them, QA
+checks understanding, admins run the hotline. Supervisors watch the figures instead."""
+LABELLERS: frozenset[str] = frozenset({"designer", "admin"})
+"""Who labels or dismisses an inbox item, writing an example into ``data/nlu``: the people who
+own the training data."""
+SNIPPET_LISTENERS: frozenset[str] = RECORDING_LISTENERS | {"designer"}
+"""Who hears an inbox item's snippet: the recording's listeners, and designers, who label from
+it: a misheard turn's transcript is the recogniser's mistake, and only the caller's voice says
+what was meant. A snippet is the caller's side only, of one turn that is in the inbox, at most
+10 s, audited like a recording. Designers still hear no whole call, and no turn whose transcript
+holds a masked number (the caller said an account or card number: they get the transcript)."""
+
 
 @dataclass(frozen=True)
 class Section:
@@ -48,6 +61,13 @@ SECTIONS = (
         "calls per day and hour, containment, handoffs and abandonment with their reasons, "
         "intents, task funnels, the survey, latency and what callers said that was not "
         "understood; as CSV too",
+    ),
+    Section(
+        "NLU inbox",
+        "/console/inbox",
+        INBOX_READERS,
+        "caller turns understood with low confidence, not understood, corrected or before a "
+        "handoff: hear them, label them as examples for the next model",
     ),
     Section(
         "Audit log", "/console/audit", ADMINS, "who logged in, viewed a call or changed a user"

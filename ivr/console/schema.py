@@ -1,6 +1,7 @@
 """The console's tables in the records database, created when it is opened, as the records' are.
 
-Users, sessions and the audit log sit next to ``calls`` and ``turns`` (one database to back up,
+Users, sessions, the audit log and the NLU inbox's decisions (a turn labelled or dismissed
+leaves the inbox) sit next to ``calls`` and ``turns`` (one database to back up,
 SQLite or PostgreSQL with the same SQL). Session ids are stored only as their SHA-256; audit
 rows have a random id so that two at the same instant both keep their place in the order.
 """
@@ -36,7 +37,19 @@ CREATE TABLE IF NOT EXISTS console_audit (
     target TEXT NOT NULL DEFAULT '',
     detail TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS console_audit_at ON console_audit (at, id)
+CREATE INDEX IF NOT EXISTS console_audit_at ON console_audit (at, id);
+CREATE TABLE IF NOT EXISTS console_inbox_labels (
+    call_id TEXT NOT NULL,
+    turn INTEGER NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('labelled', 'dismissed')),
+    intent TEXT NOT NULL DEFAULT '',
+    example TEXT NOT NULL DEFAULT '',
+    data_file TEXT NOT NULL DEFAULT '',
+    decided_by TEXT NOT NULL,
+    decided_at DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (call_id, turn)
+);
+CREATE INDEX IF NOT EXISTS console_inbox_labels_at ON console_inbox_labels (decided_at)
 """
 READ_BUDGET_S = 0.8
 """The longest one console read may take. On SQLite a reader holds up a committing writer, and

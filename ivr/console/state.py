@@ -14,6 +14,9 @@ from aiohttp import web
 from ivr.config import ConsoleConfig
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
+from ivr.console.inbox import InboxQueries
+from ivr.console.inbox_labels import LabelStore
+from ivr.console.nlu_project import NluProject
 from ivr.console.qa_scripts import QaScripts
 from ivr.console.queries import CallQueries
 from ivr.console.recordings import RecordingShelf
@@ -30,13 +33,16 @@ SESSION = "ivr.console.session"
 @dataclass(frozen=True)
 class CallTools:
     """What the call page offers beyond the records, each None where the server has none:
-    recordings (a folder and its keys), replays (the bot's engines) and the QA scripts folder."""
+    recordings (a folder and its keys), replays (the bot's engines), the QA scripts folder and
+    the assistant's project for the NLU inbox."""
 
     recordings: RecordingShelf | None = None
     replays: ReplayDesk | None = None
     scripts: QaScripts | None = None
     no_input_s: float = 6.0
     """The no-input timer (``vad.no_input_ms``): how long a saved script waits out a silence."""
+    nlu: NluProject | None = None
+    """The assistant's project, for the NLU inbox (its ``data/nlu`` is where labels go)."""
 
     @classmethod
     def of_server(cls, services: Services, replayer: Replayer | None) -> CallTools:
@@ -51,6 +57,7 @@ class CallTools:
                 Path(config.dialogue.project_dir) / "dialogue" / "domain.yml",
             ),
             no_input_s=config.vad.no_input_ms / 1000,
+            nlu=NluProject.of_config(config.dialogue),
         )
 
 
@@ -64,6 +71,8 @@ class ConsoleState:
     audit: AuditLog
     calls: CallQueries
     analytics: AnalyticsQueries
+    inbox: InboxQueries
+    labels: LabelStore
     throttle: LoginThrottle
     password_checks: asyncio.Semaphore
     """scrypt runs (32 MiB each) at once: log-ins and password changes wait their turn."""

@@ -17,7 +17,10 @@ ROLES = ("designer", "qa", "supervisor", "admin")
 ALL = set(ROLES)
 LISTENERS = {"qa", "supervisor", "admin"}
 """Who hears recordings, replays calls and saves them as QA scripts."""
+INBOX_READERS = {"designer", "qa", "admin"}
+LABELLERS = {"designer", "admin"}
 CALL = "20261205t142501z3fa9c1d2e4b5"
+TURN = "/{turn:[0-9]+}/"
 PAGES: dict[str, set[str]] = {
     "/console/": ALL,
     "/console/calls": ALL,
@@ -27,6 +30,8 @@ PAGES: dict[str, set[str]] = {
     "/console/analytics": ALL,
     "/console/analytics.csv?section=outcomes": ALL,
     f"/console/calls/{CALL}/recording.wav": LISTENERS,
+    "/console/inbox": INBOX_READERS,
+    f"/console/inbox/{CALL}/1/snippet.wav": ALL,
     "/console/audit": {"admin"},
     "/console/users": {"admin"},
 }
@@ -38,6 +43,8 @@ POSTS: dict[str, tuple[set[str], dict[str, str]]] = {
     f"/console/calls/{CALL}/replay": (LISTENERS, {}),
     f"/console/calls/{CALL}/script": (LISTENERS, {}),
     f"/console/calls/{CALL}/script/save": (LISTENERS, {"name": "saved"}),
+    f"/console/inbox/{CALL}/1/label": (LABELLERS, {"intent": "greet", "text": "hi"}),
+    f"/console/inbox/{CALL}/1/dismiss": (LABELLERS, {}),
 }
 """POST route -> (the roles that may post, a form it would act on)."""
 
@@ -76,7 +83,10 @@ async def test_each_role_opens_exactly_its_pages(
 def test_the_table_covers_every_console_route() -> None:
     paths = {route.path for route in ROUTES if route.roles is not None}
     covered = {
-        path.partition("?")[0].removeprefix("/console").replace(CALL, "{call_id:[A-Za-z0-9_-]+}")
+        path.partition("?")[0]
+        .removeprefix("/console")
+        .replace(CALL, "{call_id:[A-Za-z0-9_-]+}")
+        .replace("/1/", TURN)
         for path in (*PAGES, *POSTS)
     }
     assert paths == covered
@@ -100,7 +110,7 @@ async def test_every_post_without_the_right_csrf_token_is_refused_and_changes_no
     client: TestClient, users: UserStore, path: str
 ) -> None:
     add_users(users, "admin", "designer")
-    action = f"/console{path}".replace("{call_id:[A-Za-z0-9_-]+}", CALL)
+    action = f"/console{path}".replace("{call_id:[A-Za-z0-9_-]+}", CALL).replace(TURN, "/1/")
     if path == "/login":
         form = [("name", "admin"), ("password", PASSWORD)]
         token = token_in(await (await client.get("/console/login")).text())  # and its cookie

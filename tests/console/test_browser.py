@@ -1,13 +1,14 @@
 """The console in a real browser: headless Debian chromium driven by selenium through
 chromium-driver, against the bot's HTTP app on 127.0.0.1 with a user made by ``ivr users add``.
-Logs in through the form, reads the calls list, opens a call, logs out; a screenshot of each
-page lands in the test's tmp dir, and the browser reports no error (a CSP violation would be
-one)."""
+Logs in through the form, reads the calls list, opens a call, logs out; a designer labels an
+NLU inbox item into a copy of ``data/nlu``; a screenshot of each page lands in the test's tmp
+dir, and the browser reports no error (a CSP violation would be one)."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,16 +18,18 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from ivr.cli import main
 from ivr.config import load_config
 from ivr.console.app import Console
+from ivr.console.state import CallTools
 from ivr.http import bound_port, build_app
 from ivr.metrics import Metrics
 from ivr.records import CallRecordStore, TurnRecord
 from ivr.secretfile import write_secret
-from tests.console.conftest import PASSWORD
+from tests.console.conftest import PASSWORD, Clock
+from tests.console.inbox_calls import copy_project, nlu_files, write_calls
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")
@@ -58,34 +61,10 @@ async def test_a_user_logs_in_reads_a_call_and_logs_out_in_chromium(
     )
     await store.end_call(CALL, "self_served", "caller_done")
     store.close()
-    secret = write_secret(tmp_path / "password", PASSWORD)
-    added = CliRunner().invoke(
-        main,
-        [
-            "--set",
-            f"call.records_db={records_url}",
-            "users",
-            "add",
-            "quinn",
-            "--role",
-            "qa",
-            "--password-file",
-            str(secret),
-        ],
+    add_user(records_url, tmp_path, "quinn", "qa")
+    shots = await serve_and_browse(
+        Console(load_config(environ={}).console, records_url), browse, tmp_path
     )
-    assert added.exit_code == 0, added.output
-
-    console = Console(load_config(environ={}).console, records_url)
-    await console.start()
-    runner = web.AppRunner(build_app(Metrics(), lambda: {}, [console.add_routes]))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        shots = await asyncio.to_thread(browse, f"http://127.0.0.1:{bound_port(site)}", tmp_path)
-    finally:
-        await runner.cleanup()
-        await console.stop()
     assert [shot.name for shot in shots] == [
         "1-login.png",
         "2-home.png",
@@ -97,8 +76,44 @@ async def test_a_user_logs_in_reads_a_call_and_logs_out_in_chromium(
     assert all(shot.stat().st_size > 5_000 for shot in shots)
 
 
-def browse(base: str, folder: Path) -> list[Path]:
-    """The user's walk through the console (blocking: selenium); the screenshots taken."""
+def add_user(records_url: str, folder: Path, name: str, role: str) -> None:
+    """A console user made the way an operator makes one: ``ivr users add``."""
+    secret = write_secret(folder / f"{name}.password", PASSWORD)
+    added = CliRunner().invoke(
+        main,
+        [
+            "--set",
+            f"call.records_db={records_url}",
+            "users",
+            "add",
+            name,
+            "--role",
+            role,
+            "--password-file",
+            str(secret),
+        ],
+    )
+    assert added.exit_code == 0, added.output
+
+
+async def serve_and_browse(
+    console: Console, walk: Callable[[str, Path], list[Path]], folder: Path
+) -> list[Path]:
+    """Serve ``console`` on 127.0.0.1 while ``walk`` browses it; the screenshots taken."""
+    await console.start()
+    runner = web.AppRunner(build_app(Metrics(), lambda: {}, [console.add_routes]))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        return await asyncio.to_thread(walk, f"http://127.0.0.1:{bound_port(site)}", folder)
+    finally:
+        await runner.cleanup()
+        await console.stop()
+
+
+def chromium(folder: Path) -> webdriver.Chrome:
+    """Headless chromium with its own profile in ``folder``, keeping the console's log."""
     options = webdriver.ChromeOptions()
     options.binary_location = str(CHROMIUM)
     for argument in (
@@ -111,7 +126,22 @@ def browse(base: str, folder: Path) -> list[Path]:
     ):
         options.add_argument(argument)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+
+
+def log_in_as(driver: webdriver.Chrome, name: str) -> None:
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(PASSWORD)
+    driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+
+
+def browser_errors(driver: webdriver.Chrome) -> list[dict[str, str]]:
+    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+
+
+def browse(base: str, folder: Path) -> list[Path]:
+    """The user's walk through the console (blocking: selenium); the screenshots taken."""
+    driver = chromium(folder)
     wait = WebDriverWait(driver, 20)
     shots: list[Path] = []
 
@@ -123,9 +153,7 @@ def browse(base: str, folder: Path) -> list[Path]:
         driver.get(f"{base}/console/calls")
         wait.until(expected_conditions.title_contains("Log in"))
         shot("1-login.png")
-        driver.find_element(By.NAME, "name").send_keys("quinn")
-        driver.find_element(By.NAME, "password").send_keys(PASSWORD)
-        driver.find_element(By.CSS_SELECTOR, "form.login button").click()
+        log_in_as(driver, "quinn")
         wait.until(expected_conditions.title_contains("Calls"))  # back where it was sent from
         driver.find_element(By.LINK_TEXT, "Home").click()
         wait.until(expected_conditions.title_contains("Console"))
@@ -151,8 +179,61 @@ def browse(base: str, folder: Path) -> list[Path]:
         shot("6-logged-out.png")
         driver.get(f"{base}/console/calls")
         wait.until(expected_conditions.title_contains("Log in"))
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        assert errors == []
+        assert browser_errors(driver) == []
+    finally:
+        driver.quit()
+    return shots
+
+
+async def test_a_designer_labels_an_inbox_item_into_the_nlu_files_in_chromium(
+    records_url: str, tmp_path: Path
+) -> None:
+    """The label lands in the temporary copy of ``data/nlu`` as one line under its intent."""
+    await write_calls(records_url)
+    project = copy_project(tmp_path / "project")
+    before = nlu_files(project)
+    add_user(records_url, tmp_path, "dana", "designer")
+    console = Console(load_config(environ={}).console, records_url, Clock(), CallTools(nlu=project))
+    shots = await serve_and_browse(console, label_in_inbox, tmp_path)
+    assert [shot.name for shot in shots] == ["7-inbox.png", "8-inbox-labelled.png"]
+    assert all(shot.stat().st_size > 5_000 for shot in shots)
+    after = nlu_files(project)
+    assert [name for name in after if after[name] != before[name]] == ["accounts.yml"]
+    added = set(after["accounts.yml"].decode().splitlines()) - set(
+        before["accounts.yml"].decode().splitlines()
+    )
+    assert added == {"      - balance on my [savings](account_type)"}
+
+
+def label_in_inbox(base: str, folder: Path) -> list[Path]:
+    """A designer opens the inbox, labels "balance on my savings" as check_balance with its
+    account type marked, and sees it leave the inbox for the pending list (blocking)."""
+    driver = chromium(folder)
+    wait = WebDriverWait(driver, 20)
+    shots: list[Path] = []
+    try:
+        driver.get(f"{base}/console/inbox")
+        wait.until(expected_conditions.title_contains("Log in"))
+        log_in_as(driver, "dana")
+        wait.until(expected_conditions.title_contains("NLU inbox"))
+        item = driver.find_element(By.ID, "item-inbox04-1")
+        assert "balance on my savings" in item.text and "branch_hours (0.91)" in item.text
+        assert "the caller corrected the bot next" in item.text
+        shots.append(folder / "7-inbox.png")
+        assert driver.save_screenshot(str(shots[-1]))
+        Select(item.find_element(By.NAME, "intent")).select_by_value("check_balance")
+        Select(item.find_element(By.NAME, "entity_1")).select_by_value("account_type")
+        item.find_element(By.NAME, "span_1").send_keys("savings")
+        item.find_element(By.CSS_SELECTOR, "form.label button").click()
+        wait.until(expected_conditions.staleness_of(item))
+        wait.until(expected_conditions.title_contains("NLU inbox"))
+        assert not driver.find_elements(By.ID, "item-inbox04-1")
+        pending = driver.find_element(By.CSS_SELECTOR, "table.pending").text
+        assert "balance on my [savings](account_type)" in pending and "accounts.yml" in pending
+        assert "ivr train" in driver.find_element(By.CSS_SELECTOR, ".pending").text
+        shots.append(folder / "8-inbox-labelled.png")
+        assert driver.save_screenshot(str(shots[-1]))
+        assert browser_errors(driver) == []
     finally:
         driver.quit()
     return shots

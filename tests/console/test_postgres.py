@@ -1,22 +1,29 @@
 """The console on PostgreSQL: the same tables, log-in, sessions, filters, keyset pages, audit,
-read-only, time-bounded reads and dashboard figures as on SQLite (one SQL for both)."""
+read-only, time-bounded reads, dashboard figures and NLU inbox as on SQLite (one SQL for both)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import psycopg2
 import pytest
 from aiohttp.test_utils import TestClient
 
+from ivr.console.analytics import Period
 from ivr.console.audit import AuditLog
+from ivr.console.inbox import REASONS, InboxFilter, InboxQueries
+from ivr.console.inbox_labels import LabelStore
+from ivr.console.nlu_project import Bands
 from ivr.console.schema import open_console_db
 from ivr.console.users import UserStore
 from ivr.records import CallRecordStore, TurnRecord
 from storage.db import QueryTooSlow
 from tests.console.analytics_calls import write_calls
 from tests.console.conftest import Clock, ConsoleFactory, add_users, log_in
+from tests.console.inbox_calls import expected as expected_items
+from tests.console.inbox_calls import write_calls as write_inbox_calls
 from tests.console.test_analytics import report_of
 from tests.postgres import PostgresCluster
 
@@ -87,3 +94,29 @@ async def test_the_dashboard_counts_the_same_on_postgresql(
     on_postgres, on_sqlite = report_of(records_url), report_of(sqlite_url)
     assert on_postgres.outcomes["self_served"] == 3 and on_postgres.finished == 7
     assert on_postgres == on_sqlite
+
+
+async def test_the_nlu_inbox_selects_pages_and_decides_the_same_on_postgresql(
+    records_url: str, clock: Clock
+) -> None:
+    await write_inbox_calls(records_url)
+    db = open_console_db(records_url)
+    inbox, labels = InboxQueries(db), LabelStore(db, clock)
+    bands = Bands(0.55, 0.75)
+    week = Period(date(2025, 11, 30), date(2025, 12, 6))
+    found = inbox.items(InboxFilter(week), bands, None, 200)
+    assert {(i.call_id, i.turn): i.reasons for i in found.rows} == {
+        item: tuple(reason for reason in REASONS if reason in reasons)
+        for item, reasons in expected_items().items()
+    }
+    first = inbox.items(InboxFilter(week), bands, None, 3)
+    rest = inbox.items(InboxFilter(week), bands, first.next, 200)  # type: ignore[arg-type]
+    assert first.rows + rest.rows == found.rows
+    labels.dismiss("designer", "inbox06", 2)
+    labels.label("designer", "inbox01", 2, "report_lost_card", "x y", lambda: "cards.yml")
+    left = {(i.call_id, i.turn) for i in inbox.items(InboxFilter(week), bands, None, 200).rows}
+    assert ("inbox06", 2) not in left and ("inbox01", 2) not in left
+    assert inbox.counts(InboxFilter(week), bands, None).total == len(found.rows) - 2
+    pending, total = labels.labelled_since(None)
+    assert total == 1 and pending[0].data_file == "cards.yml"
+    db.close()
