@@ -23,7 +23,17 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from ivr.config import ConsoleConfig
-from ivr.console import admin, dashboard, listen, login, pages, replay_page, script_page
+from ivr.console import (
+    admin,
+    dashboard,
+    listen,
+    login,
+    pages,
+    replay_page,
+    script_page,
+    talk,
+    talk_chat,
+)
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
 from ivr.console.auth import protect
@@ -37,6 +47,7 @@ from ivr.console.roles import (
     EVERYONE,
     QA_TOOLS,
     RECORDING_LISTENERS,
+    TALKERS,
 )
 from ivr.console.schema import open_console_db
 from ivr.console.sessions import SessionPolicy, SessionStore
@@ -65,7 +76,13 @@ class Route:
     roles: frozenset[str] | None
 
 
-STATIC = {"console.css": "text/css", "icon.svg": "image/svg+xml", "player.js": "text/javascript"}
+STATIC = {
+    "console.css": "text/css",
+    "icon.svg": "image/svg+xml",
+    "player.js": "text/javascript",
+    "talk.js": "text/javascript",
+    "talk-worklet.js": "text/javascript",
+}
 """The files in ``static/`` and their types: nothing else is served from there."""
 
 
@@ -109,6 +126,12 @@ ROUTES = (
     Route("POST", f"{CALL}/replay", replay_page.start_replay, QA_TOOLS),
     Route("POST", f"{CALL}/script", script_page.preview, QA_TOOLS),
     Route("POST", f"{CALL}/script/save", script_page.save, QA_TOOLS),
+    Route("GET", "/talk", talk.talk_page, TALKERS),
+    Route("POST", "/talk/ticket", talk.ticket, TALKERS),
+    Route("GET", "/talk/media", talk.media, TALKERS),
+    Route("GET", "/talk/call.json", talk.call_feed, TALKERS),
+    Route("POST", "/talk/text", talk_chat.send_text, TALKERS),
+    Route("POST", "/talk/text/end", talk_chat.end_text, TALKERS),
     Route("GET", "/audit", pages.audit_log, ADMINS),
     Route("GET", "/users", admin.users, ADMINS),
     Route("POST", "/users", admin.add_user, ADMINS),
@@ -187,6 +210,8 @@ class Console:
     async def stop(self) -> None:
         if self.tools.replays is not None:
             await self.tools.replays.close()
+        if self.tools.talk is not None:
+            await self.tools.talk.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

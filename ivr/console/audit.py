@@ -1,5 +1,5 @@
 """The audit log: who logged in, viewed a call, heard a recording, replayed a call, saved a QA
-script or changed a user, and when; append-only.
+script, called or chatted with the bot, or changed a user, and when; append-only.
 
 Rows are only ever added (``append``, inside the transaction of the change they describe, so
 a change and its row land together) and deleted once older than ``console.audit_retention_days``
@@ -26,7 +26,13 @@ ANALYTICS_EXPORT = "analytics.export"
 RECORDING_PLAY = "recording.play"
 CALL_REPLAY = "call.replay"
 QA_SCRIPT_SAVE = "qa_script.save"
-CALL_ACTIONS = frozenset({CALL_VIEW, RECORDING_PLAY, CALL_REPLAY, QA_SCRIPT_SAVE})
+TALK_VOICE = "talk.voice"
+"""A browser call placed (target: the peer id the console gave it, which its record keeps)."""
+TALK_VOICE_END = "talk.voice_end"
+TALK_TEXT = "talk.text"
+CALL_ACTIONS = frozenset(
+    {CALL_VIEW, RECORDING_PLAY, CALL_REPLAY, QA_SCRIPT_SAVE, TALK_VOICE_END, TALK_TEXT}
+)
 """Actions whose target is a call id (the audit page links it)."""
 USER_ADD = "user.add"
 USER_DISABLE = "user.disable"

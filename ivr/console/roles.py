@@ -22,6 +22,10 @@ QA_TOOLS: frozenset[str] = frozenset({"qa", "supervisor", "admin"})
 """Who replays a call through the current bot and saves one as a QA script: both open the
 recording (a replay feeds its audio to the bot) or keep a caller's words."""
 
+TALKERS: frozenset[str] = EVERYONE
+"""Who calls or chats with the bot from the browser: designers try their dialogue, QA and
+supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
+
 
 @dataclass(frozen=True)
 class Section:
@@ -48,6 +52,12 @@ SECTIONS = (
         "calls per day and hour, containment, handoffs and abandonment with their reasons, "
         "intents, task funnels, the survey, latency and what callers said that was not "
         "understood; as CSV too",
+    ),
+    Section(
+        "Talk",
+        "/console/talk",
+        TALKERS,
+        "call the bot from the browser's microphone, or chat with it by text",
     ),
     Section(
         "Audit log", "/console/audit", ADMINS, "who logged in, viewed a call or changed a user"
