@@ -7,14 +7,10 @@ one)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 from click.testing import CliRunner
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -26,16 +22,12 @@ from ivr.http import bound_port, build_app
 from ivr.metrics import Metrics
 from ivr.records import CallRecordStore, TurnRecord
 from ivr.secretfile import write_secret
+from tests.console.chromium import needs_chromium, severe_errors, start_chromium
 from tests.console.conftest import PASSWORD
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 CALL = "20261205t142501z3fa9c1d2e4b5"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="chromium and chromium-driver (Debian packages) are installed by `make setup`",
-)
+pytestmark = needs_chromium
 
 
 async def test_a_user_logs_in_reads_a_call_and_logs_out_in_chromium(
@@ -99,19 +91,7 @@ async def test_a_user_logs_in_reads_a_call_and_logs_out_in_chromium(
 
 def browse(base: str, folder: Path) -> list[Path]:
     """The user's walk through the console (blocking: selenium); the screenshots taken."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--user-data-dir={folder / 'profile'}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = start_chromium(folder)
     wait = WebDriverWait(driver, 20)
     shots: list[Path] = []
 
@@ -151,8 +131,7 @@ def browse(base: str, folder: Path) -> list[Path]:
         shot("6-logged-out.png")
         driver.get(f"{base}/console/calls")
         wait.until(expected_conditions.title_contains("Log in"))
-        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-        assert errors == []
+        assert severe_errors(driver) == []
     finally:
         driver.quit()
     return shots
