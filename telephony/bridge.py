@@ -21,6 +21,10 @@ CALL_RATE = 8000
 Twilio and AudioSocket carry by definition (the PCM stream resamples its client's rate to it).
 A QA line imitating one of them runs at it too, so QA tests the path production runs."""
 
+Transport = Literal["sip", "websocket", "audiosocket", "local", "console"]
+"""Which way a call came in; ``console``: a PCM media stream from the bot's own web console,
+whose user the console proved (``telephony.websocket.server.Vouched``)."""
+
 
 @dataclass(frozen=True)
 class AudioIn:
@@ -53,7 +57,7 @@ class CallInfo:
     """What the transport knows about a new call."""
 
     call_id: str
-    transport: Literal["sip", "websocket", "audiosocket", "local"]
+    transport: Transport
     caller: str = ""
     """Caller id as the transport gives it (masked before it reaches a log or record)."""
     called: str = ""

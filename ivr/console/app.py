@@ -32,6 +32,8 @@ from ivr.console import (
     pages,
     replay_page,
     script_page,
+    talk,
+    talk_chat,
 )
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
@@ -51,6 +53,7 @@ from ivr.console.roles import (
     QA_TOOLS,
     RECORDING_LISTENERS,
     SNIPPET_LISTENERS,
+    TALKERS,
 )
 from ivr.console.schema import open_console_db
 from ivr.console.sessions import SessionPolicy, SessionStore
@@ -79,7 +82,13 @@ class Route:
     roles: frozenset[str] | None
 
 
-STATIC = {"console.css": "text/css", "icon.svg": "image/svg+xml", "player.js": "text/javascript"}
+STATIC = {
+    "console.css": "text/css",
+    "icon.svg": "image/svg+xml",
+    "player.js": "text/javascript",
+    "talk.js": "text/javascript",
+    "talk-worklet.js": "text/javascript",
+}
 """The files in ``static/`` and their types: nothing else is served from there."""
 
 
@@ -129,6 +138,12 @@ ROUTES = (
     Route("GET", f"{INBOX_TURN}/snippet.wav", inbox_page.snippet, SNIPPET_LISTENERS),
     Route("POST", f"{INBOX_TURN}/label", inbox_page.label, LABELLERS),
     Route("POST", f"{INBOX_TURN}/dismiss", inbox_page.dismiss, LABELLERS),
+    Route("GET", "/talk", talk.talk_page, TALKERS),
+    Route("POST", "/talk/ticket", talk.ticket, TALKERS),
+    Route("GET", "/talk/media", talk.media, TALKERS),
+    Route("GET", "/talk/call.json", talk.call_feed, TALKERS),
+    Route("POST", "/talk/text", talk_chat.send_text, TALKERS),
+    Route("POST", "/talk/text/end", talk_chat.end_text, TALKERS),
     Route("GET", "/audit", pages.audit_log, ADMINS),
     Route("GET", "/users", admin.users, ADMINS),
     Route("POST", "/users", admin.add_user, ADMINS),
@@ -207,6 +222,8 @@ class Console:
     async def stop(self) -> None:
         if self.tools.replays is not None:
             await self.tools.replays.close()
+        if self.tools.talk is not None:
+            await self.tools.talk.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

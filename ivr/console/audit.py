@@ -1,6 +1,6 @@
 """The audit log: who logged in, viewed a call, heard a recording or an inbox snippet, replayed
-a call, saved a QA script, labelled or dismissed an inbox item or changed a user, and when;
-append-only.
+a call, saved a QA script, labelled or dismissed an inbox item, called or chatted with the bot,
+or changed a user, and when; append-only.
 
 Rows are only ever added (``append``, inside the transaction of the change they describe, so
 a change and its row land together) and deleted once older than ``console.audit_retention_days``
@@ -31,7 +31,14 @@ INBOX_SNIPPET = "inbox.snippet"
 INBOX_LABEL = "inbox.label"
 INBOX_DISMISS = "inbox.dismiss"
 INBOX_ACTIONS = frozenset({INBOX_SNIPPET, INBOX_LABEL, INBOX_DISMISS})
-CALL_ACTIONS = frozenset({CALL_VIEW, RECORDING_PLAY, CALL_REPLAY, QA_SCRIPT_SAVE}) | INBOX_ACTIONS
+TALK_VOICE = "talk.voice"
+"""A browser call placed (target: the peer id the console gave it, which its record keeps)."""
+TALK_VOICE_END = "talk.voice_end"
+TALK_TEXT = "talk.text"
+CALL_ACTIONS = (
+    frozenset({CALL_VIEW, RECORDING_PLAY, CALL_REPLAY, QA_SCRIPT_SAVE, TALK_VOICE_END, TALK_TEXT})
+    | INBOX_ACTIONS
+)
 """Actions whose target is a call id (the audit page links it)."""
 USER_ADD = "user.add"
 USER_DISABLE = "user.disable"

@@ -43,10 +43,13 @@ LOG_IN = "/console/login"
 
 
 def wants_json(request: web.Request) -> bool:
-    """A ``.json`` page, or a client that asks for JSON rather than HTML."""
+    """A ``.json`` page, a client that asks for JSON rather than HTML, or a WebSocket upgrade
+    (which cannot follow a redirect to the log-in page)."""
     accept = request.headers.get("Accept", "")
-    return request.path.endswith(".json") or (
-        "application/json" in accept and "text/html" not in accept
+    return (
+        request.path.endswith(".json")
+        or ("application/json" in accept and "text/html" not in accept)
+        or request.headers.get("Upgrade", "").lower() == "websocket"
     )
 
 

@@ -113,11 +113,18 @@ class CallQueries:
 
     def call(self, call_id: str) -> CallDetail | None:
         """The call with exactly this id and its turns; None if there is none."""
+        return self._call("call_id = ?", call_id)
+
+    def call_by_peer_id(self, peer_call_id: str) -> CallDetail | None:
+        """The newest call with this peer id (a browser call's, which the console chose)."""
+        return self._call("peer_call_id = ? ORDER BY started_at DESC LIMIT 1", peer_call_id)
+
+    def _call(self, where: str, value: str) -> CallDetail | None:
         with self.db.reading(READ_BUDGET_S) as tx:
-            row = tx.one("SELECT * FROM calls WHERE call_id = ?", (call_id,))
+            row = tx.one(f"SELECT * FROM calls WHERE {where}", (value,))
             if row is None:
                 return None
-            turns = tx.all("SELECT * FROM turns WHERE call_id = ? ORDER BY turn", (call_id,))
+            turns = tx.all("SELECT * FROM turns WHERE call_id = ? ORDER BY turn", (row["call_id"],))
         fields = {f.name for f in dataclasses.fields(Call)}
         call = Call(
             **{name: row[name] for name in fields if name != "details"},

@@ -34,6 +34,9 @@ it: a misheard turn's transcript is the recogniser's mistake, and only the calle
 what was meant. A snippet is the caller's side only, of one turn that is in the inbox, at most
 10 s, audited like a recording. Designers still hear no whole call, and no turn whose transcript
 holds a masked number (the caller said an account or card number: they get the transcript)."""
+TALKERS: frozenset[str] = EVERYONE
+"""Who calls or chats with the bot from the browser: designers try their dialogue, QA and
+supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,12 @@ SECTIONS = (
         INBOX_READERS,
         "caller turns understood with low confidence, not understood, corrected or before a "
         "handoff: hear them, label them as examples for the next model",
+    ),
+    Section(
+        "Talk",
+        "/console/talk",
+        TALKERS,
+        "call the bot from the browser's microphone, or chat with it by text",
     ),
     Section(
         "Audit log", "/console/audit", ADMINS, "who logged in, viewed a call or changed a user"

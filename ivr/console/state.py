@@ -22,9 +22,11 @@ from ivr.console.queries import CallQueries
 from ivr.console.recordings import RecordingShelf
 from ivr.console.replays import ReplayDesk, Replayer
 from ivr.console.sessions import Session, SessionStore
+from ivr.console.talk_desk import TalkDesk
 from ivr.console.throttle import LoginThrottle
 from ivr.console.users import UserStore
 from ivr.services import Services
+from telephony.websocket.server import WebSocketMediaServer
 
 SESSION = "ivr.console.session"
 """The request key of the caller's live session."""
@@ -43,11 +45,19 @@ class CallTools:
     """The no-input timer (``vad.no_input_ms``): how long a saved script waits out a silence."""
     nlu: NluProject | None = None
     """The assistant's project, for the NLU inbox (its ``data/nlu`` is where labels go)."""
+    talk: TalkDesk | None = None
+    """Calls and chats with the bot from the talk page (none: the page says it is off)."""
 
     @classmethod
-    def of_server(cls, services: Services, replayer: Replayer | None) -> CallTools:
+    def of_server(
+        cls,
+        services: Services,
+        replayer: Replayer | None,
+        media: WebSocketMediaServer | None = None,
+    ) -> CallTools:
         """The tools of a running bot: its recordings and keys, replays on its engines (when
-        ``replayer`` is given), and its QA scripts folder."""
+        ``replayer`` is given), its QA scripts folder, and the talk page on its assistant and
+        media streams."""
         config = services.config
         return cls(
             recordings=RecordingShelf(Path(config.call.recordings_dir), services.recording_keys),
@@ -58,6 +68,7 @@ class CallTools:
             ),
             no_input_s=config.vad.no_input_ms / 1000,
             nlu=NluProject.of_config(config.dialogue),
+            talk=TalkDesk.of_server(services, media),
         )
 
 

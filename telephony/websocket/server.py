@@ -15,19 +15,27 @@ Capacity is decided there too (``StreamLimits``): every connection, started or n
 place from before the handshake, so connections over ``max_calls`` (or over ``max_unstarted``
 still waiting for their start message) get a 503; one that sends no start message within
 ``start_timeout_s``, or nothing at all for ``idle_timeout_s`` during the call, is closed.
+
+Another way in that proved its peer itself (the web console: a logged-in user with a one-time
+ticket) hands the upgrade over with ``handle_vouched``: a plain-PCM call whose id, transport and
+caller are the ones it vouches for, whatever the start message says, under the same limits.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
 from telephony.access import bearer_token, same_secret
-from telephony.bridge import CallInfo, DtmfIn
+from telephony.bridge import CallInfo, DtmfIn, Transport
 from telephony.policing import InputRate
 from telephony.stream import (
     DEFAULT_LIMITS,
@@ -66,6 +74,17 @@ CLOSE_TIMEOUT_S = 2.0
 """How long closing waits for the peer's close frame."""
 RETRY_LATER = {"Retry-After": "5"}
 """Sent with the 503 that refuses a connection over the transport's capacity."""
+
+
+@dataclass(frozen=True)
+class Vouched:
+    """A peer another way in has proven: what its call's record says, not what it claims."""
+
+    call_id: str
+    """The peer's id for the call, chosen by whoever vouches (kept as ``peer_call_id``)."""
+    transport: Transport
+    caller: str
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class WebSocketBridge(StreamBridge):
@@ -192,16 +211,34 @@ class WebSocketMediaServer:
                 text="a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
         proven = self.token is not None or self.twilio_auth_token is not None
-        place = self.calls.admit(peer, "" if proven else request.remote or "?")
+        return await self._admit(request, factory(), peer, "" if proven else request.remote or "?")
+
+    async def handle_vouched(self, request: web.Request, vouched: Vouched) -> web.StreamResponse:
+        """Upgrade a plain-PCM connection whose peer the caller of this method has proven: no
+        token is asked; capacity and every other limit are as for ``/media/pcm``."""
+        peer = f"{request.remote} ({vouched.transport})"
+        return await self._admit(request, PcmSerializer(), peer, "", vouched)
+
+    async def _admit(
+        self,
+        request: web.Request,
+        serializer: Serializer,
+        peer: str,
+        source: str,
+        vouched: Vouched | None = None,
+    ) -> web.StreamResponse:
+        """Hold a place for the connection (``source``: the unproven address it counts
+        against, "" when proven) and serve it; 503 when there is none."""
+        place = self.calls.admit(peer, source)
         if place is None:
             raise web.HTTPServiceUnavailable(text="too many connections", headers=RETRY_LATER)
         try:
-            return await self._connection(request, factory(), place)
+            return await self._connection(request, serializer, place, vouched)
         finally:
             self.calls.leave(place)
 
     async def _connection(
-        self, request: web.Request, serializer: Serializer, place: Place
+        self, request: web.Request, serializer: Serializer, place: Place, vouched: Vouched | None
     ) -> web.WebSocketResponse:
         peer = place.peer
         ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, timeout=CLOSE_TIMEOUT_S)
@@ -231,6 +268,15 @@ class WebSocketMediaServer:
             called=start.called,
             extra={**start.extra, "peer": request.remote or "", "source": request.remote or ""},
         )
+        if vouched is not None:
+            info = dataclasses.replace(
+                info,
+                call_id=vouched.call_id,
+                transport=vouched.transport,
+                caller=vouched.caller,
+                called="",
+                extra={**info.extra, **vouched.extra},
+            )
         bridge = WebSocketBridge(info, ws, serializer, self.limits.input_rate)
         session = self.calls.spawn(bridge)
         await self._read_call(ws, serializer, bridge)

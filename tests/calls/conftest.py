@@ -15,7 +15,7 @@ import pytest_asyncio
 
 from dialogue.bank import open_repository
 from dialogue.bank.security import hash_pin
-from ivr.config import load_config
+from ivr.config import Config, load_config
 from ivr.recording_keys import create_key_file
 from ivr.services import Services, start_services
 from ivr.session import CallSession
@@ -46,13 +46,21 @@ def call_dirs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def services(call_dirs: Path):
     """Engines, the assistant and stores, with a bank whose demo customer Alice has PIN 2468."""
+    started = await start_services(call_config(call_dirs))
+    yield started
+    await started.close()
+
+
+def call_config(call_dirs: Path) -> Config:
+    """The configuration of whole-call tests, everything in ``call_dirs``: a demo bank whose
+    customer Alice has PIN 2468, records, encrypted recordings and the prompt cache."""
     bank = f"sqlite:///{call_dirs}/bank.db"
     repository = open_repository(bank, "data/bank/seed.yml")
     with repository.transaction() as tx:
         tx.execute("UPDATE customers SET pin_hash = ? WHERE first_name = 'Alice'", (hash_pin(PIN),))
     repository.close()
     create_key_file(call_dirs / "recording.keys")
-    config = load_config(
+    return load_config(
         overrides=[
             f"bank.database={bank}",
             f"call.records_db=sqlite:///{call_dirs}/calls.db",
@@ -73,9 +81,6 @@ async def services(call_dirs: Path):
         ],
         environ={},
     )
-    started = await start_services(config)
-    yield started
-    await started.close()
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,9 @@ PAGES: dict[str, set[str]] = {
     f"/console/calls/{CALL}/recording.wav": LISTENERS,
     "/console/inbox": INBOX_READERS,
     f"/console/inbox/{CALL}/1/snippet.wav": ALL,
+    "/console/talk": ALL,
+    "/console/talk/call.json": ALL,
+    "/console/talk/media": ALL,
     "/console/audit": {"admin"},
     "/console/users": {"admin"},
 }
@@ -45,6 +48,9 @@ POSTS: dict[str, tuple[set[str], dict[str, str]]] = {
     f"/console/calls/{CALL}/script/save": (LISTENERS, {"name": "saved"}),
     f"/console/inbox/{CALL}/1/label": (LABELLERS, {"intent": "greet", "text": "hi"}),
     f"/console/inbox/{CALL}/1/dismiss": (LABELLERS, {}),
+    "/console/talk/ticket": (ALL, {}),
+    "/console/talk/text": (ALL, {"text": "I lost my card"}),
+    "/console/talk/text/end": (ALL, {}),
 }
 """POST route -> (the roles that may post, a form it would act on)."""
 
@@ -66,7 +72,7 @@ async def test_each_role_opens_exactly_its_pages(
         assert (await log_in(client, role)).status == 303
         for path, allowed in PAGES.items():
             answer = await client.get(path, allow_redirects=False)
-            if path.endswith(".wav"):  # no recording here: allowed is "not 403"
+            if path.endswith((".wav", "/media")):  # no recording, no bot: allowed is "not 403"
                 assert (answer.status == 403) == (role not in allowed), (role, path)
             else:
                 assert answer.status == (200 if role in allowed else 403), (role, path)

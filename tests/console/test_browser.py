@@ -7,15 +7,12 @@ dir, and the browser reports no error (a CSP violation would be one)."""
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 from aiohttp import web
 from click.testing import CliRunner
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.chrome.webdriver import WebDriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -28,17 +25,13 @@ from ivr.http import bound_port, build_app
 from ivr.metrics import Metrics
 from ivr.records import CallRecordStore, TurnRecord
 from ivr.secretfile import write_secret
+from tests.console.chromium import needs_chromium, severe_errors, start_chromium
 from tests.console.conftest import PASSWORD, Clock
 from tests.console.inbox_calls import copy_project, nlu_files, write_calls
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
 CALL = "20261205t142501z3fa9c1d2e4b5"
 
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None or CHROMEDRIVER is None,
-    reason="chromium and chromium-driver (Debian packages) are installed by `make setup`",
-)
+pytestmark = needs_chromium
 
 
 async def test_a_user_logs_in_reads_a_call_and_logs_out_in_chromium(
@@ -112,36 +105,15 @@ async def serve_and_browse(
         await console.stop()
 
 
-def chromium(folder: Path) -> webdriver.Chrome:
-    """Headless chromium with its own profile in ``folder``, keeping the console's log."""
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--user-data-dir={folder / 'profile'}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-
-
-def log_in_as(driver: webdriver.Chrome, name: str) -> None:
+def log_in_as(driver: WebDriver, name: str) -> None:
     driver.find_element(By.NAME, "name").send_keys(name)
     driver.find_element(By.NAME, "password").send_keys(PASSWORD)
     driver.find_element(By.CSS_SELECTOR, "form.login button").click()
 
 
-def browser_errors(driver: webdriver.Chrome) -> list[dict[str, str]]:
-    return [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
-
-
 def browse(base: str, folder: Path) -> list[Path]:
     """The user's walk through the console (blocking: selenium); the screenshots taken."""
-    driver = chromium(folder)
+    driver = start_chromium(folder)
     wait = WebDriverWait(driver, 20)
     shots: list[Path] = []
 
@@ -179,7 +151,7 @@ def browse(base: str, folder: Path) -> list[Path]:
         shot("6-logged-out.png")
         driver.get(f"{base}/console/calls")
         wait.until(expected_conditions.title_contains("Log in"))
-        assert browser_errors(driver) == []
+        assert severe_errors(driver) == []
     finally:
         driver.quit()
     return shots
@@ -208,7 +180,7 @@ async def test_a_designer_labels_an_inbox_item_into_the_nlu_files_in_chromium(
 def label_in_inbox(base: str, folder: Path) -> list[Path]:
     """A designer opens the inbox, labels "balance on my savings" as check_balance with its
     account type marked, and sees it leave the inbox for the pending list (blocking)."""
-    driver = chromium(folder)
+    driver = start_chromium(folder)
     wait = WebDriverWait(driver, 20)
     shots: list[Path] = []
     try:
@@ -233,7 +205,7 @@ def label_in_inbox(base: str, folder: Path) -> list[Path]:
         assert "ivr train" in driver.find_element(By.CSS_SELECTOR, ".pending").text
         shots.append(folder / "8-inbox-labelled.png")
         assert driver.save_screenshot(str(shots[-1]))
-        assert browser_errors(driver) == []
+        assert severe_errors(driver) == []
     finally:
         driver.quit()
     return shots
