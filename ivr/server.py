@@ -45,6 +45,7 @@ from ivr.console.state import CallTools
 from ivr.http import HttpProof, bound_port, build_app
 from ivr.logs import get_logger
 from ivr.platform import platform_routes
+from ivr.prompt_warmup import fixed_prompts, prepare_prompts
 from ivr.retention import purge_expired
 from ivr.secretfile import read_secret
 from ivr.services import Services, start_services
@@ -52,7 +53,7 @@ from ivr.session import CallSession
 from logfields import fields
 from telephony.access import is_loopback_host
 from telephony.audiosocket.server import AudioSocketServer
-from telephony.bridge import CallBridge
+from telephony.bridge import CALL_RATE, CallBridge
 from telephony.handoff import HandoffBoard
 from telephony.policing import InputRate
 from telephony.sip.limits import SipLimits
@@ -99,6 +100,9 @@ class BotServer:
         secrets = read_secrets(self.config)
         if self.services is None:
             self.services = await start_services(self.config)
+        if self.config.tts.prepare_prompts:
+            prompts = await asyncio.to_thread(fixed_prompts, self.config.dialogue)
+            await asyncio.to_thread(prepare_prompts, self.services.tts, prompts, CALL_RATE)
         await self._close_interrupted_calls()
         if not any(secrets.values()) and not _allow_lists(self.config):
             log.info(

@@ -95,3 +95,6 @@ class TtsConfig:
     """Bound on the prompt cache size; least recently used prompts go first (0: unbounded)."""
     piper_threads: int = 1
     """onnxruntime threads per piper synthesis (0: all cores); 1 suits concurrent calls."""
+    prepare_prompts: bool = True
+    """``ivr serve`` synthesises the assistant's fixed prompts and published FAQ answers into the
+    prompt cache before it takes calls, so the first caller hears them from the cache."""

@@ -9,6 +9,12 @@ from rasa_sdk.types import DomainDict
 
 from dialogue.actions import runtime
 from dialogue.actions.common import latest_text
+from dialogue.knowledge import City, Knowledge
+
+BRANCH_HOURS = "utter_branch_hours"
+BRANCHES_IN_CITY = "utter_branches_in_city"
+INTEREST_RATES = "utter_interest_rates"
+FEES = "utter_fees"
 
 
 def _join(items: list[str]) -> str:
@@ -16,6 +22,33 @@ def _join(items: list[str]) -> str:
     if len(items) <= 2:
         return " and ".join(items)
     return ", ".join(items[:-1]) + ", and " + items[-1]
+
+
+def branch_hours_fields(knowledge: Knowledge) -> dict[str, str]:
+    return {
+        "branch_hours": knowledge.branch_hours,
+        "closed": knowledge.closed,
+        "phone_banking": knowledge.phone_banking,
+    }
+
+
+def branches_fields(city: City) -> dict[str, str]:
+    count = f"{len(city.branches)} branch" + ("" if len(city.branches) == 1 else "es")
+    return {"city": city.name, "count": count, "branches": "; ".join(city.branches)}
+
+
+def published_answers(knowledge: Knowledge) -> list[tuple[str, dict[str, str]]]:
+    """Every answer these actions give from the knowledge files, as (response, fields): the
+    same for every caller, so ``ivr serve`` can synthesise them before the first call. Fees
+    asked two at a time are two of these sentences; the prompt cache keeps each sentence."""
+    return [
+        (BRANCH_HOURS, branch_hours_fields(knowledge)),
+        *((BRANCHES_IN_CITY, branches_fields(city)) for city in knowledge.cities),
+        *((INTEREST_RATES, {"rates": rate}) for rate in knowledge.rates.values()),
+        (INTEREST_RATES, {"rates": " ".join(knowledge.rates.values())}),
+        *((FEES, {"fees": fee.say}) for fee in knowledge.fees),
+        (FEES, {"fees": knowledge.fees_summary}),
+    ]
 
 
 class ActionBranchHours(Action):
@@ -26,12 +59,7 @@ class ActionBranchHours(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> list[EventType]:
         knowledge = runtime.get().knowledge.get()
-        dispatcher.utter_message(
-            response="utter_branch_hours",
-            branch_hours=knowledge.branch_hours,
-            closed=knowledge.closed,
-            phone_banking=knowledge.phone_banking,
-        )
+        dispatcher.utter_message(response=BRANCH_HOURS, **branch_hours_fields(knowledge))
         return []
 
 
@@ -60,13 +88,7 @@ class ActionBranchLocations(Action):
                 cities=_join([c.name for c in knowledge.cities]),
             )
             return [SlotSet("city", None)]
-        count = f"{len(city.branches)} branch" + ("" if len(city.branches) == 1 else "es")
-        dispatcher.utter_message(
-            response="utter_branches_in_city",
-            city=city.name,
-            count=count,
-            branches="; ".join(city.branches),
-        )
+        dispatcher.utter_message(response=BRANCHES_IN_CITY, **branches_fields(city))
         return [SlotSet("city", None)]
 
 
@@ -82,7 +104,7 @@ class ActionInterestRates(Action):
         rates = runtime.get().knowledge.get().rates
         wanted = tracker.get_slot("account_type")
         chosen = [rates[wanted]] if wanted in rates else list(rates.values())
-        dispatcher.utter_message(response="utter_interest_rates", rates=" ".join(chosen))
+        dispatcher.utter_message(response=INTEREST_RATES, rates=" ".join(chosen))
         return [SlotSet("account_type", None)]
 
 
@@ -98,5 +120,5 @@ class ActionFees(Action):
         knowledge = runtime.get().knowledge.get()
         found = knowledge.fees_for(latest_text(tracker))
         text = " ".join(f.say for f in found[:2]) if found else knowledge.fees_summary
-        dispatcher.utter_message(response="utter_fees", fees=text)
+        dispatcher.utter_message(response=FEES, fees=text)
         return []

@@ -168,7 +168,8 @@ def is_fixed_prompt(text: str) -> bool:
     return not _DYNAMIC.search(text)
 
 
-def _should_cache(sentence: Sentence, cache: bool, public: bool) -> bool:
+def should_cache(sentence: Sentence, cache: bool, public: bool) -> bool:
+    """Whether this sentence of a message goes to the prompt cache (see ``synthesize_stream``)."""
     return cache and (public or is_fixed_prompt(sentence.text))
 
 
@@ -205,7 +206,7 @@ async def synthesize_stream(
         return loop.run_in_executor(
             pool,
             lambda: engine.render(
-                sentence.spoken, rate, cacheable=_should_cache(sentence, cache, public)
+                sentence.spoken, rate, cacheable=should_cache(sentence, cache, public)
             ),
         )
 
@@ -231,7 +232,7 @@ def synthesize_text(
     """Blocking twin of ``synthesize_stream`` for tools (CLI, benchmarks)."""
     for index, sentence in enumerate(plan_speech(text)):
         audio = engine.render(
-            sentence.spoken, rate, cacheable=_should_cache(sentence, cache, public=False)
+            sentence.spoken, rate, cacheable=should_cache(sentence, cache, public=False)
         )
         if len(audio.samples):
             yield SpeechChunk(audio.pcm, rate, sentence.text, index)

@@ -67,6 +67,9 @@ def call_config(call_dirs: Path) -> Config:
             f"call.recordings_dir={call_dirs}/recordings",
             f"call.recording_key_file={call_dirs}/recording.keys",
             f"tts.cache_dir={call_dirs}/prompts",
+            # Prepared once per test session would still cost half a minute of both cores
+            # while other calls are timed; tests/calls/test_prompt_warmup.py prepares its own.
+            "tts.prepare_prompts=false",
             "audiosocket.host=127.0.0.1",
             "audiosocket.port=0",
             # Every test call comes from the same scripted caller line: the hourly
