@@ -6,9 +6,9 @@ an admin made through the console's user store logs in over HTTP like a browser 
 form, its CSRF cookie and field), then every page is requested for real: home, the calls list
 (first page, a deep page reached by following the "Older calls" links, each filter alone), a
 call, the analytics dashboard (its default week, 30 days, a CSV), the NLU inbox (its default
-week, and its items said before a handoff) over the assistant's project, the talk page, the audit log,
-the users page and the JSON variants. After a warm-up each page is timed
-several times, interleaved, request sent to body read; p50, p95 and max per page, flagged
+week, and its items said before a handoff) over the assistant's project, the talk page, the
+audit log, the users page and the JSON variants. After a warm-up each page is timed several
+times, interleaved, request sent to body read; p50, p95 and max per page, flagged
 when p95 is over the 300 ms the console is held to. Timings vary on a shared machine: this
 prints figures, it asserts none.
 """
@@ -42,8 +42,8 @@ from ivr.config import ConsoleConfig
 from ivr.console.app import Console
 from ivr.console.browser import log_in
 from ivr.console.params import DEFAULT_LIMIT
-from ivr.console.state import CallTools
 from ivr.console.schema import open_console_db
+from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 
 TARGET_MS = 300.0
