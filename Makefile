@@ -20,7 +20,7 @@ APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev bares
 	chromium chromium-driver festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 
 .PHONY: setup system-deps run test lint train nlu-variants bench bench-speech bench-understanding \
-	bench-console fuzz soak clean
+	bench-console console-screenshots fuzz soak clean
 
 setup: system-deps $(STAMP)
 
@@ -78,6 +78,12 @@ bench-understanding: setup train
 # The console's pages over 100,000 generated calls: p50, p95 and max per page (half a minute).
 bench-console: setup
 	$(IVR) bench console
+
+# README's console screenshots (docs/console/*.png, 1280x800): real calls made by the bot plus
+# generated ones, every page visited in headless chromium (about two minutes).
+console-screenshots: setup train
+	CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q \
+		tests/console/test_real_calls_browser.py -k readme_screenshots
 
 # Hostile traffic (100,000 mutated SIP, RTP, WebSocket, AudioSocket inputs) at a bot on 127.0.0.1
 # while two real calls talk; fails unless the bot survives unchanged. Bounded in count and time.

@@ -5,9 +5,10 @@ is served by the real console (``Console`` on a listener of its own, 127.0.0.1, 
 an admin made through the console's user store logs in over HTTP like a browser (the log-in
 form, its CSRF cookie and field), then every page is requested for real: home, the calls list
 (first page, a deep page reached by following the "Older calls" links, each filter alone), a
-call, the analytics dashboard (its default week, 30 days, a CSV), the audit log, the users page
-and the JSON variants. After a warm-up each page is timed
-several times, interleaved, request sent to body read; p50, p95 and max per page, flagged
+call, the analytics dashboard (its default week, 30 days, a CSV), the NLU inbox (its default
+week, and its items said before a handoff) over the assistant's project, the talk page, the
+audit log, the users page and the JSON variants. After a warm-up each page is timed several
+times, interleaved, request sent to body read; p50, p95 and max per page, flagged
 when p95 is over the 300 ms the console is held to. Timings vary on a shared machine: this
 prints figures, it asserts none.
 """
@@ -42,6 +43,7 @@ from ivr.console.app import Console
 from ivr.console.browser import log_in
 from ivr.console.params import DEFAULT_LIMIT
 from ivr.console.schema import open_console_db
+from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 
 TARGET_MS = 300.0
@@ -105,10 +107,13 @@ class Timed:
 
 
 async def run_console_bench(
-    config: ConsoleConfig, plan: ConsoleBenchPlan, echo: Callable[[str], None] = print
+    config: ConsoleConfig,
+    plan: ConsoleBenchPlan,
+    tools: CallTools,
+    echo: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Generate the calls, serve them, time every page; the figures (also written to
-    ``plan.out``)."""
+    """Generate the calls, serve them with ``tools`` (the inbox's project), time every page;
+    the figures (also written to ``plan.out``)."""
     load_at_start = os.getloadavg()
     with _database(plan.db) as path:
         url = f"sqlite:///{path}"
@@ -116,7 +121,7 @@ async def run_console_bench(
         made = await asyncio.to_thread(generate, url, plan.calls, plan.seed, plan.progress)
         echo(f"{made.calls:,} calls and {made.turns:,} turns written in {made.seconds:.1f} s")
         password = await asyncio.to_thread(_add_admin, url)
-        console = Console(dataclasses.replace(config, host=HOST, port=0), url)
+        console = Console(dataclasses.replace(config, host=HOST, port=0), url, tools=tools)
         await console.start()
         try:
             pages = await _measure(console.port, password, made, plan, echo)
@@ -199,6 +204,9 @@ async def _targets(browser: ClientSession, made: Generated) -> list[Target]:
         Target("analytics", "/console/analytics"),
         Target("analytics: 30 days", "/console/analytics", _last_days(made, 30)),
         Target("analytics.csv", "/console/analytics.csv", {"section": "funnels"}),
+        Target("NLU inbox", "/console/inbox"),
+        Target("NLU inbox: handoff", "/console/inbox", {"reason": "handoff"}),
+        Target("talk", "/console/talk"),
         Target("audit log", "/console/audit"),
         Target("users", "/console/users"),
         Target("calls.json", "/console/calls.json"),

@@ -352,13 +352,16 @@ def bench_console(
 ) -> None:
     """The console's pages over generated calls: a records database of --calls calls and their
     turns, the real console on 127.0.0.1, an admin logged in over HTTP, then every page (home,
-    calls list first and deep page and each filter, a call, audit log, users, the JSON) timed;
+    calls list first and deep page and each filter, a call, analytics, the NLU inbox over the
+    assistant's project, talk, audit log, users, the JSON) timed;
     p50, p95 and max per page, flagged when p95 is over 300 ms (exit 1 if a page is not 200).
     """
     import asyncio
     from pathlib import Path
 
     from ivr.bench.console import ConsoleBenchPlan, format_console, run_console_bench
+    from ivr.console.nlu_project import NluProject
+    from ivr.console.state import CallTools
 
     if db is not None and Path(db).exists():
         raise click.BadParameter(
@@ -372,7 +375,9 @@ def bench_console(
         out=Path(out),
         progress=not quiet,
     )
-    results = asyncio.run(run_console_bench(config_of(ctx).console, plan, echo=click.echo))
+    config = config_of(ctx)
+    tools = CallTools(nlu=NluProject.of_config(config.dialogue))
+    results = asyncio.run(run_console_bench(config.console, plan, tools, echo=click.echo))
     click.echo(format_console(results))
     if results["not_ok"]:
         ctx.exit(1)

@@ -42,6 +42,9 @@ def test_the_bench_times_every_page_of_a_generated_database_and_writes_the_figur
         "analytics",
         "analytics: 30 days",
         "analytics.csv",
+        "NLU inbox",
+        "NLU inbox: handoff",
+        "talk",
         "audit log",
         "users",
         "calls.json",
@@ -68,6 +71,10 @@ def test_the_bench_times_every_page_of_a_generated_database_and_writes_the_figur
     assert shows["audit log"]["calls"] > 0, "the call views are audited"
     assert shows["users"]["title"] == "Users"
     assert shows["analytics"]["title"] == shows["analytics: 30 days"]["title"] == "Analytics"
+    inbox, handoff = shows["NLU inbox"], shows["NLU inbox: handoff"]
+    assert inbox["title"] == handoff["title"] == "NLU inbox"
+    assert 0 < handoff["calls"] < inbox["calls"], "items link their calls; handoffs are some"
+    assert shows["talk"]["title"] == "Talk to the bot"
 
     settings = results["settings"]
     assert settings["calls"] == CALLS and settings["repetitions"] == 2
