@@ -17,8 +17,9 @@ from typing import Any
 
 from ivr.console.paging import Cursor, Page, page_of
 from ivr.console.schema import READ_BUDGET_S
+from ivr.console.word_index import calls_saying, words_in
 from ivr.records import Outcome, TurnRecord
-from storage.db import Database, Row
+from storage.db import Database, Dialect, Row
 
 OUTCOMES: tuple[str, ...] = typing.get_args(Outcome)
 
@@ -40,7 +41,8 @@ class CallFilter:
     caller: str | None = None
     """Part of the caller id as stored (masked), any case."""
     text: str | None = None
-    """Words in any turn's caller transcript or bot reply, any case."""
+    """Words in any turn's caller transcript or bot reply, next to each other, any case, the last
+    one as a word beginning (``ivr.console.word_index``)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ class CallQueries:
     def calls(self, wanted: CallFilter, before: Cursor | None, limit: int) -> Page[CallSummary]:
         """Calls matching ``wanted``, newest first, after ``before``; at most ``limit``."""
         with self.db.reading(READ_BUDGET_S) as tx:
-            rows = tx.all(*list_query(wanted, before, limit + 1))
+            rows = tx.all(*list_query(wanted, before, limit + 1, self.db.dialect))
         summaries = [CallSummary(**row) for row in rows]
         return page_of(summaries, limit, lambda call: Cursor(call.started_at, call.call_id))
 
@@ -134,11 +136,11 @@ class CallQueries:
 
 
 def list_query(
-    wanted: CallFilter, before: Cursor | None, limit: int
+    wanted: CallFilter, before: Cursor | None, limit: int, dialect: Dialect
 ) -> tuple[str, tuple[Any, ...]]:
     """The SQL (and its parameters) of one page of the calls list: the filters, the seek past
     ``before``, newest first by (started_at, call_id), the order of ``calls_started_id``."""
-    where, params = _conditions(wanted)
+    where, params = _conditions(wanted, dialect)
     if before is not None:
         seek, after = before.seek("c.started_at", "c.call_id")
         where.append(seek)
@@ -151,7 +153,7 @@ def list_query(
     return sql, (*params, limit)
 
 
-def _conditions(wanted: CallFilter) -> tuple[list[str], list[Any]]:
+def _conditions(wanted: CallFilter, dialect: Dialect) -> tuple[list[str], list[Any]]:
     where: list[str] = []
     params: list[Any] = []
     plain = (
@@ -173,7 +175,11 @@ def _conditions(wanted: CallFilter) -> tuple[list[str], list[Any]]:
     if wanted.intent is not None:
         where.append("EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.call_id AND t.intent = ?)")
         params.append(wanted.intent)
-    if wanted.text is not None:
+    if wanted.text is not None and words_in(wanted.text):
+        condition, param = calls_saying(wanted.text, dialect)
+        where.append(condition)
+        params.append(param)
+    elif wanted.text is not None:
         where.append(
             "EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.call_id AND"
             " (LOWER(t.transcript) LIKE ? ESCAPE '\\' OR LOWER(t.bot_text) LIKE ? ESCAPE '\\'))"

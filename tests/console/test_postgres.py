@@ -68,6 +68,8 @@ async def test_the_console_works_the_same_on_postgresql(
     assert first + second == everything[:10]
     assert (await ids(q="100% LOST_"))[0] == ["pgcall05"], "% and _ are taken literally"
     assert (await ids(q="100x lost"))[0] == []
+    assert (await ids(q="CARD is 10"))[0] == ["pgcall05"], "the last word is a beginning"
+    assert (await ids(q="card is 10."))[0] == [], "unless the search ends after it"
     assert (await ids(handed_off="yes", transport="sip"))[0] == ["pgcall06", "pgcall00"]
     assert (await ids(intent="x", caller="0003"))[0] == ["pgcall03"]
     assert (await client.get("/console/calls/pgcall05")).status == 200
