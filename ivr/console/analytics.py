@@ -6,17 +6,19 @@ counts and groups; Python only adds up what comes back, and every result is boun
 the number of calls: hours of the period (at most ``MAX_PERIOD_DAYS`` of them), whole
 milliseconds of latency (up to ``LATENCY_CAP_MS``), and the ``LIMIT`` of the open-ended
 groupings (reasons, intents, survey answers, misunderstood utterances). Percentiles are read
-off the per-millisecond counts (nearest rank). Each query reads the period a week at a time,
-each week a read-only transaction within the console's read budget, so none holds a call's
-record write up for long, and the weeks' counts are added up (a call's week is the one it
-started in, so no call counts twice). What is
-shown is what the records hold: transcripts and reasons masked as written, no PIN.
+off the per-millisecond counts (nearest rank). Each query reads the period a calendar week at
+a time, each week a read-only transaction within the console's read budget, so none holds a
+call's record write up for long, and the weeks' counts are added up (a call's week is the one
+it started in, so no call counts twice); a whole week long past is read once and kept
+(``ivr.console.analytics_cache``). What is shown is what the records hold: transcripts and
+reasons masked as written, no PIN.
 Blocking (database): call it off the event loop.
 """
 
 from __future__ import annotations
 
 import math
+import time
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -26,6 +28,7 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from dialogue.spoken import parse_score
+from ivr.console.analytics_cache import Lookup, WeekCache, settled
 from ivr.console.funnels import FUNNELS, SURVEY_THANKS, Funnel, Step
 from ivr.console.schema import READ_BUDGET_S
 from ivr.console.topics import Topic, cluster
@@ -35,9 +38,10 @@ DAY_S = 86_400
 HOUR_S = 3_600
 MAX_PERIOD_DAYS = 92
 """The longest period one page covers (a quarter): bounds the rows and the page's time."""
-READ_DAYS = 7
-"""Each query reads the period a week at a time, each week in a read of its own within the
-console's read budget: a long period takes longer, but never holds a writer up longer."""
+MONDAY = 0
+"""Each query reads the period a calendar week (Monday to Monday, UTC) at a time, each week in
+a read of its own within the console's read budget: a long period takes longer, but never
+holds a writer up longer, and a whole week long past is read once (``analytics_cache``)."""
 RATED_OUTCOMES = ("self_served", "handed_off", "abandoned")
 """Containment, handoff and abandonment: the shares of finished calls the dashboard heads."""
 REASONED_OUTCOMES = (*RATED_OUTCOMES, "failed")
@@ -97,11 +101,11 @@ class Period:
         return [self.first + timedelta(days=n) for n in range((self.last - self.first).days + 1)]
 
     def weeks(self) -> list[tuple[float, float]]:
-        """(start, end) epoch seconds of each ``READ_DAYS`` days of the period, in order."""
-        return [
-            (_midnight(day), min(_midnight(day + timedelta(days=READ_DAYS)), self.end))
-            for day in self.days[::READ_DAYS]
-        ]
+        """(start, end) epoch seconds of each calendar week of the period, in order; the first
+        and last may be part weeks."""
+        starts = [day for day in self.days if day == self.first or day.weekday() == MONDAY]
+        ends = [*starts[1:], self.last + timedelta(days=1)]
+        return [(_midnight(start), _midnight(end)) for start, end in zip(starts, ends, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -170,9 +174,11 @@ class Report:
 class AnalyticsQueries:
     """The dashboard's reads of ``calls`` and ``turns``."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, clock: Callable[[], float] = time.time) -> None:
         self.db = db
+        self.clock = clock
         self._whole = _whole_number(db.dialect)
+        self._weeks = WeekCache(db, clock)
 
     def report(self, period: Period) -> Report:
         per_hour = self._calls_per_hour(period)
@@ -196,9 +202,18 @@ class AnalyticsQueries:
         """The rows of ``sql`` for each week of the period in turn, each week a read of its
         own; ``params`` gives the query's parameters for a week's start and end."""
         rows: list[Row] = []
+        now = self.clock()
         for start, end in period.weeks():
+            looked: Lookup | None = None
             with self.db.reading(READ_BUDGET_S) as tx:
-                rows.extend(tx.all(sql, params(start, end)))
+                if settled(start, end, now):
+                    looked = self._weeks.lookup(tx, sql, params(start, end), start, end)
+                week = looked.rows if looked and looked.rows is not None else None
+                if week is None:
+                    week = tx.all(sql, params(start, end))
+            if looked is not None and looked.rows is None:
+                self._weeks.keep(looked, week)
+            rows.extend(week)
         return rows
 
     def _calls_per_hour(self, period: Period) -> list[Row]:

@@ -250,7 +250,7 @@ class Console:
             sessions=SessionStore(db, policy, clock),
             audit=AuditLog(db, clock),
             calls=CallQueries(db),
-            analytics=AnalyticsQueries(db),
+            analytics=AnalyticsQueries(db, clock),
             inbox=InboxQueries(db),
             labels=LabelStore(db, clock),
             throttle=LoginThrottle(

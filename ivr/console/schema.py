@@ -8,6 +8,7 @@ rows have a random id so that two at the same instant both keep their place in t
 
 from __future__ import annotations
 
+from ivr.console.analytics_cache import SCHEMA as ANALYTICS_WEEKS
 from ivr.console.roles import ROLES
 from ivr.console.word_index import create_word_index
 from storage.db import Database
@@ -63,5 +64,6 @@ def open_console_db(url: str) -> Database:
     db = Database(url)
     with db.transaction() as tx:
         tx.script(SCHEMA)
+        tx.script(ANALYTICS_WEEKS)
         create_word_index(db, tx)
     return db
