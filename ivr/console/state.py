@@ -18,6 +18,7 @@ from ivr.console.flow_store import FlowStore
 from ivr.console.inbox import InboxQueries
 from ivr.console.inbox_labels import LabelStore
 from ivr.console.nlu_project import NluProject
+from ivr.console.prompt_preview import PromptVoice
 from ivr.console.qa_scripts import QaScripts
 from ivr.console.queries import CallQueries
 from ivr.console.recordings import RecordingShelf
@@ -50,6 +51,8 @@ class CallTools:
     """Calls and chats with the bot from the talk page (none: the page says it is off)."""
     flows: FlowStore | None = None
     """The assistant's flows read from its project files, for the Flows and Prompts pages."""
+    prompt_voice: PromptVoice | None = None
+    """The bot's voice over the phone line, for the Prompts page's players."""
 
     @classmethod
     def of_server(
@@ -73,6 +76,7 @@ class CallTools:
             nlu=NluProject.of_config(config.dialogue),
             talk=TalkDesk.of_server(services, media),
             flows=FlowStore(Path(config.dialogue.project_dir)),
+            prompt_voice=PromptVoice(services.tts),
         )
 
 

@@ -36,6 +36,8 @@ PAGES: dict[str, set[str]] = {
     f"/console/inbox/{CALL}/1/snippet.wav": ALL,
     "/console/flows": DESIGN_READERS,
     "/console/flows/greet.svg": DESIGN_READERS,
+    "/console/prompts": DESIGN_READERS,
+    "/console/prompts/utter_greet/0.wav": DESIGN_READERS,
     "/console/talk": ALL,
     "/console/talk/call.json": ALL,
     "/console/talk/media": ALL,
@@ -98,6 +100,7 @@ def test_the_table_covers_every_console_route() -> None:
         .replace(CALL, "{call_id:[A-Za-z0-9_-]+}")
         .replace("/1/", TURN)
         .replace("/greet.svg", "/{flow:[A-Za-z0-9_]+}.svg")
+        .replace("/utter_greet/0.wav", "/{response:utter_[A-Za-z0-9_]+}/{n:[0-9]{1,3}}.wav")
         for path in (*PAGES, *POSTS)
     }
     assert paths == covered
