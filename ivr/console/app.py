@@ -26,10 +26,12 @@ from ivr.config import ConsoleConfig
 from ivr.console import (
     admin,
     dashboard,
+    flows_page,
     inbox_page,
     listen,
     login,
     pages,
+    prompts_page,
     replay_page,
     script_page,
     talk,
@@ -47,6 +49,7 @@ from ivr.console.roles import (
     ADMINS,
     ANALYSTS,
     CALL_READERS,
+    DESIGN_READERS,
     EVERYONE,
     INBOX_READERS,
     LABELLERS,
@@ -117,6 +120,8 @@ CALL = "/calls/{call_id:[A-Za-z0-9_-]+}"
 """A call's path; the pattern is the first check of the id (``params.call_id`` the second)."""
 INBOX_TURN = "/inbox/{call_id:[A-Za-z0-9_-]+}/{turn:[0-9]+}"
 """An NLU inbox item's path: a call and one of its turns."""
+PROMPT_WAV = "/prompts/{response:utter_[A-Za-z0-9_]+}/{n:[0-9]{1,3}}.wav"
+"""A response's variation as a caller hears it."""
 
 ROUTES = (
     Route("GET", "/login", login.login_form, None),
@@ -138,6 +143,10 @@ ROUTES = (
     Route("GET", f"{INBOX_TURN}/snippet.wav", inbox_page.snippet, SNIPPET_LISTENERS),
     Route("POST", f"{INBOX_TURN}/label", inbox_page.label, LABELLERS),
     Route("POST", f"{INBOX_TURN}/dismiss", inbox_page.dismiss, LABELLERS),
+    Route("GET", "/flows", flows_page.flows, DESIGN_READERS),
+    Route("GET", "/flows/{flow:[A-Za-z0-9_]+}.svg", flows_page.flow_svg, DESIGN_READERS),
+    Route("GET", "/prompts", prompts_page.prompts, DESIGN_READERS),
+    Route("GET", PROMPT_WAV, prompts_page.prompt_wav, DESIGN_READERS),
     Route("GET", "/talk", talk.talk_page, TALKERS),
     Route("POST", "/talk/ticket", talk.ticket, TALKERS),
     Route("GET", "/talk/media", talk.media, TALKERS),

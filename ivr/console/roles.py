@@ -34,6 +34,9 @@ it: a misheard turn's transcript is the recogniser's mistake, and only the calle
 what was meant. A snippet is the caller's side only, of one turn that is in the inbox, at most
 10 s, audited like a recording. Designers still hear no whole call, and no turn whose transcript
 holds a masked number (the caller said an account or card number: they get the transcript)."""
+DESIGN_READERS: frozenset[str] = frozenset({"designer", "qa", "admin"})
+"""Who reads the flows and prompts (and hears a prompt): designers own them, QA tests against
+them, admins run the hotline. Supervisors watch the figures. Nothing there is caller data."""
 TALKERS: frozenset[str] = EVERYONE
 """Who calls or chats with the bot from the browser: designers try their dialogue, QA and
 supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
@@ -71,6 +74,18 @@ SECTIONS = (
         INBOX_READERS,
         "caller turns understood with low confidence, not understood, corrected or before a "
         "handoff: hear them, label them as examples for the next model",
+    ),
+    Section(
+        "Flows",
+        "/console/flows",
+        DESIGN_READERS,
+        "a diagram of each flow: its forms, slots and validations, rules and stories",
+    ),
+    Section(
+        "Prompts",
+        "/console/prompts",
+        DESIGN_READERS,
+        "everything the bot says, by flow: hear each as a caller would, with an ear check",
     ),
     Section(
         "Talk",

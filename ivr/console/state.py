@@ -14,9 +14,11 @@ from aiohttp import web
 from ivr.config import ConsoleConfig
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
+from ivr.console.flow_store import FlowStore
 from ivr.console.inbox import InboxQueries
 from ivr.console.inbox_labels import LabelStore
 from ivr.console.nlu_project import NluProject
+from ivr.console.prompt_preview import PromptVoice
 from ivr.console.qa_scripts import QaScripts
 from ivr.console.queries import CallQueries
 from ivr.console.recordings import RecordingShelf
@@ -47,6 +49,10 @@ class CallTools:
     """The assistant's project, for the NLU inbox (its ``data/nlu`` is where labels go)."""
     talk: TalkDesk | None = None
     """Calls and chats with the bot from the talk page (none: the page says it is off)."""
+    flows: FlowStore | None = None
+    """The assistant's flows read from its project files, for the Flows and Prompts pages."""
+    prompt_voice: PromptVoice | None = None
+    """The bot's voice over the phone line, for the Prompts page's players."""
 
     @classmethod
     def of_server(
@@ -69,6 +75,8 @@ class CallTools:
             no_input_s=config.vad.no_input_ms / 1000,
             nlu=NluProject.of_config(config.dialogue),
             talk=TalkDesk.of_server(services, media),
+            flows=FlowStore(Path(config.dialogue.project_dir)),
+            prompt_voice=PromptVoice(services.tts),
         )
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from ivr.config import load_config
 from ivr.console.app import Console
+from ivr.console.flow_store import FlowStore
 from ivr.console.nlu_project import NluProject
+from ivr.console.prompt_preview import PromptVoice
 from ivr.console.recordings import RecordingShelf
 from ivr.console.state import CallTools
 from ivr.console.talk_desk import TalkDesk
@@ -62,5 +64,7 @@ def console_of(services: Services, made: RunFolder, url: str) -> Console:
         recordings=RecordingShelf(Path(made.recordings_dir), services.recording_keys),
         nlu=NluProject.of_config(services.config.dialogue),
         talk=TalkDesk.of_server(services, None),
+        flows=FlowStore(ROOT),
+        prompt_voice=PromptVoice(services.tts),
     )
     return Console(load_config(environ={}).console, url, tools=tools)

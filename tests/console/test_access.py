@@ -19,6 +19,8 @@ LISTENERS = {"qa", "supervisor", "admin"}
 """Who hears recordings, replays calls and saves them as QA scripts."""
 INBOX_READERS = {"designer", "qa", "admin"}
 LABELLERS = {"designer", "admin"}
+DESIGN_READERS = {"designer", "qa", "admin"}
+"""Who reads the flows and prompts."""
 CALL = "20261205t142501z3fa9c1d2e4b5"
 TURN = "/{turn:[0-9]+}/"
 PAGES: dict[str, set[str]] = {
@@ -32,6 +34,10 @@ PAGES: dict[str, set[str]] = {
     f"/console/calls/{CALL}/recording.wav": LISTENERS,
     "/console/inbox": INBOX_READERS,
     f"/console/inbox/{CALL}/1/snippet.wav": ALL,
+    "/console/flows": DESIGN_READERS,
+    "/console/flows/greet.svg": DESIGN_READERS,
+    "/console/prompts": DESIGN_READERS,
+    "/console/prompts/utter_greet/0.wav": DESIGN_READERS,
     "/console/talk": ALL,
     "/console/talk/call.json": ALL,
     "/console/talk/media": ALL,
@@ -72,7 +78,7 @@ async def test_each_role_opens_exactly_its_pages(
         assert (await log_in(client, role)).status == 303
         for path, allowed in PAGES.items():
             answer = await client.get(path, allow_redirects=False)
-            if path.endswith((".wav", "/media")):  # no recording, no bot: allowed is "not 403"
+            if path.endswith((".wav", ".svg", "/media")):  # no files, no bot: allowed is "not 403"
                 assert (answer.status == 403) == (role not in allowed), (role, path)
             else:
                 assert answer.status == (200 if role in allowed else 403), (role, path)
@@ -93,6 +99,8 @@ def test_the_table_covers_every_console_route() -> None:
         .removeprefix("/console")
         .replace(CALL, "{call_id:[A-Za-z0-9_-]+}")
         .replace("/1/", TURN)
+        .replace("/greet.svg", "/{flow:[A-Za-z0-9_]+}.svg")
+        .replace("/utter_greet/0.wav", "/{response:utter_[A-Za-z0-9_]+}/{n:[0-9]{1,3}}.wav")
         for path in (*PAGES, *POSTS)
     }
     assert paths == covered

@@ -35,10 +35,20 @@ from tests.console.test_browser import log_in_as, serve_and_browse
 pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
 MENUS = {
-    "designer": ["Home", "Calls", "Analytics", "NLU inbox", "Talk"],
-    "qa": ["Home", "Calls", "Analytics", "NLU inbox", "Talk"],
+    "designer": ["Home", "Calls", "Analytics", "NLU inbox", "Flows", "Prompts", "Talk"],
+    "qa": ["Home", "Calls", "Analytics", "NLU inbox", "Flows", "Prompts", "Talk"],
     "supervisor": ["Home", "Calls", "Analytics", "Talk"],
-    "admin": ["Home", "Calls", "Analytics", "NLU inbox", "Talk", "Audit log", "Users"],
+    "admin": [
+        "Home",
+        "Calls",
+        "Analytics",
+        "NLU inbox",
+        "Flows",
+        "Prompts",
+        "Talk",
+        "Audit log",
+        "Users",
+    ],
 }
 """What each role's menu lists, as README's table of roles says."""
 FORBIDDEN = {
@@ -90,7 +100,11 @@ async def test_each_role_browses_the_calls_the_bot_made_in_chromium(
         "qa-8-call-playing",
         "qa-9-analytics",
     ]
-    assert len(shots) == 21 and all(shot.stat().st_size > 5_000 for shot in shots)
+    assert [shot.stem for shot in shots if shot.stem.endswith(("flows", "prompts"))] == [
+        "designer-5-flows",
+        "designer-6-prompts",
+    ]
+    assert len(shots) == 23 and all(shot.stat().st_size > 5_000 for shot in shots)
     db = sqlite3.connect(url.removeprefix("sqlite:///"))
     played = db.execute(
         "SELECT actor FROM console_audit WHERE action = 'recording.play' AND target = ?",
@@ -151,6 +165,8 @@ class Walk:
         if self.role in FORBIDDEN:
             self.open(FORBIDDEN[self.role], "Not allowed", "forbidden")
         self.call_page(calls["report_lost_card"]["call_id"])
+        if self.role == "designer":
+            design_pages(self)
         if self.role == "qa":
             self.filter_calls(calls)
             self.play_recording()
@@ -254,6 +270,8 @@ async def test_readme_screenshots_of_every_page(
         "call",
         "analytics",
         "inbox",
+        "flows",
+        "prompts",
         "talk",
         "audit",
         "users",
@@ -281,6 +299,7 @@ def every_page(call_id: str, profile: Path, base: str, folder: Path) -> list[Pat
         walk.open("/console/analytics", "Analytics", "analytics")
         walk.open("/console/inbox", "NLU inbox", "inbox")
         assert driver.find_elements(By.CSS_SELECTOR, "section.inbox-item")
+        design_pages(walk)
         talk_by_text(walk)
         walk.open("/console/audit", "Audit log", "audit")
         walk.open("/console/users", "Users", "users")
@@ -288,6 +307,22 @@ def every_page(call_id: str, profile: Path, base: str, folder: Path) -> list[Pat
     finally:
         driver.quit()
     return walk.shots
+
+
+def design_pages(walk: Walk) -> None:
+    """The Flows page with its diagrams drawn, and the Prompts page after a prompt is heard."""
+    walk.driver.get(f"{walk.base}/console/flows#flow-auth_form")
+    walk.wait.until(expected_conditions.title_contains("Flows"))
+    drawn = "return [...document.images].every(i => i.complete && i.naturalWidth > 0)"
+    walk.wait.until(lambda driver: driver.execute_script(drawn))
+    walk.shot("flows")
+    walk.driver.get(f"{walk.base}/console/prompts#prompts-report_lost_card")
+    walk.wait.until(expected_conditions.title_contains("Prompts"))
+    player = walk.driver.find_element(By.CSS_SELECTOR, "#prompts-report_lost_card ~ * audio")
+    walk.driver.execute_script("arguments[0].play()", player)
+    heard = "return arguments[0].ended || arguments[0].currentTime > 0.5"
+    walk.wait.until(lambda driver: driver.execute_script(heard, player))
+    walk.shot("prompts")
 
 
 def talk_by_text(walk: Walk) -> None:

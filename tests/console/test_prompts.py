@@ -1,0 +1,75 @@
+"""The Prompts page against the repository's domain: every response is listed, a variation is
+heard through the real piper voice over 8 kHz G.711 (speech, not silence, and as long as its
+words), and the ear check warns about what a caller would stumble on and nothing else."""
+
+from __future__ import annotations
+
+import io
+import re
+import wave
+from html import unescape
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ivr.config import load_config
+from ivr.console.ear_check import ear_check
+from ivr.console.flow_store import FlowStore
+from ivr.console.prompt_preview import PromptVoice, with_samples
+from ivr.console.state import CallTools
+from ivr.console.users import UserStore
+from speech.tts import create_tts_engine
+from tests.console.conftest import ConsoleFactory, add_users, log_in
+
+REPOSITORY = Path(__file__).resolve().parents[2]
+DOMAIN = yaml.safe_load((REPOSITORY / "dialogue" / "domain.yml").read_text())
+
+
+async def test_the_page_lists_every_response_of_the_domain_and_hears_one_at_8_khz(
+    make_client: ConsoleFactory, users: UserStore
+) -> None:
+    voice = PromptVoice(create_tts_engine(load_config(environ={}).tts, use_cache=False))
+    client = await make_client(tools=CallTools(flows=FlowStore(REPOSITORY), prompt_voice=voice))
+    add_users(users, "designer")
+    assert (await log_in(client, "designer")).status == 303
+    text = unescape(await (await client.get("/console/prompts")).text())
+    assert set(re.findall(r"<h3>(utter_\w+)</h3>", text)) == set(DOMAIN["responses"])
+    assert "Nothing is edited here yet" in text
+    assert 'src="/console/prompts/utter_auth_success/0.wav"' in text
+
+    answer = await client.get("/console/prompts/utter_auth_success/0.wav")
+    assert answer.status == 200 and answer.content_type == "audio/wav"
+    with wave.open(io.BytesIO(await answer.read())) as wav:
+        rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
+    samples = np.frombuffer(frames, dtype="<i2").astype(np.float64)
+    spoken = with_samples(DOMAIN["responses"]["utter_auth_success"][0]["text"], DOMAIN["slots"])
+    seconds, words = len(samples) / rate, len(spoken.split())
+    assert rate == 8000
+    assert 0.2 * words < seconds < 0.8 * words + 1.0, (seconds, spoken)
+    assert np.sqrt(np.mean(samples**2)) > 300  # speech, not near-silence
+    missing = await client.get("/console/prompts/utter_auth_success/9.wav")
+    assert missing.status == 404
+
+
+def test_the_ear_check_flags_what_a_caller_would_stumble_on() -> None:
+    slots = DOMAIN["slots"]
+    rambling = (
+        "We have looked at your account and we can see that the payment you made last week"
+        " was received by us but it has not yet been applied to the card balance you hold with us."
+    )
+    text = f"{rambling} Your code is 12345. You owe $1,200.50 by 9:30. Okay? Ready, {{nickname}}?"
+    kinds = [warning.kind for warning in ear_check(text, slots)]
+    assert kinds.count("long sentence") == 1
+    assert kinds.count("questions") == 1
+    assert kinds.count("reading") == 3
+    assert kinds.count("placeholder") == 1
+    warned = " ".join(warning.text for warning in ear_check(text, slots))
+    assert "one two three four five" in warned and "{nickname}" in warned
+    clean = "Thank you, {customer_name}. Your branch opens at nine a.m. Anything else?"
+    assert ear_check(clean, slots) == []
+
+
+def test_sample_values_are_made_up_and_fit_the_placeholder() -> None:
+    filled = with_samples("{amount} on {due_date} in {city}, card {card_last4}", DOMAIN["slots"])
+    assert filled == "$250.40 on December fifth in Springfield, card 4 3 2 1"
