@@ -23,8 +23,6 @@ from speech.tts.cache import CachedTts
 from telephony.bridge import CALL_RATE
 from tests.calls.conftest import call_dirs, services  # noqa: F401 (the engines, loaded once)
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 GREETING = "Thanks for calling City Bank."
 
 
@@ -70,6 +68,7 @@ def test_the_prompts_are_the_fixed_responses_and_every_published_answer(
     assert len(texts) == len(set(texts))
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_the_server_prepares_the_prompts_before_it_takes_calls_unless_told_not_to(
     services: Services,  # noqa: F811
     tmp_path: Path,

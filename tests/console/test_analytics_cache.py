@@ -14,8 +14,6 @@ from ivr.console.schema import open_console_db
 from ivr.records import CallRecordStore, TurnRecord
 from storage.db import Database
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 WEEK = Period(date(2026, 3, 2), date(2026, 3, 8))
 """Monday to Sunday: one whole calendar week."""
 LATER = datetime(2026, 3, 20, tzinfo=timezone.utc).timestamp()
@@ -54,6 +52,7 @@ def test_a_period_is_read_by_calendar_weeks() -> None:
     assert days == [(date(2026, 3, 4), 5), (date(2026, 3, 9), 7), (date(2026, 3, 16), 2)]
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_a_settled_week_is_kept_until_its_calls_change(records_url: str) -> None:
     db = open_console_db(records_url)
     await call(records_url, "call-a", 3, "check_balance")
@@ -69,6 +68,7 @@ async def test_a_settled_week_is_kept_until_its_calls_change(records_url: str) -
     db.close()
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_the_week_in_progress_is_always_read_live(records_url: str) -> None:
     db = open_console_db(records_url)
     await call(records_url, "call-a", 3, "check_balance")
@@ -80,6 +80,7 @@ async def test_the_week_in_progress_is_always_read_live(records_url: str) -> Non
     db.close()
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_kept_weeks_are_bounded(records_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(analytics_cache, "MAX_ENTRIES", 3)
     db = open_console_db(records_url)

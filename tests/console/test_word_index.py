@@ -13,8 +13,6 @@ from ivr.console.schema import open_console_db
 from ivr.records import CallRecordStore, TurnRecord
 from storage.db import Database
 
-pytestmark = pytest.mark.asyncio(loop_scope="session")
-
 SAID = {
     "call-old": "I think my card was stolen yesterday",
     "call-ten": "this is call 10 about a Café",
@@ -44,6 +42,7 @@ def assert_consistent(db: Database) -> None:
         tx.execute("INSERT INTO turns_words (turns_words, rank) VALUES ('integrity-check', 1)")
 
 
+@pytest.mark.asyncio(loop_scope="session")
 async def test_turns_recorded_before_and_after_the_index_are_found_by_their_words(
     records_url: str,
 ) -> None:
