@@ -283,7 +283,7 @@ async def test_readme_screenshots_of_every_page(
 def every_page(call_id: str, profile: Path, base: str, folder: Path) -> list[Path]:
     """An admin's visit to every page at README's window size, the browser's profile kept in
     ``profile`` (blocking: selenium)."""
-    driver = start_chromium(profile)
+    driver = start_chromium(profile, "--autoplay-policy=no-user-gesture-required")
     driver.set_window_size(1280, 800)
     walk = Walk(driver, base, folder, "admin", numbered=False)
     try:
