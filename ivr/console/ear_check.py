@@ -4,7 +4,8 @@ Warns about sentences too long to hold in mind (over ``MAX_WORDS``), more than o
 one message (the caller answers only the last), numbers the voice reads in a way the writer may
 not mean (shown with the reading ``speech.tts.normalize`` gives them, the one the voice uses:
 digit runs, amounts with cents, clock times without a.m. or p.m., abbreviations) and
-placeholders that are no slot of the domain (an action has to fill them, or they are a typo).
+placeholders that neither a slot of the domain nor an action saying the response fills (a typo,
+or a value nothing gives: ``action_fills``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
+from ivr.console.action_fills import filled
 from speech.tts.normalize import normalize_text
 
 MAX_WORDS = 25
@@ -33,8 +35,9 @@ class EarWarning:
     text: str
 
 
-def ear_check(text: str, slots: Collection[str]) -> list[EarWarning]:
-    """The warnings for ``text``, a response's variation; ``slots`` are the domain's slots."""
+def ear_check(text: str, known: Collection[str]) -> list[EarWarning]:
+    """The warnings for ``text``, a response's variation; ``known``: the placeholders something
+    fills, the domain's slots and what the actions saying the response give (``ANY``: all)."""
     warnings = [
         EarWarning("long sentence", f"{count} words: “{sentence}”")
         for sentence in SENTENCE_END.split(text.strip())
@@ -46,9 +49,9 @@ def ear_check(text: str, slots: Collection[str]) -> list[EarWarning]:
         )
     warnings.extend(_misreadings(PLACEHOLDER.sub(" ", text)))
     warnings.extend(
-        EarWarning("placeholder", f"{{{name}}} is not a slot of the domain: an action must fill it")
+        EarWarning("placeholder", f"{{{name}}}: no slot has this name and no action fills it")
         for name in dict.fromkeys(PLACEHOLDER.findall(text))
-        if name not in slots
+        if not filled(name, known)
     )
     return warnings
 

@@ -18,6 +18,8 @@ from typing import Any
 
 import yaml
 
+from ivr.console.action_fills import action_fills
+
 DOMAIN = Path("dialogue") / "domain.yml"
 ACTIONS = Path("dialogue") / "actions"
 RULES = Path("data") / "rules"
@@ -86,6 +88,8 @@ class FlowModel:
     flows: tuple[Flow, ...]
     forms: Mapping[str, Form]
     domain: Mapping[str, Any]
+    fills: Mapping[str, frozenset[str]]
+    """Per response, the placeholders the custom actions fill (``action_fills``)."""
 
     def flow(self, key: str) -> Flow | None:
         return next((flow for flow in self.flows if flow.key == key), None)
@@ -119,7 +123,8 @@ def read_flows(root: Path) -> FlowModel:
     flows = tuple(
         Flow(key, tuple(members), _forms_run(members, forms)) for key, members in grouped.items()
     )
-    return FlowModel(flows, forms, domain)
+    fills = action_fills(sorted((root / ACTIONS).glob("*.py")))
+    return FlowModel(flows, forms, domain, fills)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:

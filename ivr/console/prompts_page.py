@@ -7,7 +7,7 @@ Read-only: nothing is edited here yet.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -42,7 +42,12 @@ async def prompts(request: web.Request) -> web.StreamResponse:
             join(
                 [element("h2", group.title, id=f"prompts-{group.title}")]
                 + [
-                    _response(name, responses[name], slots, tools.prompt_voice is not None)
+                    _response(
+                        name,
+                        responses[name],
+                        {*slots, *model.fills.get(name, ())},
+                        tools.prompt_voice is not None,
+                    )
                     for name in group.responses
                 ]
             ),
@@ -82,17 +87,17 @@ def _sample_text(store: FlowStore, response: str, index: int) -> str | None:
 
 
 def _response(
-    name: str, variations: list[Mapping[str, Any]], slots: Mapping[str, Any], audible: bool
+    name: str, variations: list[Mapping[str, Any]], known: Collection[str], audible: bool
 ) -> Markup:
     rows = join(
-        _variation(name, index, variation, slots, audible)
+        _variation(name, index, variation, known, audible)
         for index, variation in enumerate(variations)
     )
     return element("article", join([element("h3", name), element("ol", rows)]), class_="response")
 
 
 def _variation(
-    name: str, index: int, variation: Mapping[str, Any], slots: Mapping[str, Any], audible: bool
+    name: str, index: int, variation: Mapping[str, Any], known: Collection[str], audible: bool
 ) -> Markup:
     text = str(variation.get("text") or "")
     custom = variation.get("custom") or {}
@@ -102,7 +107,7 @@ def _variation(
     }
     if variation.get("condition"):
         facts["when"] = str(variation["condition"])
-    warnings = ear_check(text, slots)
+    warnings = ear_check(text, known)
     check = (
         element("ul", join(element("li", f"{w.kind}: {w.text}") for w in warnings), class_="ear")
         if warnings

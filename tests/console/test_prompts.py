@@ -14,8 +14,10 @@ import numpy as np
 import yaml
 
 from ivr.config import load_config
+from ivr.console.action_fills import ANY, action_fills
 from ivr.console.ear_check import ear_check
 from ivr.console.flow_store import FlowStore
+from ivr.console.flows import read_flows
 from ivr.console.prompt_preview import PromptVoice, with_samples
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
@@ -73,3 +75,48 @@ def test_the_ear_check_flags_what_a_caller_would_stumble_on() -> None:
 def test_sample_values_are_made_up_and_fit_the_placeholder() -> None:
     filled = with_samples("{amount} on {due_date} in {city}, card {card_last4}", DOMAIN["slots"])
     assert filled == "$250.40 on December fifth in Springfield, card 4 3 2 1"
+
+
+def test_placeholders_are_known_from_the_slots_and_from_what_the_actions_pass(
+    tmp_path: Path,
+) -> None:
+    actions = tmp_path / "actions.py"
+    actions.write_text(
+        'FEES = "utter_fees"\n'
+        "def run(dispatcher, fields):\n"
+        '    dispatcher.utter_message(response="utter_balance", amount=1, last4="1234")\n'
+        "    dispatcher.utter_message(response=FEES, fees=2)\n"
+        '    dispatcher.utter_message(response="utter_hours", **fields)\n'
+        '    dispatcher.utter_message(text="no response named")\n',
+        encoding="utf-8",
+    )
+    fills = action_fills([actions])
+    assert fills == {
+        "utter_balance": {"amount", "last4"},
+        "utter_fees": {"fees"},
+        "utter_hours": {ANY},
+    }
+    said = "{amount} on card {last4}, {amonut}"
+    warned = [w.text for w in ear_check(said, fills["utter_balance"]) if w.kind == "placeholder"]
+    assert warned == ["{amonut}: no slot has this name and no action fills it"]
+    assert ear_check("{anything}", fills["utter_hours"]) == []
+
+
+def test_every_placeholder_of_the_repository_is_filled_by_a_slot_or_an_action() -> None:
+    model = read_flows(REPOSITORY)
+    unfilled = {
+        name: warnings
+        for name, variations in DOMAIN["responses"].items()
+        for variation in variations
+        if (
+            warnings := [
+                w.text
+                for w in ear_check(
+                    str(variation.get("text") or ""),
+                    {*DOMAIN["slots"], *model.fills.get(name, ())},
+                )
+                if w.kind == "placeholder"
+            ]
+        )
+    }
+    assert unfilled == {}
