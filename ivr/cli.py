@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ivr.commands import app, dialogue, nlu, qa, recordings, speech, talk, users
+from ivr.commands import app, dialogue, nlu, qa, recordings, speech, talk, users, versions
 from ivr.config import ConfigError, load_config
 from ivr.logs import configure_logging
 from ivr.loop import keep_asyncio_loop
@@ -48,5 +48,6 @@ for _command in (
     *qa.COMMANDS,
     *recordings.COMMANDS,
     *users.COMMANDS,
+    *versions.COMMANDS,
 ):
     main.add_command(_command)

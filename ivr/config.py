@@ -279,6 +279,21 @@ class QaConfig:
 
 
 @dataclass
+class DesignConfig:
+    """Designers' drafts and the published versions of the assistant (``ivr.versions``)."""
+
+    dir: str = "var/design"
+    """The draft, the numbered versions and which one is published. Bots that share it (a
+    shared folder) all follow what is published."""
+    follow_published: bool = True
+    """Run the published version (and switch when another is published) instead of the
+    project's own model; before anything is published the project's model runs either way.
+    In-process dialogue only: remote Rasa servers load the model they are given."""
+    watch_s: float = 1.0
+    """How often a running bot looks for a newly published version."""
+
+
+@dataclass
 class Config:
     """The whole configuration of the bot."""
 
@@ -296,6 +311,7 @@ class Config:
     console: ConsoleConfig = field(default_factory=ConsoleConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     qa: QaConfig = field(default_factory=QaConfig)
+    design: DesignConfig = field(default_factory=DesignConfig)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -335,6 +351,8 @@ def validate(config: Config) -> None:
             raise ConfigError(f"vad.{name} must be positive")
     if config.asr.engine == "vosk" and not config.asr.vosk_model:
         raise ConfigError("asr.engine is vosk but asr.vosk_model is not set")
+    if config.design.watch_s <= 0:
+        raise ConfigError("design.watch_s must be positive")
     if config.asr.max_audio_s <= 0:
         raise ConfigError("asr.max_audio_s must be positive")
     if config.asr.max_concurrent < 1:

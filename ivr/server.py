@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from dialogue.settings import DialogueConfig
 from ivr.config import AudioSocketConfig, Config, SipConfig, WebSocketConfig
 from ivr.console.app import Console
 from ivr.console.replays import Replayer
@@ -50,6 +51,7 @@ from ivr.retention import purge_expired
 from ivr.secretfile import read_secret
 from ivr.services import Services, start_services
 from ivr.session import CallSession
+from ivr.versions.live import VersionedDialogue
 from logfields import fields
 from telephony.access import is_loopback_host
 from telephony.audiosocket.server import AudioSocketServer
@@ -101,8 +103,12 @@ class BotServer:
         if self.services is None:
             self.services = await start_services(self.config)
         if self.config.tts.prepare_prompts:
-            prompts = await asyncio.to_thread(fixed_prompts, self.config.dialogue)
-            await asyncio.to_thread(prepare_prompts, self.services.tts, prompts, CALL_RATE)
+            dialogue = self.services.dialogue
+            if isinstance(dialogue, VersionedDialogue):
+                dialogue.prepare = self._prepare_prompts
+                await self._prepare_prompts(dialogue.settings_now())
+            else:
+                await self._prepare_prompts(self.config.dialogue)
         await self._close_interrupted_calls()
         if not any(secrets.values()) and not _allow_lists(self.config):
             log.info(
@@ -200,6 +206,12 @@ class BotServer:
                 ),
             )
         return console
+
+    async def _prepare_prompts(self, dialogue: DialogueConfig) -> None:
+        """Render the fixed prompts of the assistant ``dialogue`` names into the prompt cache."""
+        assert self.services is not None  # started before anything asks for prompts
+        prompts = await asyncio.to_thread(fixed_prompts, dialogue)
+        await asyncio.to_thread(prepare_prompts, self.services.tts, prompts, CALL_RATE)
 
     async def _close_interrupted_calls(self) -> None:
         """Before taking calls: the calls this node left ``in_progress`` (it was killed

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,8 @@ from ivr.recording_keys import Keyring, recording_keyring
 from ivr.records import CallRecordStore
 from ivr.secretfile import read_secret
 from ivr.threads import limit_blas_threads
+from ivr.versions.live import VersionedDialogue
+from ivr.versions.store import VersionStore
 from ivr.vocabulary import load_vocabulary
 from logfields import fields
 from speech.asr import AsrEngine, create_asr_engine
@@ -81,10 +84,22 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
 
 
 def dialogue_client(config: Config) -> DialogueClient:
-    """The configured dialogue client; over HTTP with the two tokens from their secret files."""
+    """The configured dialogue client; over HTTP with the two tokens from their secret files.
+
+    In process, it follows the published version of the design (``ivr.versions.live``) unless
+    ``design.follow_published`` is off.
+    """
     pepper = bank_pepper(config)
     if config.dialogue.mode != "http":
-        return make_client(config.dialogue, config.bank, pepper=pepper)
+        if not config.design.follow_published:
+            return make_client(config.dialogue, config.bank, pepper=pepper)
+        return VersionedDialogue(
+            config.dialogue,
+            config.bank,
+            VersionStore(Path(config.design.dir)),
+            lambda dialogue, bank: make_client(dialogue, bank, pepper=pepper),
+            watch_s=config.design.watch_s,
+        )
     return make_client(
         config.dialogue,
         config.bank,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+
 import click
 
 from ivr.config import Config
@@ -13,3 +15,11 @@ def config_of(ctx: click.Context) -> Config:
     if not isinstance(config, Config):
         raise click.UsageError("no configuration loaded")
     return config
+
+
+def shell_actor() -> str:
+    """Who ran the command, for the audit log and version history: ``cli:<login>``."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container without a passwd entry)
+        return "cli"

@@ -8,7 +8,6 @@ never an argument (arguments show in ``ps`` and shell history).
 
 from __future__ import annotations
 
-import getpass
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from ivr.commands import config_of
+from ivr.commands import config_of, shell_actor
 from ivr.console.roles import ROLES
 
 if TYPE_CHECKING:
@@ -43,7 +42,7 @@ def add(ctx: click.Context, name: str, role: str, password_file: str | None) -> 
     """Add a console user NAME (lower case) with a password of at least 12 characters."""
     password = _password(password_file)
     with _store(ctx) as store:
-        store.add(name, role, password, _actor())
+        store.add(name, role, password, shell_actor())
     click.echo(f"added {name} ({role})")
 
 
@@ -68,7 +67,7 @@ def list_users(ctx: click.Context) -> None:
 def disable(ctx: click.Context, name: str) -> None:
     """Disable user NAME: no more log-ins, and their sessions end now."""
     with _store(ctx) as store:
-        store.disable(name, _actor())
+        store.disable(name, shell_actor())
     click.echo(f"disabled {name}")
 
 
@@ -80,7 +79,7 @@ def set_password(ctx: click.Context, name: str, password_file: str | None) -> No
     """Give user NAME a new password; their sessions end now."""
     password = _password(password_file)
     with _store(ctx) as store:
-        store.set_password(name, password, _actor())
+        store.set_password(name, password, shell_actor())
     click.echo(f"new password set for {name}")
 
 
@@ -109,14 +108,6 @@ def _password(password_file: str | None) -> str:
         return read_secret(password_file, "--password-file")
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-
-
-def _actor() -> str:
-    """Who ran the command, for the audit log."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name (a container without a passwd entry)
-        return "cli"
 
 
 def _utc(epoch: float | None) -> str:

@@ -1,6 +1,7 @@
 """The audit log: who logged in, viewed a call, heard a recording or an inbox snippet, replayed
 a call, saved a QA script, labelled or dismissed an inbox item, called or chatted with the bot,
-or changed a user, and when; append-only.
+changed a user, edited, tested, published or rolled back the assistant's design, and when;
+append-only.
 
 Rows are only ever added (``append``, inside the transaction of the change they describe, so
 a change and its row land together) and deleted once older than ``console.audit_retention_days``
@@ -35,6 +36,13 @@ TALK_VOICE = "talk.voice"
 """A browser call placed (target: the peer id the console gave it, which its record keeps)."""
 TALK_VOICE_END = "talk.voice_end"
 TALK_TEXT = "talk.text"
+DESIGN_EDIT = "design.edit"
+"""A change to the draft (target: the file; detail: what was changed)."""
+DESIGN_TEST = "design.test"
+VERSION_PUBLISH = "version.publish"
+VERSION_ROLLBACK = "version.rollback"
+VERSION_OVERRIDE = "version.override"
+"""A version published although its tests had not passed (admins only)."""
 CALL_ACTIONS = (
     frozenset({CALL_VIEW, RECORDING_PLAY, CALL_REPLAY, QA_SCRIPT_SAVE, TALK_VOICE_END, TALK_TEXT})
     | INBOX_ACTIONS

@@ -67,6 +67,8 @@ def call_config(call_dirs: Path) -> Config:
             f"call.recordings_dir={call_dirs}/recordings",
             f"call.recording_key_file={call_dirs}/recording.keys",
             f"tts.cache_dir={call_dirs}/prompts",
+            # The calls run the project's own model, whatever a developer published locally.
+            f"design.dir={call_dirs}/design",
             # Prepared once per test session would still cost half a minute of both cores
             # while other calls are timed; tests/calls/test_prompt_warmup.py prepares its own.
             "tts.prepare_prompts=false",

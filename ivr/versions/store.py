@@ -1,0 +1,263 @@
+"""Numbered, immutable versions of the assistant's design, and which one the bot runs.
+
+On disk, under ``design.dir`` (``var/design`` by default)::
+
+    versions/0007/version.json      number, author, message, parent, fingerprints, test summary
+    versions/0007/dialogue/...       the design files exactly as published (ivr.versions.files)
+    versions/0007/data/...
+    versions/0007/models/dialogue.tar.gz   the model trained from them
+    published.json                  the version the bots run, who made it so and when
+    history.jsonl                   every publish and roll-back, one JSON line each
+
+One plain folder per version, rather than a git-style history: a version is read by the bot,
+by ``diff -r`` and by a person with nothing but a shell; the model (tens of megabytes) is the
+bulk of each version and would not shrink in git; and removing an old version is removing a
+folder. A version is written to a hidden folder and renamed into place, so a crash never leaves
+half a version, and its files are made read-only. ``published.json`` is replaced atomically:
+a bot watching it (``ivr.versions.live``) sees the old version or the new one.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import shutil
+import stat
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dialogue.training import Project, saved_fingerprint
+from ivr.versions.files import content_fingerprint, copy_design, write_atomic
+
+MODEL_DIR = "models"
+MODEL_NAME = "dialogue"
+META = "version.json"
+PUBLISHED = "published.json"
+HISTORY = "history.jsonl"
+MAX_MESSAGE = 500
+
+
+class VersionError(Exception):
+    """A version that does not exist, or a request the store cannot carry out."""
+
+
+@dataclass(frozen=True)
+class Version:
+    """One published design: its files, its model and who made it."""
+
+    number: int
+    path: Path
+    author: str
+    message: str
+    created_at: float
+    parent: int | None
+    fingerprint: str
+    """:func:`ivr.versions.files.content_fingerprint` of its design files."""
+    model_fingerprint: str
+    tests: dict[str, Any] | None = None
+    """The summary of the draft's test run it was made from (None: no run recorded)."""
+    override: str = ""
+    """Who published it although its tests had not passed (an admin), else empty."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.number:04d}"
+
+    def project(self) -> Project:
+        """The version as a Rasa project (its domain, data and model)."""
+        return Project(root=self.path, model_dir=self.path / MODEL_DIR, model_name=MODEL_NAME)
+
+    def meta(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.pop("path")
+        return data
+
+
+@dataclass(frozen=True)
+class Publication:
+    """A version being made the one the bots run."""
+
+    version: int
+    by: str
+    at: float
+    action: str = "publish"
+    """publish, rollback or override."""
+    previous: int | None = None
+
+
+@dataclass
+class VersionStore:
+    """The versions folder and the published pointer under ``root``."""
+
+    root: Path
+    _cache: dict[int, Version] = field(default_factory=dict, repr=False)
+
+    @property
+    def versions_dir(self) -> Path:
+        return self.root / "versions"
+
+    def all(self) -> list[Version]:
+        """Every version, oldest first."""
+        if not self.versions_dir.is_dir():
+            return []
+        numbers = sorted(
+            int(entry.name)
+            for entry in self.versions_dir.iterdir()
+            if entry.name.isdigit() and (entry / META).is_file()
+        )
+        return [self.get(number) for number in numbers]
+
+    def get(self, number: int) -> Version:
+        """Version ``number``, or :class:`VersionError`."""
+        if number in self._cache:
+            return self._cache[number]
+        path = self.versions_dir / f"{number:04d}"
+        try:
+            data = json.loads((path / META).read_text())
+        except (OSError, ValueError) as exc:
+            raise VersionError(f"there is no version {number}") from exc
+        version = Version(path=path, **{key: data[key] for key in _META_KEYS if key in data})
+        self._cache[number] = version
+        return version
+
+    def latest(self) -> Version | None:
+        versions = self.all()
+        return versions[-1] if versions else None
+
+    def create(
+        self,
+        source: Project,
+        *,
+        author: str,
+        message: str,
+        parent: int | None,
+        tests: dict[str, Any] | None = None,
+        override: str = "",
+    ) -> Version:
+        """A new version holding ``source``'s design files and its trained model."""
+        message = " ".join(message.split())[:MAX_MESSAGE]
+        if not message:
+            raise VersionError("a version needs a message saying what changed")
+        model_fingerprint = saved_fingerprint(source)
+        if not source.model_path.is_file() or model_fingerprint is None:
+            raise VersionError(f"{source.root} has no trained model: test the draft first")
+        with self._locked():
+            latest = self.latest()
+            number = (latest.number + 1) if latest else 1
+            staging = self.versions_dir / f".new-{number:04d}-{os.getpid()}"
+            shutil.rmtree(staging, ignore_errors=True)
+            staging.mkdir(parents=True)
+            try:
+                copy_design(source.root, staging)
+                models = staging / MODEL_DIR
+                models.mkdir()
+                shutil.copyfile(source.model_path, models / f"{MODEL_NAME}.tar.gz")
+                shutil.copyfile(source.fingerprint_path, models / f"{MODEL_NAME}.fingerprint.json")
+                version = Version(
+                    number=number,
+                    path=self.versions_dir / f"{number:04d}",
+                    author=author,
+                    message=message,
+                    created_at=time.time(),
+                    parent=parent,
+                    fingerprint=content_fingerprint(staging),
+                    model_fingerprint=model_fingerprint,
+                    tests=tests,
+                    override=override,
+                )
+                (staging / META).write_text(json.dumps(version.meta(), indent=2) + "\n")
+                _make_read_only(staging)
+                staging.rename(version.path)
+            except BaseException:
+                _make_writable(staging)
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+        return version
+
+    def published(self) -> Publication | None:
+        """What the bots run now; None before the first publish (they run the project files)."""
+        try:
+            data = json.loads((self.root / PUBLISHED).read_text())
+            return Publication(**data)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, TypeError) as exc:
+            raise VersionError(f"{self.root / PUBLISHED} is unreadable: {exc}") from exc
+
+    def published_version(self) -> Version | None:
+        publication = self.published()
+        return self.get(publication.version) if publication else None
+
+    def publish(self, number: int, *, by: str, action: str = "publish") -> Publication:
+        """Make version ``number`` the one every bot watching this store runs."""
+        version = self.get(number)
+        if not version.project().model_path.is_file():
+            raise VersionError(f"version {number} has lost its model: it cannot be published")
+        with self._locked():
+            current = self.published()
+            publication = Publication(
+                version=number,
+                by=by,
+                at=time.time(),
+                action=action,
+                previous=current.version if current else None,
+            )
+            line = json.dumps(asdict(publication))
+            write_atomic(self.root / PUBLISHED, (line + "\n").encode())
+            with open(self.root / HISTORY, "a", encoding="utf-8") as history:
+                history.write(line + "\n")
+        return publication
+
+    def history(self, limit: int = 200) -> list[Publication]:
+        """The latest ``limit`` publishes and roll-backs, newest first."""
+        try:
+            lines = (self.root / HISTORY).read_text().splitlines()
+        except FileNotFoundError:
+            return []
+        entries = []
+        for line in reversed(lines[-limit:]):
+            try:
+                entries.append(Publication(**json.loads(line)))
+            except (ValueError, TypeError):
+                continue
+        return entries
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """One writer at a time across processes (the console, ``ivr versions``)."""
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.root / ".lock", "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+_META_KEYS = (
+    "number",
+    "author",
+    "message",
+    "created_at",
+    "parent",
+    "fingerprint",
+    "model_fingerprint",
+    "tests",
+    "override",
+)
+
+
+def _make_read_only(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")]:
+        mode = path.stat().st_mode
+        path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
+
+
+def _make_writable(folder: Path) -> None:
+    for path in [folder, *folder.rglob("*")] if folder.exists() else []:
+        path.chmod(path.stat().st_mode | stat.S_IWUSR)
