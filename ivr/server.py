@@ -193,7 +193,9 @@ class BotServer:
         machines while its cookie may travel without TLS."""
         settings = self.config.console
         assert self.services is not None
-        tools = CallTools.of_server(self.services, self.replayer, self.websocket)
+        tools = await asyncio.to_thread(
+            CallTools.of_server, self.services, self.replayer, self.websocket
+        )
         console = Console(settings, self.config.call.records_db, tools=tools)
         await console.start()
         host = self.config.http.host if settings.port is None else settings.host

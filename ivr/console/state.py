@@ -11,7 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from ivr.config import ConsoleConfig
+from dialogue.training import Project
+from ivr.config import Config, ConsoleConfig
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
 from ivr.console.flow_store import FlowStore
@@ -27,8 +28,14 @@ from ivr.console.sessions import Session, SessionStore
 from ivr.console.talk_desk import TalkDesk
 from ivr.console.throttle import LoginThrottle
 from ivr.console.users import UserStore
+from ivr.logs import get_logger
 from ivr.services import Services
+from ivr.versions.store import VersionError
+from ivr.versions.workspace import Workspace
+from logfields import fields
 from telephony.websocket.server import WebSocketMediaServer
+
+log = get_logger(__name__)
 
 SESSION = "ivr.console.session"
 """The request key of the caller's live session."""
@@ -53,6 +60,8 @@ class CallTools:
     """The assistant's flows read from its project files, for the Flows and Prompts pages."""
     prompt_voice: PromptVoice | None = None
     """The bot's voice over the phone line, for the Prompts page's players."""
+    workspace: Workspace | None = None
+    """The designers' draft and the published versions (none: design pages are read-only)."""
 
     @classmethod
     def of_server(
@@ -65,6 +74,8 @@ class CallTools:
         ``replayer`` is given), its QA scripts folder, and the talk page on its assistant and
         media streams."""
         config = services.config
+        workspace = design_workspace(config)
+        design = workspace.draft.project() if workspace else Project.from_config(config.dialogue)
         return cls(
             recordings=RecordingShelf(Path(config.call.recordings_dir), services.recording_keys),
             replays=None if replayer is None else ReplayDesk(services, replayer),
@@ -73,11 +84,24 @@ class CallTools:
                 Path(config.dialogue.project_dir) / "dialogue" / "domain.yml",
             ),
             no_input_s=config.vad.no_input_ms / 1000,
-            nlu=NluProject.of_config(config.dialogue),
+            nlu=NluProject(design.root, design),
             talk=TalkDesk.of_server(services, media),
-            flows=FlowStore(Path(config.dialogue.project_dir)),
+            flows=FlowStore(design.root),
             prompt_voice=PromptVoice(services.tts),
+            workspace=workspace,
         )
+
+
+def design_workspace(config: Config) -> Workspace | None:
+    """The draft and versions, the draft made if there is none; None (logged) when it cannot be
+    made, e.g. the project's model is missing: the design pages then read the project."""
+    workspace = Workspace.of_config(config)
+    try:
+        workspace.draft.ensure()
+    except (OSError, VersionError) as exc:
+        log.warning("console.design.no_draft", extra=fields(error=str(exc)))
+        return None
+    return workspace
 
 
 @dataclass(frozen=True)
