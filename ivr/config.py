@@ -291,6 +291,9 @@ class DesignConfig:
     In-process dialogue only: remote Rasa servers load the model they are given."""
     watch_s: float = 1.0
     """How often a running bot looks for a newly published version."""
+    keep_versions: int = 100
+    """Versions kept on disk (about 20 MB each, mostly the model); the oldest unpublished ones
+    beyond this are removed when a new one is made, so they can no longer be rolled back to."""
 
 
 @dataclass
@@ -353,6 +356,8 @@ def validate(config: Config) -> None:
         raise ConfigError("asr.engine is vosk but asr.vosk_model is not set")
     if config.design.watch_s <= 0:
         raise ConfigError("design.watch_s must be positive")
+    if config.design.keep_versions < 2:
+        raise ConfigError("design.keep_versions must be at least 2 (one to roll back to)")
     if config.asr.max_audio_s <= 0:
         raise ConfigError("asr.max_audio_s must be positive")
     if config.asr.max_concurrent < 1:

@@ -96,7 +96,7 @@ def dialogue_client(config: Config) -> DialogueClient:
         return VersionedDialogue(
             config.dialogue,
             config.bank,
-            VersionStore(Path(config.design.dir)),
+            VersionStore(Path(config.design.dir), keep=config.design.keep_versions),
             lambda dialogue, bank: make_client(dialogue, bank, pepper=pepper),
             watch_s=config.design.watch_s,
         )

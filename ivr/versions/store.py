@@ -92,9 +92,14 @@ class Publication:
 
 @dataclass
 class VersionStore:
-    """The versions folder and the published pointer under ``root``."""
+    """The versions folder and the published pointer under ``root``.
+
+    The newest ``keep`` versions and the published one are kept (each holds a model of about
+    20 MB): making one more removes older ones, so any of the last ``keep`` can be rolled back to.
+    """
 
     root: Path
+    keep: int = 100
     _cache: dict[int, Version] = field(default_factory=dict, repr=False)
 
     @property
@@ -174,9 +179,9 @@ class VersionStore:
                 _make_read_only(staging)
                 staging.rename(version.path)
             except BaseException:
-                _make_writable(staging)
-                shutil.rmtree(staging, ignore_errors=True)
+                _remove(staging)
                 raise
+            self._prune()
         return version
 
     def published(self) -> Publication | None:
@@ -227,6 +232,15 @@ class VersionStore:
                 continue
         return entries
 
+    def _prune(self) -> None:
+        """Remove the versions older than the newest ``keep``, never the published one."""
+        published = self.published()
+        versions = self.all()
+        for version in versions[: -self.keep]:
+            if published is None or version.number != published.version:
+                self._cache.pop(version.number, None)
+                _remove(version.path)
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         """One writer at a time across processes (the console, ``ivr versions``)."""
@@ -258,6 +272,8 @@ def _make_read_only(folder: Path) -> None:
         path.chmod(mode & ~(stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH))
 
 
-def _make_writable(folder: Path) -> None:
+def _remove(folder: Path) -> None:
+    """Delete a (read-only) version folder."""
     for path in [folder, *folder.rglob("*")] if folder.exists() else []:
         path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    shutil.rmtree(folder, ignore_errors=True)

@@ -23,5 +23,5 @@ class Workspace:
     @classmethod
     def of_config(cls, config: Config) -> Workspace:
         root = Path(config.design.dir)
-        store = VersionStore(root)
+        store = VersionStore(root, keep=config.design.keep_versions)
         return cls(store, Draft(root / DRAFT_DIR, store, Project.from_config(config.dialogue)))

@@ -98,3 +98,16 @@ def test_design_paths_are_accepted() -> None:
     assert check_path("data/nlu/faq.yml") == "data/nlu/faq.yml"
     assert check_path("data/knowledge/hours.yml") == "data/knowledge/hours.yml"
     assert check_path("dialogue/domain.yml") == "dialogue/domain.yml"
+
+
+def test_only_the_newest_versions_are_kept_and_never_the_published_one(
+    project: Project, store: VersionStore
+) -> None:
+    store.keep = 2
+    store.create(project, author="a", message="one", parent=None)
+    store.publish(1, by="a")
+    for n in (2, 3, 4):
+        store.create(project, author="a", message=str(n), parent=n - 1)
+
+    assert [v.number for v in store.all()] == [1, 3, 4]
+    assert not (store.versions_dir / "0002").exists()
