@@ -91,6 +91,12 @@ class VersionedDialogue:
         """The version new calls begin on (None: the project's own files, nothing published)."""
         return self._current.version if self._current else None
 
+    @property
+    def loaded(self) -> list[int | None]:
+        """Every version with an assistant in memory: the current one and those still in calls."""
+        running = [*self._retired, *([self._current] if self._current else [])]
+        return [each.version for each in running]
+
     def settings_now(self) -> DialogueConfig:
         """The dialogue settings of the version new calls begin on."""
         version = self.store.published_version()
