@@ -28,7 +28,7 @@ from itertools import accumulate
 from typing import Any, TypeVar
 
 from dialogue.spoken import parse_score
-from ivr.console.analytics_cache import Lookup, WeekCache, settled
+from ivr.console.analytics_cache import Lookup, WeekCache, calls_state, settled
 from ivr.console.funnels import FUNNELS, SURVEY_THANKS, Funnel, Step
 from ivr.console.schema import READ_BUDGET_S
 from ivr.console.topics import Topic, cluster
@@ -109,6 +109,16 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Week:
+    """A calendar week of a report's period, with the state of its calls when it is settled
+    (``analytics_cache``); None when it may still change and is read live."""
+
+    start: float
+    end: float
+    calls_state: str | None
+
+
+@dataclass(frozen=True)
 class ReasonCount:
     outcome: str
     reason: str
@@ -181,53 +191,69 @@ class AnalyticsQueries:
         self._weeks = WeekCache(db, clock)
 
     def report(self, period: Period) -> Report:
-        per_hour = self._calls_per_hour(period)
-        survey_days, survey_scores = self._survey(period)
+        weeks = self._weeks_of(period)
+        per_hour = self._calls_per_hour(weeks)
+        survey_days, survey_scores = self._survey(period, weeks)
         return Report(
             period=period,
             calls_per_day=_per_day(period, per_hour),
             calls_per_hour=_per_hour_of_day(per_hour),
             outcomes=_outcomes(per_hour),
-            reasons=self._reasons(period),
-            first_intents=self._first_intents(period),
-            turn_intents=self._turn_intents(period),
-            funnels=self._funnels(period),
+            reasons=self._reasons(weeks),
+            first_intents=self._first_intents(weeks),
+            turn_intents=self._turn_intents(weeks),
+            funnels=self._funnels(weeks),
             survey_days=survey_days,
             survey_scores=survey_scores,
-            latency=self._latency(period),
-            hot_topics=self._hot_topics(period),
+            latency=self._latency(weeks),
+            hot_topics=self._hot_topics(weeks),
         )
 
-    def _rows(self, period: Period, sql: str, params: Params) -> list[Row]:
-        """The rows of ``sql`` for each week of the period in turn, each week a read of its
-        own; ``params`` gives the query's parameters for a week's start and end."""
-        rows: list[Row] = []
+    def _weeks_of(self, period: Period) -> list[Week]:
+        """The period's calendar weeks, the state of each settled one read once for all the
+        report's queries (about ten a week), in a read of its own. Rows read after their week
+        changed are kept under the earlier state: the next report finds another, reads again."""
         now = self.clock()
+        weeks: list[Week] = []
         for start, end in period.weeks():
+            state = None
+            if settled(start, end, now):
+                with self.db.reading(READ_BUDGET_S) as tx:
+                    state = calls_state(tx, start, end)
+            weeks.append(Week(start, end, state))
+        return weeks
+
+    def _rows(self, weeks: list[Week], sql: str, params: Params) -> list[Row]:
+        """The rows of ``sql`` for each week in turn, each week a read of its own; ``params``
+        gives the query's parameters for a week's start and end."""
+        rows: list[Row] = []
+        for week in weeks:
             looked: Lookup | None = None
             with self.db.reading(READ_BUDGET_S) as tx:
-                if settled(start, end, now):
-                    looked = self._weeks.lookup(tx, sql, params(start, end), start, end)
-                week = looked.rows if looked and looked.rows is not None else None
-                if week is None:
-                    week = tx.all(sql, params(start, end))
+                if week.calls_state is not None:
+                    looked = self._weeks.lookup(
+                        tx, sql, params(week.start, week.end), week.calls_state
+                    )
+                read = looked.rows if looked and looked.rows is not None else None
+                if read is None:
+                    read = tx.all(sql, params(week.start, week.end))
             if looked is not None and looked.rows is None:
-                self._weeks.keep(looked, week)
-            rows.extend(week)
+                self._weeks.keep(looked, read)
+            rows.extend(read)
         return rows
 
-    def _calls_per_hour(self, period: Period) -> list[Row]:
+    def _calls_per_hour(self, weeks: list[Week]) -> list[Row]:
         hour = self._whole(f"c.started_at / {HOUR_S}")
         return self._rows(
-            period,
+            weeks,
             f"SELECT {hour} AS hour, c.outcome, COUNT(*) AS calls FROM calls c"
             f" WHERE {IN_PERIOD} GROUP BY {hour}, c.outcome",
             lambda start, end: (start, end),
         )
 
-    def _reasons(self, period: Period) -> list[ReasonCount]:
+    def _reasons(self, weeks: list[Week]) -> list[ReasonCount]:
         rows = self._rows(
-            period,
+            weeks,
             "SELECT c.outcome, c.reason, COUNT(*) AS calls FROM calls c"
             f" WHERE {IN_PERIOD} AND c.outcome IN ({_marks(len(REASONED_OUTCOMES))})"
             " GROUP BY c.outcome, c.reason ORDER BY calls DESC, c.reason LIMIT ?",
@@ -240,32 +266,32 @@ class AnalyticsQueries:
             top += [ReasonCount(outcome, reason, n) for reason, n in reasons[:TOP_REASONS]]
         return top
 
-    def _turn_intents(self, period: Period) -> list[tuple[str, int]]:
-        return self._intent_counts(period, f"SELECT t.intent, COUNT(*) AS times {CALLER_TURNS}", ())
+    def _turn_intents(self, weeks: list[Week]) -> list[tuple[str, int]]:
+        return self._intent_counts(weeks, f"SELECT t.intent, COUNT(*) AS times {CALLER_TURNS}", ())
 
-    def _first_intents(self, period: Period) -> list[tuple[str, int]]:
+    def _first_intents(self, weeks: list[Week]) -> list[tuple[str, int]]:
         first_turn = (
             "SELECT MIN(f.turn) FROM turns f WHERE f.call_id = c.call_id"
             f" AND f.input_kind IN ({_marks(len(CALLER_INPUTS))})"
         )
         return self._intent_counts(
-            period,
+            weeks,
             f"SELECT t.intent, COUNT(*) AS times {CALLER_TURNS} AND t.turn = ({first_turn})",
             CALLER_INPUTS,
         )
 
     def _intent_counts(
-        self, period: Period, select: str, more: tuple[str, ...]
+        self, weeks: list[Week], select: str, more: tuple[str, ...]
     ) -> list[tuple[str, int]]:
         rows = self._rows(
-            period,
+            weeks,
             f"{select} GROUP BY t.intent ORDER BY times DESC LIMIT ?",
             lambda start, end: (start, end, *CALLER_INPUTS, *more, MAX_GROUPS),
         )
         counted = _added((row["intent"] or NO_INTENT, row["times"]) for row in rows)
         return counted[:TOP_INTENTS]
 
-    def _funnels(self, period: Period) -> list[FunnelCounts]:
+    def _funnels(self, weeks: list[Week]) -> list[FunnelCounts]:
         flags: list[str] = []
         reached: list[str] = []
         values: list[Any] = []
@@ -277,7 +303,7 @@ class AnalyticsQueries:
                 so_far = " * ".join(f"f{f}s{earlier}" for earlier in range(s + 1))
                 reached.append(f"COALESCE(SUM({so_far}), 0) AS r{f}s{s}")
         rows = self._rows(
-            period,
+            weeks,
             f"SELECT {', '.join(reached)} FROM (SELECT {', '.join(flags)}"
             f" FROM calls c JOIN turns t ON t.call_id = c.call_id WHERE {IN_PERIOD}"
             " GROUP BY t.call_id) per_call",
@@ -291,12 +317,12 @@ class AnalyticsQueries:
             for f, funnel in enumerate(FUNNELS)
         ]
 
-    def _survey(self, period: Period) -> tuple[list[SurveyDay], dict[int, int]]:
+    def _survey(self, period: Period, weeks: list[Week]) -> tuple[list[SurveyDay], dict[int, int]]:
         """Scores from the turns the bot thanked for (the caller's answer), read with the bot's
         own parser: keyed digits and spoken scores ("four", "excellent") alike."""
         day = self._whole(f"c.started_at / {DAY_S}")
         rows = self._rows(
-            period,
+            weeks,
             f"SELECT {day} AS day, t.intent, t.transcript, COUNT(*) AS answers"
             f" FROM calls c JOIN turns t ON t.call_id = c.call_id WHERE {IN_PERIOD}"
             f" AND t.bot_text LIKE ? GROUP BY {day}, t.intent, t.transcript"
@@ -321,7 +347,7 @@ class AnalyticsQueries:
         ]
         return days, {score: scores[score] for score in range(1, 6)}
 
-    def _latency(self, period: Period) -> list[StageLatency]:
+    def _latency(self, weeks: list[Week]) -> list[StageLatency]:
         selects = []
         for _, column in STAGES:
             bucket = (
@@ -334,7 +360,7 @@ class AnalyticsQueries:
                 f" WHERE {IN_PERIOD} AND t.{column} IS NOT NULL GROUP BY {bucket}"
             )
         rows = self._rows(
-            period, " UNION ALL ".join(selects), lambda start, end: (start, end) * len(STAGES)
+            weeks, " UNION ALL ".join(selects), lambda start, end: (start, end) * len(STAGES)
         )
         histograms: dict[str, Counter[int]] = {column: Counter() for _, column in STAGES}
         for row in rows:
@@ -349,9 +375,9 @@ class AnalyticsQueries:
             for stage, column in STAGES
         ]
 
-    def _hot_topics(self, period: Period) -> list[Topic]:
+    def _hot_topics(self, weeks: list[Week]) -> list[Topic]:
         rows = self._rows(
-            period,
+            weeks,
             "SELECT t.transcript, COUNT(*) AS turns FROM calls c"
             f" JOIN turns t ON t.call_id = c.call_id WHERE {IN_PERIOD}"
             " AND t.input_kind = 'speech' AND t.transcript <> ''"

@@ -6,11 +6,11 @@ over every turn of the month. A week that ended a day ago or more no longer chan
 have ended and no turn is added to them. So the rows each query gives for a whole calendar week
 (Monday to Monday, UTC) are kept in ``console_analytics_weeks``, keyed by the query and its
 parameters, with the state of the week's calls when they were read: their number and their
-summed end times. Retention deleting calls, or a restarted node marking its dead calls
-``interrupted``, changes that state, and the week is read again. The current week, and the part
-weeks at a period's ends, are always read live. Rows kept ``KEEP_DAYS`` days ago are read
-again (a page view never writes to keep them fresh: a write would hold up call records), and
-at most ``MAX_ENTRIES`` are kept.
+summed end times, read once per report for all of the week's queries. Retention deleting
+calls, or a restarted node marking its dead calls ``interrupted``, changes that state, and the
+week is read again. The current week, and the part weeks at a period's ends, are always read
+live. Rows kept ``KEEP_DAYS`` days ago are read again (a page view never writes to keep them
+fresh: a write would hold up call records), and at most ``MAX_ENTRIES`` are kept.
 """
 
 from __future__ import annotations
@@ -71,11 +71,10 @@ class WeekCache:
         self.db = db
         self.clock = clock
 
-    def lookup(self, tx: Tx, sql: str, params: tuple[Any, ...], start: float, end: float) -> Lookup:
-        """The kept rows of ``sql`` with ``params`` for the week [start, end), if the week's
-        calls are as they were when they were read (``tx``: the read in progress)."""
+    def lookup(self, tx: Tx, sql: str, params: tuple[Any, ...], state: str) -> Lookup:
+        """The kept rows of ``sql`` with ``params`` for a settled week, if the week's calls are
+        in the ``state`` they were in when the rows were read (``tx``: the read in progress)."""
         key = hashlib.sha256(json.dumps([sql, list(params)]).encode()).hexdigest()
-        state = calls_state(tx, start, end)
         kept = tx.one("SELECT calls_state, rows FROM console_analytics_weeks WHERE key = ?", (key,))
         if kept is not None and kept["calls_state"] == state:
             return Lookup(key, state, list(json.loads(kept["rows"])))

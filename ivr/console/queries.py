@@ -17,7 +17,7 @@ from typing import Any
 
 from ivr.console.paging import Cursor, Page, page_of
 from ivr.console.schema import READ_BUDGET_S
-from ivr.console.word_index import calls_saying, words_in
+from ivr.console.word_index import calls_saying
 from ivr.records import Outcome, TurnRecord
 from storage.db import Database, Dialect, Row
 
@@ -175,11 +175,12 @@ def _conditions(wanted: CallFilter, dialect: Dialect) -> tuple[list[str], list[A
     if wanted.intent is not None:
         where.append("EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.call_id AND t.intent = ?)")
         params.append(wanted.intent)
-    if wanted.text is not None and words_in(wanted.text):
-        condition, param = calls_saying(wanted.text, dialect)
+    saying = None if wanted.text is None else calls_saying(wanted.text, dialect)
+    if saying is not None:
+        condition, param = saying
         where.append(condition)
         params.append(param)
-    elif wanted.text is not None:
+    elif wanted.text is not None:  # no word in it: looked for as written
         where.append(
             "EXISTS (SELECT 1 FROM turns t WHERE t.call_id = c.call_id AND"
             " (LOWER(t.transcript) LIKE ? ESCAPE '\\' OR LOWER(t.bot_text) LIKE ? ESCAPE '\\'))"

@@ -63,11 +63,14 @@ def words_in(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def calls_saying(text: str, dialect: Dialect) -> tuple[str, str]:
-    """A condition on ``calls c`` that one of its turns holds the words of ``text`` (it has
-    some) next to each other, and its one parameter. The last word is a beginning ("card bal")
-    unless the text ends after it ("of call 17." is call 17, not 170)."""
+def calls_saying(text: str, dialect: Dialect) -> tuple[str, str] | None:
+    """A condition on ``calls c`` that one of its turns holds the words of ``text`` next to each
+    other, and its one parameter; None when ``text`` has no word, so the caller looks for it as
+    written. The last word is a beginning ("card bal") unless the text ends after it ("of call
+    17." is call 17, not 170)."""
     words = words_in(text)
+    if not words:
+        return None
     prefix = _ENDS_IN_WORD.search(text) is not None
     if dialect == "postgresql":
         query = " <-> ".join([*words[:-1], words[-1] + (":*" if prefix else "")])

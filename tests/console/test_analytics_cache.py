@@ -4,7 +4,9 @@ live, and a kept week is read again when its calls change (retention, a call end
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from typing import Any
 
 import pytest
 
@@ -12,10 +14,12 @@ from ivr.console import analytics_cache
 from ivr.console.analytics import AnalyticsQueries, Period
 from ivr.console.schema import open_console_db
 from ivr.records import CallRecordStore, TurnRecord
-from storage.db import Database
+from storage.db import Database, Row, Tx
 
 WEEK = Period(date(2026, 3, 2), date(2026, 3, 8))
 """Monday to Sunday: one whole calendar week."""
+TWO_WEEKS = Period(date(2026, 3, 2), date(2026, 3, 15))
+"""The same week and the next, settled by ``LATER`` too."""
 LATER = datetime(2026, 3, 20, tzinfo=timezone.utc).timestamp()
 """A clock twelve days after the week: settled."""
 DURING = datetime(2026, 3, 7, 12, tzinfo=timezone.utc).timestamp()
@@ -38,6 +42,20 @@ async def call(url: str, call_id: str, day: int, intent: str) -> None:
 
 def intents(db: Database, clock: float) -> dict[str, int]:
     return dict(AnalyticsQueries(db, lambda: clock).report(WEEK).turn_intents)
+
+
+def state_reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    """The (start, end) of each week whose calls' state is read from now on."""
+    reads: list[tuple[Any, ...]] = []
+    one = Tx.one
+
+    def watched(tx: Tx, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        if "SUM(ended_at)" in sql:
+            reads.append(tuple(params))
+        return one(tx, sql, params)
+
+    monkeypatch.setattr(Tx, "one", watched)
+    return reads
 
 
 def relabel(db: Database, intent: str) -> None:
@@ -65,6 +83,28 @@ async def test_a_settled_week_is_kept_until_its_calls_change(records_url: str) -
     assert store.delete_calls_before(datetime(2026, 3, 4, tzinfo=timezone.utc).timestamp()) == 1
     store.close()
     assert intents(db, LATER) == {"fees": 1}, "retention took a call: read again"
+    db.close()
+
+
+@pytest.mark.asyncio(loop_scope="session")
+async def test_a_report_reads_the_state_of_each_settled_week_once(
+    records_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = open_console_db(records_url)
+    await call(records_url, "call-a", 3, "check_balance")
+    await call(records_url, "call-b", 10, "fees")
+    reads = state_reads(monkeypatch)
+    report = AnalyticsQueries(db, lambda: LATER).report(TWO_WEEKS)
+    assert dict(report.turn_intents) == {"check_balance": 1, "fees": 1}
+    assert reads == TWO_WEEKS.weeks(), "once per week, not once per query"
+    relabel(db, "lost_card")
+    await call(records_url, "call-c", 11, "fees")
+    reads.clear()
+    report = AnalyticsQueries(db, lambda: LATER).report(TWO_WEEKS)
+    assert dict(report.turn_intents) == {"check_balance": 1, "lost_card": 1, "fees": 1}, (
+        "the first week kept, the changed second one read again"
+    )
+    assert reads == TWO_WEEKS.weeks()
     db.close()
 
 

@@ -5,13 +5,15 @@ each other, the last one a beginning unless the search ends after it)."""
 from __future__ import annotations
 
 import time
+from unittest.mock import ANY
 
 import pytest
 
 from ivr.console.queries import CallFilter, CallQueries
 from ivr.console.schema import open_console_db
+from ivr.console.word_index import calls_saying
 from ivr.records import CallRecordStore, TurnRecord
-from storage.db import Database
+from storage.db import Database, Dialect
 
 SAID = {
     "call-old": "I think my card was stolen yesterday",
@@ -66,6 +68,14 @@ async def test_turns_recorded_before_and_after_the_index_are_found_by_their_word
     assert_consistent(db)
     assert found(db, "stolen") == []
     db.close()
+
+
+@pytest.mark.parametrize(
+    ("dialect", "searched"), [("sqlite", '"card bal" *'), ("postgresql", "card <-> bal:*")]
+)
+def test_only_a_search_with_words_has_a_word_condition(dialect: Dialect, searched: str) -> None:
+    assert calls_saying("Card bal", dialect) == (ANY, searched)
+    assert calls_saying("%-.", dialect) is None, "looked for as written instead"
 
 
 def test_opening_the_console_again_keeps_one_index(records_url: str) -> None:
