@@ -128,6 +128,16 @@ class FactGroup:
             seen[folded] = prefix
 
 
+def _words(
+    form: Inputs, prefix: str, name: str, errors: Errors, *, at_most: int, required: bool
+) -> tuple[str, ...]:
+    """A comma-separated list input of a row (aliases, keywords), checked."""
+    words = errors.check(
+        prefix + name, speech.phrase_list, form.get(name, ""), at_most=at_most, required=required
+    )
+    return tuple(words or ())
+
+
 def _text(value: Value) -> str:
     return value if isinstance(value, str) else ", ".join(value)
 
@@ -143,7 +153,11 @@ class HoursGroup(FactGroup):
         return [f"p{i}.{part}" for i in range(MAX_PERIODS) for part in PERIOD_PARTS]
 
     def single_form(self, values: Values) -> dict[str, str]:
-        form = {"closed": str(values["closed"]), "phone_banking": str(values["phone_banking"])}
+        form = {
+            "closed": str(values["closed"]),
+            "phone_banking": str(values["phone_banking"]),
+            SAID: str(values["branches"]),
+        }
         periods = speech.parse_hours(str(values["branches"])) or []
         for index, period in enumerate(periods[:MAX_PERIODS]):
             form[f"p{index}.first"] = speech.DAYS[period.first]
@@ -178,6 +192,8 @@ class HoursGroup(FactGroup):
 
 
 PERIOD_PARTS = ("first", "last", "opens", "closes")
+SAID = "said"
+"""Not an input: the hours sentence as the file holds it, shown above the periods."""
 
 
 class CityGroup(FactGroup):
@@ -192,13 +208,7 @@ class CityGroup(FactGroup):
 
     def parse_row(self, form: Inputs, prefix: str, errors: Errors) -> Values:
         name = errors.check(f"{prefix}name", speech.name, form.get("name", ""))
-        aliases = errors.check(
-            f"{prefix}aliases",
-            speech.phrase_list,
-            form.get("aliases", ""),
-            at_most=10,
-            required=False,
-        )
+        aliases = _words(form, prefix, "aliases", errors, at_most=10, required=False)
         branches = errors.check(
             f"{prefix}branches",
             speech.sentence_lines,
@@ -208,7 +218,7 @@ class CityGroup(FactGroup):
         )
         return {
             "name": name or "",
-            "aliases": tuple(aliases or ()),
+            "aliases": aliases,
             "branches": tuple(branches or ()),
         }
 
@@ -247,17 +257,11 @@ class FeeGroup(FactGroup):
 
     def parse_row(self, form: Inputs, prefix: str, errors: Errors) -> Values:
         topic = errors.check(f"{prefix}topic", speech.name, form.get("topic", ""))
-        keywords = errors.check(
-            f"{prefix}keywords",
-            speech.phrase_list,
-            form.get("keywords", ""),
-            at_most=20,
-            required=True,
-        )
+        keywords = _words(form, prefix, "keywords", errors, at_most=20, required=True)
         say = errors.check(f"{prefix}say", speech.spoken_text, form.get("say", ""), SENTENCE)
         if say and not speech.has_price(say):
             errors[f"{prefix}say"] = "Say what it costs (an amount such as $25) or that it is free."
-        return {"topic": topic or "", "keywords": tuple(keywords or ()), "say": say or ""}
+        return {"topic": topic or "", "keywords": keywords, "say": say or ""}
 
 
 class ComplaintGroup(FactGroup):
@@ -273,14 +277,8 @@ class ComplaintGroup(FactGroup):
     def parse_row(self, form: Inputs, prefix: str, errors: Errors) -> Values:
         key = errors.check(f"{prefix}key", speech.key, form.get("key", ""))
         say = errors.check(f"{prefix}say", speech.spoken_text, form.get("say", ""), 80)
-        keywords = errors.check(
-            f"{prefix}keywords",
-            speech.phrase_list,
-            form.get("keywords", ""),
-            at_most=40,
-            required=True,
-        )
-        return {"key": key or "", "say": say or "", "keywords": tuple(keywords or ())}
+        keywords = _words(form, prefix, "keywords", errors, at_most=40, required=True)
+        return {"key": key or "", "say": say or "", "keywords": keywords}
 
 
 class PhraseGroup(FactGroup):

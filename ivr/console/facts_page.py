@@ -18,8 +18,8 @@ from aiohttp import web
 from ivr.console import audit
 from ivr.console.facts_edit import Edit, FactConflict, save
 from ivr.console.facts_form import FormState, edit_of, from_file, posted
-from ivr.console.facts_groups import GROUPS, MAX_PERIODS, PERIOD_PARTS, FactGroup, Input
-from ivr.console.facts_speech import DAYS
+from ivr.console.facts_groups import GROUPS, MAX_PERIODS, PERIOD_PARTS, SAID, FactGroup, Input
+from ivr.console.facts_speech import DAYS, parse_hours
 from ivr.console.html import Markup, element, hidden_token, join, link, render, table
 from ivr.console.layout import message, page, redirect
 from ivr.console.params import BadRequest
@@ -274,10 +274,18 @@ def _hours(state: FormState, editable: bool) -> Markup:
                 " The bot says them as one sentence.",
                 class_="note",
             ),
+            _said(state.single.get(SAID, "")),
             _field_error(state, "periods"),
             table([spec.label for spec in PERIOD_INPUTS.values()], rows, class_="periods"),
         ]
     )
+
+
+def _said(sentence: str) -> Markup:
+    if not sentence:
+        return Markup("")
+    fits = "" if parse_hours(sentence) else " (not in the form's pattern: saving replaces it)"
+    return element("p", f"The bot says now: “{sentence}”{fits}.", class_="note")
 
 
 def _rows(state: FormState, editable: bool) -> Markup:

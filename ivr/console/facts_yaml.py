@@ -122,12 +122,23 @@ class Single:
 
 
 @dataclass(frozen=True)
-class MappingRows:
-    """Rows that are the entries of a mapping, named by their key (cities, rates, categories)."""
+class _FieldRows:
+    """Rows of mappings under ``path``, each field written as its shape says."""
 
     path: str
     key_field: str
     shapes: dict[str, Shape]
+
+    def _entry(self, values: Values) -> CommentedMap:
+        entry = CommentedMap()
+        for field, shape in self.shapes.items():
+            entry[shape.yaml_key] = node(None, values[field], shape)
+        return entry
+
+
+@dataclass(frozen=True)
+class MappingRows(_FieldRows):
+    """Rows that are the entries of a mapping, named by their key (cities, rates, categories)."""
 
     def read(self, data: Any) -> dict[str, Values]:
         entries = data.get(self.path) or {}
@@ -149,19 +160,12 @@ class MappingRows:
         del doc[self.path][key]
 
     def add(self, doc: Any, values: Values) -> None:
-        entry = CommentedMap()
-        for field, shape in self.shapes.items():
-            entry[shape.yaml_key] = node(None, values[field], shape)
-        doc[self.path][str(values[self.key_field])] = entry
+        doc[self.path][str(values[self.key_field])] = self._entry(values)
 
 
 @dataclass(frozen=True)
-class ListRows:
+class ListRows(_FieldRows):
     """Rows that are the mappings of a list, named by one of their fields (fees by topic)."""
-
-    path: str
-    key_field: str
-    shapes: dict[str, Shape]
 
     def read(self, data: Any) -> dict[str, Values]:
         rows = [
@@ -178,10 +182,7 @@ class ListRows:
         del doc[self.path][self._index(doc, key)]
 
     def add(self, doc: Any, values: Values) -> None:
-        entry = CommentedMap()
-        for field, shape in self.shapes.items():
-            entry[shape.yaml_key] = node(None, values[field], shape)
-        doc[self.path].append(entry)
+        doc[self.path].append(self._entry(values))
 
     def _index(self, doc: Any, key: str) -> int:
         name = self.shapes[self.key_field].yaml_key

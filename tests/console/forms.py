@@ -19,7 +19,7 @@ class _FormReader(HTMLParser):
         a = {name: value or "" for name, value in attrs}
         if tag == "form" and self.form_class in a.get("class", "").split():
             self.inside = True
-        if not self.inside or "name" not in a and tag != "option":
+        if not self.inside or ("name" not in a and tag != "option"):
             return
         if tag == "input" and a.get("type") not in ("checkbox", "submit"):
             self.values[a["name"]] = a.get("value", "")
@@ -30,9 +30,12 @@ class _FormReader(HTMLParser):
             self.values[a["name"]] = ""
         elif tag == "select":
             self._select = a["name"]
-        elif tag == "option" and self._select is not None:
-            if self._select not in self.values or "selected" in a:
-                self.values[self._select] = a.get("value", "")
+        elif (
+            tag == "option"
+            and self._select is not None
+            and (self._select not in self.values or "selected" in a)
+        ):
+            self.values[self._select] = a.get("value", "")
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "form":

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 from html import unescape
-from pathlib import Path
 
 import pytest
 import yaml
@@ -22,15 +21,17 @@ from ivr.versions.workspace import Workspace
 from tests.console.conftest import ConsoleFactory, add_users, log_in
 from tests.console.forms import form_values
 from tests.console.test_recordings import audit_rows
-from tests.versions.conftest import draft, project, store  # noqa: F401  (fixtures)
+from tests.versions import conftest as versions
 
 HOURS = "data/knowledge/hours.yml"
 BRANCHES = "data/knowledge/branches.yml"
 PAGE = "/console/facts"
+draft, project, store = versions.draft, versions.project, versions.store
+"""The versions tests' fixtures: a draft made from the repository's files."""
 
 
 @pytest.fixture
-async def facts_client(make_client: ConsoleFactory, users: UserStore, draft: Draft) -> TestClient:  # noqa: F811
+async def facts_client(make_client: ConsoleFactory, users: UserStore, draft: Draft) -> TestClient:
     add_users(users, "designer", "admin", "qa", "supervisor")
     return await make_client(tools=CallTools(workspace=Workspace(draft.store, draft)))
 
@@ -66,11 +67,13 @@ def row_of(fields: dict[str, str], key: str) -> str:
 async def test_a_designer_changes_the_weekday_hours_and_only_that_line_changes(
     facts_client: TestClient,
     draft: Draft,
-    records_url: str,  # noqa: F811
+    records_url: str,
 ) -> None:
     before = draft.read(HOURS)
     assert (await log_in(facts_client, "designer")).status == 303
-    fields = await shown(facts_client, "hours")
+    page = await (await facts_client.get(f"{PAGE}/hours")).text()
+    assert "The bot says now: “Monday to Friday from 9 AM to 5 PM, and on Saturday" in page
+    fields = form_values(page, "facts")
     assert (fields["p0.first"], fields["p0.last"]) == ("Monday", "Friday")
     assert (fields["p0.opens"], fields["p0.closes"]) == ("09:00", "17:00")
     assert (fields["p1.first"], fields["p1.opens"], fields["p1.closes"]) == (
@@ -88,7 +91,9 @@ async def test_a_designer_changes_the_weekday_hours_and_only_that_line_changes(
 
     after = draft.read(HOURS)
     changed = [
-        (old, new) for old, new in zip(before.splitlines(), after.splitlines()) if old != new
+        (old, new)
+        for old, new in zip(before.splitlines(), after.splitlines(), strict=True)
+        if old != new
     ]
     assert len(before.splitlines()) == len(after.splitlines())
     assert changed == [
@@ -118,7 +123,7 @@ async def test_a_designer_changes_the_weekday_hours_and_only_that_line_changes(
 async def test_cities_are_added_removed_and_edited_in_place(
     facts_client: TestClient,
     draft: Draft,
-    records_url: str,  # noqa: F811
+    records_url: str,
 ) -> None:
     before = draft.read(BRANCHES)
     assert (await log_in(facts_client, "admin")).status == 303
@@ -166,7 +171,7 @@ async def test_cities_are_added_removed_and_edited_in_place(
 async def test_values_a_bank_would_not_say_are_refused_next_to_their_field(
     facts_client: TestClient,
     draft: Draft,
-    records_url: str,  # noqa: F811
+    records_url: str,
 ) -> None:
     assert (await log_in(facts_client, "designer")).status == 303
     files = {
@@ -247,7 +252,7 @@ async def test_values_a_bank_would_not_say_are_refused_next_to_their_field(
 
 async def test_a_fee_written_as_money_is_saved_as_the_voice_reads_it(
     facts_client: TestClient,
-    draft: Draft,  # noqa: F811
+    draft: Draft,
 ) -> None:
     assert (await log_in(facts_client, "designer")).status == 303
     fields = await shown(facts_client, "fees")
@@ -262,7 +267,7 @@ async def test_a_fee_written_as_money_is_saved_as_the_voice_reads_it(
     )
 
 
-async def test_at_most_200_cities(facts_client: TestClient, draft: Draft) -> None:  # noqa: F811
+async def test_at_most_200_cities(facts_client: TestClient, draft: Draft) -> None:
     assert (await log_in(facts_client, "designer")).status == 303
     fields = await shown(facts_client, "branches")
     first_new = int(fields["rows"]) - 1
@@ -286,7 +291,7 @@ async def test_two_designers_conflict_only_on_the_same_fact(
     facts_client: TestClient,
     make_client: ConsoleFactory,
     draft: Draft,
-    records_url: str,  # noqa: F811
+    records_url: str,
 ) -> None:
     other = await make_client(tools=CallTools(workspace=Workspace(draft.store, draft)))
     assert (await log_in(facts_client, "designer")).status == 303
@@ -339,7 +344,7 @@ async def test_two_designers_conflict_only_on_the_same_fact(
 
 async def test_a_save_the_bot_could_not_load_is_refused_with_the_loaders_words(
     facts_client: TestClient,
-    draft: Draft,  # noqa: F811
+    draft: Draft,
 ) -> None:
     complaints = "data/knowledge/complaints.yml"
     broken = draft.read(complaints).replace("  other:", "  misc:")
