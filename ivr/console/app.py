@@ -26,6 +26,7 @@ from ivr.config import ConsoleConfig
 from ivr.console import (
     admin,
     dashboard,
+    facts_page,
     flows_page,
     inbox_page,
     listen,
@@ -39,7 +40,7 @@ from ivr.console import (
 )
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
-from ivr.console.auth import protect
+from ivr.console.auth import MAX_FORM_BYTES, protect
 from ivr.console.cookies import PATH
 from ivr.console.inbox import InboxQueries
 from ivr.console.inbox_labels import LabelStore
@@ -51,6 +52,7 @@ from ivr.console.roles import (
     CALL_READERS,
     DESIGN_READERS,
     EVERYONE,
+    FACT_EDITORS,
     INBOX_READERS,
     LABELLERS,
     QA_TOOLS,
@@ -83,6 +85,8 @@ class Route:
     path: str
     handler: Handler
     roles: frozenset[str] | None
+    max_form_bytes: int = MAX_FORM_BYTES
+    """The largest form a POST may send (only a form that lists many facts needs more)."""
 
 
 STATIC = {
@@ -122,6 +126,8 @@ INBOX_TURN = "/inbox/{call_id:[A-Za-z0-9_-]+}/{turn:[0-9]+}"
 """An NLU inbox item's path: a call and one of its turns."""
 PROMPT_WAV = "/prompts/{response:utter_[A-Za-z0-9_]+}/{n:[0-9]{1,3}}.wav"
 """A response's variation as a caller hears it."""
+FACT_GROUP = "/facts/{group:[a-z]{1,20}}"
+"""One group of FAQ facts (a knowledge file)."""
 
 ROUTES = (
     Route("GET", "/login", login.login_form, None),
@@ -147,6 +153,9 @@ ROUTES = (
     Route("GET", "/flows/{flow:[A-Za-z0-9_]+}.svg", flows_page.flow_svg, DESIGN_READERS),
     Route("GET", "/prompts", prompts_page.prompts, DESIGN_READERS),
     Route("GET", PROMPT_WAV, prompts_page.prompt_wav, DESIGN_READERS),
+    Route("GET", "/facts", facts_page.facts, DESIGN_READERS),
+    Route("GET", FACT_GROUP, facts_page.group_page, DESIGN_READERS),
+    Route("POST", FACT_GROUP, facts_page.save_group, FACT_EDITORS, facts_page.MAX_FORM_BYTES),
     Route("GET", "/talk", talk.talk_page, TALKERS),
     Route("POST", "/talk/ticket", talk.ticket, TALKERS),
     Route("GET", "/talk/media", talk.media, TALKERS),
@@ -208,7 +217,9 @@ class Console:
         app[STATE] = self._require_state()
         for route in ROUTES:
             app.router.add_route(
-                route.method, PATH + route.path, protect(route.handler, route.roles)
+                route.method,
+                PATH + route.path,
+                protect(route.handler, route.roles, route.max_form_bytes),
             )
 
         async def to_home(_: web.Request) -> web.StreamResponse:

@@ -29,7 +29,8 @@ refusals = LogThrottle(log)
 """A client can make refusals at will: their log lines are rate-limited per reason."""
 
 MAX_FORM_BYTES = 16 * 1024
-"""The largest form body taken (the biggest console form is a few hundred bytes)."""
+"""The largest form body taken by default (most console forms are a few hundred bytes; a route
+that takes a bigger one says so, see ``app.Route``)."""
 FORM_TYPE = "application/x-www-form-urlencoded"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
@@ -53,10 +54,13 @@ def wants_json(request: web.Request) -> bool:
     )
 
 
-def protect(handler: Handler, roles: frozenset[str] | None) -> Handler:
+def protect(
+    handler: Handler, roles: frozenset[str] | None, max_form_bytes: int = MAX_FORM_BYTES
+) -> Handler:
     """``handler`` behind the console's checks; ``roles`` may use it (None: anyone, e.g. the
-    log-in page, whose POST is held to the pre-session token instead)."""
-    guarded = _guard(handler, roles)
+    log-in page, whose POST is held to the pre-session token instead); a form it takes is at
+    most ``max_form_bytes``."""
+    guarded = _guard(handler, roles, max_form_bytes)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -89,9 +93,9 @@ async def _answer_errors(handler: Handler, request: web.Request) -> web.StreamRe
         return message(request, "Search too slow", text, 503)
 
 
-def _guard(handler: Handler, roles: frozenset[str] | None) -> Handler:
+def _guard(handler: Handler, roles: frozenset[str] | None, max_form_bytes: int) -> Handler:
     async def check(request: web.Request) -> web.StreamResponse:
-        token = await _posted_token(request) if request.method == "POST" else None
+        token = await _posted_token(request, max_form_bytes) if request.method == "POST" else None
         if roles is None:
             if request.method == "POST" and not csrf.genuine_login_post(request, token):
                 return _refuse(request, "csrf", "The form has expired; load it again.")
@@ -111,14 +115,14 @@ def _guard(handler: Handler, roles: frozenset[str] | None) -> Handler:
     return check
 
 
-async def _posted_token(request: web.Request) -> object:
+async def _posted_token(request: web.Request, max_form_bytes: int) -> object:
     """The CSRF field of a POST, after checking it is a small URL-encoded form."""
     if request.content_type != FORM_TYPE:
         raise web.HTTPUnsupportedMediaType(text=f"console forms are {FORM_TYPE}")
     if request.content_length is None:
         raise web.HTTPLengthRequired(text="a console form needs a Content-Length")
-    if request.content_length > MAX_FORM_BYTES:
-        raise web.HTTPRequestEntityTooLarge(MAX_FORM_BYTES, request.content_length)
+    if request.content_length > max_form_bytes:
+        raise web.HTTPRequestEntityTooLarge(max_form_bytes, request.content_length)
     form = await request.post()
     tokens = form.getall(csrf.FIELD, [])
     return tokens[0] if len(tokens) == 1 else None

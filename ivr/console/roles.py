@@ -37,6 +37,10 @@ holds a masked number (the caller said an account or card number: they get the t
 DESIGN_READERS: frozenset[str] = frozenset({"designer", "qa", "admin"})
 """Who reads the flows and prompts (and hears a prompt): designers own them, QA tests against
 them, admins run the hotline. Supervisors watch the figures. Nothing there is caller data."""
+FACT_EDITORS: frozenset[str] = frozenset({"designer", "admin"})
+"""Who edits the FAQ facts (hours, branches, rates, fees, complaint categories, frustration
+phrases) in the draft: designers own what the bot says, admins run the hotline. QA reads them
+(``DESIGN_READERS``) to test against."""
 TALKERS: frozenset[str] = EVERYONE
 """Who calls or chats with the bot from the browser: designers try their dialogue, QA and
 supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
@@ -86,6 +90,13 @@ SECTIONS = (
         "/console/prompts",
         DESIGN_READERS,
         "everything the bot says, by flow: hear each as a caller would, with an ear check",
+    ),
+    Section(
+        "FAQ facts",
+        "/console/facts",
+        DESIGN_READERS,
+        "the facts the bot reads aloud: opening hours, branches by city, rates, fees, complaint"
+        " categories and frustration phrases; designers edit them in the draft",
     ),
     Section(
         "Talk",

@@ -19,10 +19,12 @@ LISTENERS = {"qa", "supervisor", "admin"}
 """Who hears recordings, replays calls and saves them as QA scripts."""
 INBOX_READERS = {"designer", "qa", "admin"}
 LABELLERS = {"designer", "admin"}
+"""Who labels inbox items, and edits the FAQ facts."""
 DESIGN_READERS = {"designer", "qa", "admin"}
 """Who reads the flows and prompts."""
 CALL = "20261205t142501z3fa9c1d2e4b5"
 TURN = "/{turn:[0-9]+}/"
+FACT_GROUP = "/facts/{group:[a-z]{1,20}}"
 PAGES: dict[str, set[str]] = {
     "/console/": ALL,
     "/console/calls": ALL,
@@ -38,6 +40,8 @@ PAGES: dict[str, set[str]] = {
     "/console/flows/greet.svg": DESIGN_READERS,
     "/console/prompts": DESIGN_READERS,
     "/console/prompts/utter_greet/0.wav": DESIGN_READERS,
+    "/console/facts": DESIGN_READERS,
+    "/console/facts/hours": DESIGN_READERS,
     "/console/talk": ALL,
     "/console/talk/call.json": ALL,
     "/console/talk/media": ALL,
@@ -54,6 +58,7 @@ POSTS: dict[str, tuple[set[str], dict[str, str]]] = {
     f"/console/calls/{CALL}/script/save": (LISTENERS, {"name": "saved"}),
     f"/console/inbox/{CALL}/1/label": (LABELLERS, {"intent": "greet", "text": "hi"}),
     f"/console/inbox/{CALL}/1/dismiss": (LABELLERS, {}),
+    "/console/facts/hours": (LABELLERS, {"action": "save"}),
     "/console/talk/ticket": (ALL, {}),
     "/console/talk/text": (ALL, {"text": "I lost my card"}),
     "/console/talk/text/end": (ALL, {}),
@@ -100,6 +105,7 @@ def test_the_table_covers_every_console_route() -> None:
         .replace(CALL, "{call_id:[A-Za-z0-9_-]+}")
         .replace("/1/", TURN)
         .replace("/greet.svg", "/{flow:[A-Za-z0-9_]+}.svg")
+        .replace("/facts/hours", FACT_GROUP)
         .replace("/utter_greet/0.wav", "/{response:utter_[A-Za-z0-9_]+}/{n:[0-9]{1,3}}.wav")
         for path in (*PAGES, *POSTS)
     }
@@ -124,7 +130,11 @@ async def test_every_post_without_the_right_csrf_token_is_refused_and_changes_no
     client: TestClient, users: UserStore, path: str
 ) -> None:
     add_users(users, "admin", "designer")
-    action = f"/console{path}".replace("{call_id:[A-Za-z0-9_-]+}", CALL).replace(TURN, "/1/")
+    action = (
+        f"/console{path}".replace("{call_id:[A-Za-z0-9_-]+}", CALL)
+        .replace(TURN, "/1/")
+        .replace(FACT_GROUP, "/facts/hours")
+    )
     if path == "/login":
         form = [("name", "admin"), ("password", PASSWORD)]
         token = token_in(await (await client.get("/console/login")).text())  # and its cookie

@@ -35,8 +35,17 @@ from tests.console.test_browser import log_in_as, serve_and_browse
 pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
 MENUS = {
-    "designer": ["Home", "Calls", "Analytics", "NLU inbox", "Flows", "Prompts", "Talk"],
-    "qa": ["Home", "Calls", "Analytics", "NLU inbox", "Flows", "Prompts", "Talk"],
+    "designer": [
+        "Home",
+        "Calls",
+        "Analytics",
+        "NLU inbox",
+        "Flows",
+        "Prompts",
+        "FAQ facts",
+        "Talk",
+    ],
+    "qa": ["Home", "Calls", "Analytics", "NLU inbox", "Flows", "Prompts", "FAQ facts", "Talk"],
     "supervisor": ["Home", "Calls", "Analytics", "Talk"],
     "admin": [
         "Home",
@@ -45,6 +54,7 @@ MENUS = {
         "NLU inbox",
         "Flows",
         "Prompts",
+        "FAQ facts",
         "Talk",
         "Audit log",
         "Users",
