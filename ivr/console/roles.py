@@ -37,6 +37,10 @@ holds a masked number (the caller said an account or card number: they get the t
 DESIGN_READERS: frozenset[str] = frozenset({"designer", "qa", "admin"})
 """Who reads the flows and prompts (and hears a prompt): designers own them, QA tests against
 them, admins run the hotline. Supervisors watch the figures. Nothing there is caller data."""
+DESIGN_EDITORS: frozenset[str] = frozenset({"designer", "admin"})
+"""Who edits the draft's prompts (their text, their recordings) and hears a text before saving
+it: designers own them; admins, who answer for the hotline, may mend one. QA reads what it
+tests against and never changes it."""
 TALKERS: frozenset[str] = EVERYONE
 """Who calls or chats with the bot from the browser: designers try their dialogue, QA and
 supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
@@ -85,7 +89,8 @@ SECTIONS = (
         "Prompts",
         "/console/prompts",
         DESIGN_READERS,
-        "everything the bot says, by flow: hear each as a caller would, with an ear check",
+        "everything the bot says, by flow: hear each as a caller would, with an ear check; "
+        "designers edit the draft's prompts and upload recordings",
     ),
     Section(
         "Talk",
