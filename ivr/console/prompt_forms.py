@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiohttp import web
+from multidict import MultiMapping
 
 from dialogue.training import DOMAIN
 from ivr.console import audit, params
@@ -86,8 +87,10 @@ async def save(request: web.Request) -> web.StreamResponse:
     if editing is None:
         return message(request, "Prompts", NO_DRAFT, 404)
     form = await request.post()
-    text = tidy(params.one(form, "text", MAX_TYPED) or "")
+    text = _typed_text(form)
     seen = params.one(form, "seen", 64) or ""
+    if text_digest(text) == seen:
+        return redirect(editing.back)  # nothing changed: nothing to save or audit
     store = editing.console.tools.flows
     assert store is not None  # _editing checked it
     model = await asyncio.to_thread(store.model)
@@ -115,8 +118,7 @@ async def hear(request: web.Request) -> web.StreamResponse:
     voice, store = tools.prompt_voice, tools.flows
     if voice is None or store is None:
         return message(request, "No audio", NO_VOICE, 404)
-    form = await request.post()
-    text = tidy(params.one(form, "text", MAX_TYPED) or "")
+    text = _typed_text(await request.post())
     if not text or len(text) > MAX_PROMPT_CHARS:
         raise params.BadRequest(f"text is between 1 and {MAX_PROMPT_CHARS} characters")
     model = await asyncio.to_thread(store.model)
@@ -193,6 +195,17 @@ async def recording_wav(request: web.Request) -> web.StreamResponse:
     return web.Response(
         body=wav, content_type="audio/wav", headers={"Cache-Control": CACHE_CONTROL}
     )
+
+
+def _typed_text(form: MultiMapping[object]) -> str:
+    """The ``text`` field as typed, tidied (a line break typed in the textarea is a space);
+    other control characters are refused by ``check_prompt``."""
+    values = form.getall("text", [])
+    if len(values) != 1 or not isinstance(values[0], str):
+        raise params.BadRequest("text is given once, as text")
+    if len(values[0]) > MAX_TYPED:
+        raise params.BadRequest(f"text is longer than {MAX_TYPED} characters")
+    return tidy(values[0])
 
 
 def _recording_bytes(root: Path, response: str, index: int) -> bytes | None:

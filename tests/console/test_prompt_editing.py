@@ -112,10 +112,16 @@ async def test_a_designer_edits_one_prompt_of_the_draft_and_only_its_line_change
     assert (draft.source_project.root / DOMAIN).read_text() == project_domain
     assert (REPO / DOMAIN).read_text() == project_domain
     assert DOMAIN in [change.path for change in draft.changes()]
+    wrapped = await edit(client, "utter_greet_again", 0, "Hello again.\r\nHow may I help?")
+    assert wrapped.status == 303
+    assert '- text: "Hello again. How may I help?"' in draft.read(DOMAIN)
     page = unescape(await (await client.get(PROMPTS)).text())
     assert new in page
-    assert audit_rows(users, clock) == [
-        ("designer", DESIGN_EDIT, "utter_greet_again", "variation 1")
+    unchanged = await edit(client, "utter_greet_again", 1, new)
+    assert unchanged.status == 303
+    assert sorted(audit_rows(users, clock)) == [
+        ("designer", DESIGN_EDIT, "utter_greet_again", "variation 0"),
+        ("designer", DESIGN_EDIT, "utter_greet_again", "variation 1"),
     ]
 
 
