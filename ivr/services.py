@@ -20,6 +20,7 @@ from ivr.config import Config
 from ivr.logs import get_logger
 from ivr.metrics import Metrics
 from ivr.pepper import bank_pepper
+from ivr.recorded_prompts import RecordedPromptShelf
 from ivr.recording_keys import Keyring, recording_keyring
 from ivr.records import CallRecordStore
 from ivr.secretfile import read_secret
@@ -31,6 +32,7 @@ from logfields import fields
 from speech.asr import AsrEngine, create_asr_engine
 from speech.audio import Audio
 from speech.tts import TtsEngine, create_tts_engine
+from speech.tts.recorded import RecordedPrompts
 from telephony.bridge import CALL_RATE
 
 log = get_logger(__name__)
@@ -48,6 +50,16 @@ class Services:
     metrics: Metrics = field(default_factory=Metrics)
     recording_keys: Keyring | None = None
     """None: calls are not recorded (no ``call.recording_key_file``)."""
+    recorded: RecordedPromptShelf = field(default_factory=RecordedPromptShelf)
+    """The designers' recorded prompts, played instead of the voice where a message is one."""
+
+    def recorded_prompts(self, call_id: str) -> RecordedPrompts:
+        """The recorded prompts of the design ``call_id`` runs on (blocking: run it in a
+        thread; a stat of the index, a read when it changed)."""
+        dialogue = self.dialogue
+        if isinstance(dialogue, VersionedDialogue):
+            return self.recorded.of(dialogue.design_root(call_id))
+        return self.recorded.of(Path(self.config.dialogue.project_dir))
 
     async def close(self) -> None:
         try:

@@ -52,6 +52,7 @@ from ivr.services import Services
 from logfields import fields
 from speech.asr.base import Transcript
 from speech.tts import SpeechChunk, synthesize_stream
+from speech.tts.recorded import NO_RECORDINGS, speak_stream
 from telephony.bridge import AudioIn, CallBridge, DtmfIn, Hangup
 
 log = get_logger(__name__)
@@ -380,12 +381,23 @@ class CallSession:
 
         A message is played out before the next starts (so a non-interruptible one is heard
         whole), but the next message's first sentence is synthesised while this one plays:
-        no silent gap between the messages of one reply.
+        no silent gap between the messages of one reply. A message a designer recorded word
+        for word plays the recording of the design the call runs on (``speak_stream``).
         """
         spoken = [m for m in messages if m.text]
+        recorded = (
+            await asyncio.to_thread(self.services.recorded_prompts, self.call_id)
+            if spoken
+            else NO_RECORDINGS
+        )
         streams = [
-            synthesize_stream(
-                self.services.tts, str(m.text), self.rate, cache=m.cacheable, public=m.public
+            speak_stream(
+                self.services.tts,
+                recorded,
+                str(m.text),
+                self.rate,
+                cache=m.cacheable,
+                public=m.public,
             )
             for m in spoken
         ]

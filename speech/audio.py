@@ -6,6 +6,7 @@ format, rate or channel count are decoded with PyAV (FFmpeg) and mixed down at t
 
 from __future__ import annotations
 
+import io
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -130,6 +131,53 @@ def load_audio(path: str | Path, max_seconds: float = MAX_FILE_SECONDS) -> Audio
 def write_wav(path: str | Path, audio: Audio) -> None:
     """Write a mono 16-bit WAV."""
     write_wav_channels(path, [audio.samples], audio.rate)
+
+
+def wav_bytes(audio: Audio) -> bytes:
+    """``audio`` as the bytes of a mono 16-bit WAV file."""
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(SAMPLE_WIDTH)
+        wav.setframerate(audio.rate)
+        wav.writeframes(audio.pcm)
+    return out.getvalue()
+
+
+def read_wav_bytes(data: bytes, max_seconds: float = MAX_FILE_SECONDS) -> Audio:
+    """A PCM WAV file's bytes as mono int16 at its own rate (stdlib ``wave``: no decoder runs
+    on bytes someone uploaded). 8-, 16-, 24- and 32-bit integer PCM, channels averaged."""
+    try:
+        with wave.open(io.BytesIO(data), "rb") as wav:
+            channels, width, rate = wav.getnchannels(), wav.getsampwidth(), wav.getframerate()
+            frames = wav.getnframes()
+            if not rate or frames > max_seconds * rate:
+                raise AudioError(f"longer than {max_seconds:.0f} seconds (or no sample rate)")
+            raw = wav.readframes(frames)
+    except (wave.Error, EOFError) as exc:
+        raise AudioError(f"not a PCM WAV file ({exc})") from exc
+    if width not in (1, 2, 3, 4) or not channels:
+        raise AudioError(f"{width * 8}-bit samples are not supported")
+    usable = len(raw) // (width * channels) * width * channels
+    if not usable:
+        raise AudioError("holds no audio samples")
+    return Audio(_mono(_as_int32(raw[:usable], width), channels), rate)
+
+
+def _as_int32(raw: bytes, width: int) -> npt.NDArray[np.int32]:
+    """Little-endian PCM samples of ``width`` bytes, scaled to the int32 range."""
+    if width == 1:  # 8-bit WAV is unsigned
+        return (np.frombuffer(raw, dtype=np.uint8).astype(np.int32) - 128) << 24
+    if width == 3:
+        bytes3 = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
+        return (bytes3[:, 0] << 8) | (bytes3[:, 1] << 16) | (bytes3[:, 2] << 24)
+    dtype = "<i2" if width == 2 else "<i4"
+    return np.frombuffer(raw, dtype=dtype).astype(np.int32) << (32 - width * 8)
+
+
+def _mono(samples: npt.NDArray[np.int32], channels: int) -> Samples:
+    mixed = samples.reshape(-1, channels).astype(np.float64).mean(axis=1)
+    return (mixed / 65536.0).round().clip(-32768, 32767).astype(np.int16)
 
 
 def write_wav_channels(path: str | Path, channels: list[Samples], rate: int) -> None:

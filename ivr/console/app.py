@@ -32,6 +32,7 @@ from ivr.console import (
     listen,
     login,
     pages,
+    prompt_forms,
     prompts_page,
     replay_page,
     script_page,
@@ -45,14 +46,15 @@ from ivr.console.cookies import PATH
 from ivr.console.inbox import InboxQueries
 from ivr.console.inbox_labels import LabelStore
 from ivr.console.layout import message
+from ivr.console.prompt_upload import MAX_UPLOAD_BYTES
 from ivr.console.queries import CallQueries
 from ivr.console.roles import (
     ADMINS,
     ANALYSTS,
     CALL_READERS,
+    DESIGN_EDITORS,
     DESIGN_READERS,
     EVERYONE,
-    FACT_EDITORS,
     INBOX_READERS,
     LABELLERS,
     QA_TOOLS,
@@ -87,12 +89,15 @@ class Route:
     roles: frozenset[str] | None
     max_form_bytes: int = MAX_FORM_BYTES
     """The largest form a POST may send (only a form that lists many facts needs more)."""
+    upload: int = 0
+    """The largest file its POST takes (``ivr.console.uploads``); 0: a URL-encoded form."""
 
 
 STATIC = {
     "console.css": "text/css",
     "icon.svg": "image/svg+xml",
     "player.js": "text/javascript",
+    "prompts.js": "text/javascript",
     "talk.js": "text/javascript",
     "talk-worklet.js": "text/javascript",
 }
@@ -124,7 +129,9 @@ CALL = "/calls/{call_id:[A-Za-z0-9_-]+}"
 """A call's path; the pattern is the first check of the id (``params.call_id`` the second)."""
 INBOX_TURN = "/inbox/{call_id:[A-Za-z0-9_-]+}/{turn:[0-9]+}"
 """An NLU inbox item's path: a call and one of its turns."""
-PROMPT_WAV = "/prompts/{response:utter_[A-Za-z0-9_]+}/{n:[0-9]{1,3}}.wav"
+VARIATION = "/prompts/{response:utter_[A-Za-z0-9_]{1,100}}/{n:[0-9]{1,3}}"
+"""A response's variation on the Prompts page."""
+PROMPT_WAV = f"{VARIATION}.wav"
 """A response's variation as a caller hears it."""
 FACT_GROUP = "/facts/{group:[a-z]{1,20}}"
 """One group of FAQ facts (a knowledge file)."""
@@ -155,7 +162,18 @@ ROUTES = (
     Route("GET", PROMPT_WAV, prompts_page.prompt_wav, DESIGN_READERS),
     Route("GET", "/facts", facts_page.facts, DESIGN_READERS),
     Route("GET", FACT_GROUP, facts_page.group_page, DESIGN_READERS),
-    Route("POST", FACT_GROUP, facts_page.save_group, FACT_EDITORS, facts_page.MAX_FORM_BYTES),
+    Route("POST", FACT_GROUP, facts_page.save_group, DESIGN_EDITORS, facts_page.MAX_FORM_BYTES),
+    Route("POST", "/prompts/hear.wav", prompt_forms.hear, DESIGN_EDITORS),
+    Route("POST", VARIATION, prompt_forms.save, DESIGN_EDITORS),
+    Route("GET", f"{VARIATION}/recording.wav", prompt_forms.recording_wav, DESIGN_READERS),
+    Route(
+        "POST",
+        f"{VARIATION}/recording",
+        prompt_forms.upload,
+        DESIGN_EDITORS,
+        upload=MAX_UPLOAD_BYTES,
+    ),
+    Route("POST", f"{VARIATION}/recording/remove", prompt_forms.remove, DESIGN_EDITORS),
     Route("GET", "/talk", talk.talk_page, TALKERS),
     Route("POST", "/talk/ticket", talk.ticket, TALKERS),
     Route("GET", "/talk/media", talk.media, TALKERS),
@@ -219,7 +237,7 @@ class Console:
             app.router.add_route(
                 route.method,
                 PATH + route.path,
-                protect(route.handler, route.roles, route.max_form_bytes),
+                protect(route.handler, route.roles, route.max_form_bytes, route.upload),
             )
 
         async def to_home(_: web.Request) -> web.StreamResponse:

@@ -2,7 +2,8 @@
 
 In order: security headers on every console response (pages, JSON, errors: no framing, no
 resource from elsewhere, no caching of data); a refused value or a read over its budget turned
-into a page; then the guard. A POST must be a small form with the right CSRF token; pages for
+into a page; then the guard. A POST must be a small form with the right CSRF token (or, on a
+route that takes a file, an upload whose first field is that token); pages for
 logged-in users need a live session (HTML is sent to the log-in page, JSON gets 401) whose role
 the route allows (else 403). The checks wrap each handler rather than sit in the application's
 middlewares: the console shares the bot's application and must not touch other routes.
@@ -20,6 +21,7 @@ from ivr.console import cookies, csrf
 from ivr.console.layout import message, redirect
 from ivr.console.params import BadRequest
 from ivr.console.state import SESSION, state_of
+from ivr.console.uploads import upload_token
 from ivr.logs import get_logger
 from storage.db import QueryTooSlow
 from telephony.logthrottle import LogThrottle
@@ -34,12 +36,15 @@ that takes a bigger one says so, see ``app.Route``)."""
 FORM_TYPE = "application/x-www-form-urlencoded"
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
-        "default-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'self'; media-src 'self' blob:; base-uri 'none'; form-action 'self';"
+        " frame-ancestors 'none'"
     ),
     "X-Frame-Options": "DENY",
     "Referrer-Policy": "same-origin",
     "X-Content-Type-Options": "nosniff",
 }
+"""``media-src blob:``: the Prompts page plays a text being edited from audio its own script
+fetched (``static/prompts.js``); no script from elsewhere can run to make such a blob."""
 LOG_IN = "/console/login"
 
 
@@ -55,12 +60,16 @@ def wants_json(request: web.Request) -> bool:
 
 
 def protect(
-    handler: Handler, roles: frozenset[str] | None, max_form_bytes: int = MAX_FORM_BYTES
+    handler: Handler,
+    roles: frozenset[str] | None,
+    max_form_bytes: int = MAX_FORM_BYTES,
+    upload: int = 0,
 ) -> Handler:
     """``handler`` behind the console's checks; ``roles`` may use it (None: anyone, e.g. the
     log-in page, whose POST is held to the pre-session token instead); a form it takes is at
-    most ``max_form_bytes``."""
-    guarded = _guard(handler, roles, max_form_bytes)
+    most ``max_form_bytes``. ``upload``: the largest file its POST takes
+    (``ivr.console.uploads``); 0: it takes a URL-encoded form."""
+    guarded = _guard(handler, roles, max_form_bytes, upload)
 
     async def handle(request: web.Request) -> web.StreamResponse:
         try:
@@ -93,9 +102,15 @@ async def _answer_errors(handler: Handler, request: web.Request) -> web.StreamRe
         return message(request, "Search too slow", text, 503)
 
 
-def _guard(handler: Handler, roles: frozenset[str] | None, max_form_bytes: int) -> Handler:
+def _guard(
+    handler: Handler, roles: frozenset[str] | None, max_form_bytes: int, upload: int
+) -> Handler:
     async def check(request: web.Request) -> web.StreamResponse:
-        token = await _posted_token(request, max_form_bytes) if request.method == "POST" else None
+        token = None
+        if request.method == "POST":
+            token = await (
+                upload_token(request, upload) if upload else _posted_token(request, max_form_bytes)
+            )
         if roles is None:
             if request.method == "POST" and not csrf.genuine_login_post(request, token):
                 return _refuse(request, "csrf", "The form has expired; load it again.")

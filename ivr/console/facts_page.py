@@ -23,7 +23,7 @@ from ivr.console.facts_speech import DAYS, parse_hours
 from ivr.console.html import Markup, element, hidden_token, join, link, render, table
 from ivr.console.layout import message, page, redirect
 from ivr.console.params import BadRequest
-from ivr.console.roles import FACT_EDITORS
+from ivr.console.roles import DESIGN_EDITORS
 from ivr.console.state import ConsoleState, session_of, state_of
 from ivr.versions.draft import Draft, DraftError
 
@@ -155,7 +155,7 @@ def _form_page(
 ) -> web.Response:
     session = session_of(request)
     group = state.group
-    editable = session.user.role in FACT_EDITORS
+    editable = session.user.role in DESIGN_EDITORS
     parts = [_hours(state, editable)] if group.extra_single_names() else []
     parts += [
         _field(state, i.name, i, state.single.get(i.name, ""), editable)

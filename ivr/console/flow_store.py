@@ -17,10 +17,13 @@ Fingerprint = tuple[tuple[str, int, int], ...]
 
 
 class FlowStore:
-    """The flows of the project at ``root``, read again when its files change."""
+    """The flows of the project at ``root`` (its actions under ``code``, default ``root``),
+    read again when its files change. The one reader of the domain in the console: the Flows
+    and Prompts pages and the NLU inbox all read it here."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, code: Path | None = None) -> None:
         self.root = root
+        self.code = code
         self._lock = threading.Lock()
         self._fingerprint: Fingerprint = ()
         self._model: FlowModel | None = None
@@ -44,11 +47,12 @@ class FlowStore:
     def _current(self) -> FlowModel:
         fingerprint = self._read_fingerprint()
         if self._model is None or fingerprint != self._fingerprint:
-            self._model = read_flows(self.root)
+            self._model = read_flows(self.root, self.code)
             self._fingerprint = fingerprint
             self._svgs.clear()
         return self._model
 
     def _read_fingerprint(self) -> Fingerprint:
-        stats = ((path, path.stat()) for path in project_files(self.root) if path.exists())
+        files = project_files(self.root, self.code)
+        stats = ((path, path.stat()) for path in files if path.exists())
         return tuple((str(path), stat.st_mtime_ns, stat.st_size) for path, stat in stats)

@@ -9,16 +9,14 @@ page calls it in a thread); the WAVs of recent texts are kept in memory, at most
 
 from __future__ import annotations
 
-import io
 import re
 import threading
-import wave
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
 from ivr.console.ear_check import PLACEHOLDER
-from speech.audio import Audio
+from speech.audio import wav_bytes
 from speech.channel import telephone_channel
 from speech.tts import TtsEngine
 from speech.tts.base import join_chunks, synthesize_text
@@ -71,19 +69,9 @@ class PromptVoice:
                 return self._wavs[text]
         rate = self.tts.native_rate
         spoken = join_chunks(list(synthesize_text(self.tts, text, rate, cache=False)), rate)
-        wav = _wav_bytes(telephone_channel(spoken, codec="ulaw"))
+        wav = wav_bytes(telephone_channel(spoken, codec="ulaw"))
         with self._lock:
             self._wavs[text] = wav
             while len(self._wavs) > self.max_cached:
                 self._wavs.popitem(last=False)
         return wav
-
-
-def _wav_bytes(audio: Audio) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(audio.rate)
-        wav.writeframes(audio.pcm)
-    return out.getvalue()

@@ -37,10 +37,11 @@ holds a masked number (the caller said an account or card number: they get the t
 DESIGN_READERS: frozenset[str] = frozenset({"designer", "qa", "admin"})
 """Who reads the flows and prompts (and hears a prompt): designers own them, QA tests against
 them, admins run the hotline. Supervisors watch the figures. Nothing there is caller data."""
-FACT_EDITORS: frozenset[str] = frozenset({"designer", "admin"})
-"""Who edits the FAQ facts (hours, branches, rates, fees, complaint categories, frustration
-phrases) in the draft: designers own what the bot says, admins run the hotline. QA reads them
-(``DESIGN_READERS``) to test against."""
+DESIGN_EDITORS: frozenset[str] = frozenset({"designer", "admin"})
+"""Who edits the draft: its prompts (text, recordings, hearing a text before saving it) and its
+FAQ facts (hours, branches, rates, fees, complaint categories, frustration phrases). Designers
+own what the bot says; admins, who answer for the hotline, may mend it. QA reads what it tests
+against (``DESIGN_READERS``) and never changes it."""
 TALKERS: frozenset[str] = EVERYONE
 """Who calls or chats with the bot from the browser: designers try their dialogue, QA and
 supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
@@ -89,7 +90,8 @@ SECTIONS = (
         "Prompts",
         "/console/prompts",
         DESIGN_READERS,
-        "everything the bot says, by flow: hear each as a caller would, with an ear check",
+        "everything the bot says, by flow: hear each as a caller would, with an ear check; "
+        "designers edit the draft's prompts and upload recordings",
     ),
     Section(
         "FAQ facts",

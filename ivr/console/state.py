@@ -76,6 +76,7 @@ class CallTools:
         config = services.config
         workspace = design_workspace(config)
         design = workspace.draft.project() if workspace else Project.from_config(config.dialogue)
+        flows = FlowStore(design.root, code=Path(config.dialogue.project_dir))
         return cls(
             recordings=RecordingShelf(Path(config.call.recordings_dir), services.recording_keys),
             replays=None if replayer is None else ReplayDesk(services, replayer),
@@ -84,9 +85,9 @@ class CallTools:
                 Path(config.dialogue.project_dir) / "dialogue" / "domain.yml",
             ),
             no_input_s=config.vad.no_input_ms / 1000,
-            nlu=NluProject(design.root, design),
+            nlu=NluProject(design.root, design, flows),
             talk=TalkDesk.of_server(services, media),
-            flows=FlowStore(design.root),
+            flows=flows,
             prompt_voice=PromptVoice(services.tts),
             workspace=workspace,
         )

@@ -35,6 +35,7 @@ from ivr.versions.files import (
     copy_design,
     design_files,
     file_digest,
+    is_recording,
     write_atomic,
 )
 from ivr.versions.store import MODEL_DIR, MODEL_NAME, Version, VersionError, VersionStore
@@ -118,6 +119,13 @@ class Draft:
         except FileNotFoundError:
             return ""
 
+    def read_bytes(self, path: str) -> bytes | None:
+        """The bytes of design file ``path`` in the draft (None when it does not exist)."""
+        try:
+            return (self.root / check_path(path)).read_bytes()
+        except FileNotFoundError:
+            return None
+
     def revision(self, path: str) -> str:
         """What an edit of ``path`` must name as the revision it was made on."""
         return file_digest(self.root / check_path(path))
@@ -141,6 +149,8 @@ class Draft:
         designer saw, or :class:`DraftError` for an edit it refuses.
         """
         name = check_path(path)
+        if is_recording(name):
+            raise DraftError(f"{name} is audio: store it with put_audio")
         with self._locked():
             target = self.root / name
             current = target.read_text(encoding="utf-8") if target.is_file() else ""
@@ -152,6 +162,23 @@ class Draft:
             self._note_edit(name, author)
             (self.root / TEST_REPORT).unlink(missing_ok=True)
             return file_digest(target)
+
+    def put_audio(self, path: str, data: bytes, *, author: str) -> str:
+        """Store a recorded prompt's WAV at ``path``; the revision. Recordings are named by
+        their content (``ivr.versions.recordings``), so two uploads never overwrite each other
+        and need no revision check: the index that points at them is edited with one."""
+        name = check_path(path)
+        if not is_recording(name):
+            raise DraftError(f"{name} is not a recorded prompt")
+        if len(data) > MAX_FILE_BYTES:
+            raise DraftError(f"{name} would be larger than {MAX_FILE_BYTES // 1024} kB")
+        if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+            raise DraftError(f"{name} must be a WAV file")
+        with self._locked():
+            write_atomic(self.root / name, data)
+            self._note_edit(name, author)
+            (self.root / TEST_REPORT).unlink(missing_ok=True)
+        return file_digest(self.root / name)
 
     def delete(self, path: str, *, revision: str, author: str) -> None:
         """Remove ``path`` from the draft if it is still at ``revision``."""

@@ -1,7 +1,10 @@
 """Which files make up the assistant's design, and how they are checked, copied and compared.
 
 A design is what a designer may change without Python: the domain (responses, forms, slots),
-the pipeline and policies, the training data and the FAQ knowledge files. Paths inside a design
+the pipeline and policies, the training data, the FAQ knowledge files and the prompts recorded by a
+voice talent (``dialogue/recordings/``: WAV files and the index saying which response each
+says, see ``ivr.versions.recordings``: the only folder that may hold anything but YAML). Paths
+inside a design
 are relative POSIX paths; every path that comes from a request or a version folder is checked
 against this list before it is joined to a directory, so ``../`` or an absolute path never
 reaches the file system.
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -22,6 +26,10 @@ KNOWLEDGE_DIR = "data/knowledge"
 DESIGN_FILES = (DOMAIN, CONFIG)
 DESIGN_DIRS = (*TRAINING_DIRS, KNOWLEDGE_DIR)
 SUFFIXES = (".yml",)
+RECORDINGS_DIR = "dialogue/recordings"
+RECORDINGS_INDEX = f"{RECORDINGS_DIR}/index.yml"
+RECORDING_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}\.wav")
+"""A recorded prompt's file name, directly in ``RECORDINGS_DIR``."""
 MAX_FILE_BYTES = 2 * 1024 * 1024
 """A design file larger than this is refused: the shipped domain is about 40 kB."""
 MAX_FILES = 500
@@ -42,16 +50,26 @@ def check_path(relative: str) -> str:
     ):
         raise DesignPathError(f"not a design file: {relative!r}")
     text = path.as_posix()
-    if text in DESIGN_FILES:
+    if text in DESIGN_FILES or text == RECORDINGS_INDEX or is_recording(text):
         return text
     if path.suffix in SUFFIXES and any(text.startswith(f"{folder}/") for folder in DESIGN_DIRS):
         return text
     raise DesignPathError(f"not a design file: {relative!r}")
 
 
+def is_recording(relative: str) -> bool:
+    """Whether ``relative`` names a recorded prompt's WAV (the only audio a design holds)."""
+    folder, _, name = relative.rpartition("/")
+    return folder == RECORDINGS_DIR and RECORDING_NAME.fullmatch(name) is not None
+
+
 def design_files(root: Path) -> list[str]:
     """The design files under ``root``, sorted (symbolic links are not followed or listed)."""
     found = [name for name in DESIGN_FILES if _regular(root / name)]
+    recordings = root / RECORDINGS_DIR
+    if recordings.is_dir():
+        names = (f"{RECORDINGS_DIR}/{path.name}" for path in recordings.iterdir() if _regular(path))
+        found += [name for name in names if name == RECORDINGS_INDEX or is_recording(name)]
     for folder in DESIGN_DIRS:
         base = root / folder
         if not base.is_dir():

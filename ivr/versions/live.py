@@ -187,6 +187,14 @@ class VersionedDialogue:
         running = self._by_call.get(conversation_id) or self._current
         return running.version if running else None
 
+    def design_root(self, conversation_id: str) -> Path:
+        """The design folder a call runs on (its version's, or the project's before any
+        publish): where its recorded prompts are."""
+        number = self.version_of(conversation_id)
+        if number is None:
+            return Path(self.settings.project_dir)
+        return self.store.get(number).path
+
     # -- internals ----------------------------------------------------------------------------
 
     def _client(self, conversation_id: str) -> DialogueClient:

@@ -4,6 +4,7 @@ on every POST route, the security headers, and request values refused before any
 from __future__ import annotations
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from ivr.console import cookies
@@ -22,6 +23,11 @@ LABELLERS = {"designer", "admin"}
 """Who labels inbox items, and edits the FAQ facts."""
 DESIGN_READERS = {"designer", "qa", "admin"}
 """Who reads the flows and prompts."""
+DESIGN_EDITORS = {"designer", "admin"}
+"""Who edits the draft's prompts."""
+VARIATION = "{response:utter_[A-Za-z0-9_]{1,100}}/{n:[0-9]{1,3}}"
+UPLOAD = "/recording"
+"""The one route that takes a file: its form is multipart, the CSRF field first."""
 CALL = "20261205t142501z3fa9c1d2e4b5"
 TURN = "/{turn:[0-9]+}/"
 FACT_GROUP = "/facts/{group:[a-z]{1,20}}"
@@ -42,6 +48,7 @@ PAGES: dict[str, set[str]] = {
     "/console/prompts/utter_greet/0.wav": DESIGN_READERS,
     "/console/facts": DESIGN_READERS,
     "/console/facts/hours": DESIGN_READERS,
+    "/console/prompts/utter_greet/0/recording.wav": DESIGN_READERS,
     "/console/talk": ALL,
     "/console/talk/call.json": ALL,
     "/console/talk/media": ALL,
@@ -58,7 +65,11 @@ POSTS: dict[str, tuple[set[str], dict[str, str]]] = {
     f"/console/calls/{CALL}/script/save": (LISTENERS, {"name": "saved"}),
     f"/console/inbox/{CALL}/1/label": (LABELLERS, {"intent": "greet", "text": "hi"}),
     f"/console/inbox/{CALL}/1/dismiss": (LABELLERS, {}),
-    "/console/facts/hours": (LABELLERS, {"action": "save"}),
+    "/console/facts/hours": (DESIGN_EDITORS, {"action": "save"}),
+    "/console/prompts/hear.wav": (DESIGN_EDITORS, {"text": "Hi."}),
+    "/console/prompts/utter_greet/0": (DESIGN_EDITORS, {"text": "Hi.", "seen": "0" * 16}),
+    "/console/prompts/utter_greet/0/recording": (DESIGN_EDITORS, {"seen": "0" * 16}),
+    "/console/prompts/utter_greet/0/recording/remove": (DESIGN_EDITORS, {}),
     "/console/talk/ticket": (ALL, {}),
     "/console/talk/text": (ALL, {"text": "I lost my card"}),
     "/console/talk/text/end": (ALL, {}),
@@ -92,7 +103,7 @@ async def test_each_role_opens_exactly_its_pages(
             if role in allowed:
                 continue
             data = {"csrf_token": token_in(home), "password_again": PASSWORD, **form}
-            answer = await client.post(path, data=data, allow_redirects=False)
+            answer = await client.post(path, data=_body(path, data), allow_redirects=False)
             assert answer.status == 403, (role, path)
     assert [user.name for user in users.all() if user.active] == ["admin", *ROLES[:3]]
 
@@ -106,7 +117,7 @@ def test_the_table_covers_every_console_route() -> None:
         .replace("/1/", TURN)
         .replace("/greet.svg", "/{flow:[A-Za-z0-9_]+}.svg")
         .replace("/facts/hours", FACT_GROUP)
-        .replace("/utter_greet/0.wav", "/{response:utter_[A-Za-z0-9_]+}/{n:[0-9]{1,3}}.wav")
+        .replace("/utter_greet/0", f"/{VARIATION}")
         for path in (*PAGES, *POSTS)
     }
     assert paths == covered
@@ -134,6 +145,7 @@ async def test_every_post_without_the_right_csrf_token_is_refused_and_changes_no
         f"/console{path}".replace("{call_id:[A-Za-z0-9_-]+}", CALL)
         .replace(TURN, "/1/")
         .replace(FACT_GROUP, "/facts/hours")
+        .replace(VARIATION, "utter_greet/0")
     )
     if path == "/login":
         form = [("name", "admin"), ("password", PASSWORD)]
@@ -153,11 +165,22 @@ async def test_every_post_without_the_right_csrf_token_is_refused_and_changes_no
         data = {**form, "password_again": PASSWORD}
         if token is not None:
             data["csrf_token"] = token
-        answer = await client.post(action, data=data, allow_redirects=False)
+        answer = await client.post(action, data=_body(action, data), allow_redirects=False)
         assert answer.status == 403, token
         assert SECURITY_HEADERS["X-Frame-Options"] == answer.headers["X-Frame-Options"]
     assert (await client.get("/console/", allow_redirects=False)).status == 200, "still logged in"
     assert {user.name for user in users.all() if user.active} == {"admin", "designer"}
+
+
+def _body(action: str, data: dict[str, str]) -> dict[str, str] | FormData:
+    """A form as the console's page sends it: the upload multipart with its CSRF field first."""
+    if not action.endswith(UPLOAD):
+        return data
+    form = FormData()
+    for name, value in sorted(data.items(), key=lambda item: item[0] != "csrf_token"):
+        form.add_field(name, value)
+    form.add_field("audio", b"RIFF", filename="take.wav", content_type="audio/wav")
+    return form
 
 
 async def _session_token(client: TestClient, name: str) -> str:

@@ -18,11 +18,13 @@ from ivr.console.action_fills import ANY, action_fills
 from ivr.console.ear_check import ear_check
 from ivr.console.flow_store import FlowStore
 from ivr.console.flows import read_flows
+from ivr.console.nlu_project import NluProject
 from ivr.console.prompt_preview import PromptVoice, with_samples
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from speech.tts import create_tts_engine
 from tests.console.conftest import ConsoleFactory, add_users, log_in
+from tests.versions.conftest import trained_copy
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 DOMAIN = yaml.safe_load((REPOSITORY / "dialogue" / "domain.yml").read_text())
@@ -37,7 +39,8 @@ async def test_the_page_lists_every_response_of_the_domain_and_hears_one_at_8_kh
     assert (await log_in(client, "designer")).status == 303
     text = unescape(await (await client.get("/console/prompts")).text())
     assert set(re.findall(r"<h3>(utter_\w+)</h3>", text)) == set(DOMAIN["responses"])
-    assert "Nothing is edited here yet" in text
+    assert "Read-only: designers and admins edit the prompts of the designers' draft" in text
+    assert "Save to the draft" not in text  # no draft on this server: nothing to edit
     assert 'src="/console/prompts/utter_auth_success/0.wav"' in text
 
     answer = await client.get("/console/prompts/utter_auth_success/0.wav")
@@ -100,6 +103,20 @@ def test_placeholders_are_known_from_the_slots_and_from_what_the_actions_pass(
     warned = [w.text for w in ear_check(said, fills["utter_balance"]) if w.kind == "placeholder"]
     assert warned == ["{amonut}: no slot has this name and no action fills it"]
     assert ear_check("{anything}", fills["utter_hours"]) == []
+
+
+def test_the_console_reads_the_domain_once_per_change_for_the_prompts_and_the_inbox(
+    tmp_path: Path,
+) -> None:
+    project = trained_copy(tmp_path / "design")
+    flows = FlowStore(project.root, code=REPOSITORY)
+    inbox = NluProject(project.root, project, flows)
+    assert "check_balance" in inbox.intents()
+    assert flows.model() is flows.model()  # nothing changed: not read again
+    assert flows.model().fills["utter_balance"] >= {"amount", "last4"}  # actions of the project
+    domain = project.domain.read_text()
+    project.domain.write_text(domain.replace("  - check_balance\n", "  - check_balances\n", 1))
+    assert "check_balances" in inbox.intents() and "check_balance" not in inbox.intents()
 
 
 def test_every_placeholder_of_the_repository_is_filled_by_a_slot_or_an_action() -> None:

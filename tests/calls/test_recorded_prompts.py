@@ -1,0 +1,81 @@
+"""A prompt recorded on the console is what a caller hears: a whole call through the CallSession
+with the real engines and assistant, on a design folder whose greeting was recorded (made the
+way the console stores an upload), plays the recording's very samples, not the voice."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import wave
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+import yaml
+
+from ivr.console.prompt_upload import phone_recording
+from ivr.services import start_services
+from ivr.versions.files import RECORDINGS_INDEX
+from ivr.versions.recordings import Recording, index_text, recording_file
+from tests.calls.conftest import call_config, loopback_call
+from tests.speech.corpus import piper
+from tests.versions.conftest import REPO, trained_copy
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+
+GREETING = yaml.safe_load((REPO / "dialogue" / "domain.yml").read_text())["responses"][
+    "utter_greet"
+][0]["text"]
+
+
+def studio_take(voice, text: str) -> bytes:
+    """A "voice talent's" take: piper, slower than the bot's own voice, as a 22 kHz WAV."""
+    audio = piper(voice, text, length_scale=1.35)
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(1)
+        wav.setsampwidth(2)
+        wav.setframerate(audio.rate)
+        wav.writeframes(audio.pcm)
+    return out.getvalue()
+
+
+@pytest.fixture(scope="module")
+def recorded_design(tmp_path_factory: pytest.TempPathFactory, voice) -> tuple[Path, bytes]:
+    """The repository's design and model with the greeting recorded; the recording's PCM."""
+    root = tmp_path_factory.mktemp("recorded") / "design"
+    trained_copy(root, REPO / "models" / "dialogue.tar.gz")
+    wav = phone_recording(studio_take(voice, GREETING))
+    recording = Recording("utter_greet", 0, recording_file("utter_greet", 0, wav), GREETING)
+    (root / recording.path).parent.mkdir()
+    (root / recording.path).write_bytes(wav)
+    (root / RECORDINGS_INDEX).write_text(index_text([recording]))
+    with wave.open(io.BytesIO(wav)) as take:
+        return root, take.readframes(take.getnframes())
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def services(tmp_path_factory: pytest.TempPathFactory, recorded_design):
+    root, _ = recorded_design
+    config = call_config(tmp_path_factory.mktemp("recorded-calls"))
+    config = dataclasses.replace(
+        config,
+        dialogue=dataclasses.replace(config.dialogue, project_dir=str(root)),
+        bank=dataclasses.replace(config.bank, seed_file=str(REPO / "data/bank/seed.yml")),
+        design=dataclasses.replace(config.design, follow_published=False),
+    )
+    started = await start_services(config)
+    yield started
+    await started.close()
+
+
+async def test_the_caller_hears_the_recorded_greeting_instead_of_the_voice(
+    services, recorded_design
+) -> None:
+    _, recorded = recorded_design
+    async with loopback_call(services) as (call, _):
+        greeting = await call.wait_for_bot_silence(quiet_s=1.6, timeout_s=90)
+    assert recorded in greeting  # the recording's own samples, not a synthesis of its words
+    spoken = greeting.strip(b"\0")
+    assert len(spoken) <= len(recorded) + 8000 * 2 * 0.1  # nothing synthesised besides it
+    assert len(services.recorded_prompts("any-call")) == 1
