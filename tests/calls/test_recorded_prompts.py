@@ -13,15 +13,17 @@ import pytest
 import pytest_asyncio
 import yaml
 
+from dialogue.client import make_client
 from ivr.console.prompt_upload import phone_recording
-from ivr.services import start_services
+from ivr.pepper import bank_pepper
+from ivr.services import Services
 from ivr.versions.files import RECORDINGS_INDEX
 from ivr.versions.recordings import Recording, index_text, recording_file
-from tests.calls.conftest import call_config, loopback_call
+from tests.calls.conftest import loopback_call
 from tests.speech.corpus import piper
 from tests.versions.conftest import REPO, trained_copy
 
-pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
 GREETING = yaml.safe_load((REPO / "dialogue" / "domain.yml").read_text())["responses"][
     "utter_greet"
@@ -54,24 +56,27 @@ def recorded_design(tmp_path_factory: pytest.TempPathFactory, voice) -> tuple[Pa
         return root, take.readframes(take.getnframes())
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def services(tmp_path_factory: pytest.TempPathFactory, recorded_design):
+@pytest_asyncio.fixture(loop_scope="session")
+async def recorded_services(services: Services, recorded_design):
+    """The shared engines and stores, with an assistant running the recorded design."""
     root, _ = recorded_design
-    config = call_config(tmp_path_factory.mktemp("recorded-calls"))
+    config = services.config
     config = dataclasses.replace(
         config,
         dialogue=dataclasses.replace(config.dialogue, project_dir=str(root)),
         bank=dataclasses.replace(config.bank, seed_file=str(REPO / "data/bank/seed.yml")),
         design=dataclasses.replace(config.design, follow_published=False),
     )
-    started = await start_services(config)
-    yield started
-    await started.close()
+    dialogue = make_client(config.dialogue, config.bank, pepper=bank_pepper(config))
+    await dialogue.start()
+    yield dataclasses.replace(services, config=config, dialogue=dialogue)
+    await dialogue.close()
 
 
 async def test_the_caller_hears_the_recorded_greeting_instead_of_the_voice(
-    services, recorded_design
+    recorded_services: Services, recorded_design
 ) -> None:
+    services = recorded_services
     _, recorded = recorded_design
     async with loopback_call(services) as (call, _):
         greeting = await call.wait_for_bot_silence(quiet_s=1.6, timeout_s=90)
