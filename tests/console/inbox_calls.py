@@ -1,6 +1,7 @@
 """Calls whose turns are, or are not, NLU inbox items for known reasons, written through the real
-call record store; and a copy of the assistant's project (domain, config, ``data/nlu``, a
-model fingerprint) for the console to label into, so no test writes the repository's files.
+call record store; and the designers' draft made from a copy of the assistant's design (its
+model trained at ``TRAINED_AT``) for the console to label into, so no test writes the
+repository's files.
 
 Every turn is said at an exact time on the tests' clock (``START``); the store stamps a call's
 start with the real time, so it is set afterwards, as ``test_recordings.store_call`` does.
@@ -9,15 +10,17 @@ start with the real time, so it is set afterwards, as ``test_recordings.store_ca
 from __future__ import annotations
 
 import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ivr.config import load_config
 from ivr.console.nlu_project import NluProject
 from ivr.records import CallRecordStore, InputKind, Outcome, TurnRecord
+from ivr.versions.draft import Draft
+from ivr.versions.store import VersionStore
+from ivr.versions.workspace import DRAFT_DIR, Workspace
 from storage.db import Database
 from tests.console.conftest import START
+from tests.versions.conftest import trained_copy
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HOUR = 3600.0
@@ -177,19 +180,23 @@ async def write_calls(url: str) -> None:
         await write_call(url, call)
 
 
-def copy_project(root: Path) -> NluProject:
-    """The repository's domain, config and ``data/nlu`` under ``root``, with a model
-    fingerprint trained at ``TRAINED_AT``; the project as the console finds it through
-    ``dialogue.project_dir``."""
-    shutil.copytree(REPOSITORY / "data" / "nlu", root / "data" / "nlu")
-    (root / "dialogue").mkdir(parents=True)
-    for name in ("domain.yml", "config.yml"):
-        shutil.copy2(REPOSITORY / "dialogue" / name, root / "dialogue" / name)
-    (root / "models").mkdir()
-    fingerprint = {"fingerprint": "test", "trained_at": TRAINED_AT}
-    (root / "models" / "dialogue.fingerprint.json").write_text(json.dumps(fingerprint))
-    config = load_config(overrides=[f"dialogue.project_dir={root}"], environ={})
-    return NluProject.of_config(config.dialogue)
+def copy_workspace(root: Path) -> Workspace:
+    """The draft and versions under ``root``, made from a copy of the repository's design
+    (``trained_copy``) whose model was trained at ``TRAINED_AT``: the workspace as the console's
+    server makes it."""
+    project = trained_copy(root / "project")
+    saved = json.loads(project.fingerprint_path.read_text())
+    project.fingerprint_path.write_text(json.dumps({**saved, "trained_at": TRAINED_AT}))
+    store = VersionStore(root / "design")
+    workspace = Workspace(store, Draft(store.root / DRAFT_DIR, store, project))
+    workspace.draft.ensure(author="test")
+    return workspace
+
+
+def draft_nlu(workspace: Workspace) -> NluProject:
+    """The draft as the inbox and the wording page read it (``CallTools.nlu``)."""
+    design = workspace.draft.project()
+    return NluProject(design.root, design)
 
 
 def nlu_files(project: NluProject) -> dict[str, bytes]:

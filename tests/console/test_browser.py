@@ -1,8 +1,9 @@
 """The console in a real browser: headless Debian chromium driven by selenium through
 chromium-driver, against the bot's HTTP app on 127.0.0.1 with a user made by ``ivr users add``.
 Logs in through the form, reads the calls list, opens a call, logs out; a designer labels an
-NLU inbox item into a copy of ``data/nlu``; a screenshot of each page lands in the test's tmp
-dir, and the browser reports no error (a CSP violation would be one)."""
+NLU inbox item into the designers' draft (made from a copy of the design); a screenshot of each
+page lands in the test's tmp dir, and the browser reports no error (a CSP violation would be
+one)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from ivr.records import CallRecordStore, TurnRecord
 from ivr.secretfile import write_secret
 from tests.console.chromium import needs_chromium, severe_errors, start_chromium
 from tests.console.conftest import PASSWORD, Clock
-from tests.console.inbox_calls import copy_project, nlu_files, write_calls
+from tests.console.inbox_calls import copy_workspace, draft_nlu, nlu_files, write_calls
 
 CALL = "20261205t142501z3fa9c1d2e4b5"
 
@@ -160,12 +161,14 @@ def browse(base: str, folder: Path) -> list[Path]:
 async def test_a_designer_labels_an_inbox_item_into_the_nlu_files_in_chromium(
     records_url: str, tmp_path: Path
 ) -> None:
-    """The label lands in the temporary copy of ``data/nlu`` as one line under its intent."""
+    """The label lands in the draft's ``data/nlu`` as one line under its intent."""
     await write_calls(records_url)
-    project = copy_project(tmp_path / "project")
+    workspace = copy_workspace(tmp_path / "design")
+    project = draft_nlu(workspace)
     before = nlu_files(project)
     add_user(records_url, tmp_path, "dana", "designer")
-    console = Console(load_config(environ={}).console, records_url, Clock(), CallTools(nlu=project))
+    tools = CallTools(nlu=project, workspace=workspace)
+    console = Console(load_config(environ={}).console, records_url, Clock(), tools)
     shots = await serve_and_browse(console, label_in_inbox, tmp_path)
     assert [shot.name for shot in shots] == ["7-inbox.png", "8-inbox-labelled.png"]
     assert all(shot.stat().st_size > 5_000 for shot in shots)

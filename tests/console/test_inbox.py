@@ -23,6 +23,7 @@ from ivr.console.recordings import RecordingShelf
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from ivr.recording_keys import Keyring, create_key_file
+from ivr.versions.workspace import Workspace
 from ivr.vocabulary import example_lines
 from storage.db import Database
 from tests.console.conftest import START, ConsoleFactory, add_users, log_in, post_form
@@ -31,7 +32,8 @@ from tests.console.inbox_calls import (
     HOUR,
     TRAINED_AT,
     Call,
-    copy_project,
+    copy_workspace,
+    draft_nlu,
     expected,
     nlu_files,
     speech,
@@ -45,8 +47,13 @@ ITEM = re.compile(r'id="item-([A-Za-z0-9_]+)-(\d+)"')
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> NluProject:
-    return copy_project(tmp_path / "project")
+def workspace(tmp_path: Path) -> Workspace:
+    return copy_workspace(tmp_path / "design")
+
+
+@pytest.fixture
+def project(workspace: Workspace) -> NluProject:
+    return draft_nlu(workspace)
 
 
 @pytest.fixture
@@ -59,6 +66,7 @@ async def client_as(
     make_client: ConsoleFactory,
     users: UserStore,
     project: NluProject,
+    workspace: Workspace,
     keyring: Keyring,
     tmp_path: Path,
     records_url: str,
@@ -66,7 +74,11 @@ async def client_as(
     """A logged-in client for a role, over the fixture calls and the copied project."""
     await write_calls(records_url)
     add_users(users, "designer", "qa", "supervisor", "admin")
-    tools = CallTools(recordings=RecordingShelf(tmp_path / "recordings", keyring), nlu=project)
+    tools = CallTools(
+        recordings=RecordingShelf(tmp_path / "recordings", keyring),
+        nlu=project,
+        workspace=workspace,
+    )
 
     async def make(role: str) -> TestClient:
         client = await make_client(tools=tools)
