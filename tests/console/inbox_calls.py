@@ -1,7 +1,6 @@
 """Calls whose turns are, or are not, NLU inbox items for known reasons, written through the real
-call record store; and the designers' draft made from a copy of the assistant's design (its
-model trained at ``TRAINED_AT``) for the console to label into, so no test writes the
-repository's files.
+call record store (labelled into the designers' draft of ``conftest.copy_workspace``, so no
+test writes the repository's files).
 
 Every turn is said at an exact time on the tests' clock (``START``); the store stamps a call's
 start with the real time, so it is set afterwards, as ``test_recordings.store_call`` does.
@@ -9,23 +8,16 @@ start with the real time, so it is set afterwards, as ``test_recordings.store_ca
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.console.nlu_project import NluProject
 from ivr.records import CallRecordStore, InputKind, Outcome, TurnRecord
-from ivr.versions.draft import Draft
-from ivr.versions.store import VersionStore
-from ivr.versions.workspace import DRAFT_DIR, Workspace
 from storage.db import Database
 from tests.console.conftest import START
-from tests.versions.conftest import trained_copy
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HOUR = 3600.0
-TRAINED_AT = START - 5 * HOUR
-"""The copied project's model was trained here: calls after it are new."""
 
 
 @dataclass(frozen=True)
@@ -178,25 +170,6 @@ async def write_call(url: str, call: Call, recording: str = "") -> None:
 async def write_calls(url: str) -> None:
     for call in CALLS:
         await write_call(url, call)
-
-
-def copy_workspace(root: Path) -> Workspace:
-    """The draft and versions under ``root``, made from a copy of the repository's design
-    (``trained_copy``) whose model was trained at ``TRAINED_AT``: the workspace as the console's
-    server makes it."""
-    project = trained_copy(root / "project")
-    saved = json.loads(project.fingerprint_path.read_text())
-    project.fingerprint_path.write_text(json.dumps({**saved, "trained_at": TRAINED_AT}))
-    store = VersionStore(root / "design")
-    workspace = Workspace(store, Draft(store.root / DRAFT_DIR, store, project))
-    workspace.draft.ensure(author="test")
-    return workspace
-
-
-def draft_nlu(workspace: Workspace) -> NluProject:
-    """The draft as the inbox and the wording page read it (``CallTools.nlu``)."""
-    design = workspace.draft.project()
-    return NluProject(design.root, design)
 
 
 def nlu_files(project: NluProject) -> dict[str, bytes]:

@@ -27,8 +27,8 @@ from ivr.metrics import Metrics
 from ivr.records import CallRecordStore, TurnRecord
 from ivr.secretfile import write_secret
 from tests.console.chromium import needs_chromium, severe_errors, start_chromium
-from tests.console.conftest import PASSWORD, Clock
-from tests.console.inbox_calls import copy_workspace, draft_nlu, nlu_files, write_calls
+from tests.console.conftest import PASSWORD, Clock, copy_workspace, draft_nlu
+from tests.console.inbox_calls import nlu_files, write_calls
 
 CALL = "20261205t142501z3fa9c1d2e4b5"
 

@@ -26,14 +26,18 @@ from ivr.recording_keys import Keyring, create_key_file
 from ivr.versions.workspace import Workspace
 from ivr.vocabulary import example_lines
 from storage.db import Database
-from tests.console.conftest import START, ConsoleFactory, add_users, log_in, post_form
+from tests.console.conftest import (
+    START,
+    TRAINED_AT,
+    ConsoleFactory,
+    add_users,
+    log_in,
+    post_form,
+)
 from tests.console.inbox_calls import (
     CALLS,
     HOUR,
-    TRAINED_AT,
     Call,
-    copy_workspace,
-    draft_nlu,
     expected,
     nlu_files,
     speech,
@@ -44,16 +48,6 @@ from tests.console.test_recordings import RATE, audit_rows, record, tone
 
 INBOX = "/console/inbox"
 ITEM = re.compile(r'id="item-([A-Za-z0-9_]+)-(\d+)"')
-
-
-@pytest.fixture
-def workspace(tmp_path: Path) -> Workspace:
-    return copy_workspace(tmp_path / "design")
-
-
-@pytest.fixture
-def project(workspace: Workspace) -> NluProject:
-    return draft_nlu(workspace)
 
 
 @pytest.fixture

@@ -27,7 +27,9 @@ from ivr.console.nlu_files import (
     without_example,
 )
 from ivr.vocabulary import example_lines
-from tests.console.inbox_calls import REPOSITORY, copy_workspace
+from tests.console.conftest import copy_workspace
+from tests.console.inbox_calls import REPOSITORY
+from tests.versions.conftest import passing_report
 
 SHAPED = """\
 # Top comment: kept.
@@ -116,7 +118,7 @@ def test_writers_in_threads_each_add_their_line_once_through_the_draft(tmp_path:
     draft = copy_workspace(tmp_path).draft
     folder = draft.root / "data" / "nlu"
     before = examples_of((folder / "conversation.yml").read_text(), "greet")
-    draft.save_report({"passed": True, "fingerprint": draft.fingerprint()})
+    draft.save_report(passing_report(draft))
     said = [f"greeting number {n}" for n in range(8)]
     threads = [
         threading.Thread(target=add_example, args=(draft, "greet", s), kwargs={"author": "dana"})
