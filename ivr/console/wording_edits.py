@@ -89,18 +89,19 @@ class WordingEditor:
         note, words of another intent refuse them all."""
         wording = self.wording()
         notes: list[str] = []
-        new: list[str] = []
+        new: dict[str, str] = {}  # the words of each example to add -> its line
         for example in examples:
             holders = wording.intents_saying(example.plain)
-            if intent in holders or example.annotated in new:
+            if intent in holders or example.plain in new:
                 notes.append(f"'{example.annotated}' is already an example of {intent}: not added.")
                 continue
             _refuse_others(example, holders, intent)
-            new.append(example.annotated)
+            new[example.plain] = example.annotated
+        lines = list(new.values())
         if not new:
             return Done(notes=tuple(notes))
-        name = _written(lambda: add_examples(self.draft, intent, new, author=author))
-        return Done(f"add to {name}: " + "; ".join(new), tuple(notes))
+        name = _written(lambda: add_examples(self.draft, intent, lines, author=author))
+        return Done(f"add to {name}: " + "; ".join(lines), tuple(notes))
 
     def edit(self, seen: Seen, new: LabelledExample, author: str) -> Done:
         """Replace the example ``seen`` with ``new``."""

@@ -230,7 +230,7 @@ def _intent_view(console: ConsoleState, name: str, shown: Shown) -> IntentView |
         labels=console.labels.labels_of([example.text for example in examples]),
         targets=[other for other in tools.nlu.intents() if other != name],
         entities=tools.nlu.domain_entities(),
-        editable=shown.editable,
+        editable=shown.editable and name in tools.nlu.intents(),
         token=shown.token,
         notice=shown.notice,
         lines=shown.lines,

@@ -193,6 +193,24 @@ async def test_words_already_there_are_a_note_and_words_of_another_intent_are_re
     assert [row for row in audit_rows(records_url) if row[1] == "design.edit"] == []
 
 
+async def test_lines_saying_the_same_words_are_added_once(client_as, workspace: Workspace) -> None:
+    client = await client_as("designer")
+    answer = await change(
+        client,
+        "complaint",
+        "add",
+        lines="You lost my cheque!\nyou lost my cheque\nbad service today",
+    )
+    assert answer.status == 200
+    said = await text_of(answer)
+    assert "Added to the draft." in said
+    assert "'you lost my cheque' is already an example of complaint: not added." in said
+    assert draft_examples(workspace, "service.yml", "complaint")[-2:] == [
+        "you lost my cheque",
+        "bad service today",
+    ]
+
+
 @pytest.mark.parametrize(
     ("lines", "refusal"),
     [
