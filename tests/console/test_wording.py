@@ -20,6 +20,7 @@ from ivr.console.nlu_files import examples_of, with_example
 from ivr.console.nlu_project import NluProject
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
+from ivr.versions.draft import Draft
 from ivr.versions.workspace import Workspace
 from tests.console.conftest import (
     PASSWORD,
@@ -97,6 +98,15 @@ def with_passing_report(
     ``root`` as they are now."""
     workspace.draft.save_report(passing_report(workspace.draft))
     return repository_nlu(), everything(root)
+
+
+def add_open_account(draft: Draft) -> None:
+    """A new intent in the draft's domain, as a designer adds one by hand."""
+    draft.edit(
+        "dialogue/domain.yml",
+        lambda text: text.replace("  - out_of_scope\n", "  - out_of_scope\n  - open_account\n", 1),
+        author="dana",
+    )
 
 
 def repository_nlu() -> dict[str, bytes]:
@@ -309,6 +319,27 @@ async def test_moving_an_example_to_an_intent_of_another_file_and_of_the_same_fi
     }
 
 
+async def test_a_move_the_target_file_refuses_puts_the_example_back(
+    client_as, workspace: Workspace, records_url: str
+) -> None:
+    draft = workspace.draft
+    add_open_account(draft)
+    listed = "\n  - intent: open_account\n    examples:\n      - open an account\n"
+    draft.edit(f"{NLU}/service.yml", lambda text: text + listed, author="dana")
+    client = await client_as("designer")
+    answer = await change(
+        client, "fees", "move", file="faq.yml", example="atm fees", target="open_account"
+    )
+    assert answer.status == 400
+    assert "Not moved: Nothing was written: the intent's examples are not a '|' block" in (
+        await text_of(answer)
+    )
+    fees = draft_examples(workspace, "faq.yml", "fees")
+    assert fees.count("atm fees") == 1 and fees[-1] == "atm fees"  # back, as the last one
+    assert draft_examples(workspace, "service.yml", "open_account") == ["open an account"]
+    assert [row for row in audit_rows(records_url) if row[1] == "design.edit"] == []
+
+
 async def test_deleting_an_example_takes_out_its_one_line(
     client_as, workspace: Workspace, records_url: str, tmp_path: Path
 ) -> None:
@@ -418,11 +449,7 @@ async def test_thin_intents_and_words_under_two_intents_are_warned_about(
     client_as, workspace: Workspace
 ) -> None:
     draft = workspace.draft
-    draft.edit(
-        "dialogue/domain.yml",
-        lambda text: text.replace("  - out_of_scope\n", "  - out_of_scope\n  - open_account\n", 1),
-        author="dana",
-    )
+    add_open_account(draft)
     thin = "\n  - intent: open_account\n    examples: |\n      - open an account\n"
     draft.edit(f"{NLU}/service.yml", lambda text: text + thin, author="dana")
     draft.edit(
