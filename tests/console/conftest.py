@@ -18,6 +18,7 @@ from ivr.config import load_config
 from ivr.console import browser
 from ivr.console.app import Console
 from ivr.console.browser import token_in
+from ivr.console.flow_store import FlowStore
 from ivr.console.nlu_project import NluProject
 from ivr.console.schema import open_console_db
 from ivr.console.state import CallTools
@@ -66,7 +67,7 @@ def copy_workspace(root: Path) -> Workspace:
 def draft_nlu(workspace: Workspace) -> NluProject:
     """The draft as the inbox and the wording page read it (``CallTools.nlu``)."""
     design = workspace.draft.project()
-    return NluProject(design.root, design)
+    return NluProject(design.root, design, FlowStore(design.root))
 
 
 @pytest.fixture
