@@ -38,6 +38,7 @@ from ivr.console import (
     script_page,
     talk,
     talk_chat,
+    wording_page,
 )
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
@@ -129,6 +130,8 @@ CALL = "/calls/{call_id:[A-Za-z0-9_-]+}"
 """A call's path; the pattern is the first check of the id (``params.call_id`` the second)."""
 INBOX_TURN = "/inbox/{call_id:[A-Za-z0-9_-]+}/{turn:[0-9]+}"
 """An NLU inbox item's path: a call and one of its turns."""
+WORDING_INTENT = "/wording/{intent:[A-Za-z0-9_]+}"
+"""An intent's page of the Caller wording page."""
 VARIATION = "/prompts/{response:utter_[A-Za-z0-9_]{1,100}}/{n:[0-9]{1,3}}"
 """A response's variation on the Prompts page."""
 PROMPT_WAV = f"{VARIATION}.wav"
@@ -174,6 +177,12 @@ ROUTES = (
         upload=MAX_UPLOAD_BYTES,
     ),
     Route("POST", f"{VARIATION}/recording/remove", prompt_forms.remove, DESIGN_EDITORS),
+    Route("GET", "/wording", wording_page.wording, DESIGN_READERS),
+    Route("GET", WORDING_INTENT, wording_page.intent_page, DESIGN_READERS),
+    Route("POST", f"{WORDING_INTENT}/add", wording_page.add, DESIGN_EDITORS),
+    Route("POST", f"{WORDING_INTENT}/edit", wording_page.edit, DESIGN_EDITORS),
+    Route("POST", f"{WORDING_INTENT}/move", wording_page.move, DESIGN_EDITORS),
+    Route("POST", f"{WORDING_INTENT}/delete", wording_page.delete, DESIGN_EDITORS),
     Route("GET", "/talk", talk.talk_page, TALKERS),
     Route("POST", "/talk/ticket", talk.ticket, TALKERS),
     Route("GET", "/talk/media", talk.media, TALKERS),

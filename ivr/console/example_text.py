@@ -1,5 +1,10 @@
-"""A designer's label as a Rasa example line: the text checked and written the way the files
+"""A designer's example as a Rasa example line: the text checked and written the way the files
 write examples, with the marked entities annotated.
+
+Two ways in. The inbox's label (:func:`labelled_example`) is a transcript and entity rows;
+the wording page's example (:func:`written_example`) is typed with its marks inline
+(``my [savings](account_type)``, or Rasa's ``[text]{"entity": ..., "value": ...}``), every mark
+naming an entity of the domain and no bracket left over that marks nothing.
 
 The text is the transcript as the form sent it (the designer may correct the recogniser). It
 is refused while it holds what the records masked: ``*`` digits (an account or card number) or
@@ -12,6 +17,7 @@ other, and an entity of the domain.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
@@ -20,6 +26,14 @@ from ivr.asr_variants import normalise
 from ivr.console.params import BadRequest
 
 PIN_PLACEHOLDER = "[pin]"
+MAX_EXAMPLE_CHARS = 200
+"""The longest example line a designer may write (the longest shipped one is under 100)."""
+MARK = re.compile(r"\[([^\[\]]+)\](?:\(([^()]*)\)|(\{[^{}]*\}))")
+"""One entity mark: ``[words](entity)``, ``[words](entity:value)`` or ``[words]{json}``."""
+BRACKETS = frozenset("[](){}")
+PIN_ENTITY = "pin"
+VAULT_TOKEN = re.compile(r"secret:[0-9a-f]{32}")
+"""What a ``pin`` mark may cover: the dialogue client's opaque token, never PIN digits."""
 
 
 @dataclass(frozen=True)
@@ -67,3 +81,98 @@ def labelled_example(
     for start, end, entity in sorted(found, reverse=True):
         annotated = f"{annotated[:start]}[{annotated[start:end]}]({entity}){annotated[end:]}"
     return LabelledExample(plain, annotated)
+
+
+@dataclass(frozen=True)
+class Part:
+    """A stretch of an example line: plain words, or words marked as an entity."""
+
+    text: str
+    marked: bool = False
+    entity: str = ""
+    value: str = ""
+    """The value the words stand for, when the mark gives one (a synonym)."""
+    mark: str = ""
+    """The mark's tail as written: ``(account_type)`` or ``{"entity": ...}``."""
+
+
+def example_parts(line: str) -> list[Part]:
+    """``line`` cut into plain stretches and entity marks (a mark it cannot read names no
+    entity)."""
+    parts: list[Part] = []
+    at = 0
+    for found in MARK.finditer(line):
+        if found.start() > at:
+            parts.append(Part(line[at : found.start()]))
+        words, paren, braces = found.groups()
+        if paren is not None:
+            entity, _, value = paren.partition(":")
+            parts.append(Part(words, True, entity.strip(), value.strip(), f"({paren})"))
+        else:
+            spec = _json_mark(braces)
+            entity, value = str(spec.get("entity") or ""), str(spec.get("value") or "")
+            parts.append(Part(words, True, entity, value, braces))
+        at = found.end()
+    if at < len(line):
+        parts.append(Part(line[at:]))
+    return parts
+
+
+def written_example(text: str, entities: Collection[str]) -> LabelledExample:
+    """A typed example line, checked and written as the files write examples (words lower
+    case, no punctuation; marks kept); BadRequest saying what to fix."""
+    text = text.strip()
+    if not text:
+        raise BadRequest("An example needs words.")
+    if len(text) > MAX_EXAMPLE_CHARS:
+        raise BadRequest(f"An example is at most {MAX_EXAMPLE_CHARS} characters: '{text[:40]}...'")
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text):
+        raise BadRequest("An example is one line of text.")
+    pieces: list[str] = []
+    for part in example_parts(text):
+        if not part.marked:
+            if BRACKETS & set(part.text):
+                raise BadRequest(
+                    f"'{text}' has brackets that mark no entity: mark one as [words](entity)."
+                )
+            pieces.append(normalise(part.text))
+            continue
+        pieces.append(_checked_mark(part, entities))
+    annotated = " ".join(piece for piece in pieces if piece)
+    plain = normalise(example_plain(annotated))
+    if not plain:
+        raise BadRequest("The text has no words to learn.")
+    return LabelledExample(plain, annotated)
+
+
+def example_plain(line: str) -> str:
+    """The words of an example line without its marks."""
+    return "".join(part.text for part in example_parts(line))
+
+
+def _checked_mark(part: Part, entities: Collection[str]) -> str:
+    if not part.entity:
+        raise BadRequest(f"The mark on '{part.text}' names no entity.")
+    if part.entity not in entities:
+        raise BadRequest(
+            f"{part.entity} is not an entity of the domain (they are: {', '.join(entities)})."
+        )
+    if part.entity == PIN_ENTITY:
+        if not VAULT_TOKEN.fullmatch(part.text):
+            raise BadRequest(
+                "A pin mark only ever covers a vault token (secret: and 32 hex digits), never"
+                " PIN digits."
+            )
+        return f"[{part.text}]{part.mark}"
+    words = normalise(part.text)
+    if not words:
+        raise BadRequest(f"The {part.entity} mark covers no words.")
+    return f"[{words}]{part.mark}"
+
+
+def _json_mark(braces: str) -> dict[str, object]:
+    try:
+        spec = json.loads(braces)
+    except json.JSONDecodeError:
+        return {}
+    return spec if isinstance(spec, dict) else {}

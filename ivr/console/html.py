@@ -72,9 +72,14 @@ def fields(pairs: Mapping[str, object]) -> Markup:
     return element("dl", join(join([element("dt", k), element("dd", v)]) for k, v in pairs.items()))
 
 
+def hidden(name: str, value: object) -> Markup:
+    """A hidden form field."""
+    return Markup(f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">')
+
+
 def hidden_token(token: str) -> Markup:
     """The CSRF field every form carries."""
-    return Markup(f'<input type="hidden" name="{csrf.FIELD}" value="{escape(token)}">')
+    return hidden(csrf.FIELD, token)
 
 
 def when(epoch: float | None) -> str:

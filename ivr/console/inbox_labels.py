@@ -2,15 +2,17 @@
 
 A decision is a row of ``console_inbox_labels`` (one per turn: the turn leaves the inbox), added
 in the same transaction as its audit row and, for a label, around the write of the example: the
-row goes in first (a second decision on the same turn finds it and is refused), then the file
-is written, then the audit row; a failed write rolls the row back. Labels made after the current
-model was trained are the ones ``ivr train`` has yet to learn.
+row goes in first (a second decision on the same turn finds it and is refused), then the example
+is written into the designers' draft, then the audit rows (the label, and the draft edit it
+made); a failed write rolls the row back. Labels made after the current model was trained are
+the ones ``ivr train`` has yet to learn; the Caller wording page marks the examples that came
+from a label.
 Blocking (database, files): call it off the event loop.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 from ivr.console import audit
@@ -18,6 +20,8 @@ from ivr.console.schema import READ_BUDGET_S
 from storage.db import Database, Tx
 
 MAX_PENDING_SHOWN = 100
+MAX_LOOKED_UP = 200
+"""Examples whose labels one lookup finds (a page of the wording page)."""
 
 
 class AlreadyDecided(Exception):
@@ -66,6 +70,8 @@ class LabelStore:
             audit.append(
                 tx, at, actor, audit.INBOX_LABEL, call_id, f"turn {turn}: {intent} in {data_file}"
             )
+            detail = f"add from the inbox ({call_id} turn {turn}) to {data_file}: {example}"
+            audit.append(tx, at, actor, audit.DESIGN_EDIT, intent, detail)
         return data_file
 
     def dismiss(self, actor: str, call_id: str, turn: int) -> None:
@@ -89,6 +95,20 @@ class LabelStore:
                 f"SELECT COUNT(*) AS n FROM console_inbox_labels WHERE {condition}", params
             )
         return [Decision(**row) for row in rows], int((total or {}).get("n") or 0)
+
+    def labels_of(self, examples: Collection[str]) -> dict[str, Decision]:
+        """The newest label that wrote each of ``examples`` (lines as written), if any."""
+        wanted = list(dict.fromkeys(examples))[:MAX_LOOKED_UP]
+        if not wanted:
+            return {}
+        marks = ", ".join("?" for _ in wanted)
+        with self.db.reading(READ_BUDGET_S) as tx:
+            rows = tx.all(
+                "SELECT * FROM console_inbox_labels WHERE decision = ?"
+                f" AND example IN ({marks}) ORDER BY decided_at",
+                ("labelled", *wanted),
+            )
+        return {row["example"]: Decision(**row) for row in rows}
 
     def _claim(
         self, tx: Tx, actor: str, call_id: str, turn: int, decision: str, intent: str, example: str

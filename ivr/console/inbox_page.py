@@ -2,7 +2,9 @@
 
 The page and the snippet read (``inbox``, ``snippets``); labelling checks the example
 (``example_text``), refuses one the NLU data already holds under any intent (``nlu_examples``)
-and writes it with its decision and audit row (``inbox_labels``, ``nlu_files``). Every blocking
+and writes it into the designers' draft with its decision and audit rows (``inbox_labels``,
+``nlu_files``): locked, conflict-checked, and the draft's test report dropped, as every design
+edit is. Without a draft (the server could not make one) nothing is labelled. Every blocking
 step runs in a thread.
 """
 
@@ -30,11 +32,16 @@ from ivr.console.roles import LABELLERS, RECORDING_LISTENERS
 from ivr.console.snippets import caller_wav, turn_stretch
 from ivr.console.state import ConsoleState, session_of, state_of
 from ivr.sealed import RecordingError
+from ivr.versions.draft import DraftConflict, DraftError
 
 INBOX = "/console/inbox"
 ENTITY_ROWS = 2
 """Entities one label may mark (the form's rows)."""
 NO_PROJECT = "The NLU inbox needs the assistant's project (dialogue.project_dir) on this server."
+NO_DRAFT = (
+    "Labels are written into the designers' draft, which this server could not make (its log"
+    " says why): nothing was labelled."
+)
 
 
 @dataclass(frozen=True)
@@ -143,6 +150,9 @@ async def _decide(request: web.Request, decide: Decide) -> web.StreamResponse:
 
 async def _write_label(request: web.Request, deciding: Deciding) -> web.StreamResponse | None:
     project, form, item = deciding.project, deciding.form, deciding.item
+    workspace = deciding.console.tools.workspace
+    if workspace is None:
+        return message(request, "Not written", NO_DRAFT, 409)
     intents, entities = await asyncio.to_thread(lambda: (project.intents(), project.entities()))
     intent = params.one(form, "intent", 100)
     if intent not in intents:
@@ -164,17 +174,16 @@ async def _write_label(request: web.Request, deciding: Deciding) -> web.StreamRe
             ),
             409,
         )
-    folder = project.nlu_folder
 
     def write() -> str:
-        return str(add_example(folder, intent, example.annotated).relative_to(folder))
+        return add_example(workspace.draft, intent, example.annotated, author=deciding.actor)
 
     labels = deciding.console.labels
     try:
         await asyncio.to_thread(
             labels.label, deciding.actor, item.call_id, item.turn, intent, example.annotated, write
         )
-    except NluFileError as exc:
+    except (NluFileError, DraftError, DraftConflict) as exc:
         return message(request, "Not written", f"The example was not written: {exc}", 409)
     return None
 

@@ -82,6 +82,11 @@ class NluProject:
             if name not in NOT_LEARNED_ENTITIES
         ]
 
+    def domain_entities(self) -> list[str]:
+        """Every entity of the domain: what a hand-written example's marks may name (a ``pin``
+        mark only on a vault token, ``example_text.written_example`` checks), blocking."""
+        return _names(self._domain().get("entities"))
+
     def bands(self) -> Bands:
         """The confidence bands of ``dialogue/config.yml`` (blocking)."""
         config = _yaml(self.model.config)

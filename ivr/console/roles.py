@@ -35,13 +35,15 @@ what was meant. A snippet is the caller's side only, of one turn that is in the 
 10 s, audited like a recording. Designers still hear no whole call, and no turn whose transcript
 holds a masked number (the caller said an account or card number: they get the transcript)."""
 DESIGN_READERS: frozenset[str] = frozenset({"designer", "qa", "admin"})
-"""Who reads the flows and prompts (and hears a prompt): designers own them, QA tests against
-them, admins run the hotline. Supervisors watch the figures. Nothing there is caller data."""
+"""Who reads the flows, prompts and caller wording (and hears a prompt): designers own them, QA
+tests against them, admins run the hotline. Supervisors watch the figures. The only caller data
+there is the words of examples labelled from the inbox, which these roles read in calls anyway."""
 DESIGN_EDITORS: frozenset[str] = frozenset({"designer", "admin"})
-"""Who edits the draft: its prompts (text, recordings, hearing a text before saving it) and its
-FAQ facts (hours, branches, rates, fees, complaint categories, frustration phrases). Designers
-own what the bot says; admins, who answer for the hotline, may mend it. QA reads what it tests
-against (``DESIGN_READERS``) and never changes it."""
+"""Who edits the draft: its prompts (text, recordings, hearing a text before saving it), its
+FAQ facts (hours, branches, rates, fees, complaint categories, frustration phrases) and its
+caller wording (each intent's examples: the same people as ``LABELLERS``, who own the training
+data). Designers own what the bot says; admins, who answer for the hotline, may mend it. QA
+reads what it tests against (``DESIGN_READERS``) and never changes it."""
 TALKERS: frozenset[str] = EVERYONE
 """Who calls or chats with the bot from the browser: designers try their dialogue, QA and
 supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
@@ -99,6 +101,13 @@ SECTIONS = (
         DESIGN_READERS,
         "the facts the bot reads aloud: opening hours, branches by city, rates, fees, complaint"
         " categories and frustration phrases; designers edit them in the draft",
+    ),
+    Section(
+        "Caller wording",
+        "/console/wording",
+        DESIGN_READERS,
+        "the examples that teach the bot each intent: add, change, move and delete them in the"
+        " draft; warnings for intents with few examples and words under two intents",
     ),
     Section(
         "Talk",

@@ -1,8 +1,10 @@
 """The console against a real records database in tmp_path, served by the real HTTP app, with a
-clock the tests move; users are made through the same store ``ivr users`` uses."""
+clock the tests move; users are made through the same store ``ivr users`` uses; the designers'
+draft made from a copy of the design (never the repository's own files)."""
 
 from __future__ import annotations
 
+import json
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from http.cookies import SimpleCookie
@@ -16,16 +18,24 @@ from ivr.config import load_config
 from ivr.console import browser
 from ivr.console.app import Console
 from ivr.console.browser import token_in
+from ivr.console.flow_store import FlowStore
+from ivr.console.nlu_project import NluProject
 from ivr.console.schema import open_console_db
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from ivr.http import build_app
 from ivr.metrics import Metrics
 from ivr.records import CallRecordStore
+from ivr.versions.draft import Draft
+from ivr.versions.store import VersionStore
+from ivr.versions.workspace import DRAFT_DIR, Workspace
+from tests.versions.conftest import trained_copy
 
 PASSWORD = "correct horse battery staple"
 START = 1_765_000_000.0
 """The tests' clock starts here (2025-12-06 05:46:40 UTC)."""
+TRAINED_AT = START - 5 * 3600.0
+"""The draft's model was trained here: calls after it are new."""
 
 
 class Clock:
@@ -39,6 +49,36 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def copy_workspace(root: Path) -> Workspace:
+    """The draft and versions under ``root``, made from a copy of the repository's design
+    (``trained_copy``) whose model was trained at ``TRAINED_AT``: the workspace as the console's
+    server makes it."""
+    project = trained_copy(root / "project")
+    saved = json.loads(project.fingerprint_path.read_text())
+    project.fingerprint_path.write_text(json.dumps({**saved, "trained_at": TRAINED_AT}))
+    store = VersionStore(root / "design")
+    workspace = Workspace(store, Draft(store.root / DRAFT_DIR, store, project))
+    workspace.draft.ensure(author="test")
+    return workspace
+
+
+def draft_nlu(workspace: Workspace) -> NluProject:
+    """The draft as the inbox and the wording page read it (``CallTools.nlu``)."""
+    design = workspace.draft.project()
+    return NluProject(design.root, design, FlowStore(design.root))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    return copy_workspace(tmp_path / "design")
+
+
+@pytest.fixture
+def project(workspace: Workspace) -> NluProject:
+    """The draft as the console reads it for the NLU inbox and the wording page."""
+    return draft_nlu(workspace)
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """Calls whose turns are, or are not, NLU inbox items for known reasons, written through the real
-call record store; and a copy of the assistant's project (domain, config, ``data/nlu``, a
-model fingerprint) for the console to label into, so no test writes the repository's files.
+call record store (labelled into the designers' draft of ``conftest.copy_workspace``, so no
+test writes the repository's files).
 
 Every turn is said at an exact time on the tests' clock (``START``); the store stamps a call's
 start with the real time, so it is set afterwards, as ``test_recordings.store_call`` does.
@@ -8,12 +8,9 @@ start with the real time, so it is set afterwards, as ``test_recordings.store_ca
 
 from __future__ import annotations
 
-import json
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ivr.config import load_config
 from ivr.console.nlu_project import NluProject
 from ivr.records import CallRecordStore, InputKind, Outcome, TurnRecord
 from storage.db import Database
@@ -21,8 +18,6 @@ from tests.console.conftest import START
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 HOUR = 3600.0
-TRAINED_AT = START - 5 * HOUR
-"""The copied project's model was trained here: calls after it are new."""
 
 
 @dataclass(frozen=True)
@@ -175,21 +170,6 @@ async def write_call(url: str, call: Call, recording: str = "") -> None:
 async def write_calls(url: str) -> None:
     for call in CALLS:
         await write_call(url, call)
-
-
-def copy_project(root: Path) -> NluProject:
-    """The repository's domain, config and ``data/nlu`` under ``root``, with a model
-    fingerprint trained at ``TRAINED_AT``; the project as the console finds it through
-    ``dialogue.project_dir``."""
-    shutil.copytree(REPOSITORY / "data" / "nlu", root / "data" / "nlu")
-    (root / "dialogue").mkdir(parents=True)
-    for name in ("domain.yml", "config.yml"):
-        shutil.copy2(REPOSITORY / "dialogue" / name, root / "dialogue" / name)
-    (root / "models").mkdir()
-    fingerprint = {"fingerprint": "test", "trained_at": TRAINED_AT}
-    (root / "models" / "dialogue.fingerprint.json").write_text(json.dumps(fingerprint))
-    config = load_config(overrides=[f"dialogue.project_dir={root}"], environ={})
-    return NluProject.of_config(config.dialogue)
 
 
 def nlu_files(project: NluProject) -> dict[str, bytes]:

@@ -8,7 +8,7 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 
 from ivr.console import cookies
-from ivr.console.app import ROUTES
+from ivr.console.app import ROUTES, WORDING_INTENT
 from ivr.console.auth import SECURITY_HEADERS
 from ivr.console.users import UserStore
 from ivr.records import CallRecordStore
@@ -22,9 +22,9 @@ INBOX_READERS = {"designer", "qa", "admin"}
 LABELLERS = {"designer", "admin"}
 """Who labels inbox items, and edits the FAQ facts."""
 DESIGN_READERS = {"designer", "qa", "admin"}
-"""Who reads the flows and prompts."""
+"""Who reads the flows, prompts and caller wording."""
 DESIGN_EDITORS = {"designer", "admin"}
-"""Who edits the draft's prompts."""
+"""Who edits the draft's prompts and caller wording."""
 VARIATION = "{response:utter_[A-Za-z0-9_]{1,100}}/{n:[0-9]{1,3}}"
 UPLOAD = "/recording"
 """The one route that takes a file: its form is multipart, the CSRF field first."""
@@ -49,6 +49,8 @@ PAGES: dict[str, set[str]] = {
     "/console/facts": DESIGN_READERS,
     "/console/facts/hours": DESIGN_READERS,
     "/console/prompts/utter_greet/0/recording.wav": DESIGN_READERS,
+    "/console/wording": DESIGN_READERS,
+    "/console/wording/greet": DESIGN_READERS,
     "/console/talk": ALL,
     "/console/talk/call.json": ALL,
     "/console/talk/media": ALL,
@@ -70,6 +72,16 @@ POSTS: dict[str, tuple[set[str], dict[str, str]]] = {
     "/console/prompts/utter_greet/0": (DESIGN_EDITORS, {"text": "Hi.", "seen": "0" * 16}),
     "/console/prompts/utter_greet/0/recording": (DESIGN_EDITORS, {"seen": "0" * 16}),
     "/console/prompts/utter_greet/0/recording/remove": (DESIGN_EDITORS, {}),
+    "/console/wording/greet/add": (DESIGN_EDITORS, {"lines": "hello"}),
+    "/console/wording/greet/edit": (
+        DESIGN_EDITORS,
+        {"file": "x.yml", "example": "hi", "text": "yo"},
+    ),
+    "/console/wording/greet/move": (
+        DESIGN_EDITORS,
+        {"file": "x.yml", "example": "hi", "target": "x"},
+    ),
+    "/console/wording/greet/delete": (DESIGN_EDITORS, {"file": "x.yml", "example": "hi"}),
     "/console/talk/ticket": (ALL, {}),
     "/console/talk/text": (ALL, {"text": "I lost my card"}),
     "/console/talk/text/end": (ALL, {}),
@@ -118,6 +130,7 @@ def test_the_table_covers_every_console_route() -> None:
         .replace("/greet.svg", "/{flow:[A-Za-z0-9_]+}.svg")
         .replace("/facts/hours", FACT_GROUP)
         .replace("/utter_greet/0", f"/{VARIATION}")
+        .replace("/wording/greet", WORDING_INTENT)
         for path in (*PAGES, *POSTS)
     }
     assert paths == covered
@@ -146,6 +159,7 @@ async def test_every_post_without_the_right_csrf_token_is_refused_and_changes_no
         .replace(TURN, "/1/")
         .replace(FACT_GROUP, "/facts/hours")
         .replace(VARIATION, "utter_greet/0")
+        .replace(WORDING_INTENT, "/wording/greet")
     )
     if path == "/login":
         form = [("name", "admin"), ("password", PASSWORD)]

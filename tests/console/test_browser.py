@@ -1,8 +1,9 @@
 """The console in a real browser: headless Debian chromium driven by selenium through
 chromium-driver, against the bot's HTTP app on 127.0.0.1 with a user made by ``ivr users add``.
 Logs in through the form, reads the calls list, opens a call, logs out; a designer labels an
-NLU inbox item into a copy of ``data/nlu``; a screenshot of each page lands in the test's tmp
-dir, and the browser reports no error (a CSP violation would be one)."""
+NLU inbox item into the designers' draft (made from a copy of the design); a screenshot of each
+page lands in the test's tmp dir, and the browser reports no error (a CSP violation would be
+one)."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ from ivr.metrics import Metrics
 from ivr.records import CallRecordStore, TurnRecord
 from ivr.secretfile import write_secret
 from tests.console.chromium import needs_chromium, severe_errors, start_chromium
-from tests.console.conftest import PASSWORD, Clock
-from tests.console.inbox_calls import copy_project, nlu_files, write_calls
+from tests.console.conftest import PASSWORD, Clock, copy_workspace, draft_nlu
+from tests.console.inbox_calls import nlu_files, write_calls
 
 CALL = "20261205t142501z3fa9c1d2e4b5"
 
@@ -157,24 +158,33 @@ def browse(base: str, folder: Path) -> list[Path]:
     return shots
 
 
-async def test_a_designer_labels_an_inbox_item_into_the_nlu_files_in_chromium(
+async def test_a_designer_labels_an_inbox_item_and_rewords_it_on_the_wording_page_in_chromium(
     records_url: str, tmp_path: Path
 ) -> None:
-    """The label lands in the temporary copy of ``data/nlu`` as one line under its intent."""
+    """The label lands in the draft's ``data/nlu`` as one line under its intent; reworded on
+    the Caller wording page, that line changes."""
     await write_calls(records_url)
-    project = copy_project(tmp_path / "project")
+    workspace = copy_workspace(tmp_path / "design")
+    project = draft_nlu(workspace)
     before = nlu_files(project)
     add_user(records_url, tmp_path, "dana", "designer")
-    console = Console(load_config(environ={}).console, records_url, Clock(), CallTools(nlu=project))
+    tools = CallTools(nlu=project, workspace=workspace)
+    console = Console(load_config(environ={}).console, records_url, Clock(), tools)
     shots = await serve_and_browse(console, label_in_inbox, tmp_path)
-    assert [shot.name for shot in shots] == ["7-inbox.png", "8-inbox-labelled.png"]
+    assert [shot.name for shot in shots] == [
+        "7-inbox.png",
+        "8-inbox-labelled.png",
+        "9-wording.png",
+        "10-wording-changed.png",
+        "11-wording-intents.png",
+    ]
     assert all(shot.stat().st_size > 5_000 for shot in shots)
     after = nlu_files(project)
     assert [name for name in after if after[name] != before[name]] == ["accounts.yml"]
     added = set(after["accounts.yml"].decode().splitlines()) - set(
         before["accounts.yml"].decode().splitlines()
     )
-    assert added == {"      - balance on my [savings](account_type)"}
+    assert added == {"      - what's the balance on my [savings](account_type) please"}
 
 
 def label_in_inbox(base: str, folder: Path) -> list[Path]:
@@ -205,7 +215,42 @@ def label_in_inbox(base: str, folder: Path) -> list[Path]:
         assert "ivr train" in driver.find_element(By.CSS_SELECTOR, ".pending").text
         shots.append(folder / "8-inbox-labelled.png")
         assert driver.save_screenshot(str(shots[-1]))
+        shots += reword_the_label(driver, wait, folder)
         assert severe_errors(driver) == []
     finally:
         driver.quit()
+    return shots
+
+
+def reword_the_label(driver: WebDriver, wait: WebDriverWait, folder: Path) -> list[Path]:
+    """The designer finds the label marked among check_balance's examples on the Caller
+    wording page and rewords it there (blocking); the screenshots taken."""
+    driver.find_element(By.LINK_TEXT, "Caller wording").click()
+    wait.until(expected_conditions.title_contains("Caller wording"))
+    driver.find_element(By.LINK_TEXT, "check_balance").click()
+    wait.until(expected_conditions.title_contains("check_balance"))
+    labelled = driver.find_element(
+        By.XPATH, "//ol[@class='examples']/li[contains(., 'from the inbox')]"
+    )
+    assert labelled.text.startswith("balance on my savingsaccount_type accounts.yml")
+    assert "labelled by dana" in labelled.text
+    labelled.find_element(By.TAG_NAME, "summary").click()
+    text = labelled.find_element(By.CSS_SELECTOR, "form.wording-edit input[name=text]")
+    wait.until(expected_conditions.visibility_of(text))
+    shots = [folder / "9-wording.png"]
+    assert driver.save_screenshot(str(shots[-1]))
+    text.clear()
+    text.send_keys("What's the balance on my [savings](account_type), please?")
+    labelled.find_element(By.CSS_SELECTOR, "form.wording-edit button").click()
+    wait.until(expected_conditions.staleness_of(labelled))
+    main = driver.find_element(By.TAG_NAME, "main").text
+    assert "Changed in the draft." in main
+    assert "what's the balance on my savingsaccount_type please" in main
+    shots.append(folder / "10-wording-changed.png")
+    assert driver.save_screenshot(str(shots[-1]))
+    driver.find_element(By.LINK_TEXT, "All intents").click()
+    wait.until(expected_conditions.title_contains("Caller wording"))
+    assert "check_balance 63 0 accounts.yml" in driver.find_element(By.TAG_NAME, "table").text
+    shots.append(folder / "11-wording-intents.png")
+    assert driver.save_screenshot(str(shots[-1]))
     return shots

@@ -23,15 +23,21 @@ from ivr.console.recordings import RecordingShelf
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from ivr.recording_keys import Keyring, create_key_file
+from ivr.versions.workspace import Workspace
 from ivr.vocabulary import example_lines
 from storage.db import Database
-from tests.console.conftest import START, ConsoleFactory, add_users, log_in, post_form
+from tests.console.conftest import (
+    START,
+    TRAINED_AT,
+    ConsoleFactory,
+    add_users,
+    log_in,
+    post_form,
+)
 from tests.console.inbox_calls import (
     CALLS,
     HOUR,
-    TRAINED_AT,
     Call,
-    copy_project,
     expected,
     nlu_files,
     speech,
@@ -45,11 +51,6 @@ ITEM = re.compile(r'id="item-([A-Za-z0-9_]+)-(\d+)"')
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> NluProject:
-    return copy_project(tmp_path / "project")
-
-
-@pytest.fixture
 def keyring(tmp_path: Path) -> Keyring:
     return create_key_file(tmp_path / "recording.keys")
 
@@ -59,6 +60,7 @@ async def client_as(
     make_client: ConsoleFactory,
     users: UserStore,
     project: NluProject,
+    workspace: Workspace,
     keyring: Keyring,
     tmp_path: Path,
     records_url: str,
@@ -66,7 +68,11 @@ async def client_as(
     """A logged-in client for a role, over the fixture calls and the copied project."""
     await write_calls(records_url)
     add_users(users, "designer", "qa", "supervisor", "admin")
-    tools = CallTools(recordings=RecordingShelf(tmp_path / "recordings", keyring), nlu=project)
+    tools = CallTools(
+        recordings=RecordingShelf(tmp_path / "recordings", keyring),
+        nlu=project,
+        workspace=workspace,
+    )
 
     async def make(role: str) -> TestClient:
         client = await make_client(tools=tools)

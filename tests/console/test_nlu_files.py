@@ -1,7 +1,7 @@
-"""The layout-preserving writer of one NLU example, on files shaped the ways designers keep them
-(comments between and after items, a block that ends the file without a newline, ``|-``, items
-with more keys), on the repository's own files copied to a temporary folder, and with several
-threads writing at once."""
+"""The layout-preserving text edits of NLU examples (one added, replaced or removed), on files
+shaped the ways designers keep them (comments between and after items, a block that ends the
+file without a newline, ``|-``, items with more keys), on the repository's own files copied to
+a temporary folder, and with several threads writing into the draft at once."""
 
 from __future__ import annotations
 
@@ -14,15 +14,22 @@ import pytest
 import yaml
 
 from ivr.console.nlu_files import (
+    ExampleMissing,
     NluFileError,
     add_example,
     check_added,
+    check_examples,
+    examples_of,
     file_of,
     hand_written_files,
     with_example,
+    with_example_replaced,
+    without_example,
 )
 from ivr.vocabulary import example_lines
+from tests.console.conftest import copy_workspace
 from tests.console.inbox_calls import REPOSITORY
+from tests.versions.conftest import passing_report
 
 SHAPED = """\
 # Top comment: kept.
@@ -107,19 +114,41 @@ def test_the_repositorys_files_keep_every_byte_but_the_new_line(tmp_path: Path) 
             assert "".join(lines[: added[0]] + lines[added[0] + 1 :]) == old
 
 
-def test_writers_in_threads_each_add_their_line_once(tmp_path: Path) -> None:
-    folder = tmp_path / "nlu"
-    folder.mkdir()
-    (folder / "conversation.yml").write_text(SHAPED + "\n")
-    (folder / "conversation.yml").chmod(0o640)
+def test_writers_in_threads_each_add_their_line_once_through_the_draft(tmp_path: Path) -> None:
+    draft = copy_workspace(tmp_path).draft
+    folder = draft.root / "data" / "nlu"
+    before = examples_of((folder / "conversation.yml").read_text(), "greet")
+    draft.save_report(passing_report(draft))
     said = [f"greeting number {n}" for n in range(8)]
-    threads = [threading.Thread(target=add_example, args=(folder, "greet", s)) for s in said]
+    threads = [
+        threading.Thread(target=add_example, args=(draft, "greet", s), kwargs={"author": "dana"})
+        for s in said
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    items = yaml.safe_load((folder / "conversation.yml").read_text())["nlu"]
-    examples = list(example_lines(items[0]["examples"]))
-    assert examples[:2] == ["hi", "hello there"] and sorted(examples[2:]) == sorted(said)
-    assert (folder / "conversation.yml").stat().st_mode & 0o777 == 0o640
-    assert [path.name for path in folder.iterdir()] == ["conversation.yml"]  # no temporary left
+    examples = examples_of((folder / "conversation.yml").read_text(), "greet")
+    assert examples[: len(before)] == before and sorted(examples[len(before) :]) == sorted(said)
+    assert all(path.suffix == ".yml" for path in folder.iterdir())  # no temporary left
+    assert draft.report() is None  # the test report no longer vouches for the draft
+    assert draft.state()["edits"]["data/nlu/conversation.yml"]["by"] == "dana"
+
+
+def test_an_example_is_replaced_or_removed_as_one_line() -> None:
+    replaced = with_example_replaced(SHAPED, "deny", "nope", "no [way](answer)")
+    check_examples(SHAPED, replaced, {"deny": ["no", "no [way](answer)"]}, "wrong")
+    assert replaced == SHAPED.replace("      - nope\n", "      - no [way](answer)\n")
+    last = with_example_replaced(SHAPED, "affirm", "yeah", "yep")
+    assert last == SHAPED.removesuffix("yeah") + "yep"  # the file still ends without a newline
+    removed = without_example(SHAPED, "greet", "hi")
+    check_examples(SHAPED, removed, {"greet": ["hello there"]}, "wrong")
+    assert removed == SHAPED.replace("      - hi\n", "")
+    moved = with_example(without_example(SHAPED, "greet", "hi"), "affirm", "hi")
+    check_examples(SHAPED, moved, {"greet": ["hello there"], "affirm": ["yes", "yeah", "hi"]}, "x")
+    with pytest.raises(NluFileError, match="beyond the one example"):
+        check_examples(SHAPED, moved, {"greet": ["hello there"]}, "wrong")  # affirm changed too
+    with pytest.raises(ExampleMissing, match="'nah' is no longer an example of deny"):
+        without_example(SHAPED, "deny", "nah")
+    with pytest.raises(NluFileError, match="last example of greet"):
+        without_example(without_example(SHAPED, "greet", "hi"), "greet", "hello there")

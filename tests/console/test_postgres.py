@@ -121,4 +121,6 @@ async def test_the_nlu_inbox_selects_pages_and_decides_the_same_on_postgresql(
     assert inbox.counts(InboxFilter(week), bands, None).total == len(found.rows) - 2
     pending, total = labels.labelled_since(None)
     assert total == 1 and pending[0].data_file == "cards.yml"
+    marked = labels.labels_of(["x y", "not labelled"])  # the wording page's inbox marks
+    assert list(marked) == ["x y"] and marked["x y"].turn == 2
     db.close()
