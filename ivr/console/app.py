@@ -36,6 +36,7 @@ from ivr.console import (
     script_page,
     talk,
     talk_chat,
+    versions_page,
 )
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
@@ -53,10 +54,12 @@ from ivr.console.roles import (
     EVERYONE,
     INBOX_READERS,
     LABELLERS,
+    PUBLISHERS,
     QA_TOOLS,
     RECORDING_LISTENERS,
     SNIPPET_LISTENERS,
     TALKERS,
+    VERSION_READERS,
 )
 from ivr.console.schema import open_console_db
 from ivr.console.sessions import SessionPolicy, SessionStore
@@ -91,6 +94,7 @@ STATIC = {
     "player.js": "text/javascript",
     "talk.js": "text/javascript",
     "talk-worklet.js": "text/javascript",
+    "versions.js": "text/javascript",
 }
 """The files in ``static/`` and their types: nothing else is served from there."""
 
@@ -147,6 +151,12 @@ ROUTES = (
     Route("GET", "/flows/{flow:[A-Za-z0-9_]+}.svg", flows_page.flow_svg, DESIGN_READERS),
     Route("GET", "/prompts", prompts_page.prompts, DESIGN_READERS),
     Route("GET", PROMPT_WAV, prompts_page.prompt_wav, DESIGN_READERS),
+    Route("GET", "/versions", versions_page.versions, VERSION_READERS),
+    Route("GET", "/versions/test.json", versions_page.test_progress, VERSION_READERS),
+    Route("POST", "/versions/test", versions_page.start_test, PUBLISHERS),
+    Route("POST", "/versions/publish", versions_page.publish, PUBLISHERS),
+    Route("POST", "/versions/rollback", versions_page.rollback, PUBLISHERS),
+    Route("POST", "/versions/discard", versions_page.discard, PUBLISHERS),
     Route("GET", "/talk", talk.talk_page, TALKERS),
     Route("POST", "/talk/ticket", talk.ticket, TALKERS),
     Route("GET", "/talk/media", talk.media, TALKERS),
@@ -233,6 +243,8 @@ class Console:
             await self.tools.replays.close()
         if self.tools.talk is not None:
             await self.tools.talk.close()
+        if self.tools.draft_tests is not None:
+            await self.tools.draft_tests.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

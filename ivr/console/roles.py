@@ -37,6 +37,13 @@ holds a masked number (the caller said an account or card number: they get the t
 DESIGN_READERS: frozenset[str] = frozenset({"designer", "qa", "admin"})
 """Who reads the flows and prompts (and hears a prompt): designers own them, QA tests against
 them, admins run the hotline. Supervisors watch the figures. Nothing there is caller data."""
+VERSION_READERS: frozenset[str] = EVERYONE
+"""Who reads the Versions page (what the draft changes, its test report, which version runs and
+who published what): supervisors answer for what callers hear, QA for what was tested."""
+PUBLISHERS: frozenset[str] = frozenset({"designer", "admin"})
+"""Who tests the draft, publishes it, rolls back to an earlier version and discards the draft:
+the people who own the design. Publishing a draft whose tests have not passed is for admins
+alone (an override, recorded in the version and the audit log)."""
 TALKERS: frozenset[str] = EVERYONE
 """Who calls or chats with the bot from the browser: designers try their dialogue, QA and
 supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
@@ -86,6 +93,13 @@ SECTIONS = (
         "/console/prompts",
         DESIGN_READERS,
         "everything the bot says, by flow: hear each as a caller would, with an ear check",
+    ),
+    Section(
+        "Versions",
+        "/console/versions",
+        VERSION_READERS,
+        "what the designers' draft changes, its test (data, model, QA scripts, replayed "
+        "calls), publishing it, and every version with roll-back",
     ),
     Section(
         "Talk",
