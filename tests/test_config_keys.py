@@ -369,6 +369,18 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
     "qa.caller_rate": CALLER_VOICE,
     "qa.caller_snr_db": CALLER_VOICE,
     "qa.turn_timeout_s": QA_RUN,
+    "design.test_scripts": (
+        "console/test_versions_pipeline.py",
+        "test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published",
+    ),
+    "design.test_replays": (
+        "console/test_versions_pipeline.py",
+        "test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published",
+    ),
+    "design.test_timeout_s": (
+        "console/test_versions_page.py",
+        "test_a_test_stopped_at_its_time_limit_fails_and_ends_its_process",
+    ),
 }
 """Key -> (file under tests/, test function) that changes the key and checks what follows."""
 

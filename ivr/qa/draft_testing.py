@@ -105,7 +105,7 @@ async def run_draft_test(
         passed = await asyncio.wait_for(_steps(config, draft, run, engines), timeout_s)
     except asyncio.TimeoutError:
         passed = False
-        run.error = f"stopped after {timeout_s:.0f} s (design.test_timeout_s)"
+        run.error = f"stopped after {timeout_s:g} s (design.test_timeout_s)"
     except Exception as exc:
         log.exception("design.test_failed")
         passed = False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 import re
 from html import unescape
 from pathlib import Path
@@ -26,6 +27,7 @@ from ivr.console.users import UserStore
 from ivr.qa.draft_testing import own_engines, run_draft_test
 from ivr.versions.draft import Draft
 from ivr.versions.store import VersionStore
+from ivr.versions.testing import DraftTest
 from ivr.versions.workspace import DRAFT_DIR, Workspace
 from tests.console.conftest import ConsoleFactory, add_users, log_in, post_form
 from tests.console.test_recordings import audit_rows
@@ -293,3 +295,42 @@ async def test_a_test_runs_in_the_background_and_its_failed_validation_blocks_pu
     assert [row for row in audit_rows(records_url) if row[1] == "design.test"] == [
         ("designer", "design.test", "draft", "")
     ]
+
+
+def children_running(word: str) -> list[int]:
+    """This process's child processes whose command line holds ``word``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            parent = (entry / "stat").read_text().rsplit(")", 1)[1].split()[1]
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError):
+            continue
+        if int(parent) == os.getpid() and word in command:
+            found.append(int(entry.name))
+    return found
+
+
+async def test_a_test_stopped_at_its_time_limit_fails_and_ends_its_process(
+    workspace: Workspace,
+) -> None:
+    draft = workspace.draft
+    change_hours(draft)
+    config = load_config(
+        overrides=[f"design.dir={workspace.store.root}", "design.test_timeout_s=1.5"], environ={}
+    )
+    test = DraftTest.start("designer", 0.0)
+    task = asyncio.create_task(
+        run_draft_test(config, draft, test, own_engines, config.design.test_timeout_s)
+    )
+    await asyncio.sleep(0.8)
+    assert children_running("validate"), "Rasa's validator runs in a process of its own"
+    await task
+    assert test.passed is False and test.error == "stopped after 1.5 s (design.test_timeout_s)"
+    assert test.step("validate").status == "failed"
+    assert test.step("qa").status == "skipped"
+    assert children_running("validate") == []
+    report = draft.report()
+    assert report is not None and report["passed"] is False
