@@ -21,6 +21,8 @@ INBOX_READERS = {"designer", "qa", "admin"}
 LABELLERS = {"designer", "admin"}
 DESIGN_READERS = {"designer", "qa", "admin"}
 """Who reads the flows and prompts."""
+PUBLISHERS = {"designer", "admin"}
+"""Who tests, publishes, rolls back and discards the draft."""
 CALL = "20261205t142501z3fa9c1d2e4b5"
 TURN = "/{turn:[0-9]+}/"
 PAGES: dict[str, set[str]] = {
@@ -38,6 +40,8 @@ PAGES: dict[str, set[str]] = {
     "/console/flows/greet.svg": DESIGN_READERS,
     "/console/prompts": DESIGN_READERS,
     "/console/prompts/utter_greet/0.wav": DESIGN_READERS,
+    "/console/versions": ALL,
+    "/console/versions/test.json": ALL,
     "/console/talk": ALL,
     "/console/talk/call.json": ALL,
     "/console/talk/media": ALL,
@@ -54,6 +58,10 @@ POSTS: dict[str, tuple[set[str], dict[str, str]]] = {
     f"/console/calls/{CALL}/script/save": (LISTENERS, {"name": "saved"}),
     f"/console/inbox/{CALL}/1/label": (LABELLERS, {"intent": "greet", "text": "hi"}),
     f"/console/inbox/{CALL}/1/dismiss": (LABELLERS, {}),
+    "/console/versions/test": (PUBLISHERS, {}),
+    "/console/versions/publish": (PUBLISHERS, {"message": "new hours"}),
+    "/console/versions/rollback": (PUBLISHERS, {"version": "1"}),
+    "/console/versions/discard": (PUBLISHERS, {}),
     "/console/talk/ticket": (ALL, {}),
     "/console/talk/text": (ALL, {"text": "I lost my card"}),
     "/console/talk/text/end": (ALL, {}),

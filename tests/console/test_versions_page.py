@@ -221,6 +221,20 @@ async def test_discard_starts_the_draft_again_from_the_published_version(
     assert "unchanged" in await page_text(client)
 
 
+async def finished(test: DraftTest, seconds: float) -> DraftTest:
+    """``test`` once done (AssertionError after ``seconds``)."""
+    for _ in range(int(seconds * 5)):
+        if not test.running:
+            return test
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"the test of the draft did not finish in {seconds:g} s")
+
+
+def statuses(test: DraftTest) -> tuple[str, ...]:
+    """Each step's status: validate, train, qa, replays."""
+    return tuple(step.status for step in test.steps)
+
+
 def break_a_rule(draft: Draft) -> None:
     """A rule that runs a custom action the domain does not list: ``rasa data validate`` errors."""
     path = "data/rules/conversation.yml"
@@ -270,18 +284,9 @@ async def test_a_test_runs_in_the_background_and_its_failed_validation_blocks_pu
         "qa",
         "replays",
     ]
-    for _ in range(600):
-        if not running.running:
-            break
-        await asyncio.sleep(0.2)
-    assert not running.running and running.passed is False and running.kept
-    statuses = {step.name: step.status for step in running.steps}
-    assert statuses == {
-        "validate": "failed",
-        "train": "skipped",
-        "qa": "skipped",
-        "replays": "skipped",
-    }
+    await finished(running, 120)
+    assert running.passed is False and running.kept
+    assert statuses(running) == ("failed", "skipped", "skipped", "skipped")
     assert any("action_nobody_wrote" in line for line in running.step("validate").lines)
     report = draft.report()
     assert report is not None and report["passed"] is False

@@ -26,9 +26,6 @@ from ivr.console.draft_tests import DraftTestDesk
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from ivr.qa.draft_testing import draft_test_for_console
-from ivr.qa.run import RunFolder, run_calls
-from ivr.qa.script import load_script
-from ivr.qa.simulate import run_script
 from ivr.recording_keys import create_key_file
 from ivr.services import Services, start_services
 from ivr.versions.draft import Draft
@@ -36,7 +33,9 @@ from ivr.versions.store import VersionStore
 from ivr.versions.testing import DraftTest
 from ivr.versions.workspace import DRAFT_DIR, Workspace
 from tests.console.conftest import ConsoleFactory, add_users, log_in, post_form
+from tests.console.real_calls import make_calls
 from tests.console.test_recordings import audit_rows
+from tests.console.test_versions_page import finished, statuses
 from tests.versions.conftest import REPO, trained_copy
 
 pytestmark = pytest.mark.slow
@@ -89,35 +88,14 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     await started.close()
 
 
-async def record_a_call(services: Services, tmp_path: Path) -> None:
-    """One call of the rates script on the published version, recorded where the bot's own calls
-    are (its records and recordings folder): the call a test of the draft replays."""
-    folder = RunFolder(tmp_path / "calls")
-    assert folder.records_db == services.config.call.records_db
-    [result] = await run_calls(
-        services,
-        folder,
-        "inprocess",
-        True,
-        [load_script(SCRIPT)],
-        run_script,
-        services.recording_keys,  # type: ignore[arg-type]
-        progress=False,
-    )
-    assert result.passed, result
-
-
 async def tested(client: TestClient, desk: DraftTestDesk) -> DraftTest:
     assert (await post_form(client, PAGE, f"{PAGE}/test")).status == 303
     test = desk.latest
     assert test is not None
-    for _ in range(1200):
-        if not test.running:
-            return test
-        await asyncio.sleep(0.5)
-    raise AssertionError("the test did not finish in 10 minutes")
+    return await finished(test, 600)
 
 
+@pytest.mark.timeout(1800)  # two tests of the draft, each loading an assistant, on a busy CI box
 async def test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published(
     make_client: ConsoleFactory,
     users: UserStore,
@@ -127,7 +105,9 @@ async def test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published(
 ) -> None:
     workspace = trained_workspace(tmp_path)
     draft, store = workspace.draft, workspace.store
-    await record_a_call(services, tmp_path)
+    # A call on the published version, recorded where the bot's own calls are: the one replayed.
+    made = await make_calls(services, tmp_path / "calls", ("rates_and_fees",))
+    assert made.records_db == services.config.call.records_db
     desk = DraftTestDesk(draft, functools.partial(draft_test_for_console, services))
     client = await make_client(tools=CallTools(workspace=workspace, draft_tests=desk))
     add_users(users, "designer")
@@ -137,13 +117,7 @@ async def test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published(
     edit(draft, RATES, "0.1 percent", "0.1 per cent")
     edit(draft, RATES, "19.9 percent", "19.9 per cent")
     failed = await tested(client, desk)
-    statuses = {step.name: step.status for step in failed.steps}
-    assert statuses == {
-        "validate": "passed",
-        "train": "skipped",
-        "qa": "failed",
-        "replays": "differs",
-    }, failed.report()
+    assert statuses(failed) == ("passed", "skipped", "failed", "differs"), failed.report()
     assert failed.passed is False and failed.kept
     page = unescape(await (await client.get(PAGE)).text())
     assert "FAILED" in page and "FAIL rates_and_fees" in page
@@ -173,6 +147,7 @@ async def test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published(
     assert len(tests_audited) == 2
 
 
+@pytest.mark.timeout(1800)
 async def test_ivr_versions_test_trains_a_changed_prompt_then_publish_takes_it(
     tmp_path: Path,
 ) -> None:
