@@ -171,7 +171,9 @@ def _workspace(config: Config) -> Workspace:
 def _audit(config: Config, actor: str, action: str, target: str, detail: str) -> None:
     from ivr.console.audit import append
     from ivr.console.schema import open_console_db
+    from ivr.records import CallRecordStore
 
+    CallRecordStore(config.call.records_db).close()  # the console's tables index the calls'
     db = open_console_db(config.call.records_db)
     try:
         with db.transaction() as tx:
