@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -96,6 +97,24 @@ def saved_fingerprint(project: Project) -> str | None:
 def is_stale(project: Project) -> bool:
     """True when there is no model or its inputs changed since it was trained."""
     return not project.model_path.is_file() or saved_fingerprint(project) != fingerprint(project)
+
+
+def validate_command(project: Project) -> list[str]:
+    """``rasa data validate`` of the project's domain, config and training data, run by this
+    interpreter's Rasa (exit code 1 on errors; warnings are printed and pass)."""
+    return [
+        sys.executable,
+        "-m",
+        "rasa",
+        "data",
+        "validate",
+        "--domain",
+        str(project.domain),
+        "--config",
+        str(project.config),
+        "--data",
+        *[str(project.root / folder) for folder in TRAINING_DIRS],
+    ]
 
 
 @dataclass(frozen=True)

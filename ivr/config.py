@@ -31,6 +31,8 @@ from telephony.sip.route import parse_outbound_proxy
 ENV_PREFIX = "IVR_"
 DEFAULT_CONFIG_FILE = "ivr.yaml"
 QA_BRIDGES = ("inprocess", "sip", "websocket")
+MAX_TEST_REPLAYS = 50
+"""Recorded calls one test of the draft may replay (each is a call on the bot's engines)."""
 """Names of the QA bridges (``ivr.qa.lines.BRIDGES``), kept here so checking stays import-light."""
 
 
@@ -294,6 +296,14 @@ class DesignConfig:
     keep_versions: int = 100
     """Versions kept on disk (about 20 MB each, mostly the model); the oldest unpublished ones
     beyond this are removed when a new one is made, so they can no longer be rolled back to."""
+    test_scripts: list[str] = field(default_factory=list)
+    """The QA scripts (files or folders) a test of the draft runs; empty: all of
+    ``qa.scripts_dir``."""
+    test_replays: int = 5
+    """How many of the most recent finished, recorded calls a test of the draft replays
+    against it (0: none)."""
+    test_timeout_s: float = 1200.0
+    """A test of the draft (validation, training, QA scripts, replays) is stopped after this."""
 
 
 @dataclass
@@ -358,6 +368,10 @@ def validate(config: Config) -> None:
         raise ConfigError("design.watch_s must be positive")
     if config.design.keep_versions < 2:
         raise ConfigError("design.keep_versions must be at least 2 (one to roll back to)")
+    if not 0 <= config.design.test_replays <= MAX_TEST_REPLAYS:
+        raise ConfigError(f"design.test_replays must be between 0 and {MAX_TEST_REPLAYS}")
+    if config.design.test_timeout_s <= 0:
+        raise ConfigError("design.test_timeout_s must be positive")
     if config.asr.max_audio_s <= 0:
         raise ConfigError("asr.max_audio_s must be positive")
     if config.asr.max_concurrent < 1:
@@ -631,6 +645,13 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         if value is None or value == "":
             return None
         return _coerce(args[0], value, where)
+    if origin is list:
+        if isinstance(value, str):  # from the environment or --set: comma-separated
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list (got {value!r})")
+        (item,) = typing.get_args(hint)
+        return [_coerce(item, each, f"{where}[{index}]") for index, each in enumerate(value)]
     if hint is bool:
         if isinstance(value, bool):
             return value

@@ -310,6 +310,17 @@ class CallRecordStore:
         with self.db.transaction() as tx:
             return tx.all("SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,))
 
+    def recorded_calls(self, limit: int) -> list[Row]:
+        """The most recent calls that ended (not cut short by a stopping server) and have a
+        recording, newest first."""
+        with self.db.transaction() as tx:
+            return tx.all(
+                "SELECT * FROM calls WHERE ended_at IS NOT NULL AND recording != ''"
+                " AND outcome NOT IN ('in_progress', 'interrupted')"
+                " ORDER BY started_at DESC LIMIT ?",
+                (limit,),
+            )
+
     def call(self, call_id: str) -> Row | None:
         """The call with this id, else the newest with this peer id, else the one whose id
         starts with it (when only one does)."""

@@ -41,6 +41,7 @@ from aiohttp.typedefs import Handler
 from dialogue.settings import DialogueConfig
 from ivr.config import AudioSocketConfig, Config, SipConfig, WebSocketConfig
 from ivr.console.app import Console
+from ivr.console.draft_tests import DraftTester
 from ivr.console.replays import Replayer
 from ivr.console.state import CallTools
 from ivr.http import HttpProof, bound_port, build_app
@@ -75,13 +76,19 @@ class BotServer:
     """Owns the services, the transports and the HTTP site of one running bot."""
 
     def __init__(
-        self, config: Config, services: Services | None = None, replayer: Replayer | None = None
+        self,
+        config: Config,
+        services: Services | None = None,
+        replayer: Replayer | None = None,
+        tester: DraftTester | None = None,
     ) -> None:
-        """``replayer``: how the console replays a call (``ivr serve`` gives
-        ``ivr.qa.console_replay``, which this module cannot import: the QA tools dial it)."""
+        """``replayer``: how the console replays a call, ``tester``: how it tests the designers'
+        draft (``ivr serve`` gives ``ivr.qa.console_replay`` and ``ivr.qa.draft_testing``,
+        which this module cannot import: the QA tools dial it)."""
         self.config = config
         self.services = services
         self.replayer = replayer
+        self.tester = tester
         self._owns_services = services is None
         self.sip: SipServer | None = None
         self.websocket: WebSocketMediaServer | None = None
@@ -194,7 +201,7 @@ class BotServer:
         settings = self.config.console
         assert self.services is not None
         tools = await asyncio.to_thread(
-            CallTools.of_server, self.services, self.replayer, self.websocket
+            CallTools.of_server, self.services, self.replayer, self.websocket, self.tester
         )
         console = Console(settings, self.config.call.records_db, tools=tools)
         await console.start()
@@ -359,11 +366,13 @@ class BotServer:
         return {name: t.stats() for name, t in transports.items() if t is not None}
 
 
-async def serve_forever(config: Config, replayer: Replayer | None = None) -> None:
+async def serve_forever(
+    config: Config, replayer: Replayer | None = None, tester: DraftTester | None = None
+) -> None:
     """Run the bot until SIGINT/SIGTERM, then drain (a second signal cuts it short) and stop."""
     import signal
 
-    server = BotServer(config, replayer=replayer)
+    server = BotServer(config, replayer=replayer, tester=tester)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 

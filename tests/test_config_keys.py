@@ -369,6 +369,31 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
     "qa.caller_rate": CALLER_VOICE,
     "qa.caller_snr_db": CALLER_VOICE,
     "qa.turn_timeout_s": QA_RUN,
+    "design.dir": ("versions/test_cli.py", "test_publish_show_and_roll_back_from_the_shell"),
+    "design.follow_published": (
+        "versions/test_cli.py",
+        "test_the_bot_follows_the_published_version_unless_told_not_to",
+    ),
+    "design.watch_s": (
+        "calls/test_version_switch.py",
+        "test_a_call_finishes_on_its_version_and_the_next_one_runs_the_new_one",
+    ),
+    "design.keep_versions": (
+        "versions/test_cli.py",
+        "test_keep_versions_bounds_the_versions_on_disk",
+    ),
+    "design.test_scripts": (
+        "console/test_versions_pipeline.py",
+        "test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published",
+    ),
+    "design.test_replays": (
+        "console/test_versions_pipeline.py",
+        "test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published",
+    ),
+    "design.test_timeout_s": (
+        "console/test_versions_page.py",
+        "test_a_test_stopped_at_its_time_limit_fails_and_ends_its_process",
+    ),
 }
 """Key -> (file under tests/, test function) that changes the key and checks what follows."""
 

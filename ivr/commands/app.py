@@ -30,6 +30,7 @@ def serve(ctx: click.Context) -> None:
 
     from dialogue.training import Project, train
     from ivr.qa.console_replay import replay_for_console
+    from ivr.qa.draft_testing import draft_test_for_console
     from ivr.server import read_secrets, serve_forever
 
     config = config_of(ctx)
@@ -38,7 +39,7 @@ def serve(ctx: click.Context) -> None:
     except ConfigError as exc:
         raise click.UsageError(f"configuration: {exc}") from exc
     train(Project.from_config(config.dialogue), progress=click.echo)
-    asyncio.run(serve_forever(config, replay_for_console))
+    asyncio.run(serve_forever(config, replay_for_console, draft_test_for_console))
 
 
 @click.group("calls", invoke_without_command=True)

@@ -65,20 +65,10 @@ def train_command(ctx: click.Context, force: bool, run_validate: bool, dry_run: 
 def _validate(project: Any) -> None:
     import subprocess
 
-    from dialogue.training import TRAINING_DIRS
+    from dialogue.training import validate_command
 
-    command = [
-        str(Path(sys.executable).with_name("rasa")),
-        "data",
-        "validate",
-        "--domain",
-        str(project.domain),
-        "--config",
-        str(project.config),
-        "--data",
-        *[str(project.root / d) for d in TRAINING_DIRS],
-    ]
-    click.echo("validating: " + " ".join(command[1:]))
+    command = validate_command(project)
+    click.echo("validating: rasa " + " ".join(command[3:]))
     if subprocess.run(command, check=False).returncode != 0:
         raise click.ClickException("rasa data validate found errors")
 

@@ -1,4 +1,4 @@
-"""CLI commands for the assistant's versions: ``ivr versions list|show|publish|rollback``.
+"""CLI commands for the assistant's versions: ``ivr versions list|show|test|publish|rollback``.
 
 They work on ``design.dir`` directly, server running or not; a running bot notices a publish
 within ``design.watch_s`` and switches without dropping a call (``ivr.versions.live``). Every
@@ -18,6 +18,7 @@ from ivr.commands import config_of, shell_actor
 from ivr.config import Config
 
 if TYPE_CHECKING:
+    from ivr.versions.store import Publication, VersionStore
     from ivr.versions.workspace import Workspace
 
 
@@ -77,6 +78,41 @@ def show(ctx: click.Context, number: int) -> None:
         click.echo(f"    {change.status:<9} {change.path}")
 
 
+@versions.command("test")
+@click.pass_context
+def test_draft(ctx: click.Context) -> None:
+    """Test the draft as the console's Versions page does: validate its data, train it if it
+    changed the model's inputs, run the QA scripts (design.test_scripts) and replay recent calls
+    (design.test_replays) against it. Exits 1 when the test fails.
+
+    The report is kept with the draft (``ivr versions publish`` needs a passing one) unless the
+    draft changed while it was tested.
+    """
+    import asyncio
+
+    from ivr.console import audit
+    from ivr.qa.draft_testing import own_engines, run_draft_test
+    from ivr.versions.store import VersionError
+    from ivr.versions.testing import DraftTest
+
+    config = config_of(ctx)
+    actor = shell_actor()
+    draft = _workspace(config).draft
+    try:
+        draft.ensure(author=actor)
+    except VersionError as exc:
+        raise click.ClickException(str(exc)) from None
+    run = DraftTest.start(actor, time.time(), echo=click.echo)
+    _audit(config, actor, audit.DESIGN_TEST, "draft", "from the shell")
+    asyncio.run(run_draft_test(config, draft, run, own_engines, config.design.test_timeout_s))
+    click.echo(("PASSED" if run.passed else "FAILED") + f": {run.summary}")
+    if run.error:
+        click.echo(f"error: {run.error}")
+    if not run.kept:
+        click.echo("the draft changed while it was tested: this report does not count; test again")
+    ctx.exit(0 if run.passed and run.kept else 1)
+
+
 @versions.command("publish")
 @click.option("--message", "-m", required=True, help="What the draft changes, for the history.")
 @click.option(
@@ -97,7 +133,7 @@ def publish(ctx: click.Context, message: str, override: bool) -> None:
     except VersionError as exc:
         raise click.ClickException(str(exc)) from None
     action = audit.VERSION_OVERRIDE if version.override else audit.VERSION_PUBLISH
-    _audit(config, actor, action, version.number, message)
+    _audit(config, actor, action, f"version {version.number}", message)
     click.echo(f"published version {version.number}; {_switch_note(config)}")
 
 
@@ -105,14 +141,15 @@ def publish(ctx: click.Context, message: str, override: bool) -> None:
 @click.argument("number", type=int, required=False)
 @click.pass_context
 def rollback(ctx: click.Context, number: int | None) -> None:
-    """Publish version NUMBER again (default: the one published before the current one)."""
+    """Publish version NUMBER again (default: the one published before the current one, or the
+    one it was made from when nothing was published before it)."""
     from ivr.console import audit
     from ivr.versions.store import VersionError
 
     config = config_of(ctx)
     store = _workspace(config).store
     current = store.published()
-    target = number if number is not None else (current.previous if current else None)
+    target = number if number is not None else _before(store, current)
     if target is None:
         raise click.ClickException("nothing to roll back to: name a version (`ivr versions list`)")
     if current is not None and current.version == target:
@@ -122,9 +159,17 @@ def rollback(ctx: click.Context, number: int | None) -> None:
         store.publish(target, by=actor, action="rollback")
     except VersionError as exc:
         raise click.ClickException(str(exc)) from None
-    previous = f"from {current.version}" if current else ""
-    _audit(config, actor, audit.VERSION_ROLLBACK, target, previous)
+    previous = f"from version {current.version}" if current else ""
+    _audit(config, actor, audit.VERSION_ROLLBACK, f"version {target}", previous)
     click.echo(f"version {target} published again; {_switch_note(config)}")
+
+
+def _before(store: VersionStore, current: Publication | None) -> int | None:
+    if current is None:
+        return None
+    if current.previous is not None:
+        return current.previous
+    return store.get(current.version).parent
 
 
 def _workspace(config: Config) -> Workspace:
@@ -133,14 +178,16 @@ def _workspace(config: Config) -> Workspace:
     return Workspace.of_config(config)
 
 
-def _audit(config: Config, actor: str, action: str, number: int, detail: str) -> None:
+def _audit(config: Config, actor: str, action: str, target: str, detail: str) -> None:
     from ivr.console.audit import append
     from ivr.console.schema import open_console_db
+    from ivr.records import CallRecordStore
 
+    CallRecordStore(config.call.records_db).close()  # the console's tables index the calls'
     db = open_console_db(config.call.records_db)
     try:
         with db.transaction() as tx:
-            append(tx, time.time(), actor, action, f"version {number}", detail)
+            append(tx, time.time(), actor, action, target, detail)
     finally:
         db.close()
 

@@ -38,6 +38,7 @@ from ivr.console import (
     script_page,
     talk,
     talk_chat,
+    versions_page,
     wording_page,
 )
 from ivr.console.analytics import AnalyticsQueries
@@ -62,6 +63,7 @@ from ivr.console.roles import (
     RECORDING_LISTENERS,
     SNIPPET_LISTENERS,
     TALKERS,
+    VERSION_READERS,
 )
 from ivr.console.schema import open_console_db
 from ivr.console.sessions import SessionPolicy, SessionStore
@@ -101,6 +103,7 @@ STATIC = {
     "prompts.js": "text/javascript",
     "talk.js": "text/javascript",
     "talk-worklet.js": "text/javascript",
+    "versions.js": "text/javascript",
 }
 """The files in ``static/`` and their types: nothing else is served from there."""
 
@@ -183,6 +186,12 @@ ROUTES = (
     Route("POST", f"{WORDING_INTENT}/edit", wording_page.edit, DESIGN_EDITORS),
     Route("POST", f"{WORDING_INTENT}/move", wording_page.move, DESIGN_EDITORS),
     Route("POST", f"{WORDING_INTENT}/delete", wording_page.delete, DESIGN_EDITORS),
+    Route("GET", "/versions", versions_page.versions, VERSION_READERS),
+    Route("GET", "/versions/test.json", versions_page.test_progress, VERSION_READERS),
+    Route("POST", "/versions/test", versions_page.start_test, DESIGN_EDITORS),
+    Route("POST", "/versions/publish", versions_page.publish, DESIGN_EDITORS),
+    Route("POST", "/versions/rollback", versions_page.rollback, DESIGN_EDITORS),
+    Route("POST", "/versions/discard", versions_page.discard, DESIGN_EDITORS),
     Route("GET", "/talk", talk.talk_page, TALKERS),
     Route("POST", "/talk/ticket", talk.ticket, TALKERS),
     Route("GET", "/talk/media", talk.media, TALKERS),
@@ -271,6 +280,8 @@ class Console:
             await self.tools.replays.close()
         if self.tools.talk is not None:
             await self.tools.talk.close()
+        if self.tools.draft_tests is not None:
+            await self.tools.draft_tests.close()
         if self._housekeeping is not None:
             self._housekeeping.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -1,7 +1,7 @@
 """The audit log: who logged in, viewed a call, heard a recording or an inbox snippet, replayed
 a call, saved a QA script, labelled or dismissed an inbox item, called or chatted with the bot,
-changed a user, edited, tested, published or rolled back the assistant's design, and when;
-append-only.
+changed a user, edited, tested, discarded, published or rolled back the assistant's design,
+and when; append-only.
 
 Rows are only ever added (``append``, inside the transaction of the change they describe, so
 a change and its row land together) and deleted once older than ``console.audit_retention_days``
@@ -39,6 +39,9 @@ TALK_TEXT = "talk.text"
 DESIGN_EDIT = "design.edit"
 """A change to the draft (target: the file; detail: what was changed)."""
 DESIGN_TEST = "design.test"
+"""A test of the draft started (target: "draft")."""
+DESIGN_DISCARD = "design.discard"
+"""The draft's edits thrown away (target: "draft"; detail: the version it starts again from)."""
 VERSION_PUBLISH = "version.publish"
 VERSION_ROLLBACK = "version.rollback"
 VERSION_OVERRIDE = "version.override"

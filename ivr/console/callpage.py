@@ -17,6 +17,7 @@ from ivr.console.replays import ReplayJob
 from ivr.console.roles import QA_TOOLS, RECORDING_LISTENERS
 from ivr.console.state import session_of, state_of
 from ivr.console.waveform import envelope, waveform_svg
+from ivr.qa.results import CallResult
 from ivr.sealed import RecordingError
 
 PLAYER = element("script", "", src="/console/static/player.js", defer="")
@@ -110,10 +111,17 @@ def _status(job: ReplayJob | None) -> Markup:
             f"{started} is running; this page reloads until it is done.",
             class_="replay running",
         )
-    result = job.result
     parts: list[object] = [element("p", f"{started}, done {when(job.finished_at)} UTC.")]
-    if job.error:
-        parts.append(element("p", f"The replay failed: {job.error}", class_="error"))
+    parts.extend(replay_outcome(job.result, job.error))
+    return element("div", join(parts), class_="replay done")
+
+
+def replay_outcome(result: CallResult | None, error: str) -> list[Markup]:
+    """A finished replay as a page shows it: its error, notes, and every difference from the
+    original call turn by turn (or that there was none)."""
+    parts = []
+    if error:
+        parts.append(element("p", f"The replay failed: {error}", class_="error"))
     if result is not None:
         parts.extend(element("p", note, class_="note") for note in result.notes)
         if result.diffs:
@@ -123,7 +131,7 @@ def _status(job: ReplayJob | None) -> Markup:
             ]
             parts.append(element("p", f"{len(result.diffs)} change(s) from the original call:"))
             parts.append(table(("turn", "what", "original", "replay"), rows, class_="diff"))
-        elif not job.error:
+        elif not error:
             parts.append(
                 element(
                     "p",
@@ -132,7 +140,7 @@ def _status(job: ReplayJob | None) -> Markup:
                     class_="replay same",
                 )
             )
-    return element("div", join(parts), class_="replay done")
+    return parts
 
 
 def _titled(title: str, body: Markup) -> Markup:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ivr.console.background import Background
 from ivr.logs import get_logger
 from ivr.qa.report import scrub
 from ivr.qa.results import CallResult
@@ -85,7 +86,7 @@ class ReplayDesk:
         self.timeout_s = timeout_s
         self.clock = clock
         self._jobs: OrderedDict[str, ReplayJob] = OrderedDict()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = Background()
 
     def latest(self, call_id: str) -> ReplayJob | None:
         return self._jobs.get(call_id)
@@ -104,16 +105,12 @@ class ReplayDesk:
         self._jobs[order.call_id] = job
         while len(self._jobs) > KEPT:
             self._jobs.popitem(last=False)
-        task = asyncio.create_task(self._run(job, order), name=f"replay-{order.call_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._run(job, order), f"replay-{order.call_id}")
         return job
 
     async def close(self) -> None:
         """Stop replays still running (the server is stopping)."""
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.close()
 
     async def _run(self, job: ReplayJob, order: ReplayOrder) -> None:
         try:

@@ -43,7 +43,13 @@ DESIGN_EDITORS: frozenset[str] = frozenset({"designer", "admin"})
 FAQ facts (hours, branches, rates, fees, complaint categories, frustration phrases) and its
 caller wording (each intent's examples: the same people as ``LABELLERS``, who own the training
 data). Designers own what the bot says; admins, who answer for the hotline, may mend it. QA
-reads what it tests against (``DESIGN_READERS``) and never changes it."""
+reads what it tests against (``DESIGN_READERS``) and never changes it. The same people test the
+draft, publish it, roll back to an earlier version and discard the draft; publishing a draft
+whose tests have not passed is for admins alone (an override, recorded in the version and the
+audit log)."""
+VERSION_READERS: frozenset[str] = EVERYONE
+"""Who reads the Versions page (what the draft changes, its test report, which version runs and
+who published what): supervisors answer for what callers hear, QA for what was tested."""
 TALKERS: frozenset[str] = EVERYONE
 """Who calls or chats with the bot from the browser: designers try their dialogue, QA and
 supervisors check it, admins see the hotline work; each call is their own, recorded and audited."""
@@ -108,6 +114,13 @@ SECTIONS = (
         DESIGN_READERS,
         "the examples that teach the bot each intent: add, change, move and delete them in the"
         " draft; warnings for intents with few examples and words under two intents",
+    ),
+    Section(
+        "Versions",
+        "/console/versions",
+        VERSION_READERS,
+        "what the designers' draft changes, its test (data, model, QA scripts, replayed "
+        "calls), publishing it, and every version with roll-back",
     ),
     Section(
         "Talk",

@@ -4,6 +4,7 @@ request (put there by ``auth`` once the request has proved it)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -15,6 +16,7 @@ from dialogue.training import Project
 from ivr.config import Config, ConsoleConfig
 from ivr.console.analytics import AnalyticsQueries
 from ivr.console.audit import AuditLog
+from ivr.console.draft_tests import DraftTestDesk, DraftTester
 from ivr.console.flow_store import FlowStore
 from ivr.console.inbox import InboxQueries
 from ivr.console.inbox_labels import LabelStore
@@ -62,6 +64,8 @@ class CallTools:
     """The bot's voice over the phone line, for the Prompts page's players."""
     workspace: Workspace | None = None
     """The designers' draft and the published versions (none: design pages are read-only)."""
+    draft_tests: DraftTestDesk | None = None
+    """Tests of the draft on the bot's engines (none: the Versions page cannot test)."""
 
     @classmethod
     def of_server(
@@ -69,10 +73,11 @@ class CallTools:
         services: Services,
         replayer: Replayer | None,
         media: WebSocketMediaServer | None = None,
+        tester: DraftTester | None = None,
     ) -> CallTools:
         """The tools of a running bot: its recordings and keys, replays on its engines (when
-        ``replayer`` is given), its QA scripts folder, and the talk page on its assistant and
-        media streams."""
+        ``replayer`` is given), its QA scripts folder, the talk page on its assistant and
+        media streams, and tests of the draft (when ``tester`` is given)."""
         config = services.config
         workspace = design_workspace(config)
         design = workspace.draft.project() if workspace else Project.from_config(config.dialogue)
@@ -90,6 +95,11 @@ class CallTools:
             flows=flows,
             prompt_voice=PromptVoice(services.tts),
             workspace=workspace,
+            draft_tests=(
+                None
+                if tester is None or workspace is None
+                else DraftTestDesk(workspace.draft, functools.partial(tester, services))
+            ),
         )
 
 

@@ -60,18 +60,18 @@ def write_json(path: Path, run: RunReport) -> None:
         "calls": [r.as_dict() for r in run.results],
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(_scrubbed(data, run.secrets), indent=2, default=str)
+    text = json.dumps(scrubbed(data, run.secrets), indent=2, default=str)
     path.write_text(text + "\n", "utf-8")
 
 
-def _scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
+def scrubbed(value: Any, secrets: tuple[str, ...]) -> Any:
     """``value`` with every text in it scrubbed (numbers are left alone: they hold no PIN)."""
     if isinstance(value, str):
         return scrub(value, secrets)
     if isinstance(value, dict):
-        return {k: _scrubbed(v, secrets) for k, v in value.items()}
+        return {k: scrubbed(v, secrets) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_scrubbed(v, secrets) for v in value]
+        return [scrubbed(v, secrets) for v in value]
     return value
 
 

@@ -193,24 +193,31 @@ def finish_run(
     report = RunReport(kind, results, evaluation, meta, secrets)
     write_json(folder.results, report)
     write_html(folder.report, report, keyring)
-    for result in results:
-        verdict = "PASS" if result.passed else "FAIL"
-        echo(scrub(f"{verdict} {result.name}: {result.outcome} in {result.wall_s:.0f} s", secrets))
-        for check in result.checks:
-            if not check.ok:
-                echo(scrub(f"  {check.what}: expected {check.expected}, got {check.got}", secrets))
-        for diff in result.diffs:
-            echo(
-                scrub(
-                    f"  turn {diff.turn} {diff.field}: {diff.original!r} -> {diff.replay!r}",
-                    secrets,
-                )
-            )
-        if result.error:
-            echo(scrub(f"  error: {result.error}", secrets))
+    for line in result_lines(results, secrets):
+        echo(line)
     echo(format_scores(evaluation))
     echo(f"report: {folder.report}")
     return all(r.passed for r in results)
+
+
+def result_lines(results: list[CallResult], secrets: tuple[str, ...]) -> list[str]:
+    """Each call's verdict, then its failed checks, differences and error, PINs scrubbed."""
+    lines = []
+    for result in results:
+        verdict = "PASS" if result.passed else "FAIL"
+        lines.append(f"{verdict} {result.name}: {result.outcome} in {result.wall_s:.0f} s")
+        lines += [
+            f"  {check.what}: expected {check.expected}, got {check.got}"
+            for check in result.checks
+            if not check.ok
+        ]
+        lines += [
+            f"  turn {diff.turn} {diff.field}: {diff.original!r} -> {diff.replay!r}"
+            for diff in result.diffs
+        ]
+        if result.error:
+            lines.append(f"  error: {result.error}")
+    return [scrub(line, secrets) for line in lines]
 
 
 async def replay_run(

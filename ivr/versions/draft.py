@@ -225,6 +225,8 @@ class Draft:
         Only a draft whose last test passed (and that has not changed since) is published,
         unless ``override`` (an admin's decision, recorded in the version).
         """
+        if not self.exists():
+            raise VersionError("there is no draft yet: the console makes it, as `ivr versions test`")
         report = self.report()
         passed = bool(report and report.get("passed"))
         if not passed and not override:

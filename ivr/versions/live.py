@@ -34,21 +34,29 @@ ClientFactory = Callable[[DialogueConfig, BankConfig], DialogueClient]
 Prepare = Callable[[DialogueConfig], Awaitable[None]]
 
 
-def version_settings(
-    dialogue: DialogueConfig, bank: BankConfig, version: Version
+def design_settings(
+    dialogue: DialogueConfig, bank: BankConfig, root: Path
 ) -> tuple[DialogueConfig, BankConfig]:
-    """The settings that run ``version``: its model, domain and knowledge; the same bank."""
+    """The settings that run the design folder ``root`` (a version's or the draft's): its
+    model, domain and knowledge; the same bank, its seed file still the project's."""
     seed = Path(dialogue.project_dir) / bank.seed_file
     return (
         dataclasses.replace(
             dialogue,
-            project_dir=str(version.path),
+            project_dir=str(root),
             model_dir=MODEL_DIR,
             model_name=MODEL_NAME,
             knowledge_dir=KNOWLEDGE_DIR,
         ),
         dataclasses.replace(bank, seed_file=str(seed.resolve())),
     )
+
+
+def version_settings(
+    dialogue: DialogueConfig, bank: BankConfig, version: Version
+) -> tuple[DialogueConfig, BankConfig]:
+    """The settings that run ``version``: its model, domain and knowledge; the same bank."""
+    return design_settings(dialogue, bank, version.path)
 
 
 @dataclass

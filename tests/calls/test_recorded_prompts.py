@@ -65,7 +65,6 @@ async def recorded_services(services: Services, recorded_design):
         config,
         dialogue=dataclasses.replace(config.dialogue, project_dir=str(root)),
         bank=dataclasses.replace(config.bank, seed_file=str(REPO / "data/bank/seed.yml")),
-        design=dataclasses.replace(config.design, follow_published=False),
     )
     dialogue = make_client(config.dialogue, config.bank, pepper=bank_pepper(config))
     await dialogue.start()

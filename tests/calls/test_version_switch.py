@@ -20,7 +20,7 @@ from ivr.services import Services
 from ivr.versions.draft import Draft
 from ivr.versions.live import VersionedDialogue
 from ivr.versions.store import VersionStore
-from tests.calls.conftest import caller_says, loopback_call, transcribe
+from tests.calls.conftest import caller_says, loopback_call, transcribe, until
 from tests.versions.conftest import REPO, passing_report, trained_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
@@ -43,7 +43,7 @@ async def versioned(services: Services, tmp_path: Path):
         config.bank,
         store,
         lambda settings, bank: make_client(settings, bank, pepper=pepper),
-        watch_s=3600,  # the test says when to look (check), so the switch lands mid-call
+        watch_s=0.5,
     )
     await dialogue.start()
     yield dialogue, draft
@@ -68,7 +68,7 @@ async def test_a_call_finishes_on_its_version_and_the_next_one_runs_the_new_one(
         assert not draft.needs_training()
         draft.save_report(passing_report(draft))
         draft.publish(author="designer", message="longer weekday hours")
-        await dialogue.check()
+        await until(lambda: dialogue.version == 2, 120, "the bot to load version 2")
         assert dialogue.version == 2 and dialogue.loaded == [1, 2]
 
         await first.say(caller_says(voice, "When are you open?"))
