@@ -226,7 +226,7 @@ class Draft:
         unless ``override`` (an admin's decision, recorded in the version).
         """
         if not self.exists():
-            raise VersionError("there is no draft yet: the console makes it, as `ivr versions test`")
+            raise VersionError("there is no draft yet: the console or `ivr versions test` makes it")
         report = self.report()
         passed = bool(report and report.get("passed"))
         if not passed and not override:
