@@ -88,7 +88,7 @@ async def services(tmp_path: Path) -> AsyncIterator[Services]:
     await started.close()
 
 
-async def tested(client: TestClient, desk: DraftTestDesk) -> DraftTest:
+async def run_draft_test(client: TestClient, desk: DraftTestDesk) -> DraftTest:
     assert (await post_form(client, PAGE, f"{PAGE}/test")).status == 303
     test = desk.latest
     assert test is not None
@@ -116,7 +116,7 @@ async def test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published(
     edit(draft, RATES, "3.1 percent", "3.1 per cent")
     edit(draft, RATES, "0.1 percent", "0.1 per cent")
     edit(draft, RATES, "19.9 percent", "19.9 per cent")
-    failed = await tested(client, desk)
+    failed = await run_draft_test(client, desk)
     assert statuses(failed) == ("passed", "skipped", "failed", "differs"), failed.report()
     assert failed.passed is False and failed.kept
     page = unescape(await (await client.get(PAGE)).text())
@@ -130,7 +130,7 @@ async def test_a_qa_failure_blocks_publishing_and_the_fixed_draft_is_published(
     edit(draft, RATES, "3.1 per cent", "3.2 percent")
     edit(draft, RATES, "0.1 per cent", "0.1 percent")
     edit(draft, RATES, "19.9 per cent", "19.9 percent")
-    passed = await tested(client, desk)
+    passed = await run_draft_test(client, desk)
     assert passed.passed is True and passed.kept, passed.report()
     assert passed.step("qa").status == "passed"
     assert passed.step("train").status == "skipped"
