@@ -84,6 +84,8 @@ bench-console: setup
 console-screenshots: setup train
 	CONSOLE_SCREENSHOTS=docs/console $(BIN)/pytest -q \
 		tests/console/test_real_calls_browser.py -k readme_screenshots
+	CONSOLE_SCREENSHOTS_DESIGNER=docs/console/designer $(BIN)/pytest -q \
+		tests/console/test_designer_browser.py
 
 # Hostile traffic (100,000 mutated SIP, RTP, WebSocket, AudioSocket inputs) at a bot on 127.0.0.1
 # while two real calls talk; fails unless the bot survives unchanged. Bounded in count and time.
