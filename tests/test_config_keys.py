@@ -376,7 +376,7 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
     ),
     "design.watch_s": (
         "calls/test_version_switch.py",
-        "test_a_call_finishes_on_its_version_and_the_next_one_runs_the_new_one",
+        "test_a_sip_call_finishes_on_its_version_and_the_next_one_runs_the_new_one",
     ),
     "design.keep_versions": (
         "versions/test_cli.py",
