@@ -19,7 +19,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester graphviz \
 	chromium chromium-driver festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
 
-.PHONY: setup system-deps run test lint train nlu-variants bench bench-speech bench-understanding \
+.PHONY: setup system-deps run test test-long lint train nlu-variants bench bench-speech bench-understanding \
 	bench-console console-screenshots fuzz soak clean
 
 setup: system-deps $(STAMP)
@@ -56,7 +56,12 @@ run: setup train
 # most call tests wait on real-time audio, so the second core halves the wall time. The slowest
 # tests are printed for CI's log.
 test: setup train
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=25
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=25 -m "not long"
+
+# Long end-to-end runs the quicker suite covers in part: testing a draft through training and
+# replays (about 10 minutes).
+test-long: setup train
+	$(BIN)/pytest -q -m long --durations=10
 
 lint: setup
 	$(BIN)/ruff check .

@@ -38,7 +38,10 @@ from tests.console.test_recordings import audit_rows
 from tests.console.test_versions_page import finished, statuses
 from tests.versions.conftest import REPO, trained_copy
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.long]
+"""Minutes each (one trains a model): ``make test-long``. ``make test`` covers the same cycle in
+the browser (``tests/console/test_designer_browser.py``: a QA failure blocks publishing, the fix
+is published), without replays and training."""
 
 PAGE = "/console/versions"
 RATES = "data/knowledge/rates.yml"
