@@ -64,7 +64,11 @@ async def bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BotServ
         sip=dataclasses.replace(config.sip, enabled=False),
         http=dataclasses.replace(config.http, host="127.0.0.1", port=0),
         design=dataclasses.replace(
-            config.design, test_scripts=[str(QA_SCRIPT)], test_replays=0, watch_s=0.5
+            config.design,
+            follow_published=True,
+            test_scripts=[str(QA_SCRIPT)],
+            test_replays=0,
+            watch_s=0.5,
         ),
     )
     services = await start_services(config)
