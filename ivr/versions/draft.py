@@ -14,12 +14,11 @@ page shows both. Edits are serialised by a lock that holds across processes.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import shutil
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +34,7 @@ from ivr.versions.files import (
     copy_design,
     design_files,
     file_digest,
+    folder_lock,
     is_recording,
     write_atomic,
 )
@@ -278,15 +278,8 @@ class Draft:
         state.setdefault("edits", {})[name] = {"by": author, "at": time.time()}
         write_atomic(self.root / STATE, json.dumps(state, indent=2).encode())
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+    def _locked(self) -> AbstractContextManager[None]:
+        return folder_lock(self.root)
 
 
 def _check_yaml(name: str, text: str) -> None:

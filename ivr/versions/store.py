@@ -19,20 +19,18 @@ a bot watching it (``ivr.versions.live``) sees the old version or the new one.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
 import stat
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dialogue.training import Project, saved_fingerprint
-from ivr.versions.files import content_fingerprint, copy_design, write_atomic
+from ivr.versions.files import content_fingerprint, copy_design, folder_lock, write_atomic
 
 MODEL_DIR = "models"
 MODEL_NAME = "dialogue"
@@ -241,16 +239,9 @@ class VersionStore:
                 self._cache.pop(version.number, None)
                 _remove(version.path)
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """One writer at a time across processes (the console, ``ivr versions``)."""
+    def _locked(self) -> AbstractContextManager[None]:
         self.versions_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.root / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        return folder_lock(self.root)
 
 
 _META_KEYS = (

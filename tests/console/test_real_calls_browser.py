@@ -34,46 +34,24 @@ from tests.console.test_browser import log_in_as, serve_and_browse
 
 pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
+DESIGN_MENU = [
+    "Home",
+    "Calls",
+    "Analytics",
+    "NLU inbox",
+    "Flows",
+    "Prompts",
+    "FAQ facts",
+    "Caller wording",
+    "Versions",
+    "Talk",
+]
+"""The menu of the roles that read the design (designers and QA)."""
 MENUS = {
-    "designer": [
-        "Home",
-        "Calls",
-        "Analytics",
-        "NLU inbox",
-        "Flows",
-        "Prompts",
-        "FAQ facts",
-        "Caller wording",
-        "Versions",
-        "Talk",
-    ],
-    "qa": [
-        "Home",
-        "Calls",
-        "Analytics",
-        "NLU inbox",
-        "Flows",
-        "Prompts",
-        "FAQ facts",
-        "Caller wording",
-        "Versions",
-        "Talk",
-    ],
+    "designer": DESIGN_MENU,
+    "qa": DESIGN_MENU,
     "supervisor": ["Home", "Calls", "Analytics", "Versions", "Talk"],
-    "admin": [
-        "Home",
-        "Calls",
-        "Analytics",
-        "NLU inbox",
-        "Flows",
-        "Prompts",
-        "FAQ facts",
-        "Caller wording",
-        "Versions",
-        "Talk",
-        "Audit log",
-        "Users",
-    ],
+    "admin": [*DESIGN_MENU, "Audit log", "Users"],
 }
 """What each role's menu lists, as README's table of roles says."""
 FORBIDDEN = {
