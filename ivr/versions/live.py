@@ -52,20 +52,19 @@ def design_settings(
     )
 
 
-def version_settings(
-    dialogue: DialogueConfig, bank: BankConfig, version: Version
-) -> tuple[DialogueConfig, BankConfig]:
-    """The settings that run ``version``: its model, domain and knowledge; the same bank."""
-    return design_settings(dialogue, bank, version.path)
-
-
 @dataclass
 class _Running:
-    """One version's assistant and the calls on it."""
+    """One version's assistant, the settings it runs on, and the calls on it."""
 
     version: int | None
+    settings: DialogueConfig
     client: DialogueClient
     calls: set[str] = field(default_factory=set)
+
+    @property
+    def root(self) -> Path:
+        """Its design folder (a version's, or the project's before any publish)."""
+        return Path(self.settings.project_dir)
 
 
 class VersionedDialogue:
@@ -102,15 +101,13 @@ class VersionedDialogue:
     @property
     def loaded(self) -> list[int | None]:
         """Every version with an assistant in memory: the current one and those still in calls."""
-        running = [*self._retired, *([self._current] if self._current else [])]
-        return [each.version for each in running]
+        return [each.version for each in self._running()]
 
     def settings_now(self) -> DialogueConfig:
         """The dialogue settings of the version new calls begin on."""
-        version = self.store.published_version()
-        if version is None:
-            return self.settings
-        return version_settings(self.settings, self.bank, version)[0]
+        if self._current is None:
+            raise RuntimeError("dialogue not started")
+        return self._current.settings
 
     async def start(self) -> None:
         self._seen = self._stamp()
@@ -123,7 +120,7 @@ class VersionedDialogue:
             self._watcher.cancel()
             await asyncio.gather(self._watcher, return_exceptions=True)
             self._watcher = None
-        running = [*self._retired, *([self._current] if self._current else [])]
+        running = self._running()
         self._current, self._retired, self._by_call = None, [], {}
         for each in running:
             await _close(each)
@@ -190,30 +187,28 @@ class VersionedDialogue:
                 running.calls.discard(conversation_id)
                 await self._close_idle()
 
-    def version_of(self, conversation_id: str) -> int | None:
-        """The version a call runs on (the one new calls get, for a call not begun yet)."""
-        running = self._by_call.get(conversation_id) or self._current
-        return running.version if running else None
-
     def design_root(self, conversation_id: str) -> Path:
-        """The design folder a call runs on (its version's, or the project's before any
-        publish): where its recorded prompts are."""
-        number = self.version_of(conversation_id)
-        if number is None:
-            return Path(self.settings.project_dir)
-        return self.store.get(number).path
+        """The design folder a call runs on (the one new calls get, for a call not begun yet):
+        where its recorded prompts are."""
+        return self._of(conversation_id).root
 
     # -- internals ----------------------------------------------------------------------------
 
-    def _client(self, conversation_id: str) -> DialogueClient:
+    def _of(self, conversation_id: str) -> _Running:
         running = self._by_call.get(conversation_id) or self._current
         if running is None:
             raise RuntimeError("dialogue not started")
-        return running.client
+        return running
+
+    def _client(self, conversation_id: str) -> DialogueClient:
+        return self._of(conversation_id).client
+
+    def _running(self) -> list[_Running]:
+        return [*self._retired, *([self._current] if self._current else [])]
 
     async def _load(self, version: Version | None) -> _Running:
         dialogue, bank = (
-            version_settings(self.settings, self.bank, version)
+            design_settings(self.settings, self.bank, version.path)
             if version
             else (self.settings, self.bank)
         )
@@ -226,7 +221,7 @@ class VersionedDialogue:
                 log.warning("dialogue.version.prepare_failed", extra=fields(error=str(exc)))
         number = version.number if version else None
         log.info("dialogue.version.ready", extra=fields(version=number))
-        return _Running(number, client)
+        return _Running(number, dialogue, client)
 
     async def _close_idle(self) -> None:
         idle = [each for each in self._retired if not each.calls]
