@@ -159,8 +159,7 @@ class Draft:
                 return file_digest(target)
             _check_yaml(name, text)
             write_atomic(target, text.encode("utf-8"))
-            self._note_edit(name, author)
-            (self.root / TEST_REPORT).unlink(missing_ok=True)
+            self._edited(name, author)
             return file_digest(target)
 
     def put_audio(self, path: str, data: bytes, *, author: str) -> str:
@@ -176,8 +175,7 @@ class Draft:
             raise DraftError(f"{name} must be a WAV file")
         with self._locked():
             write_atomic(self.root / name, data)
-            self._note_edit(name, author)
-            (self.root / TEST_REPORT).unlink(missing_ok=True)
+            self._edited(name, author)
         return file_digest(self.root / name)
 
     def delete(self, path: str, *, revision: str, author: str) -> None:
@@ -187,8 +185,7 @@ class Draft:
             if file_digest(self.root / name) != revision:
                 raise DraftConflict(name)
             (self.root / name).unlink(missing_ok=True)
-            self._note_edit(name, author)
-            (self.root / TEST_REPORT).unlink(missing_ok=True)
+            self._edited(name, author)
 
     def changes(self) -> list[Change]:
         """What the draft changes against the version it started from."""
@@ -217,39 +214,36 @@ class Draft:
 
     # -- publishing ---------------------------------------------------------------------------
 
-    def publish(
-        self, *, author: str, message: str, override: bool = False, action: str = "publish"
-    ) -> Version:
+    def publish(self, *, author: str, message: str, override: bool = False) -> Version:
         """Make the tested draft a new version and publish it.
 
         Only a draft whose last test passed (and that has not changed since) is published,
-        unless ``override`` (an admin's decision, recorded in the version).
+        unless ``override`` (an admin's decision, recorded in the version). The draft stays
+        locked from the check to the copy, so an edit saved meanwhile cannot slip in untested.
         """
         if not self.exists():
             raise VersionError("there is no draft yet: the console or `ivr versions test` makes it")
-        report = self.report()
-        passed = bool(report and report.get("passed"))
-        if not passed and not override:
-            raise VersionError(
-                "the draft's tests have not passed since its last change: test it first"
-            )
-        if self.needs_training():
-            raise VersionError("the draft's model is older than its files: test it first")
-        version = self.store.create(
-            self.project(),
-            author=author,
-            message=message,
-            parent=self.base,
-            tests=_summary(report),
-            override=author if override and not passed else "",
-        )
-        self.store.publish(
-            version.number, by=author, action="override" if version.override else action
-        )
         with self._locked():
-            state = self.state()
-            state.update(base=version.number, edits={})
-            write_atomic(self.root / STATE, json.dumps(state, indent=2).encode())
+            report = self.report()
+            passed = bool(report and report.get("passed"))
+            if not passed and not override:
+                raise VersionError(
+                    "the draft's tests have not passed since its last change: test it first"
+                )
+            if self.needs_training():
+                raise VersionError("the draft's model is older than its files: test it first")
+            version = self.store.create(
+                self.project(),
+                author=author,
+                message=message,
+                parent=self.base,
+                tests=_summary(report),
+                override=author if override and not passed else "",
+            )
+            self.store.publish(
+                version.number, by=author, action="override" if version.override else "publish"
+            )
+            self._save_state({**self.state(), "base": version.number, "edits": {}})
         return version
 
     # -- internals ----------------------------------------------------------------------------
@@ -270,12 +264,18 @@ class Draft:
         shutil.copytree(version.project().model_dir, models)
         for path in models.iterdir():
             path.chmod(0o600)
-        state = {"base": version.number, "edits": {}, "made_by": author, "made_at": time.time()}
-        write_atomic(self.root / STATE, json.dumps(state, indent=2).encode())
+        self._save_state(
+            {"base": version.number, "edits": {}, "made_by": author, "made_at": time.time()}
+        )
 
-    def _note_edit(self, name: str, author: str) -> None:
+    def _edited(self, name: str, author: str) -> None:
+        """Note who changed ``name``; the test report no longer speaks for the draft."""
         state = self.state()
         state.setdefault("edits", {})[name] = {"by": author, "at": time.time()}
+        self._save_state(state)
+        (self.root / TEST_REPORT).unlink(missing_ok=True)
+
+    def _save_state(self, state: dict[str, Any]) -> None:
         write_atomic(self.root / STATE, json.dumps(state, indent=2).encode())
 
     def _locked(self) -> AbstractContextManager[None]:
