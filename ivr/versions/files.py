@@ -67,22 +67,30 @@ def is_recording(relative: str) -> bool:
 
 
 def design_files(root: Path) -> list[str]:
-    """The design files under ``root``, sorted (symbolic links are not followed or listed)."""
-    found = [name for name in DESIGN_FILES if _regular(root / name)]
-    recordings = root / RECORDINGS_DIR
-    if recordings.is_dir():
-        names = (f"{RECORDINGS_DIR}/{path.name}" for path in recordings.iterdir() if _regular(path))
-        found += [name for name in names if name == RECORDINGS_INDEX or is_recording(name)]
-    for folder in DESIGN_DIRS:
-        base = root / folder
-        if not base.is_dir():
-            continue
-        for path in base.rglob("*"):
-            if path.suffix in SUFFIXES and _regular(path):
-                found.append(path.relative_to(root).as_posix())
+    """The design files under ``root``, sorted: every regular file (symbolic links are neither
+    followed nor listed) whose path :func:`check_path` takes."""
+    candidates = [root / name for name in DESIGN_FILES]
+    for folder in (RECORDINGS_DIR, *DESIGN_DIRS):
+        if (root / folder).is_dir():
+            candidates += (root / folder).rglob("*")
+    found = sorted(
+        {
+            path.relative_to(root).as_posix()
+            for path in candidates
+            if _regular(path) and _is_design(path.relative_to(root).as_posix())
+        }
+    )
     if len(found) > MAX_FILES:
         raise DesignPathError(f"{root} holds {len(found)} design files (at most {MAX_FILES})")
-    return sorted(found)
+    return found
+
+
+def _is_design(relative: str) -> bool:
+    try:
+        check_path(relative)
+    except DesignPathError:
+        return False
+    return True
 
 
 def file_digest(path: Path) -> str:

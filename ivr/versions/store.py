@@ -25,7 +25,7 @@ import shutil
 import stat
 import time
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,8 @@ META = "version.json"
 PUBLISHED = "published.json"
 HISTORY = "history.jsonl"
 MAX_MESSAGE = 500
+MAX_HISTORY = 10_000
+"""Lines of ``history.jsonl`` kept: years of publishing, a few megabytes at most."""
 
 
 class VersionError(Exception):
@@ -124,7 +126,7 @@ class VersionStore:
             data = json.loads((path / META).read_text())
         except (OSError, ValueError) as exc:
             raise VersionError(f"there is no version {number}") from exc
-        version = Version(path=path, **{key: data[key] for key in _META_KEYS if key in data})
+        version = Version(path=path, **{key: data[key] for key in _meta_keys() if key in data})
         self._cache[number] = version
         return version
 
@@ -212,8 +214,7 @@ class VersionStore:
             )
             line = json.dumps(asdict(publication))
             write_atomic(self.root / PUBLISHED, (line + "\n").encode())
-            with open(self.root / HISTORY, "a", encoding="utf-8") as history:
-                history.write(line + "\n")
+            self._append_history(line)
         return publication
 
     def history(self, limit: int = 200) -> list[Publication]:
@@ -230,6 +231,15 @@ class VersionStore:
                 continue
         return entries
 
+    def _append_history(self, line: str) -> None:
+        """Add a line; past ``MAX_HISTORY`` lines the oldest half is dropped (under the lock)."""
+        path = self.root / HISTORY
+        with open(path, "a", encoding="utf-8") as history:
+            history.write(line + "\n")
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        if len(lines) > MAX_HISTORY:
+            write_atomic(path, "".join(lines[-MAX_HISTORY // 2 :]).encode())
+
     def _prune(self) -> None:
         """Remove the versions older than the newest ``keep``, never the published one."""
         published = self.published()
@@ -244,17 +254,9 @@ class VersionStore:
         return folder_lock(self.root)
 
 
-_META_KEYS = (
-    "number",
-    "author",
-    "message",
-    "created_at",
-    "parent",
-    "fingerprint",
-    "model_fingerprint",
-    "tests",
-    "override",
-)
+def _meta_keys() -> list[str]:
+    """What ``version.json`` holds: every field of :class:`Version` but its folder."""
+    return [item.name for item in fields(Version) if item.name != "path"]
 
 
 def _make_read_only(folder: Path) -> None:

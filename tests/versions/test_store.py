@@ -111,3 +111,29 @@ def test_only_the_newest_versions_are_kept_and_never_the_published_one(
 
     assert [v.number for v in store.all()] == [1, 3, 4]
     assert not (store.versions_dir / "0002").exists()
+
+
+def test_the_history_is_bounded_and_keeps_the_newest(
+    project: Project, store: VersionStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ivr.versions.store.MAX_HISTORY", 4)
+    store.create(project, author="a", message="one", parent=None)
+    store.create(project, author="a", message="two", parent=1)
+    for turn in range(5):
+        store.publish(1 + turn % 2, by=f"user{turn}")
+
+    assert [p.by for p in store.history()] == ["user4", "user3"]
+    assert store.published() is not None and store.published().by == "user4"
+
+
+def test_only_what_check_path_takes_is_a_design_file(project: Project) -> None:
+    hidden = project.root / "data" / "nlu" / ".drafts"
+    hidden.mkdir()
+    (hidden / "old.yml").write_text("nlu: []\n")
+    (project.root / "data" / "nlu" / "notes.txt").write_text("not data")
+    (project.root / "data" / "nlu" / "linked.yml").symlink_to(project.domain)
+
+    names = design_files(project.root)
+
+    assert "data/nlu/faq.yml" in names and "dialogue/domain.yml" in names
+    assert not [n for n in names if ".drafts" in n or n.endswith(".txt") or "linked" in n]
