@@ -104,6 +104,16 @@ RETRY_MAX_S = 5.0
 INTERRUPTED_REASON = "the server stopped mid-call (found in progress at its next start)"
 
 
+def create_records_schema(tx: Tx) -> None:
+    """The calls and turns tables and their indexes, older databases brought up to date."""
+    tx.script(SCHEMA)
+    present = tx.columns("calls")
+    for column, kind in ADDED_COLUMNS.items():
+        if column not in present:
+            tx.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
+    tx.execute(INDEXES_AFTER_UPGRADE)
+
+
 def new_call_id() -> str:
     """A fresh call id: UTC start time (sorts by time) and 48 random bits; only [0-9a-z].
 
@@ -149,12 +159,7 @@ class CallRecordStore:
         self.db = Database(url)
         self.node_id = node_id
         with self.db.transaction() as tx:
-            tx.script(SCHEMA)
-            present = tx.columns("calls")
-            for column, kind in ADDED_COLUMNS.items():
-                if column not in present:
-                    tx.execute(f"ALTER TABLE calls ADD COLUMN {column} {kind}")
-            tx.execute(INDEXES_AFTER_UPGRADE)
+            create_records_schema(tx)
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="call-records")
         self._backlog: deque[_Write] = deque()
         self._retrying: asyncio.Task[None] | None = None

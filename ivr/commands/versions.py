@@ -179,15 +179,12 @@ def _workspace(config: Config) -> Workspace:
 
 
 def _audit(config: Config, actor: str, action: str, target: str, detail: str) -> None:
-    from ivr.console.audit import append
+    from ivr.console.audit import AuditLog
     from ivr.console.schema import open_console_db
-    from ivr.records import CallRecordStore
 
-    CallRecordStore(config.call.records_db).close()  # the console's tables index the calls'
     db = open_console_db(config.call.records_db)
     try:
-        with db.transaction() as tx:
-            append(tx, time.time(), actor, action, target, detail)
+        AuditLog(db, time.time).record(actor, action, target, detail)
     finally:
         db.close()
 

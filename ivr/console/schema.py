@@ -11,6 +11,7 @@ from __future__ import annotations
 from ivr.console.analytics_cache import SCHEMA as ANALYTICS_WEEKS
 from ivr.console.roles import ROLES
 from ivr.console.word_index import create_word_index
+from ivr.records import create_records_schema
 from storage.db import Database
 
 SCHEMA = f"""
@@ -60,9 +61,12 @@ sooner never pushes a call's record into the backlog."""
 
 
 def open_console_db(url: str) -> Database:
-    """The records database at ``url`` with the console's tables (blocking: off the loop)."""
+    """The records database at ``url`` with the console's tables, and the records' own ones they
+    index (a console or ``ivr users``/``ivr versions`` may come before the first call), blocking:
+    off the loop."""
     db = Database(url)
     with db.transaction() as tx:
+        create_records_schema(tx)
         tx.script(SCHEMA)
         tx.script(ANALYTICS_WEEKS)
         create_word_index(db, tx)
