@@ -375,8 +375,8 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
         "test_the_bot_follows_the_published_version_unless_told_not_to",
     ),
     "design.watch_s": (
-        "calls/test_version_switch.py",
-        "test_a_sip_call_finishes_on_its_version_and_the_next_one_runs_the_new_one",
+        "console/test_designer_browser.py",
+        "test_a_designer_edits_tests_publishes_and_rolls_back_in_chromium",
     ),
     "design.keep_versions": (
         "versions/test_cli.py",

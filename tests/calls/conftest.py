@@ -68,7 +68,7 @@ def call_config(call_dirs: Path) -> Config:
             f"call.recording_key_file={call_dirs}/recording.keys",
             f"tts.cache_dir={call_dirs}/prompts",
             # The calls run the project's own model, whatever a developer published locally
-            # (tests/calls/test_version_switch.py follows published versions on its own).
+            # (tests/console/test_designer_browser.py follows published versions on its own).
             f"design.dir={call_dirs}/design",
             "design.follow_published=false",
             # Prepared once per test session would still cost half a minute of both cores

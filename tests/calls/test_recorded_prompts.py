@@ -10,12 +10,9 @@ import wave
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
 import yaml
 
-from dialogue.client import make_client
 from ivr.console.prompt_upload import phone_recording
-from ivr.pepper import bank_pepper
 from ivr.services import Services
 from ivr.versions.files import RECORDINGS_INDEX
 from ivr.versions.recordings import Recording, index_text, recording_file
@@ -44,9 +41,10 @@ def studio_take(voice, text: str) -> bytes:
 
 @pytest.fixture(scope="module")
 def recorded_design(tmp_path_factory: pytest.TempPathFactory, voice) -> tuple[Path, bytes]:
-    """The repository's design and model with the greeting recorded; the recording's PCM."""
+    """The repository's design files with the greeting recorded (the model a stand-in: the shared
+    assistant runs the real one); the recording's PCM."""
     root = tmp_path_factory.mktemp("recorded") / "design"
-    trained_copy(root, REPO / "models" / "dialogue.tar.gz")
+    trained_copy(root)  # the shared assistant runs the same domain and model
     wav = phone_recording(studio_take(voice, GREETING))
     recording = Recording("utter_greet", 0, recording_file("utter_greet", 0, wav), GREETING)
     (root / recording.path).parent.mkdir()
@@ -56,20 +54,14 @@ def recorded_design(tmp_path_factory: pytest.TempPathFactory, voice) -> tuple[Pa
         return root, take.readframes(take.getnframes())
 
 
-@pytest_asyncio.fixture(loop_scope="session")
-async def recorded_services(services: Services, recorded_design):
-    """The shared engines and stores, with an assistant running the recorded design."""
+@pytest.fixture
+def recorded_services(services: Services, recorded_design) -> Services:
+    """The shared engines, stores and assistant, the call's design folder the recorded one (its
+    domain and model are the repository's, which the shared assistant runs)."""
     root, _ = recorded_design
     config = services.config
-    config = dataclasses.replace(
-        config,
-        dialogue=dataclasses.replace(config.dialogue, project_dir=str(root)),
-        bank=dataclasses.replace(config.bank, seed_file=str(REPO / "data/bank/seed.yml")),
-    )
-    dialogue = make_client(config.dialogue, config.bank, pepper=bank_pepper(config))
-    await dialogue.start()
-    yield dataclasses.replace(services, config=config, dialogue=dialogue)
-    await dialogue.close()
+    dialogue = dataclasses.replace(config.dialogue, project_dir=str(root))
+    return dataclasses.replace(services, config=dataclasses.replace(config, dialogue=dialogue))
 
 
 async def test_the_caller_hears_the_recorded_greeting_instead_of_the_voice(

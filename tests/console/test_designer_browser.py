@@ -1,8 +1,9 @@
 """A designer's whole cycle in a real browser, against the whole bot: change an opening hour in
 the FAQ facts, reword the fees summary so a QA script's check fails, see the draft's test fail
-and publishing refused, mend it, test again, publish; a chat begun before the publish finishes
-on the old version while the next one hears the new hours; roll back and the old hours return.
-No retraining: facts are not model inputs. The screenshots are README's designer walkthrough
+and publishing refused, mend it, test again, publish. A SIP call (the project's own user agent)
+answered before the publish and a text chat begun before it finish on the old version, while the
+next SIP call and chat hear the new hours; roll back and the old hours return. No retraining:
+facts are not model inputs. The screenshots are README's designer walkthrough
 (``make console-screenshots`` writes them to docs/console/designer)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,9 @@ from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
+from ivr.bench.caller import CallerLine, CallerRtp
+from ivr.bench.uac import SipUac
+from ivr.bench.voice import caller_lines
 from ivr.console.schema import open_console_db
 from ivr.console.users import UserStore
 from ivr.qa.draft_testing import draft_test_for_console
@@ -61,7 +66,9 @@ async def bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BotServ
     config = call_config(folder)
     config = dataclasses.replace(
         config,
-        sip=dataclasses.replace(config.sip, enabled=False),
+        sip=dataclasses.replace(config.sip, host="127.0.0.1", port=0),
+        # The SIP caller says nothing while Dana publishes: no "are you still there?" meanwhile.
+        vad=dataclasses.replace(config.vad, no_input_ms=120_000),
         http=dataclasses.replace(config.http, host="127.0.0.1", port=0),
         design=dataclasses.replace(
             config.design,
@@ -82,6 +89,7 @@ async def bot(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[BotServ
     await services.close()
 
 
+@pytest.mark.timeout(1200)  # two tests of the draft, three assistant loads, two SIP calls
 async def test_a_designer_edits_tests_publishes_and_rolls_back_in_chromium(
     bot: BotServer, tmp_path: Path
 ) -> None:
@@ -90,19 +98,33 @@ async def test_a_designer_edits_tests_publishes_and_rolls_back_in_chromium(
     assert isinstance(dialogue, VersionedDialogue)
     folder = Path(os.environ.get("CONSOLE_SCREENSHOTS_DESIGNER") or tmp_path / "shots")
     folder.mkdir(parents=True, exist_ok=True)
-    base = f"http://127.0.0.1:{bot.http_port}"
+    (asks,) = await asyncio.to_thread(caller_lines, bot.config, ["When are you open?"])
+    driver = await asyncio.to_thread(start_chromium, tmp_path, "--window-size=1280,1000")
+    walk = _Walk(driver, f"http://127.0.0.1:{bot.http_port}", folder)
+    try:
+        await asyncio.to_thread(edit_and_test, walk)
+        async with sip_call(bot) as (first, first_line):  # on the line while Dana publishes
+            await asyncio.to_thread(publish, walk, lambda: dialogue.version)
+            await ask(first_line, asks)
+            async with sip_call(bot) as (second, second_line):
+                await ask(second_line, asks)
+        seen = await asyncio.to_thread(chats_and_roll_back, walk, lambda: dialogue.version)
+        refused = "/console/versions/publish - Failed to load resource: the server responded"
+        assert [e for e in severe_errors(driver) if refused not in e["message"]] == []
+    finally:
+        await asyncio.to_thread(driver.quit)
 
-    seen = await asyncio.to_thread(
-        designer_in_chromium, base, tmp_path, folder, lambda: dialogue.version
-    )
-
-    assert [shot.stem for shot in seen["shots"]] == SHOTS
-    assert all(shot.stat().st_size > 10_000 for shot in seen["shots"])
+    assert [shot.stem for shot in walk.shots] == SHOTS
+    assert all(shot.stat().st_size > 10_000 for shot in walk.shots)
+    records = bot.config.call.records_db.removeprefix("sqlite:///")
+    assert OLD_HOURS in hours_said(records, first.call_id), "the call began on version 1"
+    assert NEW_HOURS in hours_said(records, second.call_id), "the next call runs version 2"
     assert seen["same_chat"], "the chat begun before the publish is the one asked again"
     assert OLD_HOURS in seen["old_chat"] and NEW_HOURS not in seen["old_chat"]
     assert NEW_HOURS in seen["new_chat"] and OLD_HOURS not in seen["new_chat"]
     assert OLD_HOURS in seen["after_rollback"] and NEW_HOURS not in seen["after_rollback"]
-    audit = _audit(bot.config.call.records_db.removeprefix("sqlite:///"))
+    assert dialogue.loaded == [1], "version 2 is let go once rolled back from"
+    audit = _audit(records)
     assert ("design.edit", "data/knowledge/hours.yml") in audit
     assert [a for a in audit if a[0] != "design.edit"] == [
         ("design.test", "draft"),
@@ -112,74 +134,113 @@ async def test_a_designer_edits_tests_publishes_and_rolls_back_in_chromium(
     ]
 
 
-def designer_in_chromium(
-    base: str, profile: Path, folder: Path, running: Callable[[], int | None]
-) -> dict:
-    """Dana's visit, step by step (blocking: selenium); ``running`` says which version the bot
-    gives new calls. Returns the screenshots and what the chats showed."""
-    driver = start_chromium(profile, "--window-size=1280,1000")
-    walk = _Walk(driver, base, folder)
-    try:
-        walk.log_in("/console/facts/hours")
-        walk.set_time("p0.closes", "18:00")
-        walk.shot("1-hours")
-        walk.save_facts()
-        walk.get("/console/facts/fees")
-        walk.reword_field(FEES_OK, FEES_BROKEN)
-        walk.shot("2-fees-reworded")
-        walk.save_facts()
+def edit_and_test(walk: _Walk) -> None:
+    """New hours, a fees summary a QA check fails on; the test fails and publishing is refused;
+    the summary mended, the test passes; a chat asks the hours (blocking: selenium)."""
+    walk.log_in("/console/facts/hours")
+    walk.set_time("p0.closes", "18:00")
+    walk.shot("1-hours")
+    walk.save_facts()
+    walk.get("/console/facts/fees")
+    walk.reword_field(FEES_OK, FEES_BROKEN)
+    walk.shot("2-fees-reworded")
+    walk.save_facts()
 
-        walk.get("/console/versions")
-        walk.shot("3-draft")
-        walk.test_draft("failed")
-        walk.shot("4-test-failed")
-        walk.publish("New weekday hours")
-        walk.wait.until(expected_conditions.title_contains("Not published"))
-        walk.shot("5-publish-refused")
+    walk.get("/console/versions")
+    walk.shot("3-draft")
+    walk.test_draft("failed")
+    walk.shot("4-test-failed")
+    walk.publish("New weekday hours")
+    walk.wait.until(expected_conditions.title_contains("Not published"))
+    walk.shot("5-publish-refused")
 
-        walk.get("/console/facts/fees")
-        walk.reword_field(FEES_BROKEN, FEES_OK)
-        walk.save_facts()
-        walk.get("/console/versions")
-        walk.test_draft("passed")
-        walk.shot("6-test-passed")
+    walk.get("/console/facts/fees")
+    walk.reword_field(FEES_BROKEN, FEES_OK)
+    walk.save_facts()
+    walk.get("/console/versions")
+    walk.test_draft("passed")
+    walk.shot("6-test-passed")
 
-        walk.get("/console/talk")
-        walk.chat("When are you open?", OLD_HOURS)
-        chat_before = walk.chat_id()
-        walk.get("/console/versions")
-        walk.publish("New weekday hours")
-        walk.wait.until(expected_conditions.title_contains("Versions"))
-        _until(lambda: running() == 2, 180)
-        walk.shot("7-published")
+    walk.get("/console/talk")
+    walk.chat("When are you open?", OLD_HOURS)
+    walk.chat_before = walk.chat_id()
 
-        walk.get("/console/talk")  # the chat begun before the publish goes on
-        walk.chat("And when are you open on weekdays?", OLD_HOURS)
-        chat_after = walk.chat_id()
-        old_chat = walk.end_chat()
-        walk.chat("When are you open?", NEW_HOURS)
-        walk.shot("8-chats")
-        new_chat = walk.end_chat()
 
-        walk.get("/console/versions")
-        walk.driver.find_element(By.CSS_SELECTOR, "form.rollback button").click()
-        walk.wait.until(expected_conditions.title_contains("Versions"))
-        _until(lambda: running() == 1, 180)
-        walk.shot("9-rolled-back")
-        walk.get("/console/talk")
-        walk.chat("When are you open?", OLD_HOURS)
-        after_rollback = walk.end_chat()
-        refused = "/console/versions/publish - Failed to load resource: the server responded"
-        assert [e for e in severe_errors(driver) if refused not in e["message"]] == []
-    finally:
-        driver.quit()
+def publish(walk: _Walk, running: Callable[[], int | None]) -> None:
+    """Publish, and wait until the bot gives new calls version 2 (blocking: selenium)."""
+    walk.get("/console/versions")
+    walk.publish("New weekday hours")
+    walk.wait.until(expected_conditions.title_contains("Versions"))
+    _until(lambda: running() == 2, 180)
+    walk.shot("7-published")
+
+
+def chats_and_roll_back(walk: _Walk, running: Callable[[], int | None]) -> dict:
+    """The chat begun before the publish asked again, a new chat, then the roll-back and one
+    more chat (blocking: selenium); what the chats showed."""
+    walk.get("/console/talk")
+    walk.chat("And when are you open on weekdays?", OLD_HOURS)
+    same_chat = walk.chat_id() == walk.chat_before
+    old_chat = walk.end_chat()
+    walk.chat("When are you open?", NEW_HOURS)
+    walk.shot("8-chats")
+    new_chat = walk.end_chat()
+
+    walk.get("/console/versions")
+    walk.driver.find_element(By.CSS_SELECTOR, "form.rollback button").click()
+    walk.wait.until(expected_conditions.title_contains("Versions"))
+    _until(lambda: running() == 1, 180)
+    walk.shot("9-rolled-back")
+    walk.get("/console/talk")
+    walk.chat("When are you open?", OLD_HOURS)
     return {
-        "shots": walk.shots,
-        "same_chat": chat_before == chat_after,
+        "same_chat": same_chat,
         "old_chat": old_chat,
         "new_chat": new_chat,
-        "after_rollback": after_rollback,
+        "after_rollback": walk.end_chat(),
     }
+
+
+@asynccontextmanager
+async def sip_call(bot: BotServer) -> AsyncIterator[tuple[SipUac, CallerRtp]]:
+    """A SIP call by the project's own user agent, answered and its greeting heard out; the
+    caller speaks only when told to (``ask``); hung up at the end."""
+    uac, rtp = SipUac(("127.0.0.1", bot.sip_port)), CallerRtp()
+    await uac.open()
+    await rtp.open()
+    try:
+        media = await uac.invite(rtp.port)
+        rtp.start((media.remote_address, media.remote_port))
+        answered = asyncio.get_running_loop().time()
+        await rtp.audible(30)
+        await rtp.quiet(answered, 30)
+        yield uac, rtp
+    finally:
+        await uac.bye()
+        await rtp.close()
+        uac.close()
+
+
+async def ask(rtp: CallerRtp, line: CallerLine) -> None:
+    """Say ``line`` and listen to the whole reply."""
+    voiced = await rtp.say(line)
+    reply = await rtp.reply_after(voiced, 60)
+    assert reply is not None, "the bot answered"
+    await rtp.quiet(reply, 40)
+
+
+def hours_said(records: str, sip_call_id: str) -> str:
+    """What the bot said about the hours on the call with this SIP Call-ID (its record)."""
+    db = sqlite3.connect(records)
+    try:
+        rows = db.execute(
+            "SELECT t.bot_text FROM turns t JOIN calls c ON c.call_id = t.call_id"
+            " WHERE c.peer_call_id = ? AND t.intent = 'branch_hours'",
+            (sip_call_id,),
+        )
+        return " ".join(str(text) for (text,) in rows)
+    finally:
+        db.close()
 
 
 class _Walk:
@@ -191,6 +252,8 @@ class _Walk:
         self.folder = folder
         self.wait = WebDriverWait(driver, 30)
         self.shots: list[Path] = []
+        self.chat_before = ""
+        """The chat begun before the publish (its status line, naming it)."""
 
     def get(self, path: str) -> None:
         self.driver.get(self.base + path)
