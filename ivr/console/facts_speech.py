@@ -1,7 +1,8 @@
 """The values of the FAQ facts as a designer types them and as the voice reads them.
 
 Every fact ends up in a sentence the bot speaks, so each checker returns the text the way the
-speech synthesiser reads it well ("9 AM", "2 dollars and 50 cents", "3.1 percent") or raises
+speech synthesiser reads it well ("9 AM", "2 dollars and 50 cents", "3.1 percent"; amounts as
+the bot says them everywhere, :func:`dialogue.spoken.say_money`) or raises
 :class:`FactValueError` with a sentence for the form, next to the field. Designers may type the
 written forms ("17:30", "$2.50", "3.1%"); they are turned into the spoken ones here.
 """
@@ -12,6 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from dialogue.spoken import say_money
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_MONEY = Decimal(1_000_000)
@@ -119,19 +122,8 @@ SPOKEN_MONEY = re.compile(
 PRICE = re.compile(r"\b(\d+ dollars?|\d+ cents?|free)\b", re.IGNORECASE)
 
 
-def money(amount: Decimal) -> str:
-    """An amount as the voice reads it well: "25 dollars", "2 dollars and 50 cents"."""
-    dollars, cents = divmod(int(amount * 100), 100)
-    parts = []
-    if dollars or not cents:
-        parts.append(f"{dollars} dollar{'' if dollars == 1 else 's'}")
-    if cents:
-        parts.append(f"{cents} cent{'' if cents == 1 else 's'}")
-    return " and ".join(parts)
-
-
-def money_amount(whole: str, fraction: str | None, negative: bool) -> Decimal:
-    """A written amount checked: not negative, whole cents, at most a million."""
+def money_amount(whole: str, fraction: str | None, negative: bool) -> int:
+    """A written amount in cents, checked: not negative, whole cents, at most a million."""
     if negative:
         raise FactValueError("An amount cannot be negative.")
     if fraction is not None and len(fraction) != 2:
@@ -139,7 +131,7 @@ def money_amount(whole: str, fraction: str | None, negative: bool) -> Decimal:
     amount = Decimal(whole.replace(",", "") + "." + (fraction or "0"))
     if amount > MAX_MONEY:
         raise FactValueError("An amount above a million dollars is surely a typo.")
-    return amount
+    return int(amount * 100)
 
 
 def spoken_money(text: str) -> str:
@@ -149,7 +141,7 @@ def spoken_money(text: str) -> str:
         minus, minus_after, whole, fraction = match.groups()
         if whole is None:
             raise FactValueError("A $ sign needs an amount after it, as in $25.")
-        return money(money_amount(whole, fraction, bool(minus or minus_after)))
+        return say_money(money_amount(whole, fraction, bool(minus or minus_after)))
 
     def spoken(match: re.Match[str]) -> str:
         minus, whole, fraction, unit = match.groups()
@@ -161,7 +153,7 @@ def spoken_money(text: str) -> str:
             return match.group()
         if fraction is None and not minus:
             return match.group()
-        return money(money_amount(whole, fraction, bool(minus)))
+        return say_money(money_amount(whole, fraction, bool(minus)))
 
     return SPOKEN_MONEY.sub(spoken, WRITTEN_MONEY.sub(written, text))
 

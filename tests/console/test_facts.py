@@ -18,6 +18,7 @@ from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from ivr.versions.draft import Draft
 from ivr.versions.workspace import Workspace
+from speech.tts.normalize import normalize_text
 from tests.console.conftest import ConsoleFactory, add_users, log_in
 from tests.console.forms import form_values
 from tests.console.test_recordings import audit_rows
@@ -421,7 +422,12 @@ def test_times_money_and_percentages_are_made_speakable() -> None:
     )
     assert speech.parse_hours("whenever we feel like it") is None
     assert speech.spoken_money("costs $1,250.05 or $1 or $0.99 or 3.50 dollars") == (
-        "costs 1250 dollars and 5 cents or 1 dollar or 99 cents or 3 dollars and 50 cents"
+        "costs 1,250 dollars and 5 cents or 1 dollar or 99 cents or 3 dollars and 50 cents"
+    )
+    # Written as the bot says amounts everywhere (``dialogue.spoken.say_money``): with thousands
+    # separators, so the voice reads a five-digit amount as a number, not digit by digit.
+    assert normalize_text(speech.spoken_text("The fee is $12,500.", 100)) == (
+        "The fee is twelve thousand five hundred dollars."
     )
     assert speech.spoken_money("a 5 dollar monthly fee") == "a 5 dollar monthly fee"
     assert [speech.percentage(p) for p in ("3.10", "0.125", "100", "7%")] == [
