@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -190,13 +188,8 @@ def _clashes(edit: Edit, now_single: Values, now_rows: dict[str, Values]) -> lis
 
 def check_loads(knowledge: Path, name: str, text: str) -> None:
     """Whether the knowledge with ``name`` replaced by ``text`` loads as the bot loads it."""
-    with tempfile.TemporaryDirectory(prefix="facts-") as scratch:
-        folder = Path(scratch)
-        for source in knowledge.glob("*.yml"):
-            shutil.copyfile(source, folder / source.name)
-        (folder / name).write_text(text, encoding="utf-8")
-        try:
-            load_knowledge(folder)
-        except (KnowledgeError, yaml.YAMLError) as exc:
-            message = str(exc).replace(f"{folder}/", f"{KNOWLEDGE}/")
-            raise DraftError(f"the bot could not read the facts: {message}") from exc
+    try:
+        load_knowledge(knowledge, {name: text})
+    except (KnowledgeError, yaml.YAMLError) as exc:
+        message = str(exc).replace(f"{knowledge}/", f"{KNOWLEDGE}/")
+        raise DraftError(f"the bot could not read the facts: {message}") from exc

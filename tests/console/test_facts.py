@@ -13,10 +13,12 @@ from aiohttp.test_utils import TestClient
 
 from dialogue.knowledge import load_knowledge
 from ivr.console import facts_speech as speech
+from ivr.console.facts_edit import check_loads
+from ivr.console.facts_groups import KNOWLEDGE
 from ivr.console.facts_speech import FactValueError
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
-from ivr.versions.draft import Draft
+from ivr.versions.draft import Draft, DraftError
 from ivr.versions.workspace import Workspace
 from speech.tts.normalize import normalize_text
 from tests.console.conftest import ConsoleFactory, add_users, log_in
@@ -360,6 +362,18 @@ async def test_a_save_the_bot_could_not_load_is_refused_with_the_loaders_words(
         " must include &#x27;other&#x27;"
     ) in await answer.text()
     assert draft.read(HOURS) == before
+
+
+def test_an_edit_is_checked_as_the_bot_would_load_it_before_it_is_written(draft: Draft) -> None:
+    knowledge = draft.root / KNOWLEDGE
+    hours = draft.read(HOURS)
+    check_loads(knowledge, "hours.yml", hours.replace("Monday", "Tuesday"))
+    with pytest.raises(DraftError) as refused:
+        check_loads(knowledge, "hours.yml", "- a list\n")
+    assert str(refused.value) == (
+        f"the bot could not read the facts: {KNOWLEDGE}/hours.yml: the top level must be a mapping"
+    )
+    assert draft.read(HOURS) == hours
 
 
 async def test_qa_reads_the_facts_designers_and_admins_edit_supervisors_do_not_see_them(
