@@ -20,7 +20,7 @@ from pathlib import Path
 import yaml
 
 from dialogue.knowledge import KnowledgeError, load_knowledge
-from ivr.console.facts_groups import KNOWLEDGE, FactGroup
+from ivr.console.facts_groups import KNOWLEDGE, FactGroup, text_of
 from ivr.console.facts_yaml import RoundTrip, Value, Values
 from ivr.versions.draft import Draft, DraftConflict, DraftError
 
@@ -35,9 +35,7 @@ def digest(value: Value | None) -> str:
 
 def said(value: Value | None) -> str:
     """A value as the page shows it in a conflict."""
-    if value is None:
-        return ABSENT
-    return value if isinstance(value, str) else ", ".join(value)
+    return ABSENT if value is None else text_of(value)
 
 
 @dataclass(frozen=True)
