@@ -258,11 +258,19 @@ async def test_a_fee_written_as_money_is_saved_as_the_voice_reads_it(
     draft: Draft,
 ) -> None:
     assert (await log_in(facts_client, "designer")).status == 303
+    before = draft.read("data/knowledge/fees.yml")
     fields = await shown(facts_client, "fees")
     atm = row_of(fields, "atm")
     fields[f"{atm}say"] = "Other banks' ATMs cost $2.50, ours $0."
-    fields["summary"] = fields["summary"]  # unchanged: stays as it is
     assert (await post(facts_client, "fees", fields)).status == 303
+    changed = [
+        new
+        for old, new in zip(
+            before.splitlines(), draft.read("data/knowledge/fees.yml").splitlines(), strict=True
+        )
+        if old != new
+    ]
+    assert changed == ['    say: "Other banks\' ATMs cost 2 dollars and 50 cents, ours 0 dollars."']
     fees = {fee.topic: fee.say for fee in load_knowledge(draft.root / "data/knowledge").fees}
     assert fees["atm"] == "Other banks' ATMs cost 2 dollars and 50 cents, ours 0 dollars."
     assert '    say: "Other banks\' ATMs cost 2 dollars and 50 cents, ours 0 dollars."' in (
