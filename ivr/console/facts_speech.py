@@ -30,13 +30,11 @@ class FactValueError(ValueError):
     """A value the bot could not say or the loader would refuse; the message is for the form."""
 
 
-def spoken_text(value: str, max_length: int, *, required: bool = True) -> str:
+def spoken_text(value: str, max_length: int) -> str:
     """A sentence or phrase the bot reads: trimmed, bounded, written amounts made spoken."""
     text = " ".join(value.split())
     if not text:
-        if required:
-            raise FactValueError("Write what the bot should say here.")
-        return ""
+        raise FactValueError("Write what the bot should say here.")
     bad = UNSPEAKABLE.search(text)
     if bad:
         raise FactValueError(f"The voice cannot read {bad.group()!r}: leave it out.")
@@ -83,9 +81,9 @@ def key(value: str, max_length: int = 40) -> str:
     return text
 
 
-def phrase_list(value: str, *, at_most: int, required: bool, separator: str = ",") -> list[str]:
+def phrase_list(value: str, *, at_most: int, required: bool) -> list[str]:
     """Comma-separated words or phrases, each checked, no repeats."""
-    parts = [part for part in value.split(separator) if part.strip()]
+    parts = [part for part in value.split(",") if part.strip()]
     if not parts and required:
         raise FactValueError("At least one is needed.")
     if len(parts) > at_most:
