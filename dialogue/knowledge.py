@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,15 +98,19 @@ def _get(data: dict[str, Any], key: str, where: str, kind: type = str) -> Any:
     return value
 
 
-def load_knowledge(directory: str | Path) -> Knowledge:
-    """Read and check every knowledge file in ``directory``."""
+def load_knowledge(directory: str | Path, replaced: Mapping[str, str] | None = None) -> Knowledge:
+    """Read and check every knowledge file in ``directory``; a file named in ``replaced`` is
+    checked with the text given there instead (an edit about to be written)."""
     root = Path(directory)
     raw: dict[str, dict[str, Any]] = {}
     for name in FILES:
         path = root / name
-        if not path.is_file():
-            raise KnowledgeError(f"{path}: knowledge file is missing")
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        text = (replaced or {}).get(name)
+        if text is None:
+            if not path.is_file():
+                raise KnowledgeError(f"{path}: knowledge file is missing")
+            text = path.read_text(encoding="utf-8")
+        data = yaml.safe_load(text) or {}
         if not isinstance(data, dict):
             raise KnowledgeError(f"{path}: the top level must be a mapping")
         raw[name] = data

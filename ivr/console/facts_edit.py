@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from dialogue.knowledge import KnowledgeError, load_knowledge
-from ivr.console.facts_groups import KNOWLEDGE, FactGroup
+from ivr.console.facts_groups import KNOWLEDGE, FactGroup, text_of
 from ivr.console.facts_yaml import RoundTrip, Value, Values
 from ivr.versions.draft import Draft, DraftConflict, DraftError
 
@@ -37,9 +35,7 @@ def digest(value: Value | None) -> str:
 
 def said(value: Value | None) -> str:
     """A value as the page shows it in a conflict."""
-    if value is None:
-        return ABSENT
-    return value if isinstance(value, str) else ", ".join(value)
+    return ABSENT if value is None else text_of(value)
 
 
 @dataclass(frozen=True)
@@ -190,13 +186,8 @@ def _clashes(edit: Edit, now_single: Values, now_rows: dict[str, Values]) -> lis
 
 def check_loads(knowledge: Path, name: str, text: str) -> None:
     """Whether the knowledge with ``name`` replaced by ``text`` loads as the bot loads it."""
-    with tempfile.TemporaryDirectory(prefix="facts-") as scratch:
-        folder = Path(scratch)
-        for source in knowledge.glob("*.yml"):
-            shutil.copyfile(source, folder / source.name)
-        (folder / name).write_text(text, encoding="utf-8")
-        try:
-            load_knowledge(folder)
-        except (KnowledgeError, yaml.YAMLError) as exc:
-            message = str(exc).replace(f"{folder}/", f"{KNOWLEDGE}/")
-            raise DraftError(f"the bot could not read the facts: {message}") from exc
+    try:
+        load_knowledge(knowledge, {name: text})
+    except (KnowledgeError, yaml.YAMLError) as exc:
+        message = str(exc).replace(f"{knowledge}/", f"{KNOWLEDGE}/")
+        raise DraftError(f"the bot could not read the facts: {message}") from exc

@@ -98,7 +98,7 @@ class FactGroup:
         return []
 
     def single_form(self, values: Values) -> dict[str, str]:
-        return {name: _text(values[name]) for name in (i.name for i in self.single_inputs)}
+        return {i.name: text_of(values[i.name]) for i in self.single_inputs}
 
     def parse_single(self, form: Inputs, errors: Errors) -> Values:
         return {
@@ -108,7 +108,7 @@ class FactGroup:
         }
 
     def row_form(self, values: Values) -> dict[str, str]:
-        return {name: _text(value) for name, value in values.items()}
+        return {name: text_of(value) for name, value in values.items()}
 
     def parse_row(self, form: Inputs, prefix: str, errors: Errors) -> Values:
         raise NotImplementedError
@@ -138,7 +138,8 @@ def _words(
     return tuple(words or ())
 
 
-def _text(value: Value) -> str:
+def text_of(value: Value) -> str:
+    """A value as one input (or the page) shows it: a list comma-separated."""
     return value if isinstance(value, str) else ", ".join(value)
 
 
@@ -153,11 +154,7 @@ class HoursGroup(FactGroup):
         return [f"p{i}.{part}" for i in range(MAX_PERIODS) for part in PERIOD_PARTS]
 
     def single_form(self, values: Values) -> dict[str, str]:
-        form = {
-            "closed": str(values["closed"]),
-            "phone_banking": str(values["phone_banking"]),
-            SAID: str(values["branches"]),
-        }
+        form = {**super().single_form(values), SAID: str(values["branches"])}
         periods = speech.parse_hours(str(values["branches"])) or []
         for index, period in enumerate(periods[:MAX_PERIODS]):
             form[f"p{index}.first"] = speech.DAYS[period.first]
@@ -200,11 +197,7 @@ class CityGroup(FactGroup):
     """Cities with their aliases and branches."""
 
     def row_form(self, values: Values) -> dict[str, str]:
-        return {
-            "name": str(values["name"]),
-            "aliases": ", ".join(values["aliases"]),
-            "branches": "\n".join(values["branches"]),
-        }
+        return {**super().row_form(values), "branches": "\n".join(values["branches"])}
 
     def parse_row(self, form: Inputs, prefix: str, errors: Errors) -> Values:
         name = errors.check(f"{prefix}name", speech.name, form.get("name", ""))
@@ -248,13 +241,6 @@ class RateGroup(FactGroup):
 class FeeGroup(FactGroup):
     """The summary said when no fee matches, and each fee: topic, keywords, sentence."""
 
-    def row_form(self, values: Values) -> dict[str, str]:
-        return {
-            "topic": str(values["topic"]),
-            "keywords": ", ".join(values["keywords"]),
-            "say": str(values["say"]),
-        }
-
     def parse_row(self, form: Inputs, prefix: str, errors: Errors) -> Values:
         topic = errors.check(f"{prefix}topic", speech.name, form.get("topic", ""))
         keywords = _words(form, prefix, "keywords", errors, at_most=20, required=True)
@@ -266,13 +252,6 @@ class FeeGroup(FactGroup):
 
 class ComplaintGroup(FactGroup):
     """Complaint categories: key, how the bot names it, the caller's words that pick it."""
-
-    def row_form(self, values: Values) -> dict[str, str]:
-        return {
-            "key": str(values["key"]),
-            "say": str(values["say"]),
-            "keywords": ", ".join(values["keywords"]),
-        }
 
     def parse_row(self, form: Inputs, prefix: str, errors: Errors) -> Values:
         key = errors.check(f"{prefix}key", speech.key, form.get("key", ""))

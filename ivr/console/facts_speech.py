@@ -1,7 +1,8 @@
 """The values of the FAQ facts as a designer types them and as the voice reads them.
 
 Every fact ends up in a sentence the bot speaks, so each checker returns the text the way the
-speech synthesiser reads it well ("9 AM", "2 dollars and 50 cents", "3.1 percent") or raises
+speech synthesiser reads it well ("9 AM", "2 dollars and 50 cents", "3.1 percent"; amounts as
+the bot says them everywhere, :func:`dialogue.spoken.say_money`) or raises
 :class:`FactValueError` with a sentence for the form, next to the field. Designers may type the
 written forms ("17:30", "$2.50", "3.1%"); they are turned into the spoken ones here.
 """
@@ -12,6 +13,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+
+from dialogue.spoken import say_money
 
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_MONEY = Decimal(1_000_000)
@@ -27,13 +30,11 @@ class FactValueError(ValueError):
     """A value the bot could not say or the loader would refuse; the message is for the form."""
 
 
-def spoken_text(value: str, max_length: int, *, required: bool = True) -> str:
+def spoken_text(value: str, max_length: int) -> str:
     """A sentence or phrase the bot reads: trimmed, bounded, written amounts made spoken."""
     text = " ".join(value.split())
     if not text:
-        if required:
-            raise FactValueError("Write what the bot should say here.")
-        return ""
+        raise FactValueError("Write what the bot should say here.")
     bad = UNSPEAKABLE.search(text)
     if bad:
         raise FactValueError(f"The voice cannot read {bad.group()!r}: leave it out.")
@@ -80,9 +81,9 @@ def key(value: str, max_length: int = 40) -> str:
     return text
 
 
-def phrase_list(value: str, *, at_most: int, required: bool, separator: str = ",") -> list[str]:
+def phrase_list(value: str, *, at_most: int, required: bool) -> list[str]:
     """Comma-separated words or phrases, each checked, no repeats."""
-    parts = [part for part in value.split(separator) if part.strip()]
+    parts = [part for part in value.split(",") if part.strip()]
     if not parts and required:
         raise FactValueError("At least one is needed.")
     if len(parts) > at_most:
@@ -119,19 +120,8 @@ SPOKEN_MONEY = re.compile(
 PRICE = re.compile(r"\b(\d+ dollars?|\d+ cents?|free)\b", re.IGNORECASE)
 
 
-def money(amount: Decimal) -> str:
-    """An amount as the voice reads it well: "25 dollars", "2 dollars and 50 cents"."""
-    dollars, cents = divmod(int(amount * 100), 100)
-    parts = []
-    if dollars or not cents:
-        parts.append(f"{dollars} dollar{'' if dollars == 1 else 's'}")
-    if cents:
-        parts.append(f"{cents} cent{'' if cents == 1 else 's'}")
-    return " and ".join(parts)
-
-
-def money_amount(whole: str, fraction: str | None, negative: bool) -> Decimal:
-    """A written amount checked: not negative, whole cents, at most a million."""
+def money_amount(whole: str, fraction: str | None, negative: bool) -> int:
+    """A written amount in cents, checked: not negative, whole cents, at most a million."""
     if negative:
         raise FactValueError("An amount cannot be negative.")
     if fraction is not None and len(fraction) != 2:
@@ -139,7 +129,7 @@ def money_amount(whole: str, fraction: str | None, negative: bool) -> Decimal:
     amount = Decimal(whole.replace(",", "") + "." + (fraction or "0"))
     if amount > MAX_MONEY:
         raise FactValueError("An amount above a million dollars is surely a typo.")
-    return amount
+    return int(amount * 100)
 
 
 def spoken_money(text: str) -> str:
@@ -149,7 +139,7 @@ def spoken_money(text: str) -> str:
         minus, minus_after, whole, fraction = match.groups()
         if whole is None:
             raise FactValueError("A $ sign needs an amount after it, as in $25.")
-        return money(money_amount(whole, fraction, bool(minus or minus_after)))
+        return say_money(money_amount(whole, fraction, bool(minus or minus_after)))
 
     def spoken(match: re.Match[str]) -> str:
         minus, whole, fraction, unit = match.groups()
@@ -161,7 +151,7 @@ def spoken_money(text: str) -> str:
             return match.group()
         if fraction is None and not minus:
             return match.group()
-        return money(money_amount(whole, fraction, bool(minus)))
+        return say_money(money_amount(whole, fraction, bool(minus)))
 
     return SPOKEN_MONEY.sub(spoken, WRITTEN_MONEY.sub(written, text))
 

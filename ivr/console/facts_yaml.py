@@ -33,33 +33,31 @@ class Shape:
 
 
 class RoundTrip:
-    """One file loaded for editing; :meth:`text` writes it back."""
+    """One file loaded for editing (parsed once); :meth:`text` writes it back."""
 
     def __init__(self, text: str) -> None:
-        self._yaml = _yaml_for(text)
-        self.doc: Any = self._yaml.load(text) or CommentedMap()
+        yamls = [_yaml(*layout) for layout in INDENTS]
+        self.doc: Any = yamls[0].load(text) or CommentedMap()
+        # The layout only changes how the file is written: the first that writes the file
+        # back unchanged, else the first.
+        self._yaml = next((yaml for yaml in yamls if _dump(yaml, self.doc) == text), yamls[0])
 
     def text(self) -> str:
-        out = io.StringIO()
-        self._yaml.dump(self.doc, out)
-        return out.getvalue()
+        return _dump(self._yaml, self.doc)
 
 
-def _yaml_for(text: str) -> YAML:
-    """A round-trip YAML whose layout reproduces ``text`` (the first layout, when none does)."""
-    chosen = None
-    for mapping, sequence, offset in INDENTS:
-        yaml = YAML(typ="rt")
-        yaml.preserve_quotes = True  # type: ignore[assignment]
-        yaml.width = 4096  # type: ignore[assignment]
-        yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
-        chosen = chosen or yaml
-        out = io.StringIO()
-        yaml.dump(yaml.load(text), out)
-        if out.getvalue() == text:
-            return yaml
-    assert chosen is not None
-    return chosen
+def _yaml(mapping: int, sequence: int, offset: int) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True  # type: ignore[assignment]
+    yaml.width = 4096  # type: ignore[assignment]
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _dump(yaml: YAML, doc: Any) -> str:
+    out = io.StringIO()
+    yaml.dump(doc, out)
+    return out.getvalue()
 
 
 def plain(value: Any, shape: Shape) -> Value:

@@ -13,11 +13,14 @@ from aiohttp.test_utils import TestClient
 
 from dialogue.knowledge import load_knowledge
 from ivr.console import facts_speech as speech
+from ivr.console.facts_edit import check_loads
+from ivr.console.facts_groups import KNOWLEDGE
 from ivr.console.facts_speech import FactValueError
 from ivr.console.state import CallTools
 from ivr.console.users import UserStore
-from ivr.versions.draft import Draft
+from ivr.versions.draft import Draft, DraftError
 from ivr.versions.workspace import Workspace
+from speech.tts.normalize import normalize_text
 from tests.console.conftest import ConsoleFactory, add_users, log_in
 from tests.console.forms import form_values
 from tests.console.test_recordings import audit_rows
@@ -255,11 +258,19 @@ async def test_a_fee_written_as_money_is_saved_as_the_voice_reads_it(
     draft: Draft,
 ) -> None:
     assert (await log_in(facts_client, "designer")).status == 303
+    before = draft.read("data/knowledge/fees.yml")
     fields = await shown(facts_client, "fees")
     atm = row_of(fields, "atm")
     fields[f"{atm}say"] = "Other banks' ATMs cost $2.50, ours $0."
-    fields["summary"] = fields["summary"]  # unchanged: stays as it is
     assert (await post(facts_client, "fees", fields)).status == 303
+    changed = [
+        new
+        for old, new in zip(
+            before.splitlines(), draft.read("data/knowledge/fees.yml").splitlines(), strict=True
+        )
+        if old != new
+    ]
+    assert changed == ['    say: "Other banks\' ATMs cost 2 dollars and 50 cents, ours 0 dollars."']
     fees = {fee.topic: fee.say for fee in load_knowledge(draft.root / "data/knowledge").fees}
     assert fees["atm"] == "Other banks' ATMs cost 2 dollars and 50 cents, ours 0 dollars."
     assert '    say: "Other banks\' ATMs cost 2 dollars and 50 cents, ours 0 dollars."' in (
@@ -361,6 +372,18 @@ async def test_a_save_the_bot_could_not_load_is_refused_with_the_loaders_words(
     assert draft.read(HOURS) == before
 
 
+def test_an_edit_is_checked_as_the_bot_would_load_it_before_it_is_written(draft: Draft) -> None:
+    knowledge = draft.root / KNOWLEDGE
+    hours = draft.read(HOURS)
+    check_loads(knowledge, "hours.yml", hours.replace("Monday", "Tuesday"))
+    with pytest.raises(DraftError) as refused:
+        check_loads(knowledge, "hours.yml", "- a list\n")
+    assert str(refused.value) == (
+        f"the bot could not read the facts: {KNOWLEDGE}/hours.yml: the top level must be a mapping"
+    )
+    assert draft.read(HOURS) == hours
+
+
 async def test_qa_reads_the_facts_designers_and_admins_edit_supervisors_do_not_see_them(
     facts_client: TestClient,
 ) -> None:
@@ -421,7 +444,12 @@ def test_times_money_and_percentages_are_made_speakable() -> None:
     )
     assert speech.parse_hours("whenever we feel like it") is None
     assert speech.spoken_money("costs $1,250.05 or $1 or $0.99 or 3.50 dollars") == (
-        "costs 1250 dollars and 5 cents or 1 dollar or 99 cents or 3 dollars and 50 cents"
+        "costs 1,250 dollars and 5 cents or 1 dollar or 99 cents or 3 dollars and 50 cents"
+    )
+    # Written as the bot says amounts everywhere (``dialogue.spoken.say_money``): with thousands
+    # separators, so the voice reads a five-digit amount as a number, not digit by digit.
+    assert normalize_text(speech.spoken_text("The fee is $12,500.", 100)) == (
+        "The fee is twelve thousand five hundred dollars."
     )
     assert speech.spoken_money("a 5 dollar monthly fee") == "a 5 dollar monthly fee"
     assert [speech.percentage(p) for p in ("3.10", "0.125", "100", "7%")] == [
