@@ -22,6 +22,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from dialogue.secrets import is_token
 from ivr.asr_variants import normalise
 from ivr.console.params import BadRequest
 
@@ -32,8 +33,8 @@ MARK = re.compile(r"\[([^\[\]]+)\](?:\(([^()]*)\)|(\{[^{}]*\}))")
 """One entity mark: ``[words](entity)``, ``[words](entity:value)`` or ``[words]{json}``."""
 BRACKETS = frozenset("[](){}")
 PIN_ENTITY = "pin"
-VAULT_TOKEN = re.compile(r"secret:[0-9a-f]{32}")
-"""What a ``pin`` mark may cover: the dialogue client's opaque token, never PIN digits."""
+"""A ``pin`` mark may only cover the vault's opaque token (``dialogue.secrets.is_token``), never
+PIN digits."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +159,7 @@ def _checked_mark(part: Part, entities: Collection[str]) -> str:
             f"{part.entity} is not an entity of the domain (they are: {', '.join(entities)})."
         )
     if part.entity == PIN_ENTITY:
-        if not VAULT_TOKEN.fullmatch(part.text):
+        if not is_token(part.text):
             raise BadRequest(
                 "A pin mark only ever covers a vault token (secret: and 32 hex digits), never"
                 " PIN digits."
