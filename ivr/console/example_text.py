@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from dialogue.secrets import is_token
 from ivr.asr_variants import normalise
 from ivr.console.params import BadRequest
+from ivr.vocabulary import strip_annotations
 
 PIN_PLACEHOLDER = "[pin]"
 MAX_EXAMPLE_CHARS = 200
@@ -140,15 +141,10 @@ def written_example(text: str, entities: Collection[str]) -> LabelledExample:
             continue
         pieces.append(_checked_mark(part, entities))
     annotated = " ".join(piece for piece in pieces if piece)
-    plain = normalise(example_plain(annotated))
+    plain = normalise(strip_annotations(annotated))
     if not plain:
         raise BadRequest("The text has no words to learn.")
     return LabelledExample(plain, annotated)
-
-
-def example_plain(line: str) -> str:
-    """The words of an example line without its marks."""
-    return "".join(part.text for part in example_parts(line))
 
 
 def _checked_mark(part: Part, entities: Collection[str]) -> str:
