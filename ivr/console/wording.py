@@ -12,6 +12,7 @@ hand-written examples, the ones designers own (the generated ones are made from 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,9 +38,10 @@ class Example:
     file: str
     """Relative to the NLU folder (``cards.yml``, ``asr/cards.yml``)."""
 
-    @property
+    @functools.cached_property
     def words(self) -> str:
-        """What the example says, as examples are compared (marks removed, normalised)."""
+        """What the example says, as examples are compared (marks removed, normalised): worked
+        out once, as the warnings and every check of a change compare them all."""
         return same_words(self.text)
 
 
