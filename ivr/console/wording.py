@@ -58,6 +58,11 @@ class IntentWording:
     def files(self) -> list[str]:
         return list(dict.fromkeys(example.file for example in self.written))
 
+    @property
+    def too_few(self) -> bool:
+        """An intent of the domain with fewer hand-written examples than ``FEW_EXAMPLES``."""
+        return self.in_domain and len(self.written) < FEW_EXAMPLES
+
 
 @dataclass(frozen=True)
 class Duplicate:
@@ -83,7 +88,7 @@ class Wording:
 
     def few(self) -> list[IntentWording]:
         """Intents with fewer hand-written examples than ``FEW_EXAMPLES``."""
-        return [i for i in self.intents.values() if i.in_domain and len(i.written) < FEW_EXAMPLES]
+        return [intent for intent in self.intents.values() if intent.too_few]
 
     def duplicates(self) -> list[Duplicate]:
         """Words written under two or more intents, in file order."""
