@@ -22,8 +22,10 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
+from dialogue.secrets import is_token
 from ivr.asr_variants import normalise
 from ivr.console.params import BadRequest
+from ivr.vocabulary import strip_annotations
 
 PIN_PLACEHOLDER = "[pin]"
 MAX_EXAMPLE_CHARS = 200
@@ -32,8 +34,8 @@ MARK = re.compile(r"\[([^\[\]]+)\](?:\(([^()]*)\)|(\{[^{}]*\}))")
 """One entity mark: ``[words](entity)``, ``[words](entity:value)`` or ``[words]{json}``."""
 BRACKETS = frozenset("[](){}")
 PIN_ENTITY = "pin"
-VAULT_TOKEN = re.compile(r"secret:[0-9a-f]{32}")
-"""What a ``pin`` mark may cover: the dialogue client's opaque token, never PIN digits."""
+"""A ``pin`` mark may only cover the vault's opaque token (``dialogue.secrets.is_token``), never
+PIN digits."""
 
 
 @dataclass(frozen=True)
@@ -139,15 +141,10 @@ def written_example(text: str, entities: Collection[str]) -> LabelledExample:
             continue
         pieces.append(_checked_mark(part, entities))
     annotated = " ".join(piece for piece in pieces if piece)
-    plain = normalise(example_plain(annotated))
+    plain = normalise(strip_annotations(annotated))
     if not plain:
         raise BadRequest("The text has no words to learn.")
     return LabelledExample(plain, annotated)
-
-
-def example_plain(line: str) -> str:
-    """The words of an example line without its marks."""
-    return "".join(part.text for part in example_parts(line))
 
 
 def _checked_mark(part: Part, entities: Collection[str]) -> str:
@@ -158,7 +155,7 @@ def _checked_mark(part: Part, entities: Collection[str]) -> str:
             f"{part.entity} is not an entity of the domain (they are: {', '.join(entities)})."
         )
     if part.entity == PIN_ENTITY:
-        if not VAULT_TOKEN.fullmatch(part.text):
+        if not is_token(part.text):
             raise BadRequest(
                 "A pin mark only ever covers a vault token (secret: and 32 hex digits), never"
                 " PIN digits."

@@ -113,10 +113,10 @@ def examples_of(text: str, intent: str) -> list[str]:
     return []
 
 
-def check_added(old: str, new: str, intent: str, example: str) -> None:
-    """Raise NluFileError unless ``new`` parses to ``old``'s data plus ``example`` as the last
-    example of ``intent``."""
-    expected = {intent: [*examples_of(old, intent), example]}
+def check_added(old: str, new: str, intent: str, *examples: str) -> None:
+    """Raise NluFileError unless ``new`` parses to ``old``'s data plus ``examples`` (in order)
+    as the last examples of ``intent``."""
+    expected = {intent: [*examples_of(old, intent), *examples]}
     check_examples(old, new, expected, f"the example would not land as the last one of {intent}")
 
 
@@ -158,8 +158,7 @@ def add_examples(draft: Draft, intent: str, examples: list[str], *, author: str)
         new = old
         for example in examples:
             new = with_example(new, intent, example)
-        expected = {intent: [*examples_of(old, intent), *examples]}
-        check_examples(old, new, expected, f"the examples would not land last in {intent}")
+        check_added(old, new, intent, *examples)
         return new
 
     draft.edit(f"{NLU_DIR}/{name}", change, author=author)

@@ -12,6 +12,7 @@ hand-written examples, the ones designers own (the generated ones are made from 
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,9 +38,10 @@ class Example:
     file: str
     """Relative to the NLU folder (``cards.yml``, ``asr/cards.yml``)."""
 
-    @property
+    @functools.cached_property
     def words(self) -> str:
-        """What the example says, as examples are compared (marks removed, normalised)."""
+        """What the example says, as examples are compared (marks removed, normalised): worked
+        out once, as the warnings and every check of a change compare them all."""
         return same_words(self.text)
 
 
@@ -55,6 +57,11 @@ class IntentWording:
     @property
     def files(self) -> list[str]:
         return list(dict.fromkeys(example.file for example in self.written))
+
+    @property
+    def too_few(self) -> bool:
+        """An intent of the domain with fewer hand-written examples than ``FEW_EXAMPLES``."""
+        return self.in_domain and len(self.written) < FEW_EXAMPLES
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ class Wording:
 
     def few(self) -> list[IntentWording]:
         """Intents with fewer hand-written examples than ``FEW_EXAMPLES``."""
-        return [i for i in self.intents.values() if i.in_domain and len(i.written) < FEW_EXAMPLES]
+        return [intent for intent in self.intents.values() if intent.too_few]
 
     def duplicates(self) -> list[Duplicate]:
         """Words written under two or more intents, in file order."""

@@ -24,6 +24,7 @@ from ivr.console import audit, params
 from ivr.console.example_text import MAX_EXAMPLE_CHARS, LabelledExample, written_example
 from ivr.console.layout import message, page, redirect
 from ivr.console.nlu_files import NLU_DIR
+from ivr.console.nlu_project import NluProject
 from ivr.console.roles import DESIGN_EDITORS
 from ivr.console.state import CallTools, ConsoleState, session_of, state_of
 from ivr.console.wording import Wording, read_wording
@@ -57,9 +58,10 @@ DONE = {
 async def wording(request: web.Request) -> web.StreamResponse:
     """``/console/wording``: every intent with its example counts, and the warnings."""
     tools = state_of(request).tools
-    if tools.nlu is None:
+    project = tools.nlu
+    if project is None:
         return message(request, TITLE, NO_PROJECT, 200)
-    found = await asyncio.to_thread(_read, tools)
+    found = await asyncio.to_thread(lambda: _read(tools, project, project.intents()))
     source = (
         "Read from the designers' draft."
         if tools.workspace is not None
@@ -215,11 +217,14 @@ class Shown:
 def _intent_view(console: ConsoleState, name: str, shown: Shown) -> IntentView | None:
     """The intent's page as the files are now (blocking: files and database)."""
     tools = console.tools
-    start = shown.start
-    found = _read(tools)
-    intent = found.intents.get(name)
-    if intent is None or tools.nlu is None:
+    project = tools.nlu
+    if project is None:
         return None
+    intents = project.intents()
+    intent = _read(tools, project, intents).intents.get(name)
+    if intent is None:
+        return None
+    start = shown.start
     if start >= len(intent.written):
         start = max(0, (len(intent.written) - 1) // PAGE_SIZE * PAGE_SIZE)
     examples = intent.written[start : start + PAGE_SIZE]
@@ -228,22 +233,20 @@ def _intent_view(console: ConsoleState, name: str, shown: Shown) -> IntentView |
         start=start,
         page_size=PAGE_SIZE,
         labels=console.labels.labels_of([example.text for example in examples]),
-        targets=[other for other in tools.nlu.intents() if other != name],
-        entities=tools.nlu.domain_entities(),
-        editable=shown.editable and name in tools.nlu.intents(),
+        targets=[other for other in intents if other != name],
+        entities=project.domain_entities(),
+        editable=shown.editable and name in intents,
         token=shown.token,
         notice=shown.notice,
         lines=shown.lines,
     )
 
 
-def _read(tools: CallTools) -> Wording:
-    """Every intent's examples: the draft's when there is one (blocking)."""
-    project = tools.nlu
-    if project is None:
-        return Wording({}, [])
+def _read(tools: CallTools, project: NluProject, intents: list[str]) -> Wording:
+    """Every intent's examples, ``intents`` (the domain's) first: the draft's when there is one
+    (blocking)."""
     folder: Path = tools.workspace.draft.root / NLU_DIR if tools.workspace else project.nlu_folder
-    return read_wording(folder, project.intents())
+    return read_wording(folder, intents)
 
 
 def _intent_name(request: web.Request) -> str:

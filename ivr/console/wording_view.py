@@ -150,7 +150,7 @@ def _intent_warnings(intent: IntentWording, clashing: set[str]) -> list[str]:
     warnings = []
     if not intent.in_domain:
         warnings.append("not an intent of the domain")
-    elif len(intent.written) < FEW_EXAMPLES:
+    elif intent.too_few:
         warnings.append(f"fewer than {FEW_EXAMPLES} examples")
     others = sorted(clashing - {intent.name})
     if others:
@@ -210,7 +210,7 @@ def _summary(intent: IntentWording) -> str:
     domain = "" if intent.in_domain else " It is not an intent of the domain."
     few = (
         f" Fewer than {FEW_EXAMPLES} written examples: add more ways of saying it."
-        if intent.in_domain and len(intent.written) < FEW_EXAMPLES
+        if intent.too_few
         else ""
     )
     return (
