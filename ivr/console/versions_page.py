@@ -54,7 +54,6 @@ class VersionsView:
     more_files: int
     report: dict[str, Any] | None
     """The draft's last test report, if still valid for the draft as it is now."""
-    fingerprint: str
     versions: list[Version]
     published: Publication | None
     history: list[Publication]
@@ -230,7 +229,6 @@ def _view(workspace: Workspace) -> VersionsView:
         diffs=diffs,
         more_files=more,
         report=draft.report(),
-        fingerprint=draft.fingerprint(),
         versions=store.all()[-VERSIONS_SHOWN:],
         published=store.published(),
         history=store.history(HISTORY_SHOWN),
