@@ -23,7 +23,7 @@ from aiohttp import web
 from ivr.console import audit, params
 from ivr.console.callpage import replay_outcome
 from ivr.console.draft_diff import FileDiff, diff_block, draft_diffs
-from ivr.console.html import Markup, element, hidden_token, join, render, table, when
+from ivr.console.html import Markup, element, hidden, hidden_token, join, render, table, when
 from ivr.console.layout import message, page, redirect
 from ivr.console.roles import DESIGN_EDITORS
 from ivr.console.sessions import Session
@@ -456,24 +456,20 @@ def _rollback_form(session: Session, number: int, published: int | None) -> Mark
         if published is None or number < published
         else f"Publish version {number} again"
     )
-    field = render("version_field.html", number=str(number))
-    return render(
-        "version_button.html",
-        class_name="rollback",
-        action=f"{VERSIONS}/rollback",
-        token=hidden_token(session.csrf_token),
-        fields=field,
-        label=label,
-    )
+    return _form(session, f"{VERSIONS}/rollback", label, "rollback", hidden("version", number))
 
 
 def _button_form(session: Session, action: str, label: str, note: str, class_: str) -> Markup:
-    form = render(
+    return join([_form(session, action, label, class_), element("p", note, class_="note")])
+
+
+def _form(session: Session, action: str, label: str, class_: str, fields: object = "") -> Markup:
+    """A form of one button (and its ``fields``) that posts to ``action``."""
+    return render(
         "version_button.html",
         class_name=class_,
         action=action,
         token=hidden_token(session.csrf_token),
-        fields="",
+        fields=fields,
         label=label,
     )
-    return join([form, element("p", note, class_="note")])
