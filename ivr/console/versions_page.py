@@ -106,8 +106,7 @@ async def start_test(request: web.Request) -> web.StreamResponse:
     if desk is None:
         return message(request, "Testing unavailable", _NO_TESTS, 503)
     user = session_of(request).user
-    _, started = desk.start(user.name)
-    if started:
+    if desk.start(user.name):
         await asyncio.to_thread(console.audit.record, user.name, audit.DESIGN_TEST, "draft")
     return redirect(f"{VERSIONS}#test")
 
