@@ -1,7 +1,7 @@
 """A test of the designers' draft, as it runs and as its report keeps it: four steps, each with
 its status, a note, the last lines of its output and its per-call results.
 
-The pipeline (``ivr.qa.design_test``) fills it in; the console's Versions page shows it while it
+The pipeline (``ivr.qa.draft_testing``) fills it in; the console's Versions page shows it while it
 runs and afterwards, ``ivr versions test`` prints its lines, and :meth:`DraftTest.report` is what
 :meth:`ivr.versions.draft.Draft.save_report` keeps. Everything in it is bounded: a step keeps its
 last ``MAX_LINES`` lines of at most ``MAX_LINE`` characters.
