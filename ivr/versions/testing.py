@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Status = Literal["waiting", "running", "passed", "failed", "skipped", "differs"]
@@ -134,7 +134,7 @@ class DraftTest:
 
     def report(self) -> dict[str, Any]:
         """What the draft keeps (``Draft.save_report``): its fingerprint decides validity."""
-        data = asdict(self)
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
         data["steps"] = [step.as_dict() for step in self.steps]
         return data
 
