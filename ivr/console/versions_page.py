@@ -393,7 +393,12 @@ def _publish(view: VersionsView, session: Session, publisher: bool) -> Markup:
     if publisher:
         override = render("override.html") if session.user.role == "admin" else Markup("")
         parts.append(
-            render("publish.html", token=hidden_token(session.csrf_token), override=override)
+            render(
+                "publish.html",
+                token=hidden_token(session.csrf_token),
+                max=str(MAX_MESSAGE),
+                override=override,
+            )
         )
     return join(parts)
 
