@@ -39,14 +39,14 @@ class DraftTestDesk:
         """The running test, else the last one this server ran (its report is on the draft)."""
         self._tasks = Background()
 
-    def start(self, user: str) -> tuple[DraftTest, bool]:
-        """Start a test by ``user``, or give the one running; whether this call started it."""
+    def start(self, user: str) -> bool:
+        """Start a test by ``user`` unless one is running (``latest``); whether it started one."""
         if self.latest is not None and self.latest.running:
-            return self.latest, False
+            return False
         test = DraftTest.start(user, self.clock())
         self.latest = test
         self._tasks.spawn(self._run(test), "draft-test")
-        return test, True
+        return True
 
     async def close(self) -> None:
         """Stop a test still running (the server is stopping)."""

@@ -23,7 +23,7 @@ from aiohttp import web
 from ivr.console import audit, params
 from ivr.console.callpage import replay_outcome
 from ivr.console.draft_diff import FileDiff, diff_block, draft_diffs
-from ivr.console.html import Markup, element, hidden_token, join, render, table, when
+from ivr.console.html import Markup, element, hidden, hidden_token, join, render, table, when
 from ivr.console.layout import message, page, redirect
 from ivr.console.roles import DESIGN_EDITORS
 from ivr.console.sessions import Session
@@ -54,7 +54,6 @@ class VersionsView:
     more_files: int
     report: dict[str, Any] | None
     """The draft's last test report, if still valid for the draft as it is now."""
-    fingerprint: str
     versions: list[Version]
     published: Publication | None
     history: list[Publication]
@@ -107,8 +106,7 @@ async def start_test(request: web.Request) -> web.StreamResponse:
     if desk is None:
         return message(request, "Testing unavailable", _NO_TESTS, 503)
     user = session_of(request).user
-    _, started = desk.start(user.name)
-    if started:
+    if desk.start(user.name):
         await asyncio.to_thread(console.audit.record, user.name, audit.DESIGN_TEST, "draft")
     return redirect(f"{VERSIONS}#test")
 
@@ -230,7 +228,6 @@ def _view(workspace: Workspace) -> VersionsView:
         diffs=diffs,
         more_files=more,
         report=draft.report(),
-        fingerprint=draft.fingerprint(),
         versions=store.all()[-VERSIONS_SHOWN:],
         published=store.published(),
         history=store.history(HISTORY_SHOWN),
@@ -396,7 +393,12 @@ def _publish(view: VersionsView, session: Session, publisher: bool) -> Markup:
     if publisher:
         override = render("override.html") if session.user.role == "admin" else Markup("")
         parts.append(
-            render("publish.html", token=hidden_token(session.csrf_token), override=override)
+            render(
+                "publish.html",
+                token=hidden_token(session.csrf_token),
+                max=str(MAX_MESSAGE),
+                override=override,
+            )
         )
     return join(parts)
 
@@ -458,24 +460,20 @@ def _rollback_form(session: Session, number: int, published: int | None) -> Mark
         if published is None or number < published
         else f"Publish version {number} again"
     )
-    field = render("version_field.html", number=str(number))
-    return render(
-        "version_button.html",
-        class_name="rollback",
-        action=f"{VERSIONS}/rollback",
-        token=hidden_token(session.csrf_token),
-        fields=field,
-        label=label,
-    )
+    return _form(session, f"{VERSIONS}/rollback", label, "rollback", hidden("version", number))
 
 
 def _button_form(session: Session, action: str, label: str, note: str, class_: str) -> Markup:
-    form = render(
+    return join([_form(session, action, label, class_), element("p", note, class_="note")])
+
+
+def _form(session: Session, action: str, label: str, class_: str, fields: object = "") -> Markup:
+    """A form of one button (and its ``fields``) that posts to ``action``."""
+    return render(
         "version_button.html",
         class_name=class_,
         action=action,
         token=hidden_token(session.csrf_token),
-        fields="",
+        fields=fields,
         label=label,
     )
-    return join([form, element("p", note, class_="note")])

@@ -64,7 +64,6 @@ log = get_logger(__name__)
 Engines = Callable[[Config], contextlib.AbstractAsyncContextManager[Services]]
 """The bot's engines with an assistant of the given (the draft's) configuration."""
 READ_CHUNK = 4096
-QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "RASA_TELEMETRY_ENABLED": "false", "PYTHONUNBUFFERED": "1"}
 
 
 def beside(services: Services) -> Engines:
@@ -274,7 +273,8 @@ def recent_recorded_calls(
 async def run_process(command: list[str], step: Step) -> int:
     """Run ``command``, its output (both streams) fed into ``step``; its exit code. Ended with
     the test if the test is stopped."""
-    environment = {**os.environ, **QUIET, "PYTHONPATH": _code_path()}
+    dialogue.quiet_rasa_environment()  # the child inherits it: no telemetry, fewer banners
+    environment = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": _code_path()}
     process = await asyncio.create_subprocess_exec(
         *command,
         stdout=asyncio.subprocess.PIPE,

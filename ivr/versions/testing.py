@@ -1,7 +1,7 @@
 """A test of the designers' draft, as it runs and as its report keeps it: four steps, each with
 its status, a note, the last lines of its output and its per-call results.
 
-The pipeline (``ivr.qa.design_test``) fills it in; the console's Versions page shows it while it
+The pipeline (``ivr.qa.draft_testing``) fills it in; the console's Versions page shows it while it
 runs and afterwards, ``ivr versions test`` prints its lines, and :meth:`DraftTest.report` is what
 :meth:`ivr.versions.draft.Draft.save_report` keeps. Everything in it is bounded: a step keeps its
 last ``MAX_LINES`` lines of at most ``MAX_LINE`` characters.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal
 
 Status = Literal["waiting", "running", "passed", "failed", "skipped", "differs"]
@@ -134,7 +134,7 @@ class DraftTest:
 
     def report(self) -> dict[str, Any]:
         """What the draft keeps (``Draft.save_report``): its fingerprint decides validity."""
-        data = asdict(self)
+        data = {item.name: getattr(self, item.name) for item in fields(self)}
         data["steps"] = [step.as_dict() for step in self.steps]
         return data
 

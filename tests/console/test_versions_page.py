@@ -26,7 +26,7 @@ from ivr.console.state import CallTools
 from ivr.console.users import UserStore
 from ivr.qa.draft_testing import own_engines, run_draft_test
 from ivr.versions.draft import Draft
-from ivr.versions.store import VersionStore
+from ivr.versions.store import MAX_MESSAGE, VersionStore
 from ivr.versions.testing import DraftTest
 from ivr.versions.workspace import DRAFT_DIR, Workspace
 from tests.console.conftest import ConsoleFactory, add_users, log_in, post_form
@@ -101,6 +101,7 @@ async def test_publish_is_refused_without_a_valid_passing_report(
     change_hours(draft)
     text = await page_text(client)
     assert "no test report for its current content" in text
+    assert f'name="message" maxlength="{MAX_MESSAGE}"' in text
     refused = await post_form(client, PAGE, f"{PAGE}/publish", message="new hours")
     assert refused.status == 409
     assert "tests have not passed" in unescape(await refused.text())
