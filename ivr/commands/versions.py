@@ -152,15 +152,12 @@ def rollback(ctx: click.Context, number: int | None) -> None:
     target = number if number is not None else _before(store, current)
     if target is None:
         raise click.ClickException("nothing to roll back to: name a version (`ivr versions list`)")
-    if current is not None and current.version == target:
-        raise click.ClickException(f"version {target} is already published")
     actor = shell_actor()
     try:
-        store.publish(target, by=actor, action="rollback")
+        done = store.roll_back(target, by=actor)
     except VersionError as exc:
         raise click.ClickException(str(exc)) from None
-    previous = f"from version {current.version}" if current else ""
-    _audit(config, actor, audit.VERSION_ROLLBACK, f"version {target}", previous)
+    _audit(config, actor, audit.VERSION_ROLLBACK, f"version {target}", done.detail)
     click.echo(f"version {target} published again; {_switch_note(config)}")
 
 

@@ -156,16 +156,12 @@ async def rollback(request: web.Request) -> web.StreamResponse:
         raise params.BadRequest("version is a version number")
     number = int(given)
     user = session_of(request).user
-    current = await asyncio.to_thread(store.published)
-    if current is not None and current.version == number:
-        return message(request, "Nothing to do", f"Version {number} is already published.", 409)
     try:
-        await asyncio.to_thread(store.publish, number, by=user.name, action="rollback")
+        done = await asyncio.to_thread(store.roll_back, number, by=user.name)
     except VersionError as exc:
-        return message(request, "Not rolled back", f"{exc}.", 409)
-    previous = f"from version {current.version}" if current is not None else ""
+        return message(request, "Not rolled back", f"The version was not published: {exc}.", 409)
     await asyncio.to_thread(
-        console.audit.record, user.name, audit.VERSION_ROLLBACK, f"version {number}", previous
+        console.audit.record, user.name, audit.VERSION_ROLLBACK, f"version {number}", done.detail
     )
     return redirect(f"{VERSIONS}#versions")
 

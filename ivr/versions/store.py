@@ -89,6 +89,11 @@ class Publication:
     """publish, rollback or override."""
     previous: int | None = None
 
+    @property
+    def detail(self) -> str:
+        """What the audit log says of it: the version it replaced."""
+        return f"from version {self.previous}" if self.previous is not None else ""
+
 
 @dataclass
 class VersionStore:
@@ -200,21 +205,32 @@ class VersionStore:
 
     def publish(self, number: int, *, by: str, action: str = "publish") -> Publication:
         """Make version ``number`` the one every bot watching this store runs."""
-        version = self.get(number)
-        if not version.project().model_path.is_file():
-            raise VersionError(f"version {number} has lost its model: it cannot be published")
+        with self._locked():
+            return self._publish(number, by, action)
+
+    def roll_back(self, number: int, *, by: str) -> Publication:
+        """Publish the earlier version ``number`` again; refused when it is the published one."""
         with self._locked():
             current = self.published()
-            publication = Publication(
-                version=number,
-                by=by,
-                at=time.time(),
-                action=action,
-                previous=current.version if current else None,
-            )
-            line = json.dumps(asdict(publication))
-            write_atomic(self.root / PUBLISHED, (line + "\n").encode())
-            self._append_history(line)
+            if current is not None and current.version == number:
+                raise VersionError(f"version {number} is already published")
+            return self._publish(number, by, "rollback")
+
+    def _publish(self, number: int, by: str, action: str) -> Publication:
+        """Move the pointer and note it in the history (the store's lock held)."""
+        if not self.get(number).project().model_path.is_file():
+            raise VersionError(f"version {number} has lost its model: it cannot be published")
+        current = self.published()
+        publication = Publication(
+            version=number,
+            by=by,
+            at=time.time(),
+            action=action,
+            previous=current.version if current else None,
+        )
+        line = json.dumps(asdict(publication))
+        write_atomic(self.root / PUBLISHED, (line + "\n").encode())
+        self._append_history(line)
         return publication
 
     def history(self, limit: int = 200) -> list[Publication]:

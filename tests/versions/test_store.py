@@ -56,9 +56,10 @@ def test_publish_and_roll_back_move_the_pointer_and_keep_the_history(
 
     store.publish(1, by="alice")
     store.publish(2, by="bob")
-    back = store.publish(1, by="carol", action="rollback")
+    back = store.roll_back(1, by="carol")
 
-    assert back.previous == 2 and store.published_version() == store.get(1)
+    assert back.previous == 2 and back.detail == "from version 2"
+    assert store.published_version() == store.get(1)
     assert [(p.version, p.by, p.action) for p in store.history()] == [
         (1, "carol", "rollback"),
         (2, "bob", "publish"),
@@ -66,6 +67,9 @@ def test_publish_and_roll_back_move_the_pointer_and_keep_the_history(
     ]
     with pytest.raises(VersionError, match="no version 9"):
         store.publish(9, by="x")
+    with pytest.raises(VersionError, match="version 1 is already published"):
+        store.roll_back(1, by="dave")
+    assert len(store.history()) == 3
 
 
 def test_a_damaged_pointer_is_an_error_not_a_silent_fallback(store: VersionStore) -> None:
