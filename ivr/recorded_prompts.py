@@ -14,7 +14,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from ivr.logs import get_logger
-from ivr.versions.files import RECORDINGS_INDEX
+from ivr.versions.files import RECORDINGS_INDEX, Stamp, file_stamp
 from ivr.versions.recordings import MAX_RECORDING_S, read_recordings
 from logfields import fields
 from speech.audio import Audio, AudioError, read_wav_bytes
@@ -23,7 +23,6 @@ from speech.tts.recorded import NO_RECORDINGS, RecordedPrompts
 log = get_logger(__name__)
 
 MAX_FOLDERS = 4
-Stamp = tuple[int, int] | None
 
 
 def load_recorded(root: Path) -> RecordedPrompts:
@@ -52,7 +51,7 @@ class RecordedPromptShelf:
 
     def of(self, root: Path) -> RecordedPrompts:
         """The recordings of ``root`` as its index is now (blocking: a stat, a read on change)."""
-        stamp = _stamp(root / RECORDINGS_INDEX)
+        stamp = file_stamp(root / RECORDINGS_INDEX)
         with self._lock:
             held = self._folders.get(root)
             if held is not None and held[0] == stamp:
@@ -65,11 +64,3 @@ class RecordedPromptShelf:
             while len(self._folders) > self.max_folders:
                 self._folders.popitem(last=False)
         return prompts
-
-
-def _stamp(path: Path) -> Stamp:
-    try:
-        info = path.stat()
-    except FileNotFoundError:
-        return None
-    return info.st_mtime_ns, info.st_size

@@ -52,7 +52,7 @@ from ivr.services import Services
 from logfields import fields
 from speech.asr.base import Transcript
 from speech.tts import SpeechChunk, synthesize_stream
-from speech.tts.recorded import NO_RECORDINGS, speak_stream
+from speech.tts.recorded import NO_RECORDINGS, RecordedPrompts, speak_stream
 from telephony.bridge import AudioIn, CallBridge, DtmfIn, Hangup
 
 log = get_logger(__name__)
@@ -137,6 +137,8 @@ class CallSession:
         self._details = dict(bridge.info.extra)
         """What the record's details start with: the transport's, and notes from before it."""
         self._recorded = False
+        self._prompts: RecordedPrompts | None = None
+        """The recorded prompts of the design the call runs on (``_recorded_prompts``)."""
 
     @property
     def recognising(self) -> bool:
@@ -385,11 +387,7 @@ class CallSession:
         for word plays the recording of the design the call runs on (``speak_stream``).
         """
         spoken = [m for m in messages if m.text]
-        recorded = (
-            await asyncio.to_thread(self.services.recorded_prompts, self.call_id)
-            if spoken
-            else NO_RECORDINGS
-        )
+        recorded = await self._recorded_prompts() if spoken else NO_RECORDINGS
         streams = [
             speak_stream(
                 self.services.tts,
@@ -429,6 +427,13 @@ class CallSession:
             for stream in streams:
                 await stream.aclose()
         self._interruptible = True
+
+    async def _recorded_prompts(self) -> RecordedPrompts:
+        """The recorded prompts of the design the call runs on, read at its first spoken
+        reply: ``begin`` has given the call its version by then, and it keeps it to the end."""
+        if self._prompts is None:
+            self._prompts = await asyncio.to_thread(self.services.recorded_prompts, self.call_id)
+        return self._prompts
 
     def _barge_in(self, why: str) -> None:
         if self._speaking is None or not self._interruptible or self._barged_in:

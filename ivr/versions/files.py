@@ -101,6 +101,19 @@ def file_digest(path: Path) -> str:
         return ""
 
 
+Stamp = tuple[int, int] | None
+"""A file's modification time (ns) and size; None when it does not exist."""
+
+
+def file_stamp(path: Path) -> Stamp:
+    """What tells a watcher cheaply that ``path`` changed (a stat, no read)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_mtime_ns, info.st_size
+
+
 def digests(root: Path) -> dict[str, str]:
     """Every design file under ``root`` with its revision."""
     return {name: file_digest(root / name) for name in design_files(root)}

@@ -24,7 +24,7 @@ from dialogue.protocol import DialogueClient
 from dialogue.reply import Reply
 from dialogue.settings import BankConfig, DialogueConfig
 from ivr.logs import get_logger
-from ivr.versions.files import KNOWLEDGE_DIR
+from ivr.versions.files import KNOWLEDGE_DIR, file_stamp
 from ivr.versions.store import MODEL_DIR, MODEL_NAME, PUBLISHED, Version, VersionStore
 from logfields import fields
 
@@ -110,7 +110,7 @@ class VersionedDialogue:
         return self._current.settings
 
     async def start(self) -> None:
-        self._seen = self._stamp()
+        self._seen = file_stamp(self.store.root / PUBLISHED)
         version = self.store.published_version()
         self._current = await self._load(version)
         self._watcher = asyncio.create_task(self._watch(), name="dialogue-version-watch")
@@ -127,7 +127,7 @@ class VersionedDialogue:
 
     async def check(self) -> None:
         """Switch now if another version was published (the watcher does this every watch_s)."""
-        stamp = self._stamp()
+        stamp = file_stamp(self.store.root / PUBLISHED)
         if stamp == self._seen:
             return
         self._seen = stamp
@@ -236,13 +236,6 @@ class VersionedDialogue:
                 await self.check()
             except Exception as exc:  # a bad pointer file must not stop the watch
                 log.error("dialogue.version.watch_failed", extra=fields(error=str(exc)))
-
-    def _stamp(self) -> tuple[int, int] | None:
-        try:
-            info = (self.store.root / PUBLISHED).stat()
-        except FileNotFoundError:
-            return None
-        return info.st_mtime_ns, info.st_size
 
 
 async def _close(running: _Running) -> None:

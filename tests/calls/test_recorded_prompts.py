@@ -16,6 +16,7 @@ from ivr.console.prompt_upload import phone_recording
 from ivr.services import Services
 from ivr.versions.files import RECORDINGS_INDEX
 from ivr.versions.recordings import Recording, index_text, recording_file
+from speech.audio import wav_bytes
 from tests.calls.conftest import loopback_call
 from tests.speech.corpus import piper
 from tests.versions.conftest import REPO, trained_copy
@@ -29,14 +30,7 @@ GREETING = yaml.safe_load((REPO / "dialogue" / "domain.yml").read_text())["respo
 
 def studio_take(voice, text: str) -> bytes:
     """A "voice talent's" take: piper, slower than the bot's own voice, as a 22 kHz WAV."""
-    audio = piper(voice, text, length_scale=1.35)
-    out = io.BytesIO()
-    with wave.open(out, "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(audio.rate)
-        wav.writeframes(audio.pcm)
-    return out.getvalue()
+    return wav_bytes(piper(voice, text, length_scale=1.35))
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,6 @@ import io
 import re
 import wave
 from html import unescape
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -27,12 +26,11 @@ from ivr.console.users import UserStore
 from ivr.versions.draft import Draft
 from ivr.versions.files import DesignPathError, check_path, design_files
 from ivr.versions.recordings import read_recordings
-from ivr.versions.store import VersionStore
-from ivr.versions.workspace import DRAFT_DIR, Workspace
+from ivr.versions.workspace import Workspace
 from speech.audio import Audio, rms_dbfs, wav_bytes
 from speech.tts import TtsEngine, create_tts_engine
 from tests.console.conftest import Clock, ConsoleFactory, add_users, log_in, post_form, token_in
-from tests.versions.conftest import REPO, trained_copy
+from tests.versions.conftest import REPO
 
 PROMPTS = "/console/prompts"
 DOMAIN = "dialogue/domain.yml"
@@ -44,23 +42,20 @@ def tts() -> TtsEngine:
 
 
 @pytest.fixture
-def draft(tmp_path: Path) -> Draft:
-    project = trained_copy(tmp_path / "project")
-    store = VersionStore(tmp_path / "design")
-    made = Draft(store.root / DRAFT_DIR, store, project)
-    made.ensure(author="alice")
-    return made
+def draft(workspace: Workspace) -> Draft:
+    """The designers' draft of a copy of the repository's design (``copy_workspace``)."""
+    return workspace.draft
 
 
 @pytest.fixture
 async def client(
-    make_client: ConsoleFactory, users: UserStore, draft: Draft, tts: TtsEngine
+    make_client: ConsoleFactory, users: UserStore, workspace: Workspace, tts: TtsEngine
 ) -> TestClient:
     add_users(users, "designer", "admin", "qa")
     tools = CallTools(
-        flows=FlowStore(draft.root, code=REPO),
+        flows=FlowStore(workspace.draft.root, code=REPO),
         prompt_voice=PromptVoice(tts),
-        workspace=Workspace(draft.store, draft),
+        workspace=workspace,
     )
     return await make_client(tools=tools)
 

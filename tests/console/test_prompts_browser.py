@@ -14,14 +14,11 @@ from ivr.console.app import Console
 from ivr.console.flow_store import FlowStore
 from ivr.console.prompt_preview import PromptVoice
 from ivr.console.state import CallTools
-from ivr.versions.draft import Draft
-from ivr.versions.store import VersionStore
-from ivr.versions.workspace import DRAFT_DIR, Workspace
 from speech.tts import create_tts_engine
 from tests.console.chromium import needs_chromium, severe_errors, start_chromium
-from tests.console.conftest import Clock
+from tests.console.conftest import Clock, copy_workspace
 from tests.console.test_browser import add_user, log_in_as, serve_and_browse
-from tests.versions.conftest import REPO, trained_copy
+from tests.versions.conftest import REPO
 
 pytestmark = needs_chromium
 
@@ -32,14 +29,13 @@ HEARD = "return document.querySelector('#utter_greet_again-1 audio.hear-it').dur
 async def test_a_designer_hears_an_edit_then_saves_it_to_the_draft_in_chromium(
     records_url: str, tmp_path: Path
 ) -> None:
-    store = VersionStore(tmp_path / "design")
-    draft = Draft(store.root / DRAFT_DIR, store, trained_copy(tmp_path / "project"))
-    draft.ensure(author="alice")
+    workspace = copy_workspace(tmp_path / "design")
+    draft = workspace.draft
     config = load_config(environ={})
     tools = CallTools(
         flows=FlowStore(draft.root, code=REPO),
         prompt_voice=PromptVoice(create_tts_engine(config.tts, use_cache=False)),
-        workspace=Workspace(store, draft),
+        workspace=workspace,
     )
     add_user(records_url, tmp_path, "dana", "designer")
     console = Console(config.console, records_url, Clock(), tools)
