@@ -15,9 +15,9 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 # Debian packages: espeak-ng (pyttsx3 voice, test audio), sox (audio checks), portaudio (pyaudio),
 # baresip and sip-tester (real SIP peers in tests and load), chromium (headless check of the QA
 # HTML report) and chromium-driver (selenium drives it through the web console), festival and its
-# US English voices (callers of a third voice family).
+# US English voices (callers of a third voice family), kamailio (the SIP front of `ivr cluster`).
 APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester graphviz \
-	chromium chromium-driver festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
+	chromium chromium-driver festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts kamailio
 
 .PHONY: setup system-deps run test test-long lint train nlu-variants bench bench-speech bench-understanding \
 	bench-console console-screenshots fuzz soak clean

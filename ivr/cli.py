@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import click
 
-from ivr.commands import app, dialogue, nlu, qa, recordings, speech, talk, users, versions
+from ivr.commands import (
+    app,
+    cluster,
+    dialogue,
+    nlu,
+    qa,
+    recordings,
+    speech,
+    talk,
+    users,
+    versions,
+)
 from ivr.config import ConfigError, load_config
 from ivr.logs import configure_logging
 from ivr.loop import keep_asyncio_loop
@@ -49,5 +60,6 @@ for _command in (
     *recordings.COMMANDS,
     *users.COMMANDS,
     *versions.COMMANDS,
+    *cluster.COMMANDS,
 ):
     main.add_command(_command)

@@ -13,6 +13,7 @@ own sections into :class:`Config` and hands each layer its sections as plain val
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import os
 import types
 import typing
@@ -307,6 +308,32 @@ class DesignConfig:
 
 
 @dataclass
+class ClusterConfig:
+    """Several bot nodes behind Kamailio on one machine (``ivr cluster up``), each node on a
+    loopback address of its own, sharing one PostgreSQL and one recordings folder."""
+
+    nodes: int = 3
+    """Bot nodes started (``ivr serve`` each); ``ivr cluster up --nodes`` overrides it."""
+    dir: str = "var/cluster"
+    """Kamailio's destination list and runtime files, the PostgreSQL data, the shared
+    recordings, every process's log, and which processes ``ivr cluster down`` stops."""
+    front: str = "127.0.0.1:5065"
+    """Where Kamailio takes calls (UDP): the address callers dial."""
+    first_node_address: str = "127.0.0.2"
+    """Node 1's address (SIP, RTP, HTTP); node N takes the N-1th address after it."""
+    node_sip_port: int = 5060
+    node_http_port: int = 8080
+    postgres_port: int = 55432
+    """The cluster's PostgreSQL on 127.0.0.1 (bank and call records of every node)."""
+    probe_interval_s: int = 5
+    """Seconds between Kamailio's OPTIONS probes of each node."""
+    probe_failures: int = 2
+    """Failed probes before a node is taken out of the set (and good ones to take it back)."""
+    kamailio_config: str = "deploy/kamailio/kamailio.cfg"
+    """The Kamailio configuration the front runs (relative to the project folder)."""
+
+
+@dataclass
 class Config:
     """The whole configuration of the bot."""
 
@@ -325,6 +352,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     qa: QaConfig = field(default_factory=QaConfig)
     design: DesignConfig = field(default_factory=DesignConfig)
+    cluster: ClusterConfig = field(default_factory=ClusterConfig)
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -364,6 +392,7 @@ def validate(config: Config) -> None:
             raise ConfigError(f"vad.{name} must be positive")
     if config.asr.engine == "vosk" and not config.asr.vosk_model:
         raise ConfigError("asr.engine is vosk but asr.vosk_model is not set")
+    check_cluster(config.cluster)
     if config.design.watch_s <= 0:
         raise ConfigError("design.watch_s must be positive")
     if config.design.keep_versions < 2:
@@ -452,6 +481,45 @@ def validate(config: Config) -> None:
     check_sip_limits(config.sip)
     check_console(config.console)
     check_ways_in(config)
+
+
+MAX_CLUSTER_NODES = 32
+"""Nodes ``ivr cluster up`` starts at most: each holds its own engines and assistant."""
+
+
+def check_cluster(cluster: ClusterConfig) -> None:
+    if not 1 <= cluster.nodes <= MAX_CLUSTER_NODES:
+        raise ConfigError(f"cluster.nodes must be between 1 and {MAX_CLUSTER_NODES}")
+    cluster_front(cluster)
+    first = _loopback("cluster.first_node_address", cluster.first_node_address)
+    if int(first) % 256 + cluster.nodes > 255:
+        raise ConfigError("cluster.first_node_address leaves no room for cluster.nodes nodes")
+    for key in ("node_sip_port", "node_http_port", "postgres_port"):
+        if not 1 <= getattr(cluster, key) <= 65535:
+            raise ConfigError(f"cluster.{key} must be a port number")
+    if not 1 <= cluster.probe_interval_s <= 300:
+        raise ConfigError("cluster.probe_interval_s must be between 1 and 300")
+    if not 1 <= cluster.probe_failures <= 10:
+        raise ConfigError("cluster.probe_failures must be between 1 and 10")
+
+
+def cluster_front(cluster: ClusterConfig) -> tuple[str, int]:
+    """``cluster.front`` as (address, port)."""
+    host, _, port = cluster.front.rpartition(":")
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"cluster.front must be ADDRESS:PORT, not {cluster.front!r}")
+    return str(_loopback("cluster.front", host)), int(port)
+
+
+def _loopback(key: str, text: str) -> ipaddress.IPv4Address:
+    """A loopback IPv4 address: the cluster command runs every part on one machine."""
+    try:
+        address = ipaddress.IPv4Address(text)
+    except ValueError:
+        raise ConfigError(f"{key} must be an IPv4 address, not {text!r}") from None
+    if not address.is_loopback:
+        raise ConfigError(f"{key} must be a loopback address (127.x.y.z): one machine only")
+    return address
 
 
 def check_console(console: ConsoleConfig) -> None:

@@ -142,6 +142,7 @@ class BotServer:
                 limits=sip_limits(sip_config),
             )
             self.sip.node_full = self._node_full
+            self.sip.node_calls = self._calls_held
             await self.sip.start()
         websocket = self.config.websocket
         twilio_auth_token = secrets["websocket.twilio_auth_token_file"]
@@ -242,14 +243,18 @@ class BotServer:
     def audiosocket_port(self) -> int:
         return self.audiosocket.port if self.audiosocket is not None else 0
 
-    def _node_full(self) -> bool:
-        """Every way in together holds ``server.max_calls`` calls (SIP calls live or being
-        set up, stream connections started or not): a new one anywhere is refused."""
+    def _calls_held(self) -> int:
+        """Calls every way in holds together: SIP calls live or being set up, stream
+        connections started or not."""
         held = self.sip.calls_held if self.sip is not None else 0
         for streams in (self.websocket, self.audiosocket):
             if streams is not None:
                 held += streams.calls.held
-        return held >= self.config.server.max_calls
+        return held
+
+    def _node_full(self) -> bool:
+        """The node holds ``server.max_calls`` calls: a new one anywhere is refused."""
+        return self._calls_held() >= self.config.server.max_calls
 
     async def drain(self) -> None:
         """Refuse new calls, let running ones finish for up to ``server.drain_s`` (or until

@@ -38,6 +38,9 @@ SIP_ACCESS = "telephony/test_sip_access.py"
 SIP_LIMITS = "telephony/test_sip_limits.py"
 STREAM_LIMITS = "telephony/test_stream_limits.py"
 STREAM_ACCESS = "telephony/test_stream_access.py"
+CLUSTER_PLAN = "cluster/test_plan.py"
+CLUSTER_CALLS = "cluster/test_kamailio_cluster.py"
+CLUSTER_CALLS_TEST = "test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node"
 POLICING = "telephony/test_policing.py"
 LOGS = "test_logs.py"
 CONSOLE_LOGIN = "console/test_login.py"
@@ -393,6 +396,34 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
     "design.test_timeout_s": (
         "console/test_versions_page.py",
         "test_a_test_stopped_at_its_time_limit_fails_and_ends_its_process",
+    ),
+    "cluster.nodes": (CLUSTER_PLAN, "test_each_node_gets_its_own_address_and_the_shared_store"),
+    "cluster.dir": (CLUSTER_CALLS, CLUSTER_CALLS_TEST),
+    "cluster.front": (CLUSTER_CALLS, CLUSTER_CALLS_TEST),
+    "cluster.first_node_address": (
+        CLUSTER_PLAN,
+        "test_each_node_gets_its_own_address_and_the_shared_store",
+    ),
+    "cluster.node_sip_port": (
+        CLUSTER_PLAN,
+        "test_each_node_gets_its_own_address_and_the_shared_store",
+    ),
+    "cluster.node_http_port": (
+        CLUSTER_PLAN,
+        "test_each_node_gets_its_own_address_and_the_shared_store",
+    ),
+    "cluster.postgres_port": (
+        CLUSTER_PLAN,
+        "test_each_node_gets_its_own_address_and_the_shared_store",
+    ),
+    "cluster.probe_interval_s": (CLUSTER_CALLS, CLUSTER_CALLS_TEST),
+    "cluster.probe_failures": (
+        CLUSTER_PLAN,
+        "test_kamailio_accepts_the_shipped_configuration_with_the_plans_defines",
+    ),
+    "cluster.kamailio_config": (
+        CLUSTER_PLAN,
+        "test_kamailio_accepts_the_shipped_configuration_with_the_plans_defines",
     ),
 }
 """Key -> (file under tests/, test function) that changes the key and checks what follows."""

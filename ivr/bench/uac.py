@@ -1,7 +1,10 @@
 """A minimal SIP user agent client over UDP: INVITE with an SDP offer, ACK, BYE (RFC 3261).
 
 Just enough signalling for the load generator: one dialog per call, in-dialog requests from
-the bot (BYE, REFER, NOTIFY, OPTIONS) answered so the bot's transactions complete.
+the bot (BYE, REFER, NOTIFY, OPTIONS) answered so the bot's transactions complete. Through a
+proxy (Kamailio in front of several bots) the dialog keeps the route set its 2xx recorded
+(RFC 3261 section 12.1.2), so the ACK and BYE pass the proxy on their way to the bot that
+answered.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ class SipUac(asyncio.DatagramProtocol):
         self._responses: asyncio.Queue[SipResponse] = asyncio.Queue()
         self._to = f"<sip:bot@{server[0]}:{server[1]}>"
         self._remote_target = f"sip:bot@{server[0]}:{server[1]}"
+        self._route_set: list[str] = []
         self._ack: bytes | None = None
 
     async def open(self) -> None:
@@ -100,6 +104,7 @@ class SipUac(asyncio.DatagramProtocol):
                 raise SipCallError(f"the bot answered {response.status} {response.reason}")
             break
         self._to = response.get("To") or self._to
+        self._route_set = list(reversed(response.values("Record-Route")))
         contact = response.contact
         if contact is not None:
             self._remote_target = str(contact.uri)
@@ -144,6 +149,8 @@ class SipUac(asyncio.DatagramProtocol):
             ("Contact", f"<sip:bench@{host}:{port}>"),
             ("User-Agent", "ivr-bench"),
         ]
+        if method != "INVITE":
+            headers.extend(("Route", route) for route in self._route_set)
         if content_type:
             headers.append(("Content-Type", content_type))
         uri = self._remote_target if method != "INVITE" else f"sip:bot@{self.server[0]}"

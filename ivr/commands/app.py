@@ -59,12 +59,16 @@ def calls(ctx: click.Context, limit: int) -> None:
     if not rows:
         click.echo("no calls recorded yet")
         return
-    click.echo(f"{'call id':<28} {'started':<19} {'secs':>5} {'turns':>5}  {'outcome':<12} caller")
+    click.echo(
+        f"{'call id':<28} {'started':<19} {'secs':>5} {'turns':>5}  {'outcome':<12} "
+        f"{'node':<12} caller"
+    )
     for row in rows:
         seconds = (row["ended_at"] or row["started_at"]) - row["started_at"]
         click.echo(
             f"{row['call_id'][:28]:<28} {_clock(row['started_at'])} {seconds:>5.0f} "
-            f"{row['turns']:>5}  {row['outcome']:<12} {row['caller']}"
+            f"{row['turns']:>5}  {row['outcome']:<12} {row['node_id'][:12] or '-':<12} "
+            f"{row['caller']}"
         )
 
 

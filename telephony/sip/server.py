@@ -4,9 +4,10 @@
 telephone-event on an RTP port of its own), and hands every confirmed call to ``on_call`` as a
 ``SipCallBridge``. The call stays up until the callback returns (then we send BYE) or either
 side hangs up. Everything else a UAS meets gets its proper answer: retransmissions the same
-response, OPTIONS 200, CANCEL 200 plus 487, unknown dialogs 481, busy 486, no common codec
-488, unknown methods 501. Malformed SIP is answered 400 when a response can be formed (else
-dropped), SDP that does not parse 400 and SDP we cannot use 488; every refusal releases what
+response, OPTIONS 200 (503 while draining or full; both with the calls held, ``X-Calls``),
+CANCEL 200 plus 487, unknown dialogs 481, busy 486, no common codec 488, unknown methods 501.
+Malformed SIP is answered 400 when a response can be formed (else dropped), SDP that does not
+parse 400 and SDP we cannot use 488; every refusal releases what
 was allocated for it (RTP socket, dialog, the max_calls slot) and is counted, never fatal.
 
 Hostile traffic meets the bounds of ``SipLimits`` (``telephony.sip.limits``): a source sending
@@ -221,6 +222,9 @@ class SipServer:
         """Asked before an INVITE is answered (None: only ``max_calls`` applies): True while the
         server as a whole holds as many calls as it may (every way in together); the INVITE
         then gets 503 with Retry-After, so a proxy tries another node."""
+        self.node_calls: Callable[[], int] | None = None
+        """Calls the server as a whole holds now (every way in), reported on OPTIONS as
+        ``X-Calls``; None: this SIP server's own."""
         self._counters: Counter[str] = Counter()
         self._media_totals: Counter[str] = Counter()
 
@@ -694,15 +698,31 @@ class SipServer:
         method = request.method
         if method == "INVITE":
             self._handle_invite(request, transaction)
-        elif method == "OPTIONS" and self.draining:
-            self.reply(transaction, 503, headers=[("Retry-After", "5")])
         elif method == "OPTIONS":
-            self.reply(transaction, 200, headers=self.capability_headers())
+            self._answer_options(transaction)
         elif method in NO_DIALOG_METHODS:
             self.stats_add("unknown_dialog")
             self.reply(transaction, 481)
         else:
             self.reject_method(request, transaction)
+
+    def _answer_options(self, transaction: ServerTransaction) -> None:
+        """OPTIONS outside a dialog (RFC 3261 section 11.2), as a dispatcher probes its nodes:
+        200 with the capabilities while an INVITE would be taken, 503 with Retry-After while
+        draining or full, so the proxy sends new calls elsewhere until a probe gets 200 again.
+        Both carry the calls held now (``X-Calls``, as jambonz's feature servers report it)."""
+        held = self.node_calls() if self.node_calls is not None else self.calls_held
+        load = [("X-Calls", str(held))]
+        if self._stopping or self.draining or self._full():
+            self.reply(transaction, 503, headers=[("Retry-After", "5"), *load])
+        else:
+            self.reply(transaction, 200, headers=[*self.capability_headers(), *load])
+
+    def _full(self) -> bool:
+        """This server or the node as a whole holds all the calls it may."""
+        return self.calls_held >= self.max_calls or (
+            self.node_full is not None and self.node_full()
+        )
 
     def _handle_ack(self, request: SipRequest) -> None:
         invite = self.transactions.match(request, method="INVITE")

@@ -1,7 +1,8 @@
 """``server.max_calls`` bounds the calls of every way in together: with one call up over
 AudioSocket and room for one, a SIP INVITE gets 503 (with Retry-After, so a proxy tries another
-node), a media WebSocket 503 and another AudioSocket connection a hang-up; once that call ends,
-a SIP call is answered again. In process, against the real transports and engines."""
+node), a dispatcher's OPTIONS probe 503 with the node's calls (``X-Calls: 1``), a media
+WebSocket 503 and another AudioSocket connection a hang-up; once that call ends, OPTIONS gets
+200 again and a SIP call is answered. In process, against the real transports and engines."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ async def test_the_server_refuses_a_call_on_any_way_in_once_it_holds_max_calls(
         refused = await sip.expect(503)
         assert refused.get("Retry-After")
         assert bot.sip.stats()["calls_rejected_node_full"] == 1
+        sip.send(sip.request("OPTIONS"))
+        probe = await sip.expect(503)
+        assert probe.get("X-Calls") == "1" and probe.get("Retry-After")
         async with aiohttp.ClientSession() as http:
             with pytest.raises(aiohttp.WSServerHandshakeError) as full:
                 await http.ws_connect(f"http://127.0.0.1:{bot.http_port}/media/pcm")
@@ -63,6 +67,9 @@ async def test_the_server_refuses_a_call_on_any_way_in_once_it_holds_max_calls(
         await until(lambda: bot.audiosocket.calls.held == 0, 30, "the first call to end")
         again = await RawSip(bot.sip_port).open()
         try:
+            again.send(again.request("OPTIONS"))
+            probe = await again.expect(200)
+            assert probe.get("X-Calls") == "0" and "INVITE" in (probe.get("Allow") or "")
             again.send(
                 again.request("INVITE", body=offer_sdp(40002), content_type="application/sdp")
             )

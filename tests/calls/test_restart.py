@@ -143,7 +143,7 @@ async def test_sigterm_refuses_new_calls_while_the_running_call_finishes_then_ex
         await asyncio.sleep(1.0)  # the signal is handled on the server's loop
         peer.send(peer.request("OPTIONS"))
         options = await peer.expect(503)
-        assert options.get("Retry-After")
+        assert options.get("Retry-After") and options.get("X-Calls") == "1"
         peer.send(peer.request("INVITE", body=offer_sdp(40000), content_type="application/sdp"))
         refused = await peer.expect(503)
         assert refused.get("Retry-After")

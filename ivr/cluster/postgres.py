@@ -1,0 +1,101 @@
+"""A PostgreSQL server of our own: ``initdb`` once into a folder, ``pg_ctl`` start and stop.
+
+The cluster's one store (bank and call records) on one machine, and the tests' throw-away
+database. PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` user
+(Debian's packages make it), through ``runuser``.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+from pathlib import Path
+
+DATABASE = "bank"
+"""The database the bot's settings name; its owner (and the superuser) is the same name."""
+
+
+class PostgresUnavailable(RuntimeError):
+    """PostgreSQL's server programs, or a user to run them as, are not on this machine."""
+
+
+class PostgresError(RuntimeError):
+    """initdb or pg_ctl failed; the message holds what it said."""
+
+
+class PostgresServer:
+    """One cluster in ``base/data``, listening on 127.0.0.1:``port`` (and a socket in ``base``)."""
+
+    def __init__(self, base: Path, port: int) -> None:
+        initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
+        if not initdb or not pg_ctl:
+            raise PostgresUnavailable("PostgreSQL's server programs (initdb, pg_ctl) are missing")
+        self._initdb, self._pg_ctl = initdb, pg_ctl
+        self.base = base.resolve()
+        self.data = self.base / "data"
+        self.port = port
+        self._run_as: list[str] = []
+        if os.geteuid() == 0:
+            runuser = shutil.which("runuser")
+            try:
+                pwd.getpwnam("postgres")
+            except KeyError:
+                runuser = None
+            if runuser is None:
+                raise PostgresUnavailable("as root, PostgreSQL needs a 'postgres' user and runuser")
+            self._run_as = [runuser, "-u", "postgres", "--"]
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://{DATABASE}@127.0.0.1:{self.port}/{DATABASE}"
+
+    def create(self) -> bool:
+        """Make the cluster and its database unless ``data`` holds one; True if it was made.
+
+        Trust authentication on 127.0.0.1 only: a machine's own test or trial store. A real
+        deployment runs its PostgreSQL with passwords (deploy/README.md)."""
+        if (self.data / "PG_VERSION").is_file():
+            return False
+        self.base.mkdir(parents=True, exist_ok=True)
+        if self._run_as:
+            shutil.chown(self.base, "postgres")
+        self._run([*self._pg("initdb"), "-U", DATABASE, "--auth=trust", "-E", "UTF8"])
+        self.start()
+        import psycopg2
+
+        admin = psycopg2.connect(f"postgresql://{DATABASE}@127.0.0.1:{self.port}/postgres")
+        try:
+            admin.autocommit = True
+            with admin.cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {DATABASE}")
+        finally:
+            admin.close()
+        return True
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"
+        log = str(self.base / "pg.log")
+        self._run([*self._pg("pg_ctl"), "-l", log, "-w", "-o", options, "start"])
+
+    def running(self) -> bool:
+        status = subprocess.run([*self._pg("pg_ctl"), "status"], capture_output=True)
+        return status.returncode == 0
+
+    def _run(self, argv: list[str]) -> None:
+        done = subprocess.run(argv, capture_output=True, text=True)
+        if done.returncode != 0:
+            said = (done.stderr or done.stdout).strip()[-1000:]
+            raise PostgresError(f"{Path(argv[len(self._run_as)]).name} failed: {said}")
+
+    def _pg(self, program: str) -> list[str]:
+        """``program`` (initdb or pg_ctl) on this cluster's data, as the user that runs it."""
+        path = self._initdb if program == "initdb" else self._pg_ctl
+        return [*self._run_as, path, "-D", str(self.data)]
+
+    def stop(self) -> None:
+        subprocess.run(
+            [*self._pg("pg_ctl"), "-m", "fast", "-w", "stop"],
+            capture_output=True,
+        )

@@ -1,0 +1,252 @@
+"""Three bot nodes behind Kamailio, started by ``ivr cluster up`` with the shipped Kamailio
+configuration and a PostgreSQL of their own, called over SIP through the front:
+
+- concurrent calls are spread over the nodes by call load, and every node's audio reaches the
+  caller directly (RTP never passes Kamailio);
+- a node sent SIGTERM finishes its call, answers probes 503 and takes no new call; one placed
+  before the dispatcher noticed fails over to another node;
+- a node killed with SIGKILL is marked down by the OPTIONS probes within a few intervals; a call
+  placed before that waits for the timeout and goes to a live node, none fails after;
+- ``ivr calls`` lists every node's calls from the one store, with their node;
+- ``ivr cluster down`` stops it all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg2
+import pytest
+
+from ivr.bench.uac import SipUac
+from ivr.cluster.kamailio import DestinationState
+from ivr.cluster.plan import ClusterPlan
+from ivr.cluster.processes import Processes
+from ivr.config import load_config
+
+pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
+
+ROOT = Path(__file__).resolve().parents[2]
+IVR = str(Path(sys.executable).with_name("ivr"))
+NODES = 3
+PROBE_S = 1
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind((host, 0))
+        return int(udp.getsockname()[1])
+
+
+@dataclass
+class Cluster:
+    settings: list[str]
+    plan: ClusterPlan
+
+    @property
+    def front(self) -> tuple[str, int]:
+        front = self.plan.front()
+        return front.host, front.port
+
+    def pid(self, name: str) -> int:
+        return next(s.pid for s in Processes(self.plan.folder).started() if s.name == name)
+
+    def states(self) -> dict[str, DestinationState]:
+        return {s.duid: s for s in self.plan.front().states()}
+
+    def node_of(self, call_ids: list[str]) -> dict[str, str]:
+        """Each call's node, from the one store every node writes."""
+        with psycopg2.connect(self.plan.postgres().url) as db, db.cursor() as cursor:
+            cursor.execute(
+                "SELECT peer_call_id, node_id FROM calls WHERE peer_call_id = ANY(%s)",
+                (call_ids,),
+            )
+            return dict(cursor.fetchall())
+
+    async def ivr(self, *args: str, timeout: float = 900) -> str:
+        process = await asyncio.create_subprocess_exec(
+            IVR,
+            *(a for s in self.settings for a in ("--set", s)),
+            *args,
+            cwd=ROOT,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), timeout)
+        text = out.decode(errors="replace")
+        assert process.returncode == 0, text
+        return text
+
+
+@dataclass
+class Placed:
+    sip_call_id: str
+    answered_by: str
+    """The host of the bot's Contact: which node's address the dialog reached."""
+    audio_bytes: int
+    setup_s: float
+
+
+async def place_call(
+    front: tuple[str, int], hold_s: float, answered: asyncio.Event | None = None
+) -> Placed:
+    """One call through the front: INVITE, hold while the bot greets, BYE."""
+    loop = asyncio.get_running_loop()
+    rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    rtp.bind(("127.0.0.1", 0))
+    rtp.setblocking(False)
+    uac = SipUac(front)
+    await uac.open()
+    try:
+        began = loop.time()
+        media = await uac.invite(rtp.getsockname()[1])
+        setup_s = loop.time() - began
+        if answered is not None:
+            answered.set()
+        received = 0
+        deadline = loop.time() + hold_s
+        while loop.time() < deadline:
+            try:
+                received += len(await asyncio.wait_for(loop.sock_recv(rtp, 2048), 0.5))
+            except asyncio.TimeoutError:
+                continue
+        await uac.bye()
+        return Placed(uac.call_id, media.remote_address, received, setup_s)
+    finally:
+        uac.close()
+        rtp.close()
+
+
+async def staggered(delay_s: float, front: tuple[str, int], hold_s: float) -> Placed:
+    await asyncio.sleep(delay_s)
+    return await place_call(front, hold_s)
+
+
+async def until(check, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
+    began = time.monotonic()
+    while time.monotonic() - began < timeout:
+        if check():
+            return time.monotonic() - began
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} did not happen within {timeout} s")
+
+
+def inactive(cluster: Cluster, node: str) -> bool:
+    """The dispatcher no longer selects ``node`` (I: inactive; T, trying, still may be)."""
+    return cluster.states()[node].flags.startswith("I")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.fixture
+async def cluster():  # type: ignore[no-untyped-def]
+    # Not under pytest's private tmp dir: the postgres user must be able to reach it.
+    tmp_path = Path(tempfile.mkdtemp(prefix="ivr-cluster-"))
+    tmp_path.chmod(0o755)
+    settings = [
+        f"cluster.dir={tmp_path / 'cluster'}",
+        f"cluster.front=127.0.0.1:{free_port()}",
+        "cluster.first_node_address=127.0.0.61",
+        f"cluster.node_sip_port={free_port()}",
+        f"cluster.node_http_port={free_port()}",
+        f"cluster.postgres_port={free_port()}",
+        f"cluster.probe_interval_s={PROBE_S}",
+        "cluster.probe_failures=2",
+        f"call.recordings_dir={tmp_path / 'recordings'}",
+        f"design.dir={tmp_path / 'design'}",
+        f"tts.cache_dir={tmp_path / 'prompts'}",
+        "tts.prepare_prompts=false",
+        "server.drain_s=60",
+        "logging.level=WARNING",
+    ]
+    made = Cluster(settings, ClusterPlan(load_config(overrides=settings, environ={}), ROOT))
+    try:
+        yield made
+    finally:
+        Processes(made.plan.folder).stop_all()
+        postgres = made.plan.postgres()
+        if postgres.running():
+            postgres.stop()
+        shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+async def test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node(
+    cluster: Cluster,
+) -> None:
+    started = await cluster.ivr("cluster", "up", "--nodes", str(NODES))
+    assert f"call the bank at sip:{cluster.front[0]}:{cluster.front[1]}" in started
+    nodes = {node.address: node.name for node in cluster.plan.nodes()}
+    assert [s.flags[0] for s in cluster.states().values()] == ["A"] * NODES
+
+    # Six calls a quarter second apart, each held 3 s: two on each node (the dispatcher
+    # sends each to the node with the fewest).
+    spread = await asyncio.gather(*(staggered(i * 0.25, cluster.front, 3.0) for i in range(6)))
+    assert all(p.audio_bytes > 8000 for p in spread), "each caller heard its node's greeting"
+    per_node = Counter(nodes[p.answered_by] for p in spread)
+    assert sorted(per_node.values()) == [2, 2, 2], per_node
+    stored = cluster.node_of([p.sip_call_id for p in spread])
+    assert {p.sip_call_id: nodes[p.answered_by] for p in spread} == stored
+
+    # One long call per node; node-3 is drained while its call goes on.
+    answered = [asyncio.Event() for _ in range(NODES)]
+    held = [asyncio.create_task(place_call(cluster.front, 10.0, a)) for a in answered]
+    await asyncio.wait_for(asyncio.gather(*(a.wait() for a in answered)), 30)
+    draining = cluster.pid("node-3")
+    os.kill(draining, signal.SIGTERM)
+    await asyncio.sleep(1.0)  # the signal is handled on the node's event loop
+    early = await place_call(cluster.front, 1.0)  # before the probes noticed: 503, next node
+    assert nodes[early.answered_by] != "node-3"
+    waited = await until(lambda: inactive(cluster, "node-3"), 15, "node-3 taken out")
+    after_drain = await asyncio.gather(*(place_call(cluster.front, 1.0) for _ in range(4)))
+    assert {nodes[p.answered_by] for p in after_drain} <= {"node-1", "node-2"}
+    finished = await asyncio.gather(*held)
+    assert {nodes[p.answered_by] for p in finished} == set(nodes.values())
+    assert all(p.audio_bytes > 8000 for p in finished)
+    await until(lambda: not alive(draining), 60, "node-3 to exit after its call")
+    drained_call = next(p for p in finished if nodes[p.answered_by] == "node-3")
+    assert cluster.node_of([drained_call.sip_call_id]) == {drained_call.sip_call_id: "node-3"}
+
+    # node-2 dies without a word.
+    killed_at = time.monotonic()
+    os.kill(cluster.pid("node-2"), signal.SIGKILL)
+    before_noticed = await place_call(cluster.front, 1.0)
+    assert nodes[before_noticed.answered_by] == "node-1"
+    await until(lambda: inactive(cluster, "node-2"), 20, "node-2 marked down")
+    detected_s = time.monotonic() - killed_at
+    after_kill = await asyncio.gather(*(place_call(cluster.front, 1.0) for _ in range(4)))
+    assert {nodes[p.answered_by] for p in after_kill} == {"node-1"}
+    print(
+        f"\ncluster: per node {dict(per_node)}; drain noticed after {waited:.1f} s; "
+        f"kill noticed after {detected_s:.1f} s (probe every {PROBE_S} s); call placed "
+        f"before that set up in {before_noticed.setup_s:.1f} s; "
+        f"after it {max(p.setup_s for p in after_kill):.2f} s at most"
+    )
+
+    everything = [*spread, *finished, early, *after_drain, before_noticed, *after_kill]
+    stored = cluster.node_of([p.sip_call_id for p in everything])
+    assert len(stored) == len(everything), "no call was lost"
+    listing = await cluster.ivr(
+        "--set", f"call.records_db={cluster.plan.postgres().url}", "calls", "--limit", "50"
+    )
+    listed = Counter(line.split()[6] for line in listing.splitlines()[1:])
+    assert listed == Counter(stored.values()), listing
+
+    stopped = await cluster.ivr("cluster", "down")
+    assert "kamailio" in stopped and "node-1" in stopped and "postgresql" in stopped
+    assert Processes(cluster.plan.folder).running() == []

@@ -1,0 +1,138 @@
+"""What ``ivr cluster up`` would start, from the ``cluster`` settings: node addresses and
+settings, the dispatcher's destination list, Kamailio's command line (checked by Kamailio
+itself), the dispatcher's state as kamcmd prints it, and the settings refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ivr.cluster.kamailio import parse_states
+from ivr.cluster.plan import ClusterPlan
+from ivr.config import ConfigError, load_config
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def plan_of(*settings: str) -> ClusterPlan:
+    return ClusterPlan(load_config(overrides=settings, environ={}), ROOT)
+
+
+def test_each_node_gets_its_own_address_and_the_shared_store() -> None:
+    plan = plan_of(
+        "cluster.nodes=2",
+        "cluster.first_node_address=127.0.0.40",
+        "cluster.node_sip_port=5170",
+        "cluster.node_http_port=8170",
+        "cluster.postgres_port=55470",
+        "server.max_calls=12",
+        "cluster.front=127.0.0.9:5090",
+    )
+    nodes = plan.nodes()
+    assert [(n.name, n.address, n.sip_port) for n in nodes] == [
+        ("node-1", "127.0.0.40", 5170),
+        ("node-2", "127.0.0.41", 5170),
+    ]
+    assert nodes[1].health_url == "http://127.0.0.41:8170/healthz"
+    settings = plan.node_settings(nodes[1])
+    store = "postgresql://bank@127.0.0.1:55470/bank"
+    assert {
+        "server.node_id=node-2",
+        "sip.host=127.0.0.41",
+        "sip.public_address=127.0.0.41",
+        "sip.trusted_sources=127.0.0.9/32",
+        f"call.records_db={store}",
+        f"bank.database={store}",
+    } <= set(settings)
+    assert [d.line() for d in plan.destinations()] == [
+        "1 sip:127.0.0.40:5170 0 0 duid=node-1;maxload=12",
+        "1 sip:127.0.0.41:5170 0 0 duid=node-2;maxload=12",
+    ]
+    argv = plan.node_argv(nodes[0], "site.yaml", ["vad.aggressiveness=3"])
+    assert argv[1:3] == ["--config", "site.yaml"] and argv[-1] == "serve"
+    given = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
+    assert given[0] == "vad.aggressiveness=3", "the user's settings first, the node's after"
+
+
+def test_kamailio_accepts_the_shipped_configuration_with_the_plans_defines(
+    tmp_path: Path,
+) -> None:
+    plan = plan_of(
+        f"cluster.dir={tmp_path}", "cluster.probe_interval_s=3", "cluster.probe_failures=4"
+    )
+    front = plan.front()
+    front.write_list(plan.destinations())
+    assert "PROBE_INTERVAL=3" in front.argv() and "PROBE_FAILURES=4" in front.argv()
+    front.check()
+
+    broken = plan_of(f"cluster.dir={tmp_path}", f"cluster.kamailio_config={tmp_path / 'x.cfg'}")
+    (tmp_path / "x.cfg").write_text('#!KAMAILIO\nloadmodule "nonexistent.so"\n')
+    with pytest.raises(RuntimeError, match="Kamailio refused"):
+        broken.front().check()
+
+
+KAMCMD = """{
+	NRSETS: 1
+	RECORDS: {
+		SET: {
+			ID: 1
+			TARGETS: {
+				DEST: {
+					URI: sip:127.0.0.3:5060
+					FLAGS: IP
+					PRIORITY: 0
+					ATTRS: {
+						BODY: duid=node-2;maxload=32
+						DUID: node-2
+						MAXLOAD: 32
+					}
+					RUNTIME: {
+						DLGLOAD: 0
+					}
+				}
+				DEST: {
+					URI: sip:127.0.0.2:5060
+					FLAGS: AP
+					PRIORITY: 0
+					ATTRS: {
+						BODY: duid=node-1;maxload=32
+						DUID: node-1
+						MAXLOAD: 32
+					}
+					RUNTIME: {
+						DLGLOAD: 3
+					}
+				}
+			}
+		}
+	}
+}
+"""
+
+
+def test_the_dispatchers_state_is_read_per_node() -> None:
+    states = parse_states(KAMCMD)
+    assert [(s.duid, s.uri, s.flags, s.load, s.active) for s in states] == [
+        ("node-1", "sip:127.0.0.2:5060", "AP", 3, True),
+        ("node-2", "sip:127.0.0.3:5060", "IP", 0, False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("setting", "error"),
+    [
+        ("cluster.nodes=0", "cluster.nodes must be between"),
+        ("cluster.nodes=33", "cluster.nodes must be between"),
+        ("cluster.front=10.0.0.1:5060", "loopback"),
+        ("cluster.front=127.0.0.1", "ADDRESS:PORT"),
+        ("cluster.first_node_address=bank.example", "IPv4"),
+        ("cluster.first_node_address=127.0.0.254", "no room"),
+        ("cluster.postgres_port=70000", "port number"),
+        ("cluster.probe_interval_s=0", "probe_interval_s"),
+        ("cluster.probe_failures=11", "probe_failures"),
+    ],
+)
+def test_settings_the_cluster_cannot_run_with_are_refused(setting: str, error: str) -> None:
+    with pytest.raises(ConfigError, match=error):
+        load_config(overrides=[setting], environ={})
