@@ -197,6 +197,7 @@ def test_a_run_is_reproducible_and_keeps_only_differing_transcripts() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # loads the assistant for one phrase: a minute and a half
 def test_the_judging_model_ranks_every_intent_of_a_phrase() -> None:
     reader = IntentReader(Project(root=ROOT, model_dir=ROOT / "models").model_path)
     reader.load()

@@ -95,6 +95,26 @@ class UsageMeter:
         )
 
 
+class MachineMeter(UsageMeter):
+    """As UsageMeter, for the whole machine: busy CPU time of every core (in percent of one
+    core, as a process's) and memory in use. For bots this bench did not start (``--target``),
+    whose processes it cannot name."""
+
+    def __init__(self) -> None:
+        super().__init__(os.getpid())
+
+    def _cpu(self) -> float:
+        times = psutil.cpu_times()
+        return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+    def start(self) -> None:
+        super().start()
+        self._rss_peak = psutil.virtual_memory().used
+
+    def sample(self) -> None:
+        self._rss_peak = max(self._rss_peak, psutil.virtual_memory().used)
+
+
 @dataclass
 class Footprint:
     """What a process holds right now: open file descriptors (sockets included) and memory."""

@@ -65,6 +65,8 @@ class CallResult:
     bot_hangup: bool = False
     rx_packets: int = 0
     tx_packets: int = 0
+    node: str = ""
+    """The address the bot's media came from: which node answered, behind a SIP front."""
 
 
 class CallerRtp(asyncio.DatagramProtocol):
@@ -212,6 +214,7 @@ async def place_call(
         await rtp.open()
         media = await uac.invite(rtp.port)
         rtp.start((media.remote_address, media.remote_port))
+        result.node = media.remote_address
         if on_media is not None:
             on_media((media.remote_address, media.remote_port))
         answered = loop.time()

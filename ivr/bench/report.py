@@ -50,8 +50,9 @@ def wire_latencies(calls: Sequence[CallResult], missing_as_timeout: bool = True)
     return out
 
 
-def summarise_calls(calls: Sequence[CallResult], records_db: Path) -> dict[str, Any]:
-    """The caller-side figures of some calls plus the bot's stage timings of the same calls."""
+def summarise_calls(calls: Sequence[CallResult], records_db: Path | None) -> dict[str, Any]:
+    """The caller-side figures of some calls plus the bot's stage timings of the same calls
+    (none without the bot's records: a ``--target`` the bench did not start)."""
     turns = [t for c in calls for t in c.turns]
     summary: dict[str, Any] = {
         "calls": len(calls),
@@ -60,7 +61,8 @@ def summarise_calls(calls: Sequence[CallResult], records_db: Path) -> dict[str, 
         "failed_calls": [c.error for c in calls if c.error],
         "wire_ms": percentiles(wire_latencies(calls)),
     }
-    summary.update(bot_stages(records_db, [c.call_id for c in calls]))
+    if records_db is not None:
+        summary.update(bot_stages(records_db, [c.call_id for c in calls]))
     return summary
 
 
@@ -164,12 +166,19 @@ def format_table(results: dict[str, Any]) -> str:
             f" {'CPU %':>6} {'CPU %/call':>10} {'RSS MB':>7} {'MB/call':>7}  result",
         ]
         for level in capacity["levels"]:
+            underruns = "-" if level["underruns"] is None else level["underruns"]
             lines.append(
                 f"{level['calls']:>5} {level['turns']:>5} {level['missing_replies']:>4}  "
-                f"{_fmt(level['wire_ms']):<20} {level['underruns']:>9} {level['cpu_percent']:>6.0f}"
+                f"{_fmt(level['wire_ms']):<20} {underruns:>9} {level['cpu_percent']:>6.0f}"
                 f" {level['cpu_percent_per_call']:>10.1f} {level['rss_mb']:>7.0f}"
                 f" {level['rss_mb_per_call']:>7.1f}  {'ok' if level['passed'] else level['why']}"
             )
+            if "target" in results["settings"]:
+                spread = ", ".join(f"{node} {n}" for node, n in level["per_node"].items())
+                lines.append(
+                    f"{'':>5} calls per node: {spread or 'none answered'}; CPU and RSS are the "
+                    f"machine's, the load generator took {level['generator_cpu_percent']:.0f}%"
+                )
         lines.append(
             f"largest sustained: {capacity['sustained_calls']} calls "
             f"(limit: p95 <= {capacity['p95_limit_ms']:.0f} ms, no underrun)"

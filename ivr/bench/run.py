@@ -4,6 +4,10 @@ Every bot under test is started first (the default bot, and the variants in one 
 load in parallel, then sit idle), so each scenario runs against a warm bot. The run's length is
 bounded: a fixed number of turns per call, a fixed time per load level, and the ramp stops at
 the first level that misses the target.
+
+With a ``target`` (a running bot, or a SIP front such as Kamailio before several nodes) no bot
+is started: the single call and the ramp go there, each level says which node answered how
+many calls, and CPU and memory are the whole machine's (the load generator's own share apart).
 """
 
 from __future__ import annotations
@@ -12,12 +16,21 @@ import asyncio
 import json
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.bench.bot import BotEndpoint, BotProcess, RasaServer, UsageMeter, VariantHost, free_port
+from ivr.bench.bot import (
+    BotEndpoint,
+    BotProcess,
+    MachineMeter,
+    RasaServer,
+    UsageMeter,
+    VariantHost,
+    free_port,
+)
 from ivr.bench.caller import CallerLine, CallResult, place_call
 from ivr.bench.report import machine, percentiles, summarise_calls, wire_latencies
 from ivr.bench.voice import caller_lines
@@ -53,6 +66,22 @@ class BenchPlan:
     out_dir: Path = Path("bench/results")
     overrides: list[str] = field(default_factory=list)
     """Extra ``--set`` settings for every bot (e.g. to try a tuning)."""
+    target: tuple[str, int] | None = None
+    """Call this SIP address (host, port) instead of starting a bot: no variants, no stage
+    timings, machine-wide CPU."""
+
+
+@dataclass(frozen=True)
+class Called:
+    """Where a scenario's calls go, and the bot there if this bench started it (its process,
+    counters and records can then be read)."""
+
+    address: tuple[str, int]
+    bot: BotEndpoint | None = None
+
+    @classmethod
+    def started(cls, bot: BotEndpoint) -> Called:
+        return cls(("127.0.0.1", bot.sip_port), bot)
 
 
 EARLY_END_VARIANT_MS = 300
@@ -108,7 +137,7 @@ def _variants(config: Config, rasa: RasaServer) -> list[_Variant]:
 
 
 async def _call_batch(
-    bot: BotEndpoint,
+    address: tuple[str, int],
     lines: list[CallerLine],
     count: int,
     turns: int,
@@ -121,30 +150,31 @@ async def _call_batch(
 
     async def one(index: int) -> CallResult:
         await asyncio.sleep(index * stagger)
-        return await place_call(
-            ("127.0.0.1", bot.sip_port), lines, turns, until, first_line=index % len(lines)
-        )
+        return await place_call(address, lines, turns, until, first_line=index % len(lines))
 
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
 async def _level(
-    bot: BotEndpoint, lines: list[CallerLine], calls: int, plan: BenchPlan
+    called: Called, lines: list[CallerLine], calls: int, plan: BenchPlan
 ) -> dict[str, Any]:
     """One load level: ``calls`` talking at once for ``level_s``; CPU, memory, underruns."""
-    meter = UsageMeter(bot.pid)
-    before = await bot.transport_stats()
+    bot = called.bot
+    meter = UsageMeter(bot.pid) if bot is not None else MachineMeter()
+    generator = UsageMeter(os.getpid())
+    before = await bot.transport_stats() if bot is not None else {}
     meter.start()
+    generator.start()
     sampler = asyncio.create_task(_sample(meter))
     try:
-        results = await _call_batch(bot, lines, calls, 10_000, plan.level_s)
+        results = await _call_batch(called.address, lines, calls, 10_000, plan.level_s)
     finally:
         sampler.cancel()
     usage = meter.usage()
     await asyncio.sleep(1.0)  # the bot writes the last turns' records
-    after = await bot.transport_stats()
+    after = await bot.transport_stats() if bot is not None else {}
     underruns = int(after.get("rtp_underruns", 0)) - int(before.get("rtp_underruns", 0))
-    row = summarise_calls(results, bot.records_db)
+    row = summarise_calls(results, bot.records_db if bot is not None else None)
     p95 = (row["wire_ms"] or {}).get("p95", float("inf"))
     why = []
     if p95 > P95_LIMIT_MS:
@@ -155,10 +185,12 @@ async def _level(
         why.append(f"{len(row['failed_calls'])} calls failed")
     row.update(
         calls=calls,
-        underruns=underruns,
+        underruns=underruns if bot is not None else None,
         cpu_percent=usage.cpu_percent,
         cpu_percent_per_call=round(usage.cpu_percent / calls, 1),
+        generator_cpu_percent=generator.usage().cpu_percent,
         rss_mb=usage.rss_mb,
+        per_node=dict(sorted(Counter(r.node for r in results if r.node).items())),
         passed=not why,
         why="; ".join(why),
     )
@@ -206,7 +238,10 @@ async def run_bench(
             }
             echo(f"single call, {plan.single_turns} turns ...")
             bot = default.bot
-            single = await _call_batch(bot, lines, 1, plan.single_turns, plan.call_timeout_s)
+            called = Called.started(bot)
+            single = await _call_batch(
+                called.address, lines, 1, plan.single_turns, plan.call_timeout_s
+            )
             results["single_call"] = summarise_calls(single, bot.records_db)
             echo(f"  wire latency {results['single_call']['wire_ms']}")
             if variants:
@@ -215,14 +250,16 @@ async def run_bench(
                 assert host is not None
                 echo(f"variant {variant.group}: {variant.name}, {plan.variant_turns} turns ...")
                 other = host.bots[variant.name]
-                calls = await _call_batch(other, lines, 1, plan.variant_turns, plan.call_timeout_s)
+                calls = await _call_batch(
+                    Called.started(other).address, lines, 1, plan.variant_turns, plan.call_timeout_s
+                )
                 row = summarise_calls(calls, other.records_db)
                 row.update(group=variant.group, name=variant.name, note=variant.note)
                 results["variants"].append(row)
                 echo(f"  wire latency {row['wire_ms']}")
             results["variants"].sort(key=lambda row: GROUPS.index(row["group"]))
             if plan.capacity:
-                results["capacity"] = await _capacity(bot, lines, plan, echo)
+                results["capacity"] = await _capacity(called, lines, plan, echo)
         finally:
             await asyncio.gather(*(p.stop() for p in (default, host, rasa) if p is not None))
         results["machine"] = machine(load_at_start)
@@ -284,21 +321,24 @@ def _baselines(
 
 
 async def _capacity(
-    bot: BotEndpoint, lines: list[CallerLine], plan: BenchPlan, echo: Callable[[str], None]
+    called: Called, lines: list[CallerLine], plan: BenchPlan, echo: Callable[[str], None]
 ) -> dict[str, Any]:
     """Ramp concurrent calls until a level misses p95 or underruns; the last good level wins."""
-    idle_rss = UsageMeter(bot.pid).usage().rss_mb
+    idle = UsageMeter(called.bot.pid) if called.bot is not None else MachineMeter()
+    idle.start()
+    idle_rss = idle.usage().rss_mb
     levels = []
     sustained = 0
     for calls in plan.levels:
         echo(f"capacity: {calls} concurrent calls for {plan.level_s:.0f} s ...")
-        row = await _level(bot, lines, calls, plan)
+        row = await _level(called, lines, calls, plan)
         row["rss_mb_per_call"] = round((row["rss_mb"] - idle_rss) / calls, 1)
         levels.append(row)
+        nodes = f", per node {row['per_node']}" if called.bot is None else ""
         echo(
             f"  wire latency {row['wire_ms']}, underruns {row['underruns']}, "
-            f"CPU {row['cpu_percent']}%, RSS {row['rss_mb']} MB: "
-            + ("ok" if row["passed"] else row["why"])
+            f"CPU {row['cpu_percent']}% (load generator {row['generator_cpu_percent']}%), "
+            f"RSS {row['rss_mb']} MB{nodes}: " + ("ok" if row["passed"] else row["why"])
         )
         if not row["passed"]:
             break
@@ -310,6 +350,36 @@ async def _capacity(
         "p95_limit_ms": P95_LIMIT_MS,
         "idle_rss_mb": idle_rss,
     }
+
+
+async def run_target_bench(
+    config: Config, plan: BenchPlan, echo: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """The single call and the ramp against ``plan.target``, started by someone else."""
+    assert plan.target is not None
+    limit_blas_threads()
+    load_at_start = os.getloadavg()
+    echo("synthesising the caller's lines ...")
+    lines = await asyncio.to_thread(caller_lines, config)
+    called = Called(plan.target)
+    host, port = plan.target
+    results: dict[str, Any] = {
+        "settings": {**_settings(config, plan), "target": f"sip:{host}:{port}"},
+        "machine": {},
+        "single_call": {},
+        "variants": [],
+        "capacity": None,
+    }
+    echo(f"single call to sip:{host}:{port}, {plan.single_turns} turns ...")
+    single = await _call_batch(called.address, lines, 1, plan.single_turns, plan.call_timeout_s)
+    results["single_call"] = summarise_calls(single, None)
+    echo(f"  wire latency {results['single_call']['wire_ms']}")
+    if plan.capacity:
+        results["capacity"] = await _capacity(called, lines, plan, echo)
+    results["machine"] = machine(load_at_start)
+    plan.out_dir.mkdir(parents=True, exist_ok=True)
+    (plan.out_dir / "calls-target.json").write_text(json.dumps(results, indent=2))
+    return results
 
 
 def _settings(config: Config, plan: BenchPlan) -> dict[str, Any]:

@@ -202,6 +202,12 @@ def bench_understanding(
 @click.option("--no-variants", is_flag=True, help="Skip the engine variants.")
 @click.option("--no-capacity", is_flag=True, help="Skip the concurrency ramp.")
 @click.option("--out", type=click.Path(file_okay=False), help="Folder for calls.json.")
+@click.option(
+    "--target",
+    metavar="sip:HOST:PORT",
+    help="Call a bot (or a front such as `ivr cluster up`'s Kamailio) already running there "
+    "instead of starting one: single call and ramp only.",
+)
 @click.pass_context
 def bench_calls(
     ctx: click.Context,
@@ -212,18 +218,20 @@ def bench_calls(
     no_variants: bool,
     no_capacity: bool,
     out: str | None,
+    target: str | None,
 ) -> None:
     """Real SIP calls on 127.0.0.1: turn latency, engine variants, concurrent-call capacity.
 
     The bots run as subprocesses with this command's --set settings. Figures are printed and
-    written to bench/results/calls.json.
+    written to bench/results/calls.json (calls-target.json with --target).
     """
     import asyncio
     from pathlib import Path
     from typing import Any
 
     from ivr.bench.report import format_table
-    from ivr.bench.run import BenchPlan, run_bench
+    from ivr.bench.run import BenchPlan, run_bench, run_target_bench
+    from telephony.sip.message import SipUri
 
     given: dict[str, Any] = {
         "single_turns": turns,
@@ -232,13 +240,22 @@ def bench_calls(
         "level_s": level_seconds,
         "out_dir": Path(out) if out else None,
     }
+    address = None
+    if target:
+        try:
+            uri = SipUri.parse(target if target.startswith("sip:") else f"sip:{target}")
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--target") from exc
+        address = (uri.host_address, uri.port or 5060)
     plan = BenchPlan(
-        variants=not no_variants,
+        target=address,
+        variants=not no_variants and address is None,
         capacity=not no_capacity,
         overrides=list(ctx.find_root().params.get("overrides") or ()),
         **{key: value for key, value in given.items() if value is not None},
     )
-    results = asyncio.run(run_bench(config_of(ctx), plan, echo=click.echo))
+    bench = run_target_bench if address is not None else run_bench
+    results = asyncio.run(bench(config_of(ctx), plan, echo=click.echo))
     click.echo(format_table(results))
 
 

@@ -1,4 +1,7 @@
-"""A tiny real run of ``ivr bench calls``: a bot subprocess, real SIP calls, the JSON and table."""
+"""A tiny real run of ``ivr bench calls``: a bot subprocess, real SIP calls, the JSON and table.
+
+Three minutes: ``make test-long``; ``make test`` runs the bench's ``--target`` ramp through
+Kamailio in ``tests/cluster``."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_bench_calls_smoke_run_writes_figures_and_prints_the_table(tmp_path: Path) -> None:
     ivr = str(Path(sys.executable).with_name("ivr"))
     argv = [ivr, "bench", "calls", "--turns", "2", "--no-variants", "--levels", "1"]

@@ -1,4 +1,7 @@
-"""A short run of ``ivr bench fuzz``: mutated inputs of every way in at a live bot during calls."""
+"""A short run of ``ivr bench fuzz``: mutated inputs of every way in at a live bot during calls.
+
+Three minutes: ``make test-long`` (``make test`` keeps the malformed-input tests of each way in,
+``tests/telephony``)."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_bot_survives_a_short_fuzz_of_every_way_in_while_two_calls_talk(tmp_path: Path) -> None:
     ivr = str(Path(sys.executable).with_name("ivr"))
     argv = [ivr, "bench", "fuzz", "--count", "2000", "--seconds", "25", "--turns", "2"]

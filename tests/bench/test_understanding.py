@@ -144,6 +144,7 @@ def test_a_tiny_run_scores_real_recognition_per_voice_family(tmp_path: Path) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.long
 def test_two_runs_with_one_seed_hear_the_same_words(tmp_path: Path) -> None:
     """piper samples its noise and whisper its fallback at random: seeded, two separate runs
     (each seeds its own process before the first rendering) hear the same audio and write the
