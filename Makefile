@@ -53,13 +53,16 @@ run: setup train
 	$(IVR) serve
 
 # Two workers, each taking whole files (module fixtures such as a bot started once stay shared):
-# most call tests wait on real-time audio, so the second core halves the wall time. The slowest
+# most call tests wait on real-time audio, so the second core halves the wall time. Files are
+# handed out in collection order (tests/conftest.py puts the longest first), not xdist's default
+# of the most tests first, which left the minutes-long single-test files for last. The slowest
 # tests are printed for CI's log.
 test: setup train
-	$(BIN)/pytest -q -n 2 --dist loadfile --durations=25 -m "not long"
+	$(BIN)/pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25 -m "not long"
 
-# Long end-to-end runs the quicker suite covers in part: testing a draft through training and
-# replays (about 10 minutes).
+# Long end-to-end runs the quicker suite covers in part (about 25 minutes): testing a draft
+# through training and replays, the designer's walkthrough in the browser with its SIP calls,
+# short fuzz and bench runs, the CLI's whole-process runs. `make test` keeps under 40 minutes.
 test-long: setup train
 	$(BIN)/pytest -q -m long --durations=10
 

@@ -22,7 +22,6 @@ if TYPE_CHECKING:
     from speech.asr.whisper import WhisperEngine
 
 LONGEST_FIRST = (
-    "console/test_designer_browser.py",
     "cluster/test_kamailio_cluster.py",
     "calls/test_restart.py",
     "calls/test_secrets_in_calls.py",

@@ -61,7 +61,11 @@ class ClusterPlan:
         )
 
     def postgres(self) -> PostgresServer:
-        return PostgresServer(self.folder / "postgres", self.config.cluster.postgres_port)
+        return PostgresServer(
+            self.folder / "postgres",
+            self.config.cluster.postgres_port,
+            password_file=self.folder / "postgres.pass",
+        )
 
     def destinations(self) -> list[Destination]:
         max_load = min(self.config.server.max_calls, self.config.sip.max_calls)

@@ -3,15 +3,23 @@
 The cluster's one store (bank and call records) on one machine, and the tests' throw-away
 database. PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` user
 (Debian's packages make it), through ``runuser``.
+
+With a ``password_file`` the server asks for a password (SCRAM): a random one, made with the
+cluster and kept only in that owner-only file, in libpq's password-file format, so clients
+find it through ``PGPASSFILE`` and no URL, command line or setting ever holds it. Without
+one (the tests' databases) anyone on 127.0.0.1 may connect.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 from pathlib import Path
+
+from ivr.secretfile import write_secret
 
 DATABASE = "bank"
 """The database the bot's settings name; its owner (and the superuser) is the same name."""
@@ -28,7 +36,7 @@ class PostgresError(RuntimeError):
 class PostgresServer:
     """One cluster in ``base/data``, listening on 127.0.0.1:``port`` (and a socket in ``base``)."""
 
-    def __init__(self, base: Path, port: int) -> None:
+    def __init__(self, base: Path, port: int, password_file: Path | None = None) -> None:
         initdb, pg_ctl = shutil.which("initdb"), shutil.which("pg_ctl")
         if not initdb or not pg_ctl:
             raise PostgresUnavailable("PostgreSQL's server programs (initdb, pg_ctl) are missing")
@@ -36,6 +44,7 @@ class PostgresServer:
         self.base = base.resolve()
         self.data = self.base / "data"
         self.port = port
+        self.password_file = password_file
         self._run_as: list[str] = []
         if os.geteuid() == 0:
             runuser = shutil.which("runuser")
@@ -51,21 +60,38 @@ class PostgresServer:
     def url(self) -> str:
         return f"postgresql://{DATABASE}@127.0.0.1:{self.port}/{DATABASE}"
 
-    def create(self) -> bool:
-        """Make the cluster and its database unless ``data`` holds one; True if it was made.
+    @property
+    def environment(self) -> dict[str, str]:
+        """What a client process needs besides ``url``: where libpq finds the password."""
+        return {"PGPASSFILE": str(self.password_file)} if self.password_file is not None else {}
 
-        Trust authentication on 127.0.0.1 only: a machine's own test or trial store. A real
-        deployment runs its PostgreSQL with passwords (deploy/README.md)."""
+    def create(self) -> bool:
+        """Make the cluster and its database unless ``data`` holds one; True if it was made."""
         if (self.data / "PG_VERSION").is_file():
             return False
         self.base.mkdir(parents=True, exist_ok=True)
         if self._run_as:
             shutil.chown(self.base, "postgres")
-        self._run([*self._pg("initdb"), "-U", DATABASE, "--auth=trust", "-E", "UTF8"])
+        initdb = [*self._pg("initdb"), "-U", DATABASE, "-E", "UTF8"]
+        if self.password_file is None:
+            self._run([*initdb, "--auth=trust"])
+        else:
+            password = secrets.token_urlsafe(32)
+            write_secret(self.password_file, f"127.0.0.1:*:*:{DATABASE}:{password}")
+            handed = self.base / ".initdb-password"  # read by initdb as the postgres user
+            write_secret(handed, password)
+            if self._run_as:
+                shutil.chown(handed, "postgres")
+            try:
+                self._run([*initdb, "--auth=scram-sha-256", f"--pwfile={handed}"])
+            finally:
+                handed.unlink(missing_ok=True)
         self.start()
         import psycopg2
 
-        admin = psycopg2.connect(f"postgresql://{DATABASE}@127.0.0.1:{self.port}/postgres")
+        admin = psycopg2.connect(
+            f"postgresql://{DATABASE}@127.0.0.1:{self.port}/postgres", **self._passfile()
+        )
         try:
             admin.autocommit = True
             with admin.cursor() as cursor:
@@ -73,6 +99,9 @@ class PostgresServer:
         finally:
             admin.close()
         return True
+
+    def _passfile(self) -> dict[str, str]:
+        return {"passfile": str(self.password_file)} if self.password_file is not None else {}
 
     def start(self) -> None:
         options = f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1"

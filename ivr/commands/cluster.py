@@ -9,6 +9,7 @@ then PostgreSQL. ``ivr.cluster.plan`` says where each part listens.
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 import urllib.error
@@ -76,7 +77,8 @@ def status(ctx: click.Context) -> None:
     if "kamailio" in running:
         _print_states(plan)
     postgres = plan.postgres()
-    click.echo(f"postgresql {'running' if postgres.running() else 'stopped'} {postgres.url}")
+    state = "running" if postgres.running() else "stopped"
+    click.echo(f"postgresql {state} {postgres.url} (password: PGPASSFILE={postgres.password_file})")
 
 
 @cluster.command("down")
@@ -116,14 +118,16 @@ def _up(ctx: click.Context, plan: ClusterPlan) -> None:
         click.echo(f"postgresql: made {postgres.data}")
     elif not postgres.running():
         postgres.start()
-    click.echo(f"postgresql: {postgres.url}")
+    click.echo(f"postgresql: {postgres.url} (password: PGPASSFILE={postgres.password_file})")
     root = ctx.find_root().params
     config_path, overrides = root.get("config_path"), list(root.get("overrides") or ())
+    environment = {**os.environ, **postgres.environment}
     try:
         nodes = plan.nodes()
         for batch in (nodes[:1], nodes[1:]):
             for node in batch:
-                processes.spawn(node.name, plan.node_argv(node, config_path, overrides))
+                argv = plan.node_argv(node, config_path, overrides)
+                processes.spawn(node.name, argv, env=environment)
             for node in batch:
                 _wait_ready(processes, node.name, node.health_url)
                 click.echo(f"{node.name}: sip:{node.address}:{node.sip_port}, {node.health_url}")

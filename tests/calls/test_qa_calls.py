@@ -207,6 +207,7 @@ async def test_a_plain_wav_is_replayed_for_a_report_only(
     assert "open" in call["turns"][1]["bot_text"]
 
 
+@pytest.mark.long  # trains a changed model: about two minutes
 async def test_a_changed_response_in_the_domain_is_a_regression(
     services: Services, recorded_call, tmp_path: Path
 ) -> None:

@@ -33,6 +33,7 @@ def _simulate(folder: Path, *flags: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # a minute and a half: a whole `ivr simulate` process
 def test_simulate_prints_its_results_without_rasa_debug_lines(tmp_path: Path) -> None:
     run = _simulate(tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -30,11 +30,13 @@ from pathlib import Path
 import psycopg2
 import pytest
 
+from ivr.bench.bot import free_port
 from ivr.bench.uac import SipUac
 from ivr.cluster.kamailio import DestinationState
 from ivr.cluster.plan import ClusterPlan
 from ivr.cluster.processes import Processes
 from ivr.config import load_config
+from tests.calls.conftest import until
 
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="session")]
 
@@ -42,12 +44,6 @@ ROOT = Path(__file__).resolve().parents[2]
 IVR = str(Path(sys.executable).with_name("ivr"))
 NODES = 3
 PROBE_S = 1
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-        udp.bind((host, 0))
-        return int(udp.getsockname()[1])
 
 
 @dataclass
@@ -66,14 +62,18 @@ class Cluster:
     def states(self) -> dict[str, DestinationState]:
         return {s.duid: s for s in self.plan.front().states()}
 
+    def connect(self):  # type: ignore[no-untyped-def]
+        store = self.plan.postgres()
+        return psycopg2.connect(store.url, passfile=str(store.password_file))
+
     def calls_per_node(self) -> Counter[str]:
-        with psycopg2.connect(self.plan.postgres().url) as db, db.cursor() as cursor:
+        with self.connect() as db, db.cursor() as cursor:
             cursor.execute("SELECT node_id FROM calls")
             return Counter(node for (node,) in cursor.fetchall())
 
     def node_of(self, call_ids: list[str]) -> dict[str, str]:
         """Each call's node, from the one store every node writes."""
-        with psycopg2.connect(self.plan.postgres().url) as db, db.cursor() as cursor:
+        with self.connect() as db, db.cursor() as cursor:
             cursor.execute(
                 "SELECT peer_call_id, node_id FROM calls WHERE peer_call_id = ANY(%s)",
                 (call_ids,),
@@ -86,6 +86,7 @@ class Cluster:
             *(a for s in self.settings for a in ("--set", s)),
             *args,
             cwd=ROOT,
+            env={**os.environ, **self.plan.postgres().environment},
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
@@ -139,15 +140,6 @@ async def staggered(delay_s: float, front: tuple[str, int], hold_s: float) -> Pl
     return await place_call(front, hold_s)
 
 
-async def until(check, timeout: float, what: str) -> float:  # type: ignore[no-untyped-def]
-    began = time.monotonic()
-    while time.monotonic() - began < timeout:
-        if check():
-            return time.monotonic() - began
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout} s")
-
-
 def inactive(cluster: Cluster, node: str) -> bool:
     """The dispatcher no longer selects ``node`` (I: inactive; T, trying, still may be)."""
     return cluster.states()[node].flags.startswith("I")
@@ -199,6 +191,8 @@ async def test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node(
     started = await cluster.ivr("cluster", "up", "--nodes", str(NODES))
     assert f"call the bank at sip:{cluster.front[0]}:{cluster.front[1]}" in started
     nodes = {node.address: node.name for node in cluster.plan.nodes()}
+    with pytest.raises(psycopg2.OperationalError, match="password"):
+        psycopg2.connect(cluster.plan.postgres().url, passfile="/dev/null")  # the store's door
     assert [s.flags[0] for s in cluster.states().values()] == ["A"] * NODES
 
     # Six calls a quarter second apart, each held 3 s: two on each node (the dispatcher
@@ -231,7 +225,9 @@ async def test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node(
     await asyncio.sleep(1.0)  # the signal is handled on the node's event loop
     early = await place_call(cluster.front, 1.0)  # before the probes noticed: 503, next node
     assert nodes[early.answered_by] != "node-3"
-    waited = await until(lambda: inactive(cluster, "node-3"), 15, "node-3 taken out")
+    began = time.monotonic()
+    await until(lambda: inactive(cluster, "node-3"), 15, "node-3 taken out")
+    waited = time.monotonic() - began
     after_drain = await asyncio.gather(*(place_call(cluster.front, 1.0) for _ in range(4)))
     assert {nodes[p.answered_by] for p in after_drain} <= {"node-1", "node-2"}
     finished = await asyncio.gather(*held)

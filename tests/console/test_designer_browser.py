@@ -38,7 +38,12 @@ from tests.console.chromium import needs_chromium, severe_errors, start_chromium
 from tests.console.conftest import PASSWORD
 from tests.versions.conftest import REPO
 
-pytestmark = [needs_chromium, pytest.mark.slow, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [
+    needs_chromium,
+    pytest.mark.slow,
+    pytest.mark.long,  # six minutes: two tests of the draft, three assistant loads, SIP calls
+    pytest.mark.asyncio(loop_scope="module"),
+]
 
 QA_SCRIPT = REPO / "data" / "qa" / "rates_and_fees.yml"
 """The one script the draft's test runs: asked about fees, the bot must say "fee"."""

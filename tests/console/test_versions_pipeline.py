@@ -39,9 +39,9 @@ from tests.console.test_versions_page import finished, statuses
 from tests.versions.conftest import REPO, trained_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.long]
-"""Minutes each (one trains a model): ``make test-long``. ``make test`` covers the same cycle in
-the browser (``tests/console/test_designer_browser.py``: a QA failure blocks publishing, the fix
-is published), without replays and training."""
+"""Minutes each (one trains a model): ``make test-long``, beside the same cycle in the browser
+(``tests/console/test_designer_browser.py``). ``make test`` covers the pages and the store
+without training (``test_versions_page.py``, ``tests/versions``)."""
 
 PAGE = "/console/versions"
 RATES = "data/knowledge/rates.yml"

@@ -47,6 +47,7 @@ def test_bank_init_creates_and_seeds_the_database(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.long  # a minute and a half: a whole `ivr chat` process
 def test_chat_json_runs_a_whole_call_from_piped_stdin(trained_model: Path, tmp_path: Path) -> None:
     script = "\n".join(
         [
