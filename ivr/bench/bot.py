@@ -8,7 +8,6 @@ the SIP server. Each bot gets free ports and its own databases in the bench's wo
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import os
 import signal
@@ -27,6 +26,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from dialogue import quiet_rasa_environment
 from dialogue.token_guard import BEARER
+from ivr.readiness import wait_http
 from ivr.recording_keys import create_key_file
 from ivr.secretfile import new_token, write_secret
 
@@ -156,18 +156,7 @@ class Subprocess:
 
     async def wait_http(self, url: str, timeout: float = READY_TIMEOUT_S) -> None:
         """Poll ``url`` until it answers 200 (raises if the process dies or time runs out)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as session:
-            while loop.time() < deadline:
-                self.check_alive()
-                with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                    async with session.get(url) as response:
-                        if response.status == 200:
-                            return
-                await asyncio.sleep(0.5)
-        tail = self.log_path.read_text(errors="replace")[-2000:]
-        raise RuntimeError(f"{self.name} not ready at {url} within {timeout:.0f} s:\n{tail}")
+        await wait_http(url, self.check_alive, timeout, self.name, self.log_path)
 
     async def stop(self) -> None:
         process = self.process

@@ -13,11 +13,12 @@ many calls, and CPU and memory are the whole machine's (the load generator's own
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,42 +211,28 @@ async def run_bench(
     limit_blas_threads()  # the callers' numpy work must not spin on the bots' cores
     load_at_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="ivr-bench-") as tmp:
-        workdir = Path(tmp)
         echo("synthesising the caller's lines ...")
         lines = await asyncio.to_thread(caller_lines, config)
-        common = [*plan.overrides, f"tts.cache_dir={workdir}/prompts"]
-        default = BotProcess("default", workdir, common)
-        rasa = (
-            RasaServer(workdir, _model_path(config), free_port(), free_port())
-            if plan.variants
-            else None
-        )
-        variants = _variants(config, rasa) if rasa is not None else []
-        host = (
-            VariantHost(workdir, {v.name: [*common, *v.overrides] for v in variants})
-            if variants
-            else None
-        )
-        echo(f"starting the bots ({1 + len(variants)}, in {1 + (host is not None)} processes) ...")
-        try:
-            await _start_all(default, host, rasa)
+        async with _bots(config, plan, Path(tmp), echo) as (called, host, variants):
+            settings = _settings(config, plan)
+            if called.bot is None:
+                settings["target"] = "sip:{}:{}".format(*called.address)
             results: dict[str, Any] = {
-                "settings": _settings(config, plan),
+                "settings": settings,
                 "machine": {},
                 "single_call": {},
                 "variants": [],
                 "capacity": None,
             }
             echo(f"single call, {plan.single_turns} turns ...")
-            bot = default.bot
-            called = Called.started(bot)
             single = await _call_batch(
                 called.address, lines, 1, plan.single_turns, plan.call_timeout_s
             )
-            results["single_call"] = summarise_calls(single, bot.records_db)
+            records = called.bot.records_db if called.bot is not None else None
+            results["single_call"] = summarise_calls(single, records)
             echo(f"  wire latency {results['single_call']['wire_ms']}")
-            if variants:
-                results["variants"] = _baselines(config, single, bot, len(lines))
+            if variants and called.bot is not None:
+                results["variants"] = _baselines(config, single, called.bot, len(lines))
             for variant in variants:
                 assert host is not None
                 echo(f"variant {variant.group}: {variant.name}, {plan.variant_turns} turns ...")
@@ -260,12 +247,41 @@ async def run_bench(
             results["variants"].sort(key=lambda row: GROUPS.index(row["group"]))
             if plan.capacity:
                 results["capacity"] = await _capacity(called, lines, plan, echo)
-        finally:
-            await asyncio.gather(*(p.stop() for p in (default, host, rasa) if p is not None))
         results["machine"] = machine(load_at_start)
     plan.out_dir.mkdir(parents=True, exist_ok=True)
-    (plan.out_dir / "calls.json").write_text(json.dumps(results, indent=2))
+    name = "calls.json" if plan.target is None else "calls-target.json"
+    (plan.out_dir / name).write_text(json.dumps(results, indent=2))
     return results
+
+
+@contextlib.asynccontextmanager
+async def _bots(
+    config: Config, plan: BenchPlan, workdir: Path, echo: Callable[[str], None]
+) -> AsyncIterator[tuple[Called, VariantHost | None, list[_Variant]]]:
+    """Where the scenarios call: ``plan.target`` as it is, or the bots started here (the
+    default one, and the variants in one shared process), stopped again afterwards."""
+    if plan.target is not None:
+        yield Called(plan.target), None, []
+        return
+    common = [*plan.overrides, f"tts.cache_dir={workdir}/prompts"]
+    default = BotProcess("default", workdir, common)
+    rasa = (
+        RasaServer(workdir, _model_path(config), free_port(), free_port())
+        if plan.variants
+        else None
+    )
+    variants = _variants(config, rasa) if rasa is not None else []
+    host = (
+        VariantHost(workdir, {v.name: [*common, *v.overrides] for v in variants})
+        if variants
+        else None
+    )
+    echo(f"starting the bots ({1 + len(variants)}, in {1 + (host is not None)} processes) ...")
+    try:
+        await _start_all(default, host, rasa)
+        yield Called.started(default.bot), host, variants
+    finally:
+        await asyncio.gather(*(p.stop() for p in (default, host, rasa) if p is not None))
 
 
 async def _start_all(
@@ -350,36 +366,6 @@ async def _capacity(
         "p95_limit_ms": P95_LIMIT_MS,
         "idle_rss_mb": idle_rss,
     }
-
-
-async def run_target_bench(
-    config: Config, plan: BenchPlan, echo: Callable[[str], None] = print
-) -> dict[str, Any]:
-    """The single call and the ramp against ``plan.target``, started by someone else."""
-    assert plan.target is not None
-    limit_blas_threads()
-    load_at_start = os.getloadavg()
-    echo("synthesising the caller's lines ...")
-    lines = await asyncio.to_thread(caller_lines, config)
-    called = Called(plan.target)
-    host, port = plan.target
-    results: dict[str, Any] = {
-        "settings": {**_settings(config, plan), "target": f"sip:{host}:{port}"},
-        "machine": {},
-        "single_call": {},
-        "variants": [],
-        "capacity": None,
-    }
-    echo(f"single call to sip:{host}:{port}, {plan.single_turns} turns ...")
-    single = await _call_batch(called.address, lines, 1, plan.single_turns, plan.call_timeout_s)
-    results["single_call"] = summarise_calls(single, None)
-    echo(f"  wire latency {results['single_call']['wire_ms']}")
-    if plan.capacity:
-        results["capacity"] = await _capacity(called, lines, plan, echo)
-    results["machine"] = machine(load_at_start)
-    plan.out_dir.mkdir(parents=True, exist_ok=True)
-    (plan.out_dir / "calls-target.json").write_text(json.dumps(results, indent=2))
-    return results
 
 
 def _settings(config: Config, plan: BenchPlan) -> dict[str, Any]:

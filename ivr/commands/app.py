@@ -230,7 +230,7 @@ def bench_calls(
     from typing import Any
 
     from ivr.bench.report import format_table
-    from ivr.bench.run import BenchPlan, run_bench, run_target_bench
+    from ivr.bench.run import BenchPlan, run_bench
     from telephony.sip.message import SipUri
 
     given: dict[str, Any] = {
@@ -254,8 +254,7 @@ def bench_calls(
         overrides=list(ctx.find_root().params.get("overrides") or ()),
         **{key: value for key, value in given.items() if value is not None},
     )
-    bench = run_target_bench if address is not None else run_bench
-    results = asyncio.run(bench(config_of(ctx), plan, echo=click.echo))
+    results = asyncio.run(run_bench(config_of(ctx), plan, echo=click.echo))
     click.echo(format_table(results))
 
 

@@ -9,11 +9,9 @@ then PostgreSQL. ``ivr.cluster.plan`` says where each part listens.
 
 from __future__ import annotations
 
+import asyncio
 import os
-import signal
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,10 +19,11 @@ import click
 
 from ivr.commands import config_of
 from ivr.config import Config
+from ivr.readiness import wait_http
 
 if TYPE_CHECKING:
     from ivr.cluster.plan import ClusterPlan
-    from ivr.cluster.processes import Processes
+    from ivr.cluster.processes import Started
 
 READY_S = 600.0
 """Longest wait for a node to load its engines and the assistant (and train, the first time)."""
@@ -70,9 +69,12 @@ def status(ctx: click.Context) -> None:
     from ivr.cluster.processes import Processes
 
     plan = _plan(config_of(ctx))
-    running = {s.name for s in Processes(plan.folder).running()}
+    running = set()
     for started in Processes(plan.folder).started():
-        state = "running" if started.name in running else "stopped"
+        alive = started.process() is not None
+        if alive:
+            running.add(started.name)
+        state = "running" if alive else "stopped"
         click.echo(f"{started.name:<10} pid {started.pid:<8} {state:<8} {started.log}")
     if "kamailio" in running:
         _print_states(plan)
@@ -125,14 +127,15 @@ def _up(ctx: click.Context, plan: ClusterPlan) -> None:
     try:
         nodes = plan.nodes()
         for batch in (nodes[:1], nodes[1:]):
-            for node in batch:
-                argv = plan.node_argv(node, config_path, overrides)
-                processes.spawn(node.name, argv, env=environment)
-            for node in batch:
-                _wait_ready(processes, node.name, node.health_url)
+            started = [
+                processes.spawn(n.name, plan.node_argv(n, config_path, overrides), env=environment)
+                for n in batch
+            ]
+            for node, process in zip(batch, started, strict=True):
+                _wait_ready(process, node.health_url)
                 click.echo(f"{node.name}: sip:{node.address}:{node.sip_port}, {node.health_url}")
         processes.spawn("kamailio", front.argv())
-        _wait_front(processes, plan)
+        _wait_front(plan)
     except BaseException:
         processes.stop_all()
         raise
@@ -140,26 +143,25 @@ def _up(ctx: click.Context, plan: ClusterPlan) -> None:
     _print_states(plan)
 
 
-def _wait_ready(processes: Processes, name: str, url: str) -> None:
-    """Until ``url`` answers 200; a process that exits first is an error with its log's end."""
-    deadline = time.monotonic() + READY_S
-    while time.monotonic() < deadline:
-        entry = next(s for s in processes.started() if s.name == name)
-        if entry.process() is None:
-            tail = Path(entry.log).read_text(errors="replace")[-2000:]
-            raise click.ClickException(f"{name} exited while starting; its log ends:\n{tail}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        time.sleep(0.5)
-    raise click.ClickException(f"{name} was not ready at {url} within {READY_S:.0f} s")
+def _wait_ready(started: Started, url: str) -> None:
+    """Until the node answers ``url`` with 200; one that exits first is an error with the end
+    of its log."""
+    log = Path(started.log)
+
+    def check_alive() -> None:
+        if started.process() is None:
+            tail = log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"{started.name} exited while starting; its log ends:\n{tail}")
+
+    try:
+        asyncio.run(wait_http(url, check_alive, READY_S, started.name, log))
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
-def _wait_front(processes: Processes, plan: ClusterPlan) -> None:
-    """Until Kamailio answers on its control socket and holds every node as active."""
+def _wait_front(plan: ClusterPlan) -> None:
+    """Until Kamailio answers on its control socket and holds every node as active (``_up``
+    stops everything if it does not)."""
     front = plan.front()
     deadline = time.monotonic() + FRONT_READY_S
     while time.monotonic() < deadline:
@@ -170,7 +172,6 @@ def _wait_front(processes: Processes, plan: ClusterPlan) -> None:
         if len(states) == len(plan.nodes()) and all(s.active for s in states):
             return
         time.sleep(0.5)
-    processes.stop("kamailio", signal.SIGTERM)
     raise click.ClickException(f"Kamailio did not take the nodes within {FRONT_READY_S:.0f} s")
 
 
