@@ -17,7 +17,7 @@ PYTHON310 ?= $(shell for p in python3.10 $$HOME/.pyenv/versions/3.10*/bin/python
 # HTML report) and chromium-driver (selenium drives it through the web console), festival and its
 # US English voices (callers of a third voice family), kamailio (the SIP front of `ivr cluster`).
 APT_PACKAGES := espeak-ng libespeak-ng1 sox libsox-fmt-all portaudio19-dev baresip sip-tester graphviz \
-	chromium chromium-driver festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts kamailio
+	chromium chromium-driver festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts kamailio redis-server
 
 .PHONY: setup system-deps run test test-long lint train nlu-variants bench bench-speech bench-understanding \
 	bench-console console-screenshots fuzz soak clean

@@ -560,7 +560,7 @@ def make_client(
             token=action_token,
         )
         return HttpClient(
-            settings.server_url,
+            settings.server_urls[0],
             action_server=actions,
             vault=vault,
             timeout_s=settings.request_timeout_s,

@@ -7,7 +7,7 @@ its ``dialogue`` and ``bank`` sections, loads them from the one YAML file and va
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 
@@ -17,8 +17,24 @@ class DialogueConfig:
 
     mode: Literal["inprocess", "http"] = "inprocess"
     """inprocess: load the model in this process (lowest latency); http: a remote Rasa server."""
-    server_url: str = "http://127.0.0.1:5005"
-    """Rasa server for mode=http."""
+    server_urls: list[str] = field(default_factory=lambda: ["http://127.0.0.1:5005"])
+    """mode=http: the Rasa servers. Several share one tracker store and one lock store, so
+    any of them can take any turn: turns are spread over them, and a turn one fails is
+    retried on the next (the same message, which a server that already took it answers
+    from its tracker instead of taking it twice)."""
+    server_retry_s: float = 10.0
+    """mode=http: how long a server that failed a turn is passed over before it is tried
+    again (first, that is: when every server has failed, each is still tried)."""
+    routes_url: str = ""
+    """mode=http with several bot nodes: the Redis (``redis://host:port/db``) where each node
+    notes the conversations it holds, so that a Rasa server's action call reaches the node
+    whose PIN vault has the caller's token (through ``ivr action-router``). Empty: one node,
+    and Rasa calls its action server directly."""
+    routes_password_file: str = ""
+    """Owner-only file with the password of the Redis at ``routes_url`` (empty: none)."""
+    route_ttl_s: float = 14400.0
+    """How long a conversation's route outlives its last turn if its node never forgets it
+    (a node that died mid-call): the registry stays bounded."""
     project_dir: str = "."
     """Root holding dialogue/ (domain, config, endpoints) and data/ (training data)."""
     model_dir: str = "models"

@@ -125,7 +125,7 @@ def test_http_dialogue_takes_both_tokens_from_owner_only_files(tmp_path: Path) -
 async def test_http_dialogue_serves_actions_where_configured_and_gives_rasa_its_timeout(
     tmp_path: Path,
 ) -> None:
-    """A Rasa at ``dialogue.server_url`` that accepts and never answers: the client gives up
+    """A Rasa at ``dialogue.server_urls`` that accepts and never answers: the client gives up
     after ``dialogue.request_timeout_s``, its action server listening meanwhile at
     ``dialogue.action_server_host``:``action_server_port``."""
     from ivr.secretfile import write_secret
@@ -141,7 +141,7 @@ async def test_http_dialogue_serves_actions_where_configured_and_gives_rasa_its_
         actions_port = probe.getsockname()[1]
     settings = [
         "dialogue.mode=http",
-        f"dialogue.server_url=http://127.0.0.1:{rasa_port}",
+        f"dialogue.server_urls=http://127.0.0.1:{rasa_port}",
         "dialogue.request_timeout_s=1",
         "dialogue.action_server_host=127.0.0.1",
         f"dialogue.action_server_port={actions_port}",

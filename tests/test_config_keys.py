@@ -168,7 +168,7 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
         "test_the_server_prepares_the_prompts_before_it_takes_calls_unless_told_not_to",
     ),
     "dialogue.mode": HTTP_TOKENS,
-    "dialogue.server_url": HTTP_DIALOGUE,
+    "dialogue.server_urls": HTTP_DIALOGUE,
     "dialogue.project_dir": CONFIGURED_RUNTIME,
     "dialogue.model_dir": (
         "dialogue/test_training.py",

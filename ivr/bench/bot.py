@@ -330,7 +330,7 @@ class RasaServer(Subprocess):
         """The ``--set`` settings of a bot whose dialogue is this server."""
         return [
             "dialogue.mode=http",
-            f"dialogue.server_url={self.url}",
+            f"dialogue.server_urls={self.url}",
             f"dialogue.action_server_port={self.action_port}",
             f"dialogue.action_token_file={self.action_token_file}",
             f"dialogue.rasa_token_file={self.rasa_token_file}",
