@@ -4,11 +4,12 @@ One async interface (:class:`dialogue.protocol.DialogueClient`), two implementat
 
 - :class:`InProcessClient` loads the trained model with ``rasa.core.agent.Agent`` in this
   process (lowest latency; the default);
-- :class:`HttpClient` talks to a remote Rasa server's REST channel (scale-out). Start that
-  server with ``--enable-api --auth-token`` so the client can read intents and confidences
-  back (it sends the token as ``?token=``), with ``dialogue/credentials.yml`` so its REST
-  channel asks for the same token, and point its ``endpoints.yml`` at this application's
-  action server with that server's secret.
+- :class:`HttpClient` talks to remote Rasa servers (scale-out) through the token-checking
+  REST channel (:mod:`dialogue.rest_channel`, from ``dialogue/credentials.yml``), whose
+  ``/turn`` route answers with the turn's events (intent, confidence, messages); it spreads
+  turns over the servers and retries a failed one on the next. Point each server's
+  ``endpoints.yml`` at this application's action server (or, with several bot nodes, at an
+  action router) with that server's secret.
 
 Either way the custom action server runs in this process (:mod:`dialogue.action_server`),
 which is what keeps PINs out of Rasa: :meth:`DialogueClient.send_digits` with
@@ -35,6 +36,7 @@ import re
 import time
 import uuid
 from collections.abc import Coroutine, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -43,6 +45,7 @@ import yaml
 from dialogue import quiet_rasa_environment
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
+from dialogue.events import bot_messages_after_last_user, last_parse_data, since_last_user
 from dialogue.protocol import DialogueClient
 from dialogue.rasa_thread import RasaThread
 from dialogue.reply import BotMessage, Reply
@@ -54,6 +57,7 @@ from logfields import fields
 from masking import mask_identifier, mask_number
 
 if TYPE_CHECKING:
+    from dialogue.action_routes import ActionRoutes
     from dialogue.action_server import ActionServer
     from dialogue.tracker_store import LiveTrackerStore
 
@@ -64,6 +68,8 @@ GREET = "/greet"
 WARM_UP_TURNS = (GREET, "hello, what are your opening hours")
 """What the assistant hears once at start, in a conversation that is then forgotten."""
 NO_INPUT = "/no_input"
+CONNECT_S = 2.0
+"""Longest wait to connect to a Rasa server: a dead host is passed over, not waited out."""
 _DIGITS = re.compile(r"[0-9*#]+")
 _MASKED_ENTITIES = {"account_number", "pin", "digits"}
 
@@ -242,39 +248,6 @@ class _ClientBase(abc.ABC):
             await self.action_server.stop()
 
 
-def bot_messages_after_last_user(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Bot utterances (text and custom payload together) since the last user message."""
-    out: list[dict[str, Any]] = []
-    for event in reversed(events):
-        if event.get("event") == "user":
-            break
-        if event.get("event") == "bot":
-            data = event.get("data") or {}
-            out.append({"text": event.get("text"), "custom": data.get("custom")})
-    return list(reversed(out))
-
-
-def since_last_user(events: Sequence[Any]) -> list[dict[str, Any]]:
-    """The latest user message's event and every event after it, as JSON.
-
-    Walks back from the end only: a turn's cost does not grow with the length of the call.
-    """
-    tail = []
-    for event in reversed(events):
-        tail.append(event.as_dict())
-        if event.type_name == "user":
-            break
-    return list(reversed(tail))
-
-
-def last_parse_data(events: list[dict[str, Any]]) -> dict[str, Any]:
-    """What NLU made of the latest user message (intent, confidence, entities)."""
-    for event in reversed(events):
-        if event.get("event") == "user":
-            return dict(event.get("parse_data") or {})
-    return {}
-
-
 class InProcessClient(_ClientBase):
     """Rasa's ``Agent`` in this process, with the model from ``ivr train``.
 
@@ -384,7 +357,7 @@ class InProcessClient(_ClientBase):
         saves its tracker first, then it is dropped."""
         assert self._trackers is not None  # set with the thread, in start()
         async with self.agent.lock_store.lock(conversation_id):
-            self._trackers.forget(conversation_id)
+            await self._trackers.forget(conversation_id)
 
     async def _on_rasa_thread(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._thread is None:
@@ -415,12 +388,32 @@ class InProcessClient(_ClientBase):
         return bot_messages_after_last_user(events), last_parse_data(events)
 
 
+@dataclass
+class _Server:
+    """One remote Rasa server and until when it is passed over after a failure."""
+
+    url: str
+    down_until: float = 0.0
+
+
+class _ServerFailed(Exception):
+    """This server did not take the turn; another may (it died, timed out or broke)."""
+
+
 class HttpClient(_ClientBase):
-    """A remote Rasa server: REST channel for turns, the HTTP API for intent and confidence."""
+    """Remote Rasa servers sharing one tracker and lock store; turns through the REST channel.
+
+    Each turn goes to the next server in turn (the load spreads); one that fails it (no
+    connection, a timeout, a 5xx) is passed over for ``retry_s`` and the same turn, with the
+    same message id, goes to the next, so the caller hears the answer, not an apology, as long
+    as one server is up (:mod:`dialogue.rest_channel` answers a repeated id from its tracker).
+    With ``routes`` (several bot nodes), each conversation's route to this node's action
+    server is noted at the call's start and removed at its end (:mod:`dialogue.action_routes`).
+    """
 
     def __init__(
         self,
-        server_url: str,
+        server_urls: str | Sequence[str],
         *,
         action_server: ActionServer | None,
         vault: SecretVault,
@@ -428,6 +421,8 @@ class HttpClient(_ClientBase):
         token: str | None = None,
         domain_file: str | Path | None = None,
         callers: CallerRegistry | None = None,
+        retry_s: float = 10.0,
+        routes: ActionRoutes | None = None,
     ) -> None:
         super().__init__(vault, action_server, callers)
         if domain_file is not None:
@@ -436,91 +431,148 @@ class HttpClient(_ClientBase):
             with open(domain_file, encoding="utf-8") as file:
                 domain = yaml.safe_load(file) or {}
             self.fixed_texts = fixed_response_texts(domain.get("responses") or {})
-        self.server_url = server_url.rstrip("/")
+        urls = [server_urls] if isinstance(server_urls, str) else list(server_urls)
+        if not urls:
+            raise DialogueError("no Rasa server to talk to")
+        self.servers = [_Server(url.rstrip("/")) for url in urls]
         self._timeout_s = timeout_s
+        self._retry_s = retry_s
         self._token = token
+        self._routes = routes
+        self._next = 0
         self._session: Any = None
 
     async def start(self) -> None:
+        """Ready once one server answers with our token; a refused token fails at once."""
         if self._session is not None:
             return
         import aiohttp
 
         await self._start_actions()
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self._timeout_s))
-        # With a token, ask the API's /status, which checks it: a wrong token fails here.
-        probe = "/status" if self._token else "/"
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=self._timeout_s, sock_connect=CONNECT_S)
+        )
+        failures = []
+        for server in self.servers:
+            try:
+                await self._probe(server)
+            except _ServerFailed as exc:
+                server.down_until = time.monotonic() + self._retry_s
+                failures.append(str(exc))
+            except DialogueError:
+                await self.close()
+                raise
+        if len(failures) == len(self.servers):
+            await self.close()
+            raise DialogueError("; ".join(failures))
+        for failure in failures:
+            log.warning("dialogue.server_down", extra=fields(error=failure))
+
+    async def _probe(self, server: _Server) -> None:
+        import aiohttp
+
         try:
             async with self._session.get(
-                self.server_url + probe, params=self._params()
+                f"{server.url}/webhooks/rest/", params=self._params()
             ) as response:
                 if response.status in (401, 403):
-                    raise DialogueError(f"Rasa server at {self.server_url} refused our token")
+                    raise DialogueError(f"Rasa server at {server.url} refused our token")
                 if response.status != 200:
-                    raise DialogueError(
-                        f"Rasa server at {self.server_url} answered {response.status}"
-                    )
-        except DialogueError:
-            await self.close()
-            raise
-        except aiohttp.ClientError as exc:
-            await self.close()
-            raise DialogueError(
-                f"Rasa server at {self.server_url} is not reachable: {exc}"
-            ) from exc
+                    raise _ServerFailed(f"Rasa server at {server.url} answered {response.status}")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _ServerFailed(f"Rasa server at {server.url} is not reachable: {exc}") from exc
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._routes is not None:
+            await self._routes.close()
         await self._stop_actions()
+
+    async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
+        if self._routes is not None and self.action_server is not None:
+            await self._routes.register(conversation_id, self.action_server.webhook_url)
+        return await super().begin(conversation_id, metadata)
 
     def _params(self) -> dict[str, str]:
         return {"token": self._token} if self._token else {}
 
+    def _in_turn(self) -> list[_Server]:
+        """Every server, starting from the next one round; those passed over go last."""
+        start = self._next % len(self.servers)
+        self._next += 1
+        rotated = self.servers[start:] + self.servers[:start]
+        now = time.monotonic()
+        return sorted(rotated, key=lambda server: server.down_until > now)
+
     async def _exchange(
         self, conversation_id: str, text: str, metadata: dict[str, Any]
     ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-        import aiohttp
+        body = {
+            "sender": conversation_id,
+            "message": text,
+            "metadata": metadata,
+            "message_id": uuid.uuid4().hex,
+        }
+        events = await self._post_to_any("/webhooks/rest/turn", body, conversation_id)
+        return bot_messages_after_last_user(events["events"]), last_parse_data(events["events"])
 
+    async def _forget(self, conversation_id: str) -> None:
+        try:
+            await self._post_to_any(
+                "/webhooks/rest/end", {"sender": conversation_id}, conversation_id
+            )
+        except DialogueError as exc:  # the call is over either way; its tracker stays behind
+            log.warning(
+                "dialogue.forget_failed", extra=fields(conversation=conversation_id, error=str(exc))
+            )
+        if self._routes is not None:
+            await self._routes.forget(conversation_id)
+
+    async def _post_to_any(
+        self, path: str, body: dict[str, Any], conversation_id: str
+    ) -> dict[str, Any]:
+        """``body`` to ``path`` on the first server that takes it."""
         if self._session is None:
             raise DialogueError("client not started")
-        body = {"sender": conversation_id, "message": text, "metadata": metadata}
+        failures = []
+        for server in self._in_turn():
+            try:
+                return await self._post(server, path, body)
+            except _ServerFailed as exc:
+                server.down_until = time.monotonic() + self._retry_s
+                failures.append(str(exc))
+                log.warning(
+                    "dialogue.server_failed",
+                    extra=fields(conversation=conversation_id, server=server.url, error=str(exc)),
+                )
+        raise DialogueError("no Rasa server took the request: " + "; ".join(failures))
+
+    async def _post(self, server: _Server, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        import aiohttp
+
         try:
             async with self._session.post(
-                f"{self.server_url}/webhooks/rest/webhook", json=body, params=self._params()
+                server.url + path, json=body, params=self._params()
             ) as response:
-                if response.status != 200:
-                    raise DialogueError(f"Rasa REST webhook answered {response.status}")
-                rest_messages = await response.json()
-            async with self._session.get(
-                f"{self.server_url}/conversations/{conversation_id}/tracker", params=self._params()
-            ) as response:
+                if response.status >= 500:
+                    raise _ServerFailed(f"{server.url} answered {response.status}")
                 if response.status in (401, 403):
-                    raise DialogueError(f"Rasa HTTP API refused our token ({response.status})")
-                tracker = await response.json() if response.status == 200 else None
-        except aiohttp.ClientError as exc:
-            raise DialogueError(f"Rasa server at {self.server_url} failed: {exc}") from exc
-        if tracker is None:  # HTTP API not enabled: no intent, payloads from the REST output
-            return _merge_rest_messages(rest_messages), {}
-        events = list(tracker.get("events") or [])
-        return bot_messages_after_last_user(events), last_parse_data(events)
-
-
-def _merge_rest_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The REST channel splits a response's text and custom JSON; put them back together."""
-    merged: list[dict[str, Any]] = []
-    for message in messages:
-        if (
-            "custom" in message
-            and "text" not in message
-            and merged
-            and merged[-1]["custom"] is None
-        ):
-            merged[-1]["custom"] = message["custom"]
-        else:
-            merged.append({"text": message.get("text"), "custom": message.get("custom")})
-    return merged
+                    raise DialogueError(f"Rasa server at {server.url} refused our token")
+                if response.status != 200:
+                    raise DialogueError(
+                        f"Rasa server at {server.url} answered {response.status}: "
+                        f"{(await response.text())[:200]}"
+                    )
+                answer = await response.json()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _ServerFailed(f"{server.url} failed: {exc!r}") from exc
+        if not isinstance(answer, dict):
+            raise DialogueError(
+                f"Rasa server at {server.url} answered with {type(answer).__name__}"
+            )
+        return answer
 
 
 def make_client(
@@ -530,13 +582,15 @@ def make_client(
     pepper: bytes,
     action_token: str | None = None,
     rasa_token: str | None = None,
+    routes_password: str | None = None,
 ) -> DialogueClient:
     """The dialogue client the configuration asks for, with its own action server and vault.
 
     ``pepper`` is the PIN pepper (``ivr.pepper.bank_pepper``), passed in as a value.
     In-process, the action server makes its own secret and gives it to the agent. Over HTTP
     both ends are configured: ``action_token`` is what the remote Rasa sends our action
-    server, ``rasa_token`` what we send Rasa (its ``--auth-token``); both are required there.
+    server, ``rasa_token`` what we send Rasa (its ``--auth-token``); both are required there,
+    and ``routes_password`` is the password of the Redis at ``dialogue.routes_url``, if any.
     """
     from dialogue.action_server import ActionServer
     from dialogue.actions import runtime
@@ -552,6 +606,13 @@ def make_client(
             raise DialogueError(
                 "dialogue.mode http needs dialogue.action_token_file and dialogue.rasa_token_file"
             )
+        from dialogue.action_routes import ActionRoutes
+
+        routes = (
+            ActionRoutes(settings.routes_url, routes_password, settings.route_ttl_s)
+            if settings.routes_url
+            else None
+        )
         # A remote Rasa must be able to reach our action server at the configured address.
         actions = ActionServer(
             settings.action_server_host,
@@ -560,13 +621,15 @@ def make_client(
             token=action_token,
         )
         return HttpClient(
-            settings.server_urls[0],
+            settings.server_urls,
             action_server=actions,
             vault=vault,
             timeout_s=settings.request_timeout_s,
             token=rasa_token,
             domain_file=Project.from_config(settings).domain,
             callers=callers,
+            retry_s=settings.server_retry_s,
+            routes=routes,
         )
     # In-process Rasa finds the action server wherever it is: an ephemeral port never clashes.
     actions = ActionServer(settings.action_server_host, 0, runtime=rt)

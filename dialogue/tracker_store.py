@@ -1,4 +1,9 @@
-"""Where the in-process assistant keeps each call's conversation: live tracker objects in memory.
+"""Where the assistant keeps each call's conversation, and how it forgets it when the call ends.
+
+In process, conversations are live tracker objects in memory (:class:`LiveTrackerStore`).
+Several Rasa servers share one SQL store (:class:`SharedTrackerStore`), and a stand-alone
+``rasa run`` without one keeps Rasa's ``InMemoryTrackerStore``: :func:`forget_conversation`
+drops a finished call from whichever the server has.
 
 Rasa's ``InMemoryTrackerStore`` keeps every conversation as JSON and rebuilds the tracker from it
 on each retrieval: every turn deserialises and serialises the whole call so far, so a turn costs
@@ -16,8 +21,9 @@ failure by handing the caller to an agent, so nothing reads that conversation ag
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
-from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
 from rasa.shared.core.constants import ACTION_SESSION_START_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted
@@ -50,9 +56,37 @@ class LiveTrackerStore(InMemoryTrackerStore):
         # Like Rasa's stores: only the latest conversation session takes part in a turn.
         return get_trackers_for_conversation_sessions(tracker)[-1]
 
-    def forget(self, sender_id: str) -> None:
+    async def forget(self, sender_id: str) -> None:
         """Drop a conversation (its call has ended)."""
         self.trackers.pop(sender_id, None)
+
+
+class SharedTrackerStore(SQLTrackerStore):
+    """Rasa's SQL store (PostgreSQL for several servers), able to forget a finished call.
+
+    Every server reads and writes each conversation here, so any of them can take its next
+    turn. Rasa keeps a conversation for ever; a bank's hotline must not keep a finished call's
+    slots (account numbers, amounts), so the call's end deletes its events. Configured in a
+    Rasa server's endpoints file as ``tracker_store: {type:
+    dialogue.tracker_store.SharedTrackerStore, dialect: postgresql, ...}``.
+    """
+
+    async def forget(self, sender_id: str) -> None:
+        with self.session_scope() as session:
+            session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
+            session.commit()
+
+
+async def forget_conversation(store: Any, sender_id: str) -> None:
+    """Drop ``sender_id`` from a Rasa server's tracker store (possibly wrapped by Rasa)."""
+    while not hasattr(store, "forget") and hasattr(store, "_tracker_store"):
+        store = store._tracker_store
+    if isinstance(store, (LiveTrackerStore, SharedTrackerStore)):
+        await store.forget(sender_id)
+    elif isinstance(store, InMemoryTrackerStore):
+        store.store.pop(sender_id, None)
+    else:
+        raise TypeError(f"{type(store).__name__} cannot forget a conversation")
 
 
 def _sessions(tracker: DialogueStateTracker) -> int:

@@ -9,7 +9,6 @@ import pytest
 
 from dialogue import payloads
 from dialogue.client import (
-    _merge_rest_messages,
     bot_messages_after_last_user,
     dtmf_message,
     mask_entities,
@@ -118,16 +117,4 @@ def test_keypad_message_and_bot_messages_from_events() -> None:
     assert bot_messages_after_last_user(events) == [
         {"text": "Hello.", "custom": {"interruptible": False}},
         {"text": "How can I help?", "custom": None},
-    ]
-
-
-def test_rest_channel_output_is_merged_back_into_messages() -> None:
-    rest: list[dict[str, Any]] = [
-        {"recipient_id": "c", "text": "Enter your PIN."},
-        {"recipient_id": "c", "custom": {"expect_digits": {"count": 4, "secure": True}}},
-        {"recipient_id": "c", "text": "Or say agent."},
-    ]
-    assert _merge_rest_messages(rest) == [
-        {"text": "Enter your PIN.", "custom": {"expect_digits": {"count": 4, "secure": True}}},
-        {"text": "Or say agent.", "custom": None},
     ]

@@ -1,14 +1,15 @@
-"""The HTTP client against a real Rasa server (rasa.server's REST channel and HTTP API).
+"""The HTTP client against a real Rasa server (rasa.server with our REST channel).
 
 The server is Rasa's own Sanic app (what `rasa run --enable-api --auth-token T
 --credentials dialogue/credentials.yml` serves: the HTTP API and our token-checking REST
-channel), sharing the session's loaded model; the action server is the session's, in this
-process, and the agent proves itself to it with that server's secret.
+channel with its turn and end routes), sharing the session's loaded model; the action server
+is the session's, in this process, and the agent proves itself to it with that server's secret.
 """
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ import pytest_asyncio
 
 from dialogue.actions import runtime as actions_runtime
 from dialogue.client import DialogueError, HttpClient, InProcessClient
+from ivr.bench.bot import free_port
 from tests.dialogue.conftest import ALICE, ROOT, reseed
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
@@ -84,13 +86,14 @@ async def holds_a_verified_balance_call(client: HttpClient, conversation: str) -
 async def test_rasa_server_refuses_turns_and_api_calls_without_its_token(
     rasa_server: str, session_runtime: actions_runtime.Runtime, conversation: str
 ) -> None:
-    body = {"sender": conversation, "message": "what's my balance"}
+    body = {"sender": conversation, "message": "what's my balance", "message_id": "m1"}
     async with aiohttp.ClientSession() as http:
         for params in ({}, {"token": "not-" + RASA_TOKEN}):
-            async with http.post(
-                f"{rasa_server}/webhooks/rest/webhook", json=body, params=params
-            ) as response:
-                assert response.status == 401, await response.text()
+            for route in ("webhook", "turn", "end"):
+                async with http.post(
+                    f"{rasa_server}/webhooks/rest/{route}", json=body, params=params
+                ) as response:
+                    assert response.status == 401, await response.text()
             async with http.get(
                 f"{rasa_server}/conversations/{conversation}/tracker", params=params
             ) as response:
@@ -116,7 +119,7 @@ async def test_rasa_run_with_auth_token_serves_only_the_client_that_has_it(
 ) -> None:
     """A real ``rasa run`` process as the bench starts it: tokens made, files owner-only."""
     from dialogue.action_server import ActionServer
-    from ivr.bench.bot import RasaServer, free_port
+    from ivr.bench.bot import RasaServer
     from ivr.secretfile import read_secret
 
     reseed(session_runtime.repository)
@@ -153,3 +156,86 @@ async def test_http_client_reports_an_unreachable_server(
     )
     with pytest.raises(DialogueError, match="not reachable"):
         await client.start()
+
+
+async def turn(http: aiohttp.ClientSession, url: str, body: object) -> tuple[int, dict]:
+    async with http.post(
+        f"{url}/webhooks/rest/turn", json=body, params={"token": RASA_TOKEN}
+    ) as response:
+        return response.status, await response.json()
+
+
+async def test_a_repeated_turn_is_answered_from_the_tracker_not_taken_twice(
+    rasa_server: str, dialogue_client: InProcessClient, conversation: str
+) -> None:
+    """A client that retries a turn the server finished but never answered (it died or was
+    too late) gets the same answer, and the conversation holds the turn once."""
+    first = {"sender": conversation, "message": "what are your opening hours", "message_id": "t1"}
+    async with aiohttp.ClientSession() as http:
+        status, answered = await turn(http, rasa_server, first)
+        assert status == 200, answered
+        status, repeated = await turn(http, rasa_server, first)
+        assert status == 200
+        assert repeated == answered
+        assert answered["events"][0]["message_id"] == "t1"
+        assert any(e["event"] == "bot" for e in answered["events"])
+        status, _ = await turn(http, rasa_server, {**first, "message_id": "t2"})
+        assert status == 200
+    said = [e for e in await dialogue_client.tracker_events(conversation) if e["event"] == "user"]
+    assert [e["message_id"] for e in said] == ["t1", "t2"]
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        ({"message": "hi", "message_id": "m"}, "sender"),
+        ({"sender": ["x"], "message": "hi", "message_id": "m"}, "sender"),
+        ({"sender": "a\nb", "message": "hi", "message_id": "m"}, "control"),
+        ({"sender": "c", "message": "x" * 5000, "message_id": "m"}, "message"),
+        ({"sender": "c", "message": "hi", "message_id": "../../etc"}, "message_id"),
+        ({"sender": "c", "message": "hi"}, "message_id"),
+        ({"sender": "c", "message": "hi", "message_id": "m", "metadata": [1]}, "metadata"),
+        (["not", "an", "object"], "object"),
+    ],
+)
+async def test_a_malformed_turn_is_refused_with_its_reason(
+    rasa_server: str, body: object, reason: str
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        status, answer = await turn(http, rasa_server, body)
+    assert status == 400 and reason in answer["error"]
+
+
+async def test_turns_fail_over_from_a_dead_server_and_the_end_forgets_the_call(
+    rasa_server: str,
+    dialogue_client: InProcessClient,
+    session_runtime: actions_runtime.Runtime,
+    conversation: str,
+) -> None:
+    dead = f"http://127.0.0.1:{free_port()}"
+    client = HttpClient(
+        [dead, rasa_server],
+        action_server=None,
+        vault=session_runtime.vault,
+        token=RASA_TOKEN,
+        retry_s=60,
+    )
+    await client.start()  # one server up is enough to start
+    try:
+        assert client.servers[0].down_until > time.monotonic()
+        await holds_a_verified_balance_call(client, conversation)
+        assert any(e["event"] == "user" for e in await dialogue_client.tracker_events(conversation))
+        await client.end(conversation)
+    finally:
+        await client.close()
+    assert conversation not in await dialogue_client.agent.tracker_store.keys()
+
+
+async def test_a_client_with_no_server_up_says_which_failed(
+    session_runtime: actions_runtime.Runtime,
+) -> None:
+    urls = [f"http://127.0.0.1:{free_port()}" for _ in range(2)]
+    client = HttpClient(urls, action_server=None, vault=session_runtime.vault, timeout_s=2)
+    with pytest.raises(DialogueError, match="not reachable") as failed:
+        await client.start()
+    assert all(url in str(failed.value) for url in urls)
