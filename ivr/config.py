@@ -443,6 +443,12 @@ def validate(config: Config) -> None:
         raise ConfigError("dialogue.model_name must be a plain file name without '/'")
     if config.dialogue.secret_ttl_s <= 0:
         raise ConfigError("dialogue.secret_ttl_s must be positive")
+    if config.dialogue.route_ttl_s <= 0:
+        raise ConfigError("dialogue.route_ttl_s must be positive")
+    if config.dialogue.routes_url and not config.dialogue.routes_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigError("dialogue.routes_url must start with redis://, rediss:// or unix://")
     if config.dialogue.mode == "http":
         for key in ("action_token_file", "rasa_token_file"):
             if not getattr(config.dialogue, key):

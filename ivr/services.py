@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dialogue.action_routes import ActionRoutes
 from dialogue.client import make_client
 from dialogue.protocol import DialogueClient
 from ivr.config import Config
@@ -124,6 +125,16 @@ def dialogue_client(config: Config) -> DialogueClient:
         if config.dialogue.routes_password_file
         else None,
     )
+
+
+def action_routes(config: Config) -> ActionRoutes | None:
+    """The conversation routes' registry (``dialogue.routes_url``), with its password read from
+    ``dialogue.routes_password_file``; ``None`` when no routes are configured (one node)."""
+    password_file = config.dialogue.routes_password_file
+    password = (
+        read_secret(password_file, "dialogue.routes_password_file") if password_file else None
+    )
+    return ActionRoutes.from_settings(config.dialogue, password)
 
 
 def node_id(config: Config) -> str:

@@ -28,6 +28,7 @@ WHISPER = "speech/test_asr_whisper.py"
 TTS_ENGINES = "tts/test_engines.py"
 ACTIONS = "dialogue/test_actions.py"
 LOCKOUT = "dialogue/test_lockout.py"
+ACTION_ROUTES = "dialogue/test_action_routes.py"
 CONFIG = "test_config.py"
 SESSION = "calls/test_session.py"
 RESTART = "calls/test_restart.py"
@@ -184,6 +185,15 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
     "dialogue.knowledge_dir": CONFIGURED_RUNTIME,
     "dialogue.secret_ttl_s": ("dialogue/test_secrets.py", "test_tokens_expire"),
     "dialogue.action_token_file": HTTP_TOKENS,
+    "dialogue.routes_url": (
+        ACTION_ROUTES,
+        "test_routes_url_names_the_registry_and_empty_means_one_node",
+    ),
+    "dialogue.routes_password_file": (
+        ACTION_ROUTES,
+        "test_the_password_comes_from_routes_password_file_and_a_wrong_one_is_a_clear_error",
+    ),
+    "dialogue.route_ttl_s": (ACTION_ROUTES, "test_a_route_lives_route_ttl_s_after_it_is_written"),
     "dialogue.rasa_token_file": HTTP_TOKENS,
     "bank.database": CONFIGURED_RUNTIME,
     "bank.seed_file": CONFIGURED_RUNTIME,

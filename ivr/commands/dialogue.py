@@ -1,4 +1,5 @@
-"""CLI commands for the dialogue layer: ``ivr train``, ``ivr actions``, ``ivr chat``, ``ivr bank``.
+"""CLI commands for the dialogue layer: ``ivr train``, ``ivr actions``, ``ivr action-router``,
+``ivr chat``, ``ivr bank``.
 
 Rasa, TensorFlow and the bank backend are imported inside the commands so that
 ``ivr --help`` stays fast.
@@ -22,6 +23,7 @@ from ivr.logs import get_logger, mask_digits
 from logfields import fields
 
 if TYPE_CHECKING:
+    from dialogue.action_routes import ActionRoutes
     from dialogue.reply import Reply
     from ivr.config import Config
 
@@ -100,6 +102,51 @@ def actions_command(ctx: click.Context, host: str | None, port: int | None) -> N
     bind_host = host or settings.action_server_host
     bind_port = settings.action_server_port if port is None else port
     asyncio.run(serve_forever(bind_host, bind_port, token, served))
+
+
+@click.command("action-router")
+@click.option("--host", default=None, help="Bind address (default: dialogue.action_server_host).")
+@click.option("--port", type=int, default=None, help="Port (default: dialogue.action_server_port).")
+@click.pass_context
+def action_router_command(ctx: click.Context, host: str | None, port: int | None) -> None:
+    """Route a Rasa server's action calls to the bot node that holds each conversation.
+
+    Run one next to each Rasa server shared by several bot nodes, and point that server's
+    action_endpoint here. Needs dialogue.action_token_file (the secret Rasa sends, passed on
+    to the nodes) and dialogue.routes_url (the Redis where the nodes note their calls).
+    """
+    from dialogue.action_routes import RoutesUnavailable
+    from ivr.config import ConfigError
+    from ivr.secretfile import read_secret
+    from ivr.services import action_routes
+
+    config = config_of(ctx)
+    settings = config.dialogue
+    if not settings.action_token_file:
+        raise click.UsageError("dialogue.action_token_file must name the action token's file")
+    try:
+        token = read_secret(settings.action_token_file, "dialogue.action_token_file")
+        routes = action_routes(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if routes is None:
+        raise click.UsageError("dialogue.routes_url must name the Redis holding the routes")
+    bind_host = host or settings.action_server_host
+    bind_port = settings.action_server_port if port is None else port
+    try:
+        asyncio.run(_route_actions(routes, token, bind_host, bind_port))
+    except RoutesUnavailable as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+async def _route_actions(routes: ActionRoutes, token: str, host: str, port: int) -> None:
+    from dialogue.action_router import ActionRouter, serve_forever
+
+    try:
+        await routes.ping()  # a wrong address or password shows now, not at the first call
+        await serve_forever(ActionRouter(routes, token, host, port))
+    finally:
+        await routes.close()
 
 
 @click.command("chat")
@@ -294,4 +341,10 @@ def bank_hash_pin() -> None:
     click.echo(hash_pin(pin))
 
 
-COMMANDS: list[click.Command] = [train_command, actions_command, chat_command, bank_group]
+COMMANDS: list[click.Command] = [
+    train_command,
+    actions_command,
+    action_router_command,
+    chat_command,
+    bank_group,
+]

@@ -21,6 +21,7 @@ from dialogue.knowledge import KnowledgeBase
 from dialogue.secrets import SecretVault
 from ivr.logs import route_structlog
 from tests.postgres import PostgresCluster
+from tests.redis import redis_server  # noqa: F401  (a fixture: pytest finds it by its name)
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "data" / "bank" / "seed.yml"
