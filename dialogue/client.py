@@ -582,7 +582,7 @@ def make_client(
     pepper: bytes,
     action_token: str | None = None,
     rasa_token: str | None = None,
-    routes_password: str | None = None,
+    routes: ActionRoutes | None = None,
 ) -> DialogueClient:
     """The dialogue client the configuration asks for, with its own action server and vault.
 
@@ -590,7 +590,8 @@ def make_client(
     In-process, the action server makes its own secret and gives it to the agent. Over HTTP
     both ends are configured: ``action_token`` is what the remote Rasa sends our action
     server, ``rasa_token`` what we send Rasa (its ``--auth-token``); both are required there,
-    and ``routes_password`` is the password of the Redis at ``dialogue.routes_url``, if any.
+    and ``routes`` (``ivr.services.action_routes``) is where this node notes its calls for
+    the action routers, when there are several nodes.
     """
     from dialogue.action_server import ActionServer
     from dialogue.actions import runtime
@@ -606,13 +607,6 @@ def make_client(
             raise DialogueError(
                 "dialogue.mode http needs dialogue.action_token_file and dialogue.rasa_token_file"
             )
-        from dialogue.action_routes import ActionRoutes
-
-        routes = (
-            ActionRoutes(settings.routes_url, routes_password, settings.route_ttl_s)
-            if settings.routes_url
-            else None
-        )
         # A remote Rasa must be able to reach our action server at the configured address.
         actions = ActionServer(
             settings.action_server_host,

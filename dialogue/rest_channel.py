@@ -34,13 +34,13 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from dialogue.action_routes import check_conversation_id
 from dialogue.events import since_last_user
 from dialogue.token_guard import query_token, token_guard
 from dialogue.tracker_store import forget_conversation
 
 log = logging.getLogger(__name__)
 
-MAX_SENDER = 256
 MAX_MESSAGE = 4096
 """Characters of one caller turn: a transcript of the longest utterance is far shorter."""
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -55,12 +55,10 @@ def _log_refusal(source: str, path: str, reason: str) -> None:
 
 
 def _sender(body: dict[str, Any]) -> str:
-    sender = body.get("sender")
-    if not isinstance(sender, str) or not 0 < len(sender) <= MAX_SENDER:
-        raise BadTurn(f"sender must be a string of 1 to {MAX_SENDER} characters")
-    if not sender.isprintable():
-        raise BadTurn("sender must not hold control characters")
-    return sender
+    try:
+        return check_conversation_id(body.get("sender"))  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise BadTurn(f"sender: {exc}") from None
 
 
 def _turn(body: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None, str]:

@@ -443,8 +443,10 @@ def validate(config: Config) -> None:
         raise ConfigError("dialogue.model_name must be a plain file name without '/'")
     if config.dialogue.secret_ttl_s <= 0:
         raise ConfigError("dialogue.secret_ttl_s must be positive")
-    if config.dialogue.route_ttl_s <= 0:
-        raise ConfigError("dialogue.route_ttl_s must be positive")
+    if config.dialogue.route_ttl_s <= config.call.max_call_s:
+        raise ConfigError(
+            "dialogue.route_ttl_s must be longer than call.max_call_s (a route outlives its call)"
+        )
     if config.dialogue.routes_url and not config.dialogue.routes_url.startswith(
         ("redis://", "rediss://", "unix://")
     ):

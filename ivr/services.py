@@ -119,11 +119,7 @@ def dialogue_client(config: Config) -> DialogueClient:
         pepper=pepper,
         action_token=read_secret(config.dialogue.action_token_file, "dialogue.action_token_file"),
         rasa_token=read_secret(config.dialogue.rasa_token_file, "dialogue.rasa_token_file"),
-        routes_password=read_secret(
-            config.dialogue.routes_password_file, "dialogue.routes_password_file"
-        )
-        if config.dialogue.routes_password_file
-        else None,
+        routes=action_routes(config),
     )
 
 

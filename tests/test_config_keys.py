@@ -170,6 +170,10 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
     ),
     "dialogue.mode": HTTP_TOKENS,
     "dialogue.server_urls": HTTP_DIALOGUE,
+    "dialogue.server_retry_s": (
+        "dialogue/test_http_client.py",
+        "test_turns_fail_over_from_a_dead_server_and_the_end_forgets_the_call",
+    ),
     "dialogue.project_dir": CONFIGURED_RUNTIME,
     "dialogue.model_dir": (
         "dialogue/test_training.py",
