@@ -324,7 +324,22 @@ class ClusterConfig:
     node_sip_port: int = 5060
     node_http_port: int = 8080
     postgres_port: int = 55432
-    """The cluster's PostgreSQL on 127.0.0.1 (bank and call records of every node)."""
+    """The cluster's PostgreSQL on 127.0.0.1 (bank and call records of every node, and the
+    Rasa servers' conversations)."""
+    dialogue_servers: int = 2
+    """Rasa servers (``rasa run`` each, with an action router beside it) that every node
+    talks to, sharing conversations through PostgreSQL and Redis: a lost one costs no call.
+    0: each node runs the assistant in its own process instead."""
+    first_dialogue_address: str = "127.0.0.32"
+    """Rasa server 1's address; server N takes the N-1th address after it."""
+    rasa_port: int = 5005
+    action_router_port: int = 5055
+    """Each Rasa server's action router, on the server's address."""
+    redis_port: int = 56379
+    """The cluster's Redis on 127.0.0.1 (the Rasa servers' locks, the nodes' call routes)."""
+    lock_lifetime_s: int = 5
+    """How long a conversation stays locked by a Rasa server that died in the middle of its
+    turn: the turn, retried on another server, waits this long. Longer than a turn takes."""
     probe_interval_s: int = 5
     """Seconds between Kamailio's OPTIONS probes of each node."""
     probe_failures: int = 2
@@ -502,9 +517,22 @@ def check_cluster(cluster: ClusterConfig) -> None:
     first = _loopback("cluster.first_node_address", cluster.first_node_address)
     if int(first) % 256 + cluster.nodes > 255:
         raise ConfigError("cluster.first_node_address leaves no room for cluster.nodes nodes")
-    for key in ("node_sip_port", "node_http_port", "postgres_port"):
+    if not 0 <= cluster.dialogue_servers <= MAX_CLUSTER_NODES:
+        raise ConfigError(f"cluster.dialogue_servers must be between 0 and {MAX_CLUSTER_NODES}")
+    dialogue = _loopback("cluster.first_dialogue_address", cluster.first_dialogue_address)
+    if int(dialogue) % 256 + cluster.dialogue_servers > 255:
+        raise ConfigError("cluster.first_dialogue_address leaves no room for its servers")
+    nodes = {int(first) + n for n in range(cluster.nodes)}
+    if nodes & {int(dialogue) + n for n in range(cluster.dialogue_servers)}:
+        raise ConfigError("cluster.first_dialogue_address: Rasa servers and nodes overlap")
+    ports = ("node_sip_port", "node_http_port", "postgres_port", "rasa_port")
+    for key in (*ports, "action_router_port", "redis_port"):
         if not 1 <= getattr(cluster, key) <= 65535:
             raise ConfigError(f"cluster.{key} must be a port number")
+    if cluster.rasa_port == cluster.action_router_port:
+        raise ConfigError("cluster.rasa_port and cluster.action_router_port must differ")
+    if not 1 <= cluster.lock_lifetime_s <= 300:
+        raise ConfigError("cluster.lock_lifetime_s must be between 1 and 300")
     if not 1 <= cluster.probe_interval_s <= 300:
         raise ConfigError("cluster.probe_interval_s must be between 1 and 300")
     if not 1 <= cluster.probe_failures <= 10:

@@ -41,6 +41,9 @@ STREAM_LIMITS = "telephony/test_stream_limits.py"
 STREAM_ACCESS = "telephony/test_stream_access.py"
 CLUSTER_PLAN = "cluster/test_plan.py"
 CLUSTER_CALLS = "cluster/test_kamailio_cluster.py"
+CLUSTER_DIALOGUE_TEST = (
+    "test_the_nodes_share_the_rasa_servers_whose_actions_come_back_through_routers"
+)
 CLUSTER_CALLS_TEST = "test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node"
 POLICING = "telephony/test_policing.py"
 LOGS = "test_logs.py"
@@ -431,6 +434,12 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
         "test_each_node_gets_its_own_address_and_the_shared_store",
     ),
     "cluster.probe_interval_s": (CLUSTER_CALLS, CLUSTER_CALLS_TEST),
+    "cluster.dialogue_servers": (CLUSTER_PLAN, CLUSTER_DIALOGUE_TEST),
+    "cluster.first_dialogue_address": (CLUSTER_PLAN, CLUSTER_DIALOGUE_TEST),
+    "cluster.rasa_port": (CLUSTER_PLAN, CLUSTER_DIALOGUE_TEST),
+    "cluster.action_router_port": (CLUSTER_PLAN, CLUSTER_DIALOGUE_TEST),
+    "cluster.redis_port": (CLUSTER_PLAN, CLUSTER_DIALOGUE_TEST),
+    "cluster.lock_lifetime_s": (CLUSTER_PLAN, CLUSTER_DIALOGUE_TEST),
     "cluster.probe_failures": (
         CLUSTER_PLAN,
         "test_kamailio_accepts_the_shipped_configuration_with_the_plans_defines",

@@ -21,11 +21,10 @@ from typing import Any
 
 import aiohttp
 import psutil
-import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from dialogue import quiet_rasa_environment
-from dialogue.token_guard import BEARER
+from ivr.cluster.rasa import RasaRun
 from ivr.readiness import wait_http
 from ivr.recording_keys import create_key_file
 from ivr.secretfile import new_token, write_secret
@@ -33,8 +32,6 @@ from ivr.secretfile import new_token, write_secret
 READY_TIMEOUT_S = 300.0
 """Longest wait for a bot to load its engines and the assistant (on a busy 2-core machine)."""
 STOP_TIMEOUT_S = 20.0
-TOKEN_REST_CHANNEL = "dialogue.rest_channel.TokenRestInput"
-"""Rasa's REST channel behind the same token as its HTTP API (see dialogue/credentials.yml)."""
 
 
 def free_port() -> int:
@@ -277,8 +274,8 @@ class VariantHost(Subprocess):
 
 
 class RasaServer(Subprocess):
-    """``rasa run --enable-api --auth-token`` with the trained model, its actions served by a
-    bot process; both ends' secrets are made here and written owner-only for that bot."""
+    """``rasa run`` with the trained model, its actions served by a bot process; both ends'
+    secrets are made here and written owner-only for that bot."""
 
     def __init__(self, workdir: Path, model: Path, action_port: int, port: int) -> None:
         self.port = port
@@ -286,40 +283,16 @@ class RasaServer(Subprocess):
         action_token, rasa_token = new_token(), new_token()
         self.action_token_file = write_secret(workdir / "action-token", action_token)
         self.rasa_token_file = write_secret(workdir / "rasa-token", rasa_token)
-        endpoints = write_secret(
-            workdir / "rasa-endpoints.yml",
-            yaml.safe_dump(
-                {
-                    "action_endpoint": {
-                        "url": f"http://127.0.0.1:{action_port}/webhook",
-                        "headers": {"Authorization": BEARER + action_token},
-                    }
-                }
-            ),
+        run = RasaRun(
+            folder=workdir / "rasa",
+            model=model,
+            interface="127.0.0.1",
+            port=port,
+            rasa_token=rasa_token,
+            action_url=f"http://127.0.0.1:{action_port}/webhook",
+            action_token=action_token,
         )
-        credentials = write_secret(
-            workdir / "rasa-credentials.yml",
-            yaml.safe_dump({TOKEN_REST_CHANNEL: {"token": rasa_token}}),
-        )
-        argv = [
-            _tool("rasa"),
-            "run",
-            "--enable-api",
-            # One argument: a URL-safe token may start with "-", which as a separate argument
-            # argparse reads as an option ("expected one argument"; 1 run in 64).
-            f"--auth-token={rasa_token}",
-            "--credentials",
-            str(credentials),
-            "--model",
-            str(model),
-            "--endpoints",
-            str(endpoints),
-            "--interface",
-            "127.0.0.1",
-            "--port",
-            str(self.port),
-        ]
-        super().__init__("rasa server", argv, workdir / "rasa-server.log")
+        super().__init__("rasa server", run.argv(), workdir / "rasa-server.log")
 
     @property
     def url(self) -> str:

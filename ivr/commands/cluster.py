@@ -1,10 +1,11 @@
 """``ivr cluster up|status|down``: several bot nodes behind Kamailio on this machine.
 
-``up`` starts the cluster's PostgreSQL (made on first use), the nodes (``ivr serve`` each, the
-first alone so it can train and seed while the others wait), then Kamailio with a destination
+``up`` starts the cluster's PostgreSQL (made on first use); the dialogue tier (the model trained
+if stale, Redis, each Rasa server with its action router); the nodes (``ivr serve`` each, the
+first alone so it can seed the bank while the others wait), then Kamailio with a destination
 list naming them, and returns once Kamailio can send calls to every node. ``down`` stops what
-``up`` started: Kamailio first (no new calls), then each node (SIGTERM: it drains its calls),
-then PostgreSQL. ``ivr.cluster.plan`` says where each part listens.
+``up`` started, the last first: Kamailio (no new calls), each node (SIGTERM: it drains its
+calls), the dialogue tier, then PostgreSQL. ``ivr.cluster.plan`` says where each part listens.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ import click
 
 from ivr.commands import config_of
 from ivr.config import Config
-from ivr.readiness import wait_http
+from ivr.readiness import wait_http, wait_redis
 
 if TYPE_CHECKING:
     from ivr.cluster.plan import ClusterPlan
-    from ivr.cluster.processes import Started
+    from ivr.cluster.processes import Processes, Started
 
 READY_S = 600.0
 """Longest wait for a node to load its engines and the assistant (and train, the first time)."""
@@ -32,18 +33,19 @@ FRONT_READY_S = 30.0
 
 @click.group("cluster")
 def cluster() -> None:
-    """Several bot nodes behind Kamailio on this machine, sharing one PostgreSQL."""
+    """Several bot nodes behind Kamailio on this machine, sharing Rasa servers and one store."""
 
 
 @cluster.command("up")
 @click.option("--nodes", type=int, help="How many bot nodes (default: cluster.nodes).")
 @click.pass_context
 def up(ctx: click.Context, nodes: int | None) -> None:
-    """Start PostgreSQL, the nodes and Kamailio; print where to call."""
+    """Start PostgreSQL, Redis, the Rasa servers, the nodes and Kamailio; print where to call."""
     import dataclasses
 
     from ivr.cluster.kamailio import KamailioUnavailable
     from ivr.cluster.postgres import PostgresError, PostgresUnavailable
+    from ivr.cluster.redis import RedisUnavailable
     from ivr.config import ConfigError, check_cluster
 
     config = config_of(ctx)
@@ -58,7 +60,7 @@ def up(ctx: click.Context, nodes: int | None) -> None:
     plan = _plan(config)
     try:
         _up(ctx, plan)
-    except (KamailioUnavailable, PostgresUnavailable, PostgresError) as exc:
+    except (KamailioUnavailable, PostgresUnavailable, PostgresError, RedisUnavailable) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -75,7 +77,7 @@ def status(ctx: click.Context) -> None:
         if alive:
             running.add(started.name)
         state = "running" if alive else "stopped"
-        click.echo(f"{started.name:<10} pid {started.pid:<8} {state:<8} {started.log}")
+        click.echo(f"{started.name:<14} pid {started.pid:<8} {state:<8} {started.log}")
     if "kamailio" in running:
         _print_states(plan)
     postgres = plan.postgres()
@@ -125,6 +127,7 @@ def _up(ctx: click.Context, plan: ClusterPlan) -> None:
     config_path, overrides = root.get("config_path"), list(root.get("overrides") or ())
     environment = {**os.environ, **postgres.environment}
     try:
+        _start_dialogue_tier(plan, processes, config_path, overrides)
         nodes = plan.nodes()
         for batch in (nodes[:1], nodes[1:]):
             started = [
@@ -143,9 +146,41 @@ def _up(ctx: click.Context, plan: ClusterPlan) -> None:
     _print_states(plan)
 
 
-def _wait_ready(started: Started, url: str) -> None:
-    """Until the node answers ``url`` with 200; one that exits first is an error with the end
-    of its log."""
+def _start_dialogue_tier(
+    plan: ClusterPlan, processes: Processes, config_path: str | None, overrides: list[str]
+) -> None:
+    """Redis, then every Rasa server and its action router at once (each loads the model)."""
+    servers = plan.dialogue_servers()
+    if not servers:
+        return
+    from dialogue import quiet_rasa_environment
+    from dialogue.training import Project, train
+    from ivr.cluster.rasa import make_tracker_table
+
+    train(Project.from_config(plan.config.dialogue), progress=click.echo)
+    plan.make_tokens()
+    redis = plan.redis()
+    started = processes.spawn("redis", redis.argv())
+    _wait_ready(started, redis.url, redis.password)
+    click.echo(f"redis: {redis.url} (password: {redis.password_file})")
+    make_tracker_table(plan.tracker_store())
+    quiet_rasa_environment()
+    environment = {**os.environ, **plan.rasa_environment()}
+    waiting = []
+    for server in servers:
+        rasa = processes.spawn(server.name, plan.rasa_run(server).argv(), env=environment)
+        router = processes.spawn(
+            f"router-{server.name}", plan.router_argv(server, config_path, overrides)
+        )
+        waiting += [(rasa, f"{server.url}/"), (router, server.router_health_url)]
+    for process, url in waiting:
+        _wait_ready(process, url)
+    click.echo(f"rasa: {', '.join(server.url for server in servers)}, each with its action router")
+
+
+def _wait_ready(started: Started, url: str, redis_password: str | None = None) -> None:
+    """Until the process answers ``url`` (HTTP 200, or a Redis PING with the password); one
+    that exits first is an error with the end of its log."""
     log = Path(started.log)
 
     def check_alive() -> None:
@@ -154,7 +189,10 @@ def _wait_ready(started: Started, url: str) -> None:
             raise RuntimeError(f"{started.name} exited while starting; its log ends:\n{tail}")
 
     try:
-        asyncio.run(wait_http(url, check_alive, READY_S, started.name, log))
+        if redis_password is None:
+            asyncio.run(wait_http(url, check_alive, READY_S, started.name, log))
+        else:
+            asyncio.run(wait_redis(url, redis_password, check_alive, READY_S, started.name, log))
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
 

@@ -1,14 +1,16 @@
-"""The ``rasa run`` command the bench starts carries its token as Rasa's own parser reads it."""
+"""The ``rasa run`` command the bench and the cluster start: Rasa's own parser reads it, and
+its secrets are in owner-only files, never on the command line (other users see it)."""
 
 from __future__ import annotations
 
 import argparse
+import stat
 from pathlib import Path
 
-import pytest
+import yaml
 
-from ivr.bench import bot
 from ivr.bench.bot import RasaServer
+from ivr.secretfile import read_secret
 
 
 def rasa_run_parser() -> argparse.ArgumentParser:
@@ -19,15 +21,21 @@ def rasa_run_parser() -> argparse.ArgumentParser:
     return parser
 
 
-@pytest.mark.parametrize("token", ["-starts-with-a-dash", "plain_Token-123"])
-def test_the_auth_token_reaches_rasa_whatever_character_it_starts_with(
-    token: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A URL-safe token starts with "-" one time in 64: as an argument of its own, argparse
-    read it as an option and `rasa run` exited ("expected one argument")."""
-    monkeypatch.setattr(bot, "new_token", lambda: token)
+def test_rasa_run_takes_its_secrets_from_owner_only_files(tmp_path: Path) -> None:
     server = RasaServer(tmp_path, tmp_path / "model.tar.gz", action_port=5055, port=5005)
-    assert server.argv[1] == "run"
     parsed = rasa_run_parser().parse_args(server.argv[1:])
-    assert parsed.auth_token == token
-    assert parsed.credentials == str(tmp_path / "rasa-credentials.yml")
+    assert parsed.port == 5005 and not parsed.enable_api
+    rasa_token = read_secret(server.rasa_token_file, "rasa token")
+    action_token = read_secret(server.action_token_file, "action token")
+    assert not any(rasa_token in arg or action_token in arg for arg in server.argv)
+    credentials = Path(parsed.credentials)
+    endpoints = Path(parsed.endpoints)
+    for secret_file in (credentials, endpoints):
+        assert stat.S_IMODE(secret_file.stat().st_mode) == 0o600
+    channel = yaml.safe_load(credentials.read_text())
+    assert channel == {"dialogue.rest_channel.TokenRestInput": {"token": rasa_token}}
+    actions = yaml.safe_load(endpoints.read_text())["action_endpoint"]
+    assert actions == {
+        "url": "http://127.0.0.1:5055/webhook",
+        "headers": {"Authorization": f"Bearer {action_token}"},
+    }

@@ -1,9 +1,13 @@
 """Three bot nodes behind Kamailio, started by ``ivr cluster up`` with the shipped Kamailio
-configuration and a PostgreSQL of their own, called over SIP through the front:
+configuration, sharing two Rasa servers (each with its action router), a PostgreSQL and a Redis
+of their own, called over SIP through the front:
 
 - concurrent calls are spread over the nodes by call load, and every node's audio reaches the
   caller directly (RTP never passes Kamailio); the call bench's ramp (``--target``) talks
   through the front to every node;
+- a Rasa server killed with SIGKILL mid-call costs nothing: the talking call's next turns are
+  answered by the other server (no apology, no handoff), and a caller verifying meanwhile, in
+  another conversation, is verified with the account number the dead server took;
 - a node sent SIGTERM finishes its call, answers probes 503 and takes no new call; one placed
   before the dispatcher noticed fails over to another node;
 - a node killed with SIGKILL is marked down by the OPTIONS probes within a few intervals; a call
@@ -31,6 +35,7 @@ import pytest
 
 from ivr.bench.bot import free_port
 from ivr.bench.caller import place_call as bench_call
+from ivr.bench.voice import caller_lines
 from ivr.cluster.kamailio import DestinationState
 from ivr.cluster.plan import ClusterPlan
 from ivr.cluster.processes import Processes
@@ -69,6 +74,26 @@ class Cluster:
         with self.connect() as db, db.cursor() as cursor:
             cursor.execute("SELECT node_id FROM calls")
             return Counter(node for (node,) in cursor.fetchall())
+
+    def answered_turns_in_progress(self) -> int:
+        """Caller turns of the calls still going on (the call layer records each at once)."""
+        with self.connect() as db, db.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM turns JOIN calls USING (call_id)"
+                " WHERE calls.outcome = 'in_progress' AND turns.input_kind = 'speech'"
+            )
+            (count,) = cursor.fetchone()
+        return int(count)
+
+    def turns_of(self, call_id: str) -> tuple[str, list[str]]:
+        """A call's outcome and what the bot said at each turn."""
+        with self.connect() as db, db.cursor() as cursor:
+            cursor.execute("SELECT call_id, outcome FROM calls WHERE peer_call_id = %s", (call_id,))
+            (record_id, outcome) = cursor.fetchone()
+            cursor.execute(
+                "SELECT bot_text FROM turns WHERE call_id = %s ORDER BY turn", (record_id,)
+            )
+            return outcome, [text for (text,) in cursor.fetchall()]
 
     def node_of(self, call_ids: list[str]) -> dict[str, str]:
         """Each call's node, from the one store every node writes."""
@@ -148,6 +173,11 @@ async def cluster():  # type: ignore[no-untyped-def]
         f"cluster.dir={tmp_path / 'cluster'}",
         f"cluster.front=127.0.0.1:{free_port()}",
         "cluster.first_node_address=127.0.0.61",
+        "cluster.first_dialogue_address=127.0.0.71",
+        f"cluster.rasa_port={free_port()}",
+        f"cluster.action_router_port={free_port()}",
+        f"cluster.redis_port={free_port()}",
+        f"dialogue.action_server_port={free_port()}",
         f"cluster.node_sip_port={free_port()}",
         f"cluster.node_http_port={free_port()}",
         f"cluster.postgres_port={free_port()}",
@@ -172,7 +202,7 @@ async def cluster():  # type: ignore[no-untyped-def]
 
 
 async def test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node(
-    cluster: Cluster,
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     started = await cluster.ivr("cluster", "up", "--nodes", str(NODES))
     assert f"call the bank at sip:{cluster.front[0]}:{cluster.front[1]}" in started
@@ -201,6 +231,8 @@ async def test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node(
     assert level["failed_calls"] == [] and level["turns"] >= 3, level
     assert sorted(level["per_node"]) == sorted(nodes) and set(level["per_node"].values()) == {1}
     assert ramp["single_call"]["turns"] == 1 and ramp["single_call"]["missing_replies"] == 0
+
+    await survives_a_lost_rasa_server(cluster, monkeypatch)
 
     # One long call per node; node-3 is drained while its call goes on.
     answered = [asyncio.Event() for _ in range(NODES)]
@@ -250,5 +282,59 @@ async def test_calls_spread_over_nodes_and_survive_a_drained_and_a_killed_node(
     assert listed == cluster.calls_per_node(), listing  # the bench's calls among them
 
     stopped = await cluster.ivr("cluster", "down")
-    assert "kamailio" in stopped and "node-1" in stopped and "postgresql" in stopped
+    for part in ("kamailio", "node-1", "rasa-2", "router-rasa-1", "redis", "postgresql"):
+        assert part in stopped, stopped
     assert Processes(cluster.plan.folder).running() == []
+
+
+async def survives_a_lost_rasa_server(cluster: Cluster, env: pytest.MonkeyPatch) -> None:
+    """rasa-1 is killed while a SIP call talks (after its first answer) and while a caller
+    verifies in a conversation of this process (after the account number, before the PIN)."""
+    config = load_config(overrides=cluster.settings, environ={})
+    lines = caller_lines(config)
+    loop = asyncio.get_running_loop()
+    talking = asyncio.create_task(
+        bench_call(cluster.front, lines, 4, loop.time() + 180, min_turns=4)
+    )
+    verifier = await verifying_caller(cluster, env)
+    conversation = f"verify-{os.getpid()}"
+    try:
+        await verifier.begin(conversation)
+        await verifier.send(conversation, "what's my balance")
+        asked = await verifier.send_digits(conversation, "31415926", secure=False)
+        assert asked.expect_digits is not None and asked.expect_digits.secure, asked.text
+        await until(lambda: cluster.answered_turns_in_progress() >= 1, 90, "a first answer")
+        os.kill(cluster.pid("rasa-1"), signal.SIGKILL)
+        began = time.monotonic()
+        verified = await verifier.send(conversation, "two four six eight")
+        took = time.monotonic() - began
+        assert "2,450 dollars and 75 cents" in verified.text, verified.text
+        await verifier.end(conversation)
+    finally:
+        await verifier.close()
+    call = await talking
+    assert not call.error and not call.bot_hangup, call
+    assert [t.latency_ms is not None for t in call.turns] == [True] * 4, call.turns
+    outcome, said = cluster.turns_of(call.call_id)
+    assert outcome not in ("failed", "handed_off") and len(said) >= 5, (outcome, said)
+    assert not [text for text in said if config.call.apology in text]
+    print(
+        f"\nrasa-1 killed mid-call: the PIN turn after it took {took:.2f} s; the call's turns "
+        f"{[t.latency_ms for t in call.turns]} ms"
+    )
+
+
+async def verifying_caller(cluster: Cluster, env: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """A dialogue client set up as one more node (its own action server on an address of its
+    own, its calls noted for the routers), talking to the cluster's Rasa servers."""
+    from ivr.cluster.plan import Node
+    from ivr.services import dialogue_client
+
+    plan = cluster.plan
+    extra = Node("verifier", "127.0.0.69", free_port(), free_port())
+    config = load_config(overrides=[*cluster.settings, *plan.node_settings(extra)], environ={})
+    for name, value in plan.postgres().environment.items():  # the bank's password
+        env.setenv(name, value)
+    client = dialogue_client(config)
+    await client.start()
+    return client

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ivr.cluster.kamailio import parse_states
 from ivr.cluster.plan import ClusterPlan
@@ -53,6 +54,56 @@ def test_each_node_gets_its_own_address_and_the_shared_store() -> None:
     assert argv[1:3] == ["--config", "site.yaml"] and argv[-1] == "serve"
     given = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
     assert given[0] == "vad.aggressiveness=3", "the user's settings first, the node's after"
+
+
+def test_the_nodes_share_the_rasa_servers_whose_actions_come_back_through_routers(
+    tmp_path: Path,
+) -> None:
+    plan = plan_of(
+        f"cluster.dir={tmp_path}",
+        "cluster.first_node_address=127.0.0.40",
+        "cluster.first_dialogue_address=127.0.0.50",
+        "cluster.dialogue_servers=2",
+        "cluster.rasa_port=5105",
+        "cluster.action_router_port=5155",
+        "cluster.redis_port=56400",
+        "cluster.postgres_port=55470",
+        "dialogue.action_server_port=5255",
+        "cluster.lock_lifetime_s=7",
+    )
+    servers = plan.dialogue_servers()
+    assert [(s.name, s.url) for s in servers] == [
+        ("rasa-1", "http://127.0.0.50:5105"),
+        ("rasa-2", "http://127.0.0.51:5105"),
+    ]
+    node = plan.nodes()[1]
+    settings = plan.node_settings(node)
+    assert {
+        "dialogue.mode=http",
+        "dialogue.server_urls=http://127.0.0.50:5105,http://127.0.0.51:5105",
+        "dialogue.action_server_host=127.0.0.41",
+        "dialogue.routes_url=redis://127.0.0.1:56400/0",
+        f"dialogue.rasa_token_file={tmp_path / 'rasa.token'}",
+    } <= set(settings)
+    node_config = load_config(overrides=settings, environ={})
+    assert node_config.dialogue.server_urls == [s.url for s in servers]
+
+    plan.make_tokens()
+    (tmp_path / "redis").mkdir()
+    plan.redis().argv()  # makes the Redis password
+    argv = plan.rasa_run(servers[1]).argv()
+    assert argv[argv.index("--interface") + 1] == "127.0.0.51"
+    endpoints = yaml.safe_load(Path(argv[argv.index("--endpoints") + 1]).read_text())
+    assert endpoints["action_endpoint"]["url"] == "http://127.0.0.51:5155/webhook"
+    assert endpoints["tracker_store"]["type"] == "dialogue.tracker_store.SharedTrackerStore"
+    assert endpoints["tracker_store"]["port"] == 55470
+    assert "password" not in endpoints["tracker_store"]  # libpq reads the passfile
+    assert endpoints["lock_store"]["port"] == 56400 and endpoints["lock_store"]["db"] == 1
+    assert plan.rasa_environment() == {"TICKET_LOCK_LIFETIME": "7"}  # read by Rasa's locks
+    router = plan.router_argv(servers[0], None, [])
+    assert router[-5:] == ["action-router", "--host", "127.0.0.50", "--port", "5155"]
+    assert "dialogue.routes_url=redis://127.0.0.1:56400/0" in router
+    assert plan_of("cluster.dialogue_servers=0").node_settings(node)[-1].startswith("bank.")
 
 
 def test_kamailio_accepts_the_shipped_configuration_with_the_plans_defines(
@@ -131,6 +182,12 @@ def test_the_dispatchers_state_is_read_per_node() -> None:
         ("cluster.postgres_port=70000", "port number"),
         ("cluster.probe_interval_s=0", "probe_interval_s"),
         ("cluster.probe_failures=11", "probe_failures"),
+        ("cluster.dialogue_servers=33", "dialogue_servers must be between"),
+        ("cluster.first_dialogue_address=127.0.0.3", "overlap"),
+        ("cluster.first_dialogue_address=10.1.1.1", "loopback"),
+        ("cluster.action_router_port=5005", "must differ"),
+        ("cluster.redis_port=0", "port number"),
+        ("cluster.lock_lifetime_s=0", "lock_lifetime_s"),
     ],
 )
 def test_settings_the_cluster_cannot_run_with_are_refused(setting: str, error: str) -> None:

@@ -140,7 +140,7 @@ async def test_rasa_run_with_auth_token_serves_only_the_client_that_has_it(
             ) as response:
                 assert response.status == 401
             async with http.get(f"{rasa.url}/status") as response:
-                assert response.status == 401
+                assert response.status == 404  # Rasa's HTTP API is off: the client needs none
         await client.start()
         await holds_a_verified_balance_call(client, conversation)
     finally:
