@@ -22,15 +22,13 @@ import asyncio
 import json
 import logging
 import secrets
-import signal
 import time
-from types import TracebackType
 from typing import Any
 
 import aiohttp
 
 from dialogue.action_routes import ActionRoutes, RoutesUnavailable, check_conversation_id
-from dialogue.action_server import HEALTH_PATH, SanicInLoop
+from dialogue.action_server import HEALTH_PATH, SanicInLoop, ServedApp, until_signalled
 from dialogue.token_guard import BEARER, bearer_token, token_guard
 from logfields import fields
 
@@ -58,7 +56,7 @@ class _TooLarge(Exception):
     """The node's answer is over the bound."""
 
 
-class ActionRouter:
+class ActionRouter(ServedApp):
     """Serve ``POST /webhook`` (forwarded to the conversation's node) and ``GET /health``.
 
     ``token``: the action token Rasa sends and the nodes' action servers expect (one secret,
@@ -205,28 +203,9 @@ class ActionRouter:
                 raise _TooLarge(f"answer over {self._max_body_bytes} bytes")
         return bytes(body)
 
-    async def __aenter__(self) -> ActionRouter:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
 
 async def serve_forever(router: ActionRouter) -> None:
     """Route action calls until SIGINT or SIGTERM (``ivr action-router``)."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    await router.start()
-    print(f"action router listening on {router.webhook_url} (Ctrl-C to stop)", flush=True)
-    try:
-        await stop.wait()
-    finally:
-        await router.stop()
+    async with router:
+        print(f"action router listening on {router.webhook_url} (Ctrl-C to stop)", flush=True)
+        await until_signalled()

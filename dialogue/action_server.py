@@ -18,6 +18,7 @@ secret; others get 401 and a ``dialogue.action_server.refused`` log line with th
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import contextlib
 import logging
@@ -26,7 +27,7 @@ import signal
 import socket
 import time
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from dialogue import quiet_rasa_environment
 from dialogue.actions import runtime as actions_runtime
@@ -102,7 +103,34 @@ def _log_refusal(source: str, path: str, reason: str) -> None:
     )
 
 
-class ActionServer:
+Served = TypeVar("Served", bound="ServedApp")
+
+
+class ServedApp(abc.ABC):
+    """A server with ``start`` and ``stop``, usable as ``async with``."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Listen; return once the socket accepts connections."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop serving and release the port; safe to call twice."""
+
+    async def __aenter__(self: Served) -> Served:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+class ActionServer(ServedApp):
     """Start/stop the custom action server in the running event loop.
 
     ``token``: the shared secret every caller must present; without one a fresh random
@@ -201,27 +229,18 @@ class ActionServer:
         Sanic._app_registry.pop(_APP_NAME, None)
         log.info("dialogue.action_server.stopped", extra=fields(url=self.url))
 
-    async def __aenter__(self) -> ActionServer:
-        await self.start()
-        return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.stop()
-
-
-async def serve_forever(host: str, port: int, token: str, runtime: actions_runtime.Runtime) -> None:
-    """Serve the actions against ``runtime`` until SIGINT or SIGTERM (``ivr actions``)."""
-    server = ActionServer(host, port, runtime=runtime, token=token)
-    await server.start()
-    print(f"action server listening on {server.webhook_url} (Ctrl-C to stop)", flush=True)
+async def until_signalled() -> None:
+    """Return on SIGINT or SIGTERM: the life of a server run on its own."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    await server.stop()
+
+
+async def serve_forever(host: str, port: int, token: str, runtime: actions_runtime.Runtime) -> None:
+    """Serve the actions against ``runtime`` until SIGINT or SIGTERM (``ivr actions``)."""
+    async with ActionServer(host, port, runtime=runtime, token=token) as server:
+        print(f"action server listening on {server.webhook_url} (Ctrl-C to stop)", flush=True)
+        await until_signalled()

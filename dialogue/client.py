@@ -30,12 +30,13 @@ was silent), :meth:`DialogueClient.send_digits` sends ``/dtmf{"digits": "..."}``
 from __future__ import annotations
 
 import abc
+import functools
 import json
 import logging
 import re
 import time
 import uuid
-from collections.abc import Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -233,6 +234,26 @@ class _ClientBase(abc.ABC):
         )
         return reply
 
+    async def _warm_up_through(
+        self, exchange: Callable[[str, str], Awaitable[object]], where: str
+    ) -> None:
+        """One throw-away conversation through every stage (a greeting, a sentence through the
+        NLU, the policies, the action server), so the first caller's first turn does not pay
+        for TensorFlow building its graphs (about 200 ms, measured against later turns)."""
+        conversation = f"warm-up-{uuid.uuid4().hex}"
+        started = time.monotonic()
+        try:
+            for text in WARM_UP_TURNS:
+                await exchange(conversation, text)
+        except Exception as exc:  # the first call then pays for it; nothing else is lost
+            log.warning("dialogue.warm_up_failed", extra=fields(where=where, error=str(exc)))
+        finally:
+            await self.end(conversation)
+        log.info(
+            "dialogue.warmed",
+            extra=fields(where=where, ms=round((time.monotonic() - started) * 1000)),
+        )
+
     @abc.abstractmethod
     async def _exchange(
         self, conversation_id: str, text: str, metadata: dict[str, Any]
@@ -283,6 +304,7 @@ class InProcessClient(_ClientBase):
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
 
+        from dialogue.rasa_speedups import check_action_answers_once_compiled
         from dialogue.tracker_store import LiveTrackerStore
 
         url = self._action_endpoint_url or (
@@ -304,6 +326,7 @@ class InProcessClient(_ClientBase):
             await self._stop_actions()
             raise
         self.fixed_texts = fixed_response_texts(self._agent.domain.responses)
+        check_action_answers_once_compiled()
         self._thread = RasaThread()
         log.info(
             "dialogue.model.loaded",
@@ -312,19 +335,7 @@ class InProcessClient(_ClientBase):
         await self._warm_up()
 
     async def _warm_up(self) -> None:
-        """One throw-away conversation through every stage (a greeting, a sentence through the
-        NLU, the policies, the action server), so the first caller's first turn does not pay
-        for TensorFlow building its graphs (about 200 ms, measured against later turns)."""
-        conversation = f"warm-up-{uuid.uuid4().hex}"
-        started = time.monotonic()
-        try:
-            for text in WARM_UP_TURNS:
-                await self._exchange(conversation, text, {})
-        except Exception as exc:  # the first call then pays for it; nothing else is lost
-            log.warning("dialogue.warm_up_failed", extra=fields(error=str(exc)))
-        finally:
-            await self._forget(conversation)
-        log.info("dialogue.warmed", extra=fields(ms=round((time.monotonic() - started) * 1000)))
+        await self._warm_up_through(lambda c, text: self._exchange(c, text, {}), "in process")
 
     async def close(self) -> None:
         self._agent = None
@@ -467,6 +478,19 @@ class HttpClient(_ClientBase):
             raise DialogueError("; ".join(failures))
         for failure in failures:
             log.warning("dialogue.server_down", extra=fields(error=failure))
+        now = time.monotonic()
+        for server in self.servers:
+            if server.down_until <= now:
+                await self._warm_up_through(
+                    functools.partial(self._warm_up_turn, server), server.url
+                )
+
+    async def _warm_up_turn(self, server: _Server, conversation_id: str, text: str) -> None:
+        """A turn on ``server`` itself: each server builds its own graphs."""
+        if self._routes is not None and self.action_server is not None:
+            await self._routes.register(conversation_id, self.action_server.webhook_url)
+        body = {"sender": conversation_id, "message": text, "message_id": uuid.uuid4().hex}
+        await self._post(server, "/webhooks/rest/turn", body)
 
     async def _probe(self, server: _Server) -> None:
         import aiohttp
@@ -515,7 +539,7 @@ class HttpClient(_ClientBase):
             "metadata": metadata,
             "message_id": uuid.uuid4().hex,
         }
-        events = await self._post_to_any("/webhooks/rest/turn", body, conversation_id)
+        events = await self._post_to_any("/webhooks/rest/turn", body, conversation_id, retry=True)
         return bot_messages_after_last_user(events["events"]), last_parse_data(events["events"])
 
     async def _forget(self, conversation_id: str) -> None:
@@ -531,15 +555,17 @@ class HttpClient(_ClientBase):
             await self._routes.forget(conversation_id)
 
     async def _post_to_any(
-        self, path: str, body: dict[str, Any], conversation_id: str
+        self, path: str, body: dict[str, Any], conversation_id: str, *, retry: bool = False
     ) -> dict[str, Any]:
-        """``body`` to ``path`` on the first server that takes it."""
+        """``body`` to ``path`` on the first server that takes it; with ``retry``, attempts
+        after the first say so (the server then checks whether it took the turn already)."""
         if self._session is None:
             raise DialogueError("client not started")
-        failures = []
+        failures: list[str] = []
         for server in self._in_turn():
+            attempt = {**body, "retry": True} if retry and failures else body
             try:
-                return await self._post(server, path, body)
+                return await self._post(server, path, attempt)
             except _ServerFailed as exc:
                 server.down_until = time.monotonic() + self._retry_s
                 failures.append(str(exc))

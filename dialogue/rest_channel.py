@@ -12,9 +12,10 @@ spreads turns over them and retries a failed turn on the next):
 - ``POST /webhooks/rest/turn`` takes one caller turn and answers with its events (the user
   message and all that followed: intent, confidence, the bot's messages with their voice
   payloads) in one round trip. The turn carries the client's ``message_id``; under the
-  conversation's lock, a turn whose id is already the conversation's latest user message is
-  not taken again, its events are returned. So a retry of a turn that a server finished but
-  could not answer (it died, or answered too late) is answered once, never doubled.
+  conversation's lock, a retried turn (``retry``) whose id is already the conversation's
+  latest user message is not taken again, its events are returned. So a retry of a turn that
+  a server finished but could not answer (it died, or answered too late) is answered once,
+  never doubled.
 - ``POST /webhooks/rest/end`` forgets a conversation when its call ends: the tracker store
   then holds no finished call's slots (account numbers among them).
 
@@ -23,6 +24,7 @@ A stand-alone ``rasa run`` loads it from ``dialogue/credentials.yml``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -36,8 +38,9 @@ from sanic.response import HTTPResponse
 
 from dialogue.action_routes import check_conversation_id
 from dialogue.events import since_last_user
+from dialogue.rasa_speedups import check_action_answers_once_compiled
 from dialogue.token_guard import query_token, token_guard
-from dialogue.tracker_store import forget_conversation
+from dialogue.tracker_store import SharedTrackerStore, forget_conversation, unwrapped
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +64,8 @@ def _sender(body: dict[str, Any]) -> str:
         raise BadTurn(f"sender: {exc}") from None
 
 
-def _turn(body: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None, str]:
-    """The sender, text, metadata and message id of a turn request, checked."""
+def _turn(body: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None, str, bool]:
+    """The sender, text, metadata, message id and retry flag of a turn request, checked."""
     sender = _sender(body)
     text = body.get("message")
     if not isinstance(text, str) or len(text) > MAX_MESSAGE:
@@ -73,7 +76,10 @@ def _turn(body: dict[str, Any]) -> tuple[str, str, dict[str, Any] | None, str]:
     message_id = body.get("message_id")
     if not isinstance(message_id, str) or not _MESSAGE_ID.fullmatch(message_id):
         raise BadTurn("message_id must be 1 to 64 letters, digits, '-' or '_'")
-    return sender, text, metadata or None, message_id
+    retry = body.get("retry", False)
+    if not isinstance(retry, bool):
+        raise BadTurn("retry must be true or false")
+    return sender, text, metadata or None, message_id, retry
 
 
 def _json_body(request: Request) -> dict[str, Any]:
@@ -93,6 +99,13 @@ def _latest_user_message_id(tracker: Any) -> str | None:
     return None
 
 
+def _watching(store: Any, sender: str) -> contextlib.AbstractContextManager[Callable[[], Any]]:
+    """The tracker the turn saves, from a store that can keep it (else read back after)."""
+    if isinstance(store, SharedTrackerStore):
+        return store.watching(sender)
+    return contextlib.nullcontext(lambda: None)
+
+
 class TokenRestInput(RestInput):
     """``/webhooks/rest/...`` (the name stays ``rest``), refused without the shared token."""
 
@@ -105,6 +118,7 @@ class TokenRestInput(RestInput):
 
     def __init__(self, token: str) -> None:
         self._guard = token_guard(token, query_token, _log_refusal)
+        check_action_answers_once_compiled()  # the server this channel is loaded in
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)
@@ -123,24 +137,32 @@ class TokenRestInput(RestInput):
 
     async def _take_turn(self, request: Request) -> HTTPResponse:
         try:
-            sender, text, metadata, message_id = _turn(_json_body(request))
+            sender, text, metadata, message_id, retry = _turn(_json_body(request))
         except BadTurn as exc:
             return response.json({"error": str(exc)}, status=400)
         agent = request.app.ctx.agent
+        store = unwrapped(agent.tracker_store)
         try:
             async with agent.lock_store.lock(sender):
-                tracker = await agent.tracker_store.retrieve(sender)
-                repeated = _latest_user_message_id(tracker) == message_id
-                if not repeated:
-                    message = UserMessage(
-                        text,
-                        CollectingOutputChannel(),
-                        sender,
-                        input_channel=self.name(),
-                        metadata=metadata,
-                        message_id=message_id,
-                    )
-                    await agent.processor.handle_message(message)
+                # Only a retry can find its message taken: a first attempt's id is new.
+                repeated = (
+                    retry
+                    and _latest_user_message_id(await agent.tracker_store.retrieve(sender))
+                    == message_id
+                )
+                with _watching(store, sender) as saved:
+                    if not repeated:
+                        message = UserMessage(
+                            text,
+                            CollectingOutputChannel(),
+                            sender,
+                            input_channel=self.name(),
+                            metadata=metadata,
+                            message_id=message_id,
+                        )
+                        await agent.processor.handle_message(message)
+                tracker = saved()
+                if tracker is None:
                     tracker = await agent.tracker_store.retrieve(sender)
         except Exception:
             log.exception("dialogue.rest.turn_failed conversation=%s", sender)

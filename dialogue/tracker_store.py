@@ -20,7 +20,8 @@ failure by handing the caller to an agent, so nothing reads that conversation ag
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from rasa.core.tracker_store import InMemoryTrackerStore, SQLTrackerStore
@@ -71,16 +72,42 @@ class SharedTrackerStore(SQLTrackerStore):
     dialogue.tracker_store.SharedTrackerStore, dialect: postgresql, ...}``.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._watched: dict[str, DialogueStateTracker | None] = {}
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        await super().save(tracker)
+        if tracker.sender_id in self._watched:
+            self._watched[tracker.sender_id] = tracker
+
+    @contextlib.contextmanager
+    def watching(self, sender_id: str) -> Iterator[Callable[[], DialogueStateTracker | None]]:
+        """What the turn under way saves for ``sender_id``, kept so that it need not be read
+        back from the database (a tracker is rebuilt from every event of the call). Used under
+        the conversation's lock: one turn per conversation at a time, so a bounded table."""
+        self._watched[sender_id] = None
+        try:
+            yield lambda: self._watched.get(sender_id)
+        finally:
+            self._watched.pop(sender_id, None)
+
     async def forget(self, sender_id: str) -> None:
         with self.session_scope() as session:
             session.query(self.SQLEvent).filter(self.SQLEvent.sender_id == sender_id).delete()
             session.commit()
 
 
-async def forget_conversation(store: Any, sender_id: str) -> None:
-    """Drop ``sender_id`` from a Rasa server's tracker store (possibly wrapped by Rasa)."""
+def unwrapped(store: Any) -> Any:
+    """The tracker store inside Rasa's wrappers (``AwaitableTrackerStore`` and the like)."""
     while not hasattr(store, "forget") and hasattr(store, "_tracker_store"):
         store = store._tracker_store
+    return store
+
+
+async def forget_conversation(store: Any, sender_id: str) -> None:
+    """Drop ``sender_id`` from a Rasa server's tracker store (possibly wrapped by Rasa)."""
+    store = unwrapped(store)
     if isinstance(store, (LiveTrackerStore, SharedTrackerStore)):
         await store.forget(sender_id)
     elif isinstance(store, InMemoryTrackerStore):

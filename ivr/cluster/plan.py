@@ -17,6 +17,7 @@ actions to the node whose PIN vault holds its tokens.
 from __future__ import annotations
 
 import ipaddress
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -209,8 +210,17 @@ class ClusterPlan:
 
     def node_argv(self, node: Node, config_path: str | None, overrides: list[str]) -> list[str]:
         """``ivr serve`` for ``node``, with the configuration file and settings this command
-        was given."""
-        return [*self._ivr(config_path, [*overrides, *self.node_settings(node)]), "serve"]
+        was given (which may change the node's share of the machine, not its place)."""
+        settings = [*self.machine_share(), *overrides, *self.node_settings(node)]
+        return [*self._ivr(config_path, settings), "serve"]
+
+    def machine_share(self) -> list[str]:
+        """The nodes share this machine's cores: each recognises with its share of them.
+        Each node's recogniser taking every core oversubscribes them (measured with three
+        nodes and 16 calls on two cores: recognition p50 556 ms, and 256 ms with one thread
+        each)."""
+        cores = os.cpu_count() or 1
+        return [f"asr.cpu_threads={max(1, cores // len(self.nodes()))}"]
 
     @staticmethod
     def _ivr(config_path: str | None, settings: list[str]) -> list[str]:

@@ -11,13 +11,8 @@ from typing import Any
 
 import pytest
 
-from dialogue.client import (
-    WARM_UP_TURNS,
-    InProcessClient,
-    bot_messages_after_last_user,
-    last_parse_data,
-    since_last_user,
-)
+from dialogue.client import WARM_UP_TURNS, InProcessClient
+from dialogue.events import bot_messages_after_last_user, last_parse_data, since_last_user
 from dialogue.reply import Reply
 from dialogue.secrets import TOKEN_PATTERN
 from tests.dialogue.conftest import ALICE, CARMEN, KNOWLEDGE

@@ -9,11 +9,11 @@ import pytest
 
 from dialogue import payloads
 from dialogue.client import (
-    bot_messages_after_last_user,
     dtmf_message,
     mask_entities,
     redact_pin_mentions,
 )
+from dialogue.events import bot_messages_after_last_user
 from dialogue.reply import BotMessage, Reply
 from dialogue.secrets import SecretVault, is_token
 

@@ -174,7 +174,7 @@ async def test_a_repeated_turn_is_answered_from_the_tracker_not_taken_twice(
     async with aiohttp.ClientSession() as http:
         status, answered = await turn(http, rasa_server, first)
         assert status == 200, answered
-        status, repeated = await turn(http, rasa_server, first)
+        status, repeated = await turn(http, rasa_server, {**first, "retry": True})
         assert status == 200
         assert repeated == answered
         assert answered["events"][0]["message_id"] == "t1"
@@ -195,6 +195,7 @@ async def test_a_repeated_turn_is_answered_from_the_tracker_not_taken_twice(
         ({"sender": "c", "message": "hi", "message_id": "../../etc"}, "message_id"),
         ({"sender": "c", "message": "hi"}, "message_id"),
         ({"sender": "c", "message": "hi", "message_id": "m", "metadata": [1]}, "metadata"),
+        ({"sender": "c", "message": "hi", "message_id": "m", "retry": "yes"}, "retry"),
         (["not", "an", "object"], "object"),
     ],
 )
