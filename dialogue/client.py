@@ -30,6 +30,7 @@ was silent), :meth:`DialogueClient.send_digits` sends ``/dtmf{"digits": "..."}``
 from __future__ import annotations
 
 import abc
+import asyncio
 import functools
 import json
 import logging
@@ -299,8 +300,6 @@ class InProcessClient(_ClientBase):
             raise DialogueError(f"no trained model at {self.model_path}; run `ivr train` first")
         quiet_rasa_environment()
         await self._start_actions()
-        import asyncio
-
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
 
@@ -503,7 +502,7 @@ class HttpClient(_ClientBase):
                     raise DialogueError(f"Rasa server at {server.url} refused our token")
                 if response.status != 200:
                     raise _ServerFailed(f"Rasa server at {server.url} answered {response.status}")
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _ServerFailed(f"Rasa server at {server.url} is not reachable: {exc}") from exc
 
     async def close(self) -> None:
@@ -592,7 +591,7 @@ class HttpClient(_ClientBase):
                         f"{(await response.text())[:200]}"
                     )
                 answer = await response.json()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise _ServerFailed(f"{server.url} failed: {exc!r}") from exc
         if not isinstance(answer, dict):
             raise DialogueError(

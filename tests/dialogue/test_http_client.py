@@ -8,6 +8,8 @@ is the session's, in this process, and the agent proves itself to it with that s
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -240,3 +242,43 @@ async def test_a_client_with_no_server_up_says_which_failed(
     with pytest.raises(DialogueError, match="not reachable") as failed:
         await client.start()
     assert all(url in str(failed.value) for url in urls)
+
+
+async def test_a_turn_a_server_never_answers_is_answered_by_the_next_once(
+    rasa_server: str,
+    dialogue_client: InProcessClient,
+    session_runtime: actions_runtime.Runtime,
+    conversation: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A server that takes the connection and then says nothing (hung, or dying mid-turn):
+    after the timeout the same turn goes to the next server, and the conversation holds each
+    caller turn once."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+
+    stalled = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = stalled.sockets[0].getsockname()[1]
+    client = HttpClient(
+        [f"http://127.0.0.1:{port}", rasa_server],
+        action_server=None,
+        vault=session_runtime.vault,
+        token=RASA_TOKEN,
+        timeout_s=1.5,
+        retry_s=0,  # never passed over: every other turn tries the silent one first
+    )
+    try:
+        await client.start()
+        with caplog.at_level(logging.WARNING, logger="dialogue.client"):
+            await holds_a_verified_balance_call(client, conversation)
+    finally:
+        await client.close()
+        stalled.close()
+        for writer in held:
+            writer.close()
+    timed_out = [r for r in caplog.records if r.getMessage() == "dialogue.server_failed"]
+    assert timed_out, "some turn tried the silent server first"
+    said = [e for e in await dialogue_client.tracker_events(conversation) if e["event"] == "user"]
+    assert len(said) == 4 and len({e["message_id"] for e in said}) == 4
