@@ -154,6 +154,7 @@ class _ClientBase(abc.ABC):
         # The caller's identity is for the actions' limits only: it never reaches Rasa.
         metadata = dict(metadata or {})
         self.callers.register(conversation_id, str(metadata.pop(IDENTITY_KEY, "") or ""))
+        await self._open(conversation_id)
         return await self._turn(conversation_id, GREET, metadata, kind="begin")
 
     async def send(
@@ -194,6 +195,9 @@ class _ClientBase(abc.ABC):
         self._expected_answers.pop(conversation_id, None)
         self.callers.forget(conversation_id)
         await self._forget(conversation_id)
+
+    async def _open(self, conversation_id: str) -> None:  # noqa: B027 - optional hook
+        """Say where this conversation's actions must come (nowhere to say by default)."""
 
     async def _forget(self, conversation_id: str) -> None:  # noqa: B027 - optional hook
         """Drop the conversation's state kept in this process (none by default)."""
@@ -244,6 +248,7 @@ class _ClientBase(abc.ABC):
         conversation = f"warm-up-{uuid.uuid4().hex}"
         started = time.monotonic()
         try:
+            await self._open(conversation)
             for text in WARM_UP_TURNS:
                 await exchange(conversation, text)
         except Exception as exc:  # the first call then pays for it; nothing else is lost
@@ -486,8 +491,6 @@ class HttpClient(_ClientBase):
 
     async def _warm_up_turn(self, server: _Server, conversation_id: str, text: str) -> None:
         """A turn on ``server`` itself: each server builds its own graphs."""
-        if self._routes is not None and self.action_server is not None:
-            await self._routes.register(conversation_id, self.action_server.webhook_url)
         body = {"sender": conversation_id, "message": text, "message_id": uuid.uuid4().hex}
         await self._post(server, "/webhooks/rest/turn", body)
 
@@ -513,10 +516,9 @@ class HttpClient(_ClientBase):
             await self._routes.close()
         await self._stop_actions()
 
-    async def begin(self, conversation_id: str, metadata: dict[str, Any] | None = None) -> Reply:
+    async def _open(self, conversation_id: str) -> None:
         if self._routes is not None and self.action_server is not None:
             await self._routes.register(conversation_id, self.action_server.webhook_url)
-        return await super().begin(conversation_id, metadata)
 
     def _params(self) -> dict[str, str]:
         return {"token": self._token} if self._token else {}

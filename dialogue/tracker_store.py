@@ -100,7 +100,7 @@ class SharedTrackerStore(SQLTrackerStore):
 
 def unwrapped(store: Any) -> Any:
     """The tracker store inside Rasa's wrappers (``AwaitableTrackerStore`` and the like)."""
-    while not hasattr(store, "forget") and hasattr(store, "_tracker_store"):
+    while hasattr(store, "_tracker_store"):
         store = store._tracker_store
     return store
 

@@ -466,6 +466,12 @@ def validate(config: Config) -> None:
         ("redis://", "rediss://", "unix://")
     ):
         raise ConfigError("dialogue.routes_url must start with redis://, rediss:// or unix://")
+    if config.dialogue.routes_url and config.dialogue.action_server_host in ("0.0.0.0", "::", ""):
+        # The node's routes name this address: the routers must be able to reach it.
+        raise ConfigError(
+            "dialogue.action_server_host must be this node's own address when "
+            "dialogue.routes_url is set (the action routers send its calls there)"
+        )
     if config.dialogue.mode == "http":
         for key in ("action_token_file", "rasa_token_file"):
             if not getattr(config.dialogue, key):

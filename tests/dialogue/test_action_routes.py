@@ -83,6 +83,8 @@ async def test_routes_url_names_the_registry_and_empty_means_one_node(
     assert direct(redis_server).get(KEY_PREFIX + "call-a") == NODE_1
     with pytest.raises(ConfigError, match="routes_url must start with redis://"):
         load_config(overrides=["dialogue.routes_url=http://127.0.0.1:6379"], environ={})
+    with pytest.raises(ConfigError, match="action_server_host must be this node's own address"):
+        configured(redis_server, "dialogue.action_server_host=0.0.0.0")  # unreachable as a route
 
 
 async def test_the_password_comes_from_routes_password_file_and_a_wrong_one_is_a_clear_error(
