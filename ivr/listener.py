@@ -105,6 +105,8 @@ class Listener:
         """The latest speculative recognition, voided or not: one at a time per call."""
         self._hold: CallerHold | None = None
         """The recording's hold on the utterance the caller is saying now."""
+        self._digits: DigitExpectation | None = None
+        """The digit string the bot asked for, if any: a guess holding all of it is finished."""
 
     @property
     def recognising(self) -> bool:
@@ -141,6 +143,7 @@ class Listener:
     def expect_digits(self, digits: DigitExpectation | None) -> None:
         """Recognise the next utterances as the answer to a request for digits (None: as any
         speech), until told otherwise."""
+        self._digits = digits
         if self._asr is not None:
             self._asr_feeds.append(asyncio.create_task(self._set_digits(digits)))
 
@@ -275,7 +278,7 @@ class Listener:
             return
         if speculation.finished is None:
             guess = None if task.cancelled() or task.exception() else task.result()
-            speculation.finished = guess is not None and sounds_finished(guess.text)
+            speculation.finished = guess is not None and sounds_finished(guess.text, self._digits)
         if not speculation.finished:
             return
         event = self.endpointer.close_early()

@@ -80,7 +80,7 @@ async def start_services(config: Config, dialogue: DialogueClient | None = None)
     limit_blas_threads()
     keyring = recording_keyring(config.call)
     vocabulary = load_vocabulary(config.dialogue.project_dir) if config.asr.use_vocabulary else None
-    asr = create_asr_engine(config.asr, vocabulary)
+    asr = create_asr_engine(config.asr, vocabulary, serving=True)
     tts = create_tts_engine(config.tts)
     client = dialogue or dialogue_client(config)
     await asyncio.gather(

@@ -63,6 +63,10 @@ class DigitExpectation:
         """Whether ``digits`` is a whole answer of the expected length."""
         return self.count <= len(digits) <= self.max
 
+    def complete(self, digits: str) -> bool:
+        """Whether ``digits`` is an answer that cannot go on: as many digits as it may have."""
+        return len(digits) == self.max
+
 
 def _tokens(text: str) -> list[str]:
     return _TOKEN.findall(text.lower().replace("-", " "))

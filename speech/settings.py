@@ -26,12 +26,12 @@ class VadConfig:
     """Voiced run that counts as the start of speech."""
     end_of_speech_ms: int = 600
     """Silence (hangover) after speech that closes the utterance."""
-    early_end_ms: int = 0
+    early_end_ms: int = 300
     """Silence after which the utterance closes early when its speculative transcript
-    (``asr.speculate_after_ms``) is already in and reads as a finished sentence
-    (``speech/turn_end.py``). Only shorter than ``end_of_speech_ms`` and with speculation on
-    does it act. Off (0) by default: it also ends turns at a comma ("Yes, please." became
-    "Yes." and "please"); see README, When the caller's turn ends."""
+    (``asr.speculate_after_ms``) is already in and reads as a finished sentence, or holds every
+    digit the bot asked for (``speech/turn_end.py``); 0: always wait out the hangover. Only
+    shorter than ``end_of_speech_ms`` and with speculation on does it act. A caller who goes
+    on before it takes the guess back (README, When the caller's turn ends)."""
     max_utterance_ms: int = 15000
     """An utterance is closed after this long even if the caller keeps talking."""
     no_input_ms: int = 6000
@@ -54,6 +54,11 @@ class AsrConfig:
     whisper_beam_size: int = 5
     """Beam width. Greedy decoding (1) is less accurate on hard audio (README, Performance); the
     beam's extra time is spent inside the hangover, where speculation hides it."""
+    whisper_greedy_first: bool = True
+    """Decode greedily first and keep the result when whisper is sure of every token on average
+    (``speech.asr.whisper.SURE_LOGPROB``); only the rest are decoded again with the beam, on the
+    same encoding. The beam costs twice the greedy decode, and most turns do not need it (README,
+    Performance)."""
     whisper_encoder: Literal["fitted", "full"] = "fitted"
     """fitted: encode only the utterance and 2 s of padding, attending to the padding's encoding
     cached once (``speech/asr/whisper_encoder.py``): the accuracy of the full window for a
@@ -63,7 +68,8 @@ class AsrConfig:
     """whisper: the language spoken, for multilingual weights; English-only weights (the
     embedded tiny.en) ignore it."""
     cpu_threads: int = 2
-    """whisper: CTranslate2 threads per loaded model (vosk ignores it)."""
+    """whisper: CTranslate2 threads for recognition: all of them for a model in this process,
+    an equal share (at least one) for each worker process (vosk ignores it)."""
     use_vocabulary: bool = True
     """Bias recognition toward the hotline vocabulary drawn from the assistant's training data."""
     vosk_domain_grammar: bool = False
@@ -71,11 +77,19 @@ class AsrConfig:
     dialogue gives no hints for the turn; off: the model's full language model."""
     max_audio_s: float = 300.0
     """Longest audio one transcription accepts; longer clips are refused, streams are capped."""
-    max_concurrent: int = 2
-    """Transcriptions run at once on the ASR thread pool; more wait their turn."""
-    speculate_after_ms: int = 200
+    max_concurrent: int = 4
+    """Transcriptions run at once (on the ASR thread pool, and in as many worker processes with
+    ``worker_processes``); more wait their turn. Four, on one CTranslate2 thread each, held 16
+    talking calls on two cores where two on two threads each held 8 (README, Performance)."""
+    worker_processes: bool = True
+    """whisper in ``ivr serve``: run the transcriptions in ``max_concurrent`` worker processes,
+    each with its own copy of the model (about 230 MB), beside the event loop that moves every
+    call's audio instead of waiting for its interpreter lock (``speech/asr/workers.py``; README,
+    Performance). Tools (``ivr transcribe``, the benchmarks) recognise in their own process."""
+    speculate_after_ms: int = 120
     """Per-utterance engines (whisper): start recognising after this much trailing silence,
-    while the end-of-speech hangover runs; kept if the caller stays quiet (0: off)."""
+    while the end-of-speech hangover runs; kept if the caller stays quiet (0: off). Early enough
+    that the guess is in soon after ``vad.early_end_ms``."""
 
 
 @dataclass

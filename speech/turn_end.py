@@ -9,6 +9,7 @@ deliberately cautious; a turn they do not vouch for simply waits out the full ha
 from __future__ import annotations
 
 from speech.asr.scoring import DIGIT_WORDS, normalise_text
+from speech.digits import DigitExpectation, read_digits
 
 UNFINISHED_ENDINGS = frozenset(
     """
@@ -24,14 +25,26 @@ conjunctions, a bare "is", subject pronouns, "want"/"need", fillers, and the "oh
 of a number. Words that can end an answer ("yes I can", "thank you", "no", "please") are not
 here."""
 _LEADS_ON = UNFINISHED_ENDINGS | DIGIT_WORDS
+LEAD_IN_ANSWERS = frozenset(
+    "yes yeah yep yup no nope nah okay ok sure right alright fine well so".split()  # noqa: SIM905
+)
+"""Answers that, said alone, often lead into more: "No, that's everything.", "Yes, please.",
+"Sure, why not." The comma pause after them is as long as an early end (240-480 ms of trailing
+silence by the endpointer's measure on piper callers, with and without line noise), so a lone
+one waits out the hangover; with more words after it the turn may end early."""
 
 
-def sounds_finished(text: str) -> bool:
+def sounds_finished(text: str, digits: DigitExpectation | None = None) -> bool:
     """True when ``text`` ends like a complete sentence: terminal punctuation (whisper's), no
     trailing ellipsis, and a last word that is neither a number (digits and amounts are read
-    out in groups with pauses between them) nor a word that leads on."""
+    out in groups with pauses between them) nor a word that leads on. When the bot asked for
+    ``digits``, an answer with all the digits it may have is finished too: nothing can follow."""
+    if digits is not None and digits.complete(read_digits(text, digit_answer=True)):
+        return True
     text = text.strip()
     if not text or text[-1] not in ".?!" or text.endswith("...") or text.endswith("\u2026"):
         return False
     words = normalise_text(text).split()
+    if len(words) == 1 and words[0] in LEAD_IN_ANSWERS:
+        return False
     return bool(words) and words[-1] not in _LEADS_ON

@@ -139,6 +139,14 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
         "test_whisper_model_and_compute_type_choose_the_weights_that_are_loaded",
     ),
     "asr.whisper_beam_size": (WHISPER, "test_whisper_beam_size_is_the_beam_the_decoder_is_given"),
+    "asr.worker_processes": (
+        "speech/test_asr_workers.py",
+        "test_the_workers_transcribe_as_the_bots_process_does",
+    ),
+    "asr.whisper_greedy_first": (
+        WHISPER,
+        "test_greedy_first_keeps_sure_decodes_beams_the_rest_and_encodes_once",
+    ),
     "asr.whisper_encoder": (
         WHISPER,
         "test_whisper_encoder_full_encodes_the_whole_window_for_a_short_utterance_too",

@@ -240,3 +240,35 @@ async def test_an_expected_digit_string_reaches_the_recogniser_through_the_liste
     finally:
         await listener.close()
     assert read_digits(transcript.text, digit_answer=True) == "86352864", transcript
+
+
+@pytest.mark.slow
+async def test_a_digit_answer_with_every_digit_ends_early_and_a_lone_yes_waits(
+    voice, whisper_engine: WhisperEngine
+) -> None:
+    """An account number read out whole is the evidence that the turn is over, whatever the
+    punctuation whisper gives it; a lone "yes" is not (callers go on: "Yes, please.")."""
+    config = Config()
+    # A 2.5 s hangover makes the early close plain to see.
+    vad = dataclasses.replace(config.vad, end_of_speech_ms=2500)
+    metrics = Metrics()
+    heard = Emitted()
+    listener = listener_for(dataclasses.replace(config, vad=vad), heard, metrics)
+    await listener.start(whisper_engine)
+    try:
+        listener.expect_digits(DigitExpectation(count=8, max=8))
+        number = caller_says(voice, "five five five oh, one two three four")
+        await feed(listener, noise(300) + number + noise(3000))
+        [digits] = heard.utterances
+        heard_digits = await listener.transcribe(digits)
+        listener.expect_digits(None)
+        await feed(listener, caller_says(voice, "Yes.") + noise(3000))
+        _, yes = heard.utterances
+        heard_yes = await listener.transcribe(yes)
+    finally:
+        await listener.close()
+    assert read_digits(heard_digits.text, digit_answer=True) == "55501234", heard_digits
+    assert vad.early_end_ms <= digits.event.at_ms - digits.event.end_ms < 2000
+    assert "yes" in heard_yes.text.lower(), heard_yes
+    assert yes.event.at_ms - yes.event.end_ms >= 2000
+    assert counted(metrics, "turn_end", "early") == 1

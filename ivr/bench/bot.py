@@ -8,6 +8,7 @@ the SIP server. Each bot gets free ports and its own databases in the bench's wo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -17,7 +18,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import psutil
@@ -64,24 +64,42 @@ class Usage:
 
 
 class UsageMeter:
-    """Samples a process's CPU time and RSS; ``usage`` covers the time since ``start``."""
+    """Samples a process's CPU time and RSS, with ``children`` its child processes' too (the
+    bot's speech recognition workers); ``usage`` covers the time since ``start``."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pid: int, children: bool = True) -> None:
         self._process = psutil.Process(pid)
+        self._children = children
         self._cpu0 = 0.0
         self._wall0 = 0.0
         self._rss_peak = 0
 
+    def _family(self) -> list[psutil.Process]:
+        if not self._children:
+            return [self._process]
+        return [self._process, *self._process.children(recursive=True)]
+
     def _cpu(self) -> float:
-        times = self._process.cpu_times()
-        return float(times.user + times.system)
+        total = 0.0
+        for process in self._family():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                total += times.user + times.system
+        return total
+
+    def _rss(self) -> int:
+        total = 0
+        for process in self._family():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                total += process.memory_info().rss
+        return total
 
     def start(self) -> None:
         self._cpu0, self._wall0 = self._cpu(), time.monotonic()
-        self._rss_peak = self._process.memory_info().rss
+        self._rss_peak = self._rss()
 
     def sample(self) -> None:
-        self._rss_peak = max(self._rss_peak, self._process.memory_info().rss)
+        self._rss_peak = max(self._rss_peak, self._rss())
 
     def usage(self) -> Usage:
         self.sample()
@@ -200,18 +218,6 @@ class BotEndpoint:
     @property
     def health_url(self) -> str:
         return f"http://127.0.0.1:{self.http_port}/healthz"
-
-    async def transport_stats(self) -> dict[str, Any]:
-        """The SIP server's counters (RTP underruns among them) from /metrics.
-
-        Read from the Prometheus text: /healthz tells only whether the bot is up.
-        """
-        counters = await self.counters()
-        return {
-            name.removeprefix("sip."): int(value)
-            for name, value in counters.items()
-            if name.startswith("sip.")
-        }
 
     async def counters(self) -> dict[str, float]:
         """Every transport counter (``sip.calls_rejected``, ``websocket.bad_input_closed``, ...)

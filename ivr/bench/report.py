@@ -23,6 +23,27 @@ STAGES = (
 """The bot's own per-turn timings (call records): endpointer hangover, recognition, assistant,
 first synthesised audio, and its internal end-of-speech-to-first-audio figure."""
 NOT_UNDERSTOOD = {None, "", "nlu_fallback", "out_of_scope"}
+SPECULATION_COUNTERS = {
+    "early_ends": "event.turn_end.early",
+    "guesses_kept": "event.asr_speculation.kept",
+    "taken_back": "event.asr_speculation.voided",
+}
+"""The bot's /metrics counts behind a scenario's speculation figures: turns ended before the
+full hangover, guesses made in the pause that became the transcript, and guesses thrown away
+because the caller spoke again (each a recognition spent for nothing)."""
+
+
+def speculation(before: dict[str, float], after: dict[str, float], turns: int) -> dict[str, Any]:
+    """How a scenario's turns ended and what the guesses taken back cost, from the bot's
+    counters before and after it (an empty dict: no counters, a ``--target`` bot)."""
+    if not after:
+        return {}
+    counts: dict[str, Any] = {
+        name: int(after.get(counter, 0) - before.get(counter, 0))
+        for name, counter in SPECULATION_COUNTERS.items()
+    }
+    counts["taken_back_per_turn"] = round(counts["taken_back"] / turns, 2) if turns else None
+    return counts
 
 
 def percentiles(values: Iterable[float]) -> dict[str, float] | None:
@@ -118,6 +139,13 @@ def _fmt(figures: dict[str, float] | None) -> str:
     return f"{figures['p50']:.0f} / {figures['p95']:.0f} / {figures['max']:.0f}"
 
 
+def _speculated(row: dict[str, Any]) -> str:
+    figures = row.get("speculation")
+    if not figures or not row["turns"]:
+        return "-"
+    return f"{figures['early_ends']}/{figures['taken_back']}"
+
+
 def _stage(row: dict[str, Any], name: str) -> str:
     figures = (row.get("stages_ms") or {}).get(name)
     return f"{figures['p50']:.0f}" if figures else "-"
@@ -137,11 +165,12 @@ def format_table(results: dict[str, Any]) -> str:
     width = max(len(name) for name, _ in rows)
     header = (
         f"{'scenario':<{width}} {'turns':>5} {'miss':>4}  {'wire p50/p95/max ms':<20}"
-        f" {'endpt':>6} {'asr':>5} {'dlg':>5} {'tts1':>5} {'underst':>7}"
+        f" {'endpt':>6} {'asr':>5} {'dlg':>5} {'tts1':>5} {'underst':>7} {'early/back':>10}"
     )
     lines += [
         "",
-        "turn latency: caller's last voiced frame -> first RTP packet of the reply",
+        "turn latency: caller's last voiced frame -> first RTP packet of the reply;"
+        " early/back: turns ended before the full hangover / guesses taken back",
         header,
     ]
     rows = [("single call (default engines)", results["single_call"])]
@@ -153,7 +182,7 @@ def format_table(results: dict[str, Any]) -> str:
             f"  {_fmt(row['wire_ms']):<20}"
             f" {_stage(row, 'endpoint'):>6} {_stage(row, 'asr'):>5} {_stage(row, 'dialogue'):>5}"
             f" {_stage(row, 'tts_first'):>5} "
-            f"{'-' if understood is None else f'{understood:.0%}':>7}"
+            f"{'-' if understood is None else f'{understood:.0%}':>7} {_speculated(row):>10}"
         )
     notes = sorted({f"{v['name']}: {v['note']}" for v in results["variants"] if v.get("note")})
     lines += [f"  note - {note}" for note in notes]
@@ -163,7 +192,8 @@ def format_table(results: dict[str, Any]) -> str:
             "",
             "capacity (default engines): concurrent talking calls",
             f"{'calls':>5} {'turns':>5} {'miss':>4}  {'wire p50/p95/max ms':<20} {'underruns':>9}"
-            f" {'CPU %':>6} {'CPU %/call':>10} {'RSS MB':>7} {'MB/call':>7}  result",
+            f" {'CPU %':>6} {'CPU %/call':>10} {'RSS MB':>7} {'MB/call':>7}"
+            f" {'early/back':>10}  result",
         ]
         for level in capacity["levels"]:
             underruns = "-" if level["underruns"] is None else level["underruns"]
@@ -171,7 +201,8 @@ def format_table(results: dict[str, Any]) -> str:
                 f"{level['calls']:>5} {level['turns']:>5} {level['missing_replies']:>4}  "
                 f"{_fmt(level['wire_ms']):<20} {underruns:>9} {level['cpu_percent']:>6.0f}"
                 f" {level['cpu_percent_per_call']:>10.1f} {level['rss_mb']:>7.0f}"
-                f" {level['rss_mb_per_call']:>7.1f}  {'ok' if level['passed'] else level['why']}"
+                f" {level['rss_mb_per_call']:>7.1f} {_speculated(level):>10}"
+                f"  {'ok' if level['passed'] else level['why']}"
             )
             if "target" in results["settings"]:
                 spread = ", ".join(f"{node} {n}" for node, n in level["per_node"].items())

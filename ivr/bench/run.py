@@ -33,7 +33,13 @@ from ivr.bench.bot import (
     free_port,
 )
 from ivr.bench.caller import CallerLine, CallResult, place_call
-from ivr.bench.report import machine, percentiles, summarise_calls, wire_latencies
+from ivr.bench.report import (
+    machine,
+    percentiles,
+    speculation,
+    summarise_calls,
+    wire_latencies,
+)
 from ivr.bench.voice import caller_lines
 from ivr.bench_speech import vosk_model_dir
 from ivr.config import Config
@@ -115,7 +121,7 @@ def _variants(config: Config, rasa: RasaServer) -> list[_Variant]:
         turn_end,
         _Variant("asr", f"whisper, {encoder} encoder", [f"asr.whisper_encoder={encoder}"]),
         _Variant("asr", "whisper, no speculation", ["asr.speculate_after_ms=0"]),
-        _Variant("asr", "whisper greedy (beam 1)", ["asr.whisper_beam_size=1"]),
+        _Variant("asr", "whisper, the beam on every turn", ["asr.whisper_greedy_first=false"]),
         _Variant("tts", "pyttsx3 (espeak-ng)", ["tts.engine=pyttsx3"]),
         _Variant("prompts", "uncached", ["tts.cache_dir="]),
         _Variant("dialogue", "Rasa over HTTP", rasa.client_settings),
@@ -156,14 +162,28 @@ async def _call_batch(
     return list(await asyncio.gather(*(one(i) for i in range(count))))
 
 
+async def _scenario(
+    called: Called, lines: list[CallerLine], turns: int, timeout_s: float
+) -> tuple[list[CallResult], dict[str, Any]]:
+    """One call of ``turns`` turns, summarised with the bot's stages and speculation figures
+    (variants share a process, but they are called one at a time)."""
+    bot = called.bot
+    before = await bot.counters() if bot is not None else {}
+    calls = await _call_batch(called.address, lines, 1, turns, timeout_s)
+    after = await bot.counters() if bot is not None else {}
+    row = summarise_calls(calls, bot.records_db if bot is not None else None)
+    row["speculation"] = speculation(before, after, row["turns"])
+    return calls, row
+
+
 async def _level(
     called: Called, lines: list[CallerLine], calls: int, plan: BenchPlan
 ) -> dict[str, Any]:
     """One load level: ``calls`` talking at once for ``level_s``; CPU, memory, underruns."""
     bot = called.bot
     meter = UsageMeter(bot.pid) if bot is not None else MachineMeter()
-    generator = UsageMeter(os.getpid())
-    before = await bot.transport_stats() if bot is not None else {}
+    generator = UsageMeter(os.getpid(), children=False)  # the bots are its children
+    before = await bot.counters() if bot is not None else {}
     meter.start()
     generator.start()
     sampler = asyncio.create_task(_sample(meter))
@@ -173,9 +193,10 @@ async def _level(
         sampler.cancel()
     usage = meter.usage()
     await asyncio.sleep(1.0)  # the bot writes the last turns' records
-    after = await bot.transport_stats() if bot is not None else {}
-    underruns = int(after.get("rtp_underruns", 0)) - int(before.get("rtp_underruns", 0))
+    after = await bot.counters() if bot is not None else {}
+    underruns = int(after.get("sip.rtp_underruns", 0)) - int(before.get("sip.rtp_underruns", 0))
     row = summarise_calls(results, bot.records_db if bot is not None else None)
+    row["speculation"] = speculation(before, after, row["turns"])
     p95 = (row["wire_ms"] or {}).get("p95", float("inf"))
     why = []
     if p95 > P95_LIMIT_MS:
@@ -225,22 +246,21 @@ async def run_bench(
                 "capacity": None,
             }
             echo(f"single call, {plan.single_turns} turns ...")
-            single = await _call_batch(
-                called.address, lines, 1, plan.single_turns, plan.call_timeout_s
+            single, results["single_call"] = await _scenario(
+                called, lines, plan.single_turns, plan.call_timeout_s
             )
-            records = called.bot.records_db if called.bot is not None else None
-            results["single_call"] = summarise_calls(single, records)
             echo(f"  wire latency {results['single_call']['wire_ms']}")
             if variants and called.bot is not None:
                 results["variants"] = _baselines(config, single, called.bot, len(lines))
             for variant in variants:
                 assert host is not None
                 echo(f"variant {variant.group}: {variant.name}, {plan.variant_turns} turns ...")
-                other = host.bots[variant.name]
-                calls = await _call_batch(
-                    Called.started(other).address, lines, 1, plan.variant_turns, plan.call_timeout_s
+                _, row = await _scenario(
+                    Called.started(host.bots[variant.name]),
+                    lines,
+                    plan.variant_turns,
+                    plan.call_timeout_s,
                 )
-                row = summarise_calls(calls, other.records_db)
                 row.update(group=variant.group, name=variant.name, note=variant.note)
                 results["variants"].append(row)
                 echo(f"  wire latency {row['wire_ms']}")

@@ -31,6 +31,10 @@ from ivr.cluster.redis import RedisServer
 from ivr.config import Config, cluster_front
 from ivr.secretfile import new_token, read_secret, write_secret
 
+RECOGNITIONS_PER_CORE = 2
+"""Recognitions (worker processes) a machine runs at once per core, shared among its nodes: what
+``asr.max_concurrent`` (4) is on two cores."""
+
 
 @dataclass(frozen=True)
 class Node:
@@ -215,12 +219,16 @@ class ClusterPlan:
         return [*self._ivr(config_path, settings), "serve"]
 
     def machine_share(self) -> list[str]:
-        """The nodes share this machine's cores: each recognises with its share of them.
-        Each node's recogniser taking every core oversubscribes them (measured with three
-        nodes and 16 calls on two cores: recognition p50 556 ms, and 256 ms with one thread
-        each)."""
+        """The nodes share this machine's cores: each recognises with its share of them, and
+        runs its share of two recognitions (worker processes) per core. Each node's recogniser
+        taking every core oversubscribes them (measured with three nodes and 16 calls on two
+        cores: recognition p50 556 ms, and 256 ms with one thread each)."""
         cores = os.cpu_count() or 1
-        return [f"asr.cpu_threads={max(1, cores // len(self.nodes()))}"]
+        nodes = len(self.nodes())
+        return [
+            f"asr.cpu_threads={max(1, cores // nodes)}",
+            f"asr.max_concurrent={max(1, RECOGNITIONS_PER_CORE * cores // nodes)}",
+        ]
 
     @staticmethod
     def _ivr(config_path: str | None, settings: list[str]) -> list[str]:

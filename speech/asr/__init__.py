@@ -42,12 +42,14 @@ def create_asr_engine(
     config: AsrConfig,
     vocabulary: Vocabulary | None = None,
     word_timestamps: bool = False,
+    serving: bool = False,
 ) -> AsrEngine:
     """Build the configured engine (models load on first use, once per process).
 
     ``vocabulary`` biases every utterance toward the hotline's words when
     ``config.use_vocabulary`` is on; ``word_timestamps`` asks whisper for per-word timing (vosk
-    always has it).
+    always has it); ``serving``: for the bot's calls, where whisper recognises in worker
+    processes when ``config.worker_processes`` is on.
     """
     vocab = vocabulary if (vocabulary is not None and config.use_vocabulary) else None
     name = engine_name(config)
@@ -69,6 +71,7 @@ def create_asr_engine(
         model_dir=config.whisper_model,
         compute_type=config.whisper_compute_type,
         beam_size=config.whisper_beam_size,
+        greedy_first=config.whisper_greedy_first,
         language=config.language,
         cpu_threads=config.cpu_threads,
         vocabulary=vocab,
@@ -76,4 +79,5 @@ def create_asr_engine(
         max_seconds=config.max_audio_s,
         max_concurrent=config.max_concurrent,
         encoder=config.whisper_encoder,
+        processes=serving and config.worker_processes,
     )

@@ -8,12 +8,14 @@ utterance, then it is transcribed in a fraction of a second).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import math
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -35,6 +37,7 @@ from speech.asr.base import (
 from speech.asr.pauses import joined, pieces
 from speech.asr.scoring import DIGIT_WORDS, normalise_text
 from speech.asr.whisper_encoder import FittedEncoder, content_frames
+from speech.asr.workers import RecogniserProcesses
 from speech.audio import Audio, Samples, pcm_to_samples
 from speech.digits import DigitExpectation, choose_hypothesis, read_digits
 from speech.resample import resample
@@ -62,6 +65,12 @@ MAX_NEW_TOKENS = 224
 """Generated tokens allowed per utterance: speech is at most ~5 tokens/s, so a decode running
 past the bound is repeating itself (tiny.en can repeat an utterance until its token limit, most
 often on a cut encoder window); whisper's own cap (224) leaves room for the prompt."""
+SURE_LOGPROB = -0.3
+"""A greedy decode whose every segment averages at least this log-probability per token is kept
+(about 0.74 per token); below it the beam decodes again. Chosen on training phrasings spoken by
+voices the understanding benchmark does not use (README, Performance)."""
+COMPRESSION_LIMIT = 2.4
+"""A segment that compresses better than this repeats itself (faster-whisper's own threshold)."""
 MIN_FALLBACK_CONFIDENCE = 0.2
 """Segments decoded only at a fallback temperature with less confidence than this are dropped."""
 MAX_HINTS = 12
@@ -81,7 +90,8 @@ _encoders: dict[str, FittedEncoder | None] = {}
 _models_lock = threading.Lock()
 _fitting = threading.local()
 """``encoder``: the fitted encoder for the utterance this thread is transcribing (None: the
-model's own); ``positions``: how many encoder positions its last window computed."""
+model's own); ``positions``: how many encoder positions its last window computed; ``encoded``:
+that window's features and encoding, kept for the beam's second decode of the same utterance."""
 
 
 def default_model_dir() -> Path:
@@ -149,24 +159,50 @@ def load_fitted_encoder(model_dir: str | Path) -> FittedEncoder | None:
         return _encoders[path]
 
 
+@contextlib.contextmanager
+def _encoding(encoder: FittedEncoder | None) -> Iterator[None]:
+    """This thread encodes one utterance with ``encoder`` (None: the model's own) until the
+    block ends; the window it encoded is forgotten then."""
+    _fitting.encoder = encoder
+    try:
+        yield
+    finally:
+        _fitting.encoder = None
+        _fitting.encoded = None
+
+
 def _fitted(encode: Any) -> Any:
     """Encode with this thread's fitted encoder when it is set and the utterance is short enough
     to gain from it; otherwise with CTranslate2's own encoder over the whole padded window."""
 
     def encode_window(features: np.ndarray) -> Any:
-        import ctranslate2
-
-        encoder: FittedEncoder | None = getattr(_fitting, "encoder", None)
-        window = features[0] if features.ndim == 3 and len(features) == 1 else features
-        if encoder is not None and window.ndim == 2:
-            frames = content_frames(window)
-            if encoder.worthwhile(frames):
-                _fitting.positions = encoder.positions_for(frames)
-                return ctranslate2.StorageView.from_array(encoder.encode(window, frames)[None])
-        _fitting.positions = window.shape[-1] // 2
-        return encode(features)
+        kept: tuple[np.ndarray, Any] | None = getattr(_fitting, "encoded", None)
+        if kept is not None and np.array_equal(kept[0], features):
+            return kept[1]
+        output = _encode_fitted(features)
+        if output is None:
+            _fitting.positions = features.shape[-1] // 2
+            output = encode(features)
+        _fitting.encoded = (features.copy(), output)
+        return output
 
     return encode_window
+
+
+def _encode_fitted(features: np.ndarray) -> Any:
+    """The window's encoding by this thread's fitted encoder; None when none is set or the
+    utterance is too long to gain from it."""
+    import ctranslate2
+
+    encoder: FittedEncoder | None = getattr(_fitting, "encoder", None)
+    window = features[0] if features.ndim == 3 and len(features) == 1 else features
+    if encoder is None or window.ndim != 2:
+        return None
+    frames = content_frames(window)
+    if not encoder.worthwhile(frames):
+        return None
+    _fitting.positions = encoder.positions_for(frames)
+    return ctranslate2.StorageView.from_array(encoder.encode(window, frames)[None])
 
 
 def max_new_tokens(seconds: float) -> int:
@@ -219,6 +255,17 @@ def hint_prompt(hints: Sequence[str]) -> str:
     return " ".join(f"{hint[0].upper()}{hint[1:]}." for hint in clean_hints(hints)[:MAX_HINTS])
 
 
+def sure(segments: Sequence[Any]) -> bool:
+    """Whether a greedy decode can stand: it has text, and every segment is probable enough
+    (``SURE_LOGPROB``) and does not repeat itself."""
+    return bool(segments) and all(
+        segment.text.strip()
+        and segment.avg_logprob >= SURE_LOGPROB
+        and segment.compression_ratio <= COMPRESSION_LIMIT
+        for segment in segments
+    )
+
+
 def _hallucinated(segment: Any) -> bool:
     """A segment whisper only produced by sampling (temperature fallback) and still barely
     believes in: typically "Thank you." invented over the silence after the caller stopped."""
@@ -237,6 +284,7 @@ class WhisperEngine(AsrEngine):
         model_dir: str | Path | None = None,
         compute_type: str = "int8",
         beam_size: int = 5,
+        greedy_first: bool = True,
         language: str = "en",
         cpu_threads: int = 2,
         vocabulary: Vocabulary | None = None,
@@ -244,11 +292,15 @@ class WhisperEngine(AsrEngine):
         max_seconds: float = MAX_AUDIO_SECONDS,
         max_concurrent: int = 2,
         encoder: Literal["fitted", "full"] = "fitted",
+        processes: bool = False,
     ) -> None:
+        """``processes``: recognise in ``max_concurrent`` worker processes
+        (``speech.asr.workers``) instead of on the calling thread."""
         super().__init__(max_seconds=max_seconds, max_concurrent=max_concurrent)
         self.model_dir = Path(model_dir) if model_dir else default_model_dir()
         self.compute_type = compute_type
         self.beam_size = max(1, beam_size)
+        self.greedy_first = greedy_first and self.beam_size > 1
         self.language = language
         self.cpu_threads = cpu_threads
         self.vocabulary = vocabulary or Vocabulary()
@@ -256,6 +308,26 @@ class WhisperEngine(AsrEngine):
         self.encoder = encoder
         self._model: Any = None
         self._fitted_encoder: FittedEncoder | None = None
+        self._workers = (
+            RecogniserProcesses(
+                functools.partial(
+                    WhisperEngine,
+                    model_dir=self.model_dir,
+                    compute_type=compute_type,
+                    beam_size=beam_size,
+                    greedy_first=greedy_first,
+                    language=language,
+                    cpu_threads=max(1, cpu_threads // self.max_concurrent),
+                    vocabulary=self.vocabulary,
+                    word_timestamps=word_timestamps,
+                    max_seconds=max_seconds,
+                    encoder=encoder,
+                ),
+                self.max_concurrent,
+            )
+            if processes
+            else None
+        )
 
     @property
     def model(self) -> Any:
@@ -272,8 +344,17 @@ class WhisperEngine(AsrEngine):
         return self._fitted_encoder
 
     def load(self) -> None:
-        """Load the model (and the fitted encoder) now instead of on the first utterance."""
-        _ = self.model, self.fitted_encoder
+        """Load the model (and the fitted encoder) now instead of on the first utterance: in
+        every worker process when there are workers, else here."""
+        if self._workers is not None:
+            self._workers.start()
+        else:
+            _ = self.model, self.fitted_encoder
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        if self._workers is not None:
+            self._workers.shutdown()
 
     def open_stream(self, input_rate: int, hints: Sequence[str] = ()) -> AsrStream:
         return WhisperStream(self, input_rate, hints)
@@ -329,6 +410,8 @@ class WhisperEngine(AsrEngine):
     ) -> Transcript:
         """Transcribe one utterance of int16 samples at ``rate`` (blocking); ``digits``: it
         answers a request for digits (see :meth:`recognise_digits`)."""
+        if self._workers is not None:
+            return self._workers.recognise(samples, rate, hints, digits)
         if len(samples) < MIN_SECONDS * rate:
             return EMPTY_FINAL
         audio = resample(samples, rate, WHISPER_RATE).astype(np.float32) / 32768.0
@@ -338,14 +421,9 @@ class WhisperEngine(AsrEngine):
         duration = len(audio) / WHISPER_RATE
         if digits is not None and duration < WINDOW_SECONDS:
             return self.recognise_digits(audio, hints, digits)
-        model = self.model
         options = self.decode_options(hints, duration)
         started = time.perf_counter()
-        _fitting.encoder = self.fitted_encoder
-        try:
-            segments = list(model.transcribe(audio, **options)[0])
-        finally:
-            _fitting.encoder = None
+        segments, beam = self._decode(audio, options)
         texts: list[str] = []
         words: list[Word] = []
         weighted = 0.0
@@ -382,6 +460,7 @@ class WhisperEngine(AsrEngine):
                 seconds=round(len(samples) / rate, 2),
                 positions=getattr(_fitting, "positions", None),
                 tokens=weight,
+                beam=beam,
                 ms=round((time.perf_counter() - started) * 1000),
                 confidence=confidence,
             ),
@@ -393,6 +472,19 @@ class WhisperEngine(AsrEngine):
             words=tuple(words),
             duration=len(samples) / rate,
         )
+
+    def _decode(self, audio: np.ndarray, options: dict[str, Any]) -> tuple[list[Any], bool]:
+        """The segments of one utterance (float samples at 16 kHz), and whether the beam made
+        them. With ``greedy_first`` a greedy decode is kept when it is sure (:func:`sure`); else
+        the beam decodes again, on the encoding the greedy pass made."""
+        model = self.model
+        with _encoding(self.fitted_encoder):
+            if self.greedy_first:
+                greedy = {**options, "beam_size": 1, "temperature": [0.0]}
+                segments = list(model.transcribe(audio, **greedy)[0])
+                if sure(segments):
+                    return segments, False
+            return list(model.transcribe(audio, **options)[0]), True
 
     def recognise_digits(
         self, audio: np.ndarray, hints: Sequence[str], digits: DigitExpectation
@@ -415,11 +507,8 @@ class WhisperEngine(AsrEngine):
             language=self.language if multilingual else "en",
         )
         features = model.feature_extractor(audio)
-        _fitting.encoder = self.fitted_encoder
-        try:
+        with _encoding(self.fitted_encoder):
             encoded = model.encode(pad_or_trim(features[:, : features.shape[-1] - 1]))
-        finally:
-            _fitting.encoder = None
         hinted = hint_prompt(hints)
         decodes: list[_DigitDecode] = []
         for said_before in DIGIT_PROMPTS:

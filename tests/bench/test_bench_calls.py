@@ -30,6 +30,10 @@ def test_bench_calls_smoke_run_writes_figures_and_prints_the_table(tmp_path: Pat
     assert set(single["wire_ms"]) == {"p50", "p95", "max", "n"}
     assert set(single["stages_ms"]) == {"endpoint", "asr", "dialogue", "tts_first", "response"}
     assert single["stages_ms"]["endpoint"]["n"] >= 1
+    speculation = single["speculation"]
+    assert 1 <= speculation["guesses_kept"] <= 2  # a guess made in a pause became the transcript
+    assert 0 <= speculation["early_ends"] <= 2 and speculation["taken_back"] >= 0
+    assert "early/back" in done.stdout
     level = results["capacity"]["levels"][0]
     assert level["calls"] == 1 and level["turns"] >= 1
     assert level["rss_mb"] > 0 and level["cpu_percent"] > 0

@@ -54,8 +54,9 @@ def test_each_node_gets_its_own_address_and_the_shared_store() -> None:
     argv = plan.node_argv(nodes[0], "site.yaml", ["vad.aggressiveness=3"])
     assert argv[1:3] == ["--config", "site.yaml"] and argv[-1] == "serve"
     given = [argv[i + 1] for i, a in enumerate(argv) if a == "--set"]
-    share = max(1, (os.cpu_count() or 1) // 2)
-    assert given[:2] == [f"asr.cpu_threads={share}", "vad.aggressiveness=3"], (
+    cores = os.cpu_count() or 1
+    share = [f"asr.cpu_threads={max(1, cores // 2)}", f"asr.max_concurrent={max(1, cores)}"]
+    assert given[:3] == [*share, "vad.aggressiveness=3"], (
         "the machine's share first (the user's settings may change it), the node's place last"
     )
 

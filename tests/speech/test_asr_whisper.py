@@ -22,8 +22,9 @@ from speech.asr.whisper import (
     load_fitted_encoder,
     max_new_tokens,
     segment_confidence,
+    sure,
 )
-from speech.asr.whisper_encoder import MARGIN_POSITIONS, content_frames
+from speech.asr.whisper_encoder import MARGIN_POSITIONS, FittedEncoder, content_frames
 from speech.audio import Audio
 from speech.resample import resample
 from speech.settings import AsrConfig
@@ -377,3 +378,66 @@ def test_whisper_model_and_compute_type_choose_the_weights_that_are_loaded(
     assert isinstance(wide, WhisperEngine)
     assert wide.model.model.compute_type == "float32"
     assert whisper_engine.model.model.compute_type != "float32"
+
+
+def test_greedy_first_keeps_sure_decodes_beams_the_rest_and_encodes_once(
+    whisper_engine: WhisperEngine,
+    piper_samples: list[Sample],
+    espeak_samples: list[Sample],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The default engine (greedy first) against the beam on every utterance: most piper
+    utterances keep the greedy decode, the formant voice's unsure ones go to the beam, each
+    utterance is encoded once either way, and the corpus WER stays the beam's."""
+    assert whisper_engine.greedy_first
+    beam_only = create_asr_engine(AsrConfig(engine="whisper", whisper_greedy_first=False))
+    assert isinstance(beam_only, WhisperEngine)
+    encodes: list[int] = []
+    original = FittedEncoder.encode
+
+    def counted(self: FittedEncoder, features: np.ndarray, frames: int) -> np.ndarray:
+        encodes.append(frames)
+        return original(self, features, frames)
+
+    monkeypatch.setattr(FittedEncoder, "encode", counted)
+    for label, samples in (("piper", piper_samples), ("espeak-ng", espeak_samples)):
+        encodes.clear()
+        with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
+            caplog.clear()
+            result, _ = _score(whisper_engine, samples)
+        beams = _beams_used(caplog)
+        assert len(beams) == len(encodes) >= len(samples)  # one encoding per decoded piece
+        encodes.clear()
+        beam_result, _ = _score(beam_only, samples)
+        assert result.wer <= beam_result.wer + 0.01, label
+        with capsys.disabled():
+            print(
+                f"\n[greedy-first] {label}: WER {result.wer:.1%} (beam only {beam_result.wer:.1%}),"
+                f" beam {beams.count(True)} of {len(beams)} decodes"
+            )
+        if label == "piper":
+            assert beams.count(False) >= 0.6 * len(beams)  # most clear speech keeps the greedy
+        else:
+            assert beams.count(True) >= 1  # hard audio still gets the beam
+    with caplog.at_level(logging.DEBUG, logger="speech.asr.whisper"):
+        caplog.clear()
+        _score(beam_only, piper_samples[:4])
+    assert _beams_used(caplog) == [True] * 4  # asr.whisper_greedy_first off: the beam every time
+
+
+def _beams_used(caplog: pytest.LogCaptureFixture) -> list[bool]:
+    return [r.ivr_fields["beam"] for r in caplog.records if r.msg == "asr.whisper.final"]
+
+
+def test_a_greedy_decode_stands_only_when_sure_of_every_segment() -> None:
+    def segment(text: str, avg_logprob: float, ratio: float = 1.2) -> SimpleNamespace:
+        return SimpleNamespace(text=text, avg_logprob=avg_logprob, compression_ratio=ratio)
+
+    assert sure([segment(" What's my balance?", -0.1)])
+    assert not sure([])  # nothing heard: the beam listens again
+    assert not sure([segment(" ", -0.1)])
+    assert not sure([segment(" Hold on, cancel.", -0.46)])
+    assert not sure([segment(" Yes.", -0.1), segment(" Now I'll chart in my zone.", -0.9)])
+    assert not sure([segment(" card card card card card card", -0.05, ratio=3.1)])

@@ -1,0 +1,160 @@
+"""Whisper recognitions in worker processes of their own.
+
+In the bot every call's audio goes through one event loop: the echo canceller, the endpointer
+and RTP pacing are many small Python steps, and a recognition on a thread of the same process
+waits for the interpreter lock between its own numpy and CTranslate2 steps. Under load that
+wait, not the CPU, was the recognitions' queue (README, Performance). A worker process holds its
+own copy of the model (about 230 MB) and recognises beside the loop, on the other core.
+
+Each worker builds the engine with the parent's factory (an engine without workers) and loads
+it once;
+an utterance goes in as samples and comes back as a :class:`Transcript`. A worker that dies
+(killed, out of memory) is replaced and the utterance tried once more, so one lost worker costs
+no call; an utterance that kills a second worker fails as an :class:`AsrError` for its call
+only.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Protocol
+
+import numpy as np
+
+from logfields import fields
+from speech.asr.base import AsrError, Transcript
+from speech.audio import Samples
+from speech.digits import DigitExpectation
+
+log = logging.getLogger(__name__)
+
+READY_PAUSE_S = 0.3
+"""How long each start-up task holds its worker once warm, so that every worker of the pool is
+started (and has run the model once) before the first caller, not only the first one free."""
+WARM_UP_RATE = 8000
+ATTEMPTS = 2
+"""An utterance whose worker died is tried once more in a new worker."""
+PARENT_CHECK_S = 1.0
+"""How often a worker checks that the bot that started it still runs: a bot killed outright
+(SIGKILL, out of memory) cannot stop its workers, so they stop themselves."""
+
+
+class Recogniser(Protocol):
+    """What a worker runs: an engine that loads once and recognises one utterance."""
+
+    def load(self) -> None: ...
+
+    def recognise(
+        self,
+        samples: Samples,
+        rate: int,
+        hints: Sequence[str] = (),
+        digits: DigitExpectation | None = None,
+    ) -> Transcript: ...
+
+
+_engine: Recogniser | None = None
+"""The worker's engine (in a worker process only)."""
+
+
+def _start_worker(factory: Callable[[], Recogniser]) -> None:
+    """Worker initialiser: numpy's BLAS on one thread (as in the bot), the engine loaded."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=1, user_api="blas")
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
+    global _engine
+    _engine = factory()
+    _engine.load()
+
+
+def _exit_with_parent(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_S)
+    os._exit(0)
+
+
+def _ready(pause_s: float) -> int:
+    """Run the worker's model once on sound (its first decode pays for CTranslate2's set-up)."""
+    assert _engine is not None, "not a recognition worker"
+    tone = np.sin(np.arange(WARM_UP_RATE // 2) * 2 * np.pi * 440 / WARM_UP_RATE) * 8000
+    _engine.recognise(tone.astype(np.int16), WARM_UP_RATE)
+    time.sleep(pause_s)
+    return multiprocessing.current_process().pid or 0
+
+
+def _recognise(
+    samples: Samples, rate: int, hints: tuple[str, ...], digits: DigitExpectation | None
+) -> Transcript:
+    assert _engine is not None, "not a recognition worker"
+    return _engine.recognise(samples, rate, hints, digits)
+
+
+class RecogniserProcesses:
+    """``count`` worker processes that recognise utterances with the engine ``factory`` makes
+    (picklable: a class or a ``functools.partial`` of one)."""
+
+    def __init__(self, factory: Callable[[], Recogniser], count: int) -> None:
+        self.factory = factory
+        self.count = max(1, count)
+        self._pool: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start every worker and wait until each has loaded the model."""
+        pool = self._current()
+        futures = [pool.submit(_ready, READY_PAUSE_S) for _ in range(self.count)]
+        pids = {future.result() for future in futures}
+        log.info("asr.workers.started", extra=fields(workers=len(pids)))
+
+    def recognise(
+        self,
+        samples: Samples,
+        rate: int,
+        hints: Sequence[str],
+        digits: DigitExpectation | None,
+    ) -> Transcript:
+        """One utterance, in a worker (blocking the calling thread, which holds no lock)."""
+        for attempt in range(1, ATTEMPTS + 1):
+            pool = self._current()
+            try:
+                return pool.submit(_recognise, samples, rate, tuple(hints), digits).result()
+            except BrokenProcessPool as exc:
+                self._replace(pool)
+                log.warning("asr.worker_lost", extra=fields(attempt=attempt, error=str(exc)))
+                if attempt == ATTEMPTS:
+                    raise AsrError("the speech recognition worker died on this utterance") from exc
+        raise AssertionError("unreachable")
+
+    def shutdown(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _current(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.count,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(self.factory,),
+                )
+            return self._pool
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """Drop a broken pool (the first thread to see it does; the others find it replaced)."""
+        with self._lock:
+            if self._pool is broken:
+                self._pool = None
+        broken.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,140 @@
+"""Recognition in worker processes: the same transcripts as in the bot's own process, from
+processes of their own, and a worker that dies costs at most the utterance that killed it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from speech.asr import create_asr_engine
+from speech.asr.base import AsrError, Transcript
+from speech.asr.whisper import WhisperEngine
+from speech.asr.workers import RecogniserProcesses
+from speech.audio import Samples
+from speech.digits import DigitExpectation
+from speech.settings import AsrConfig
+from tests.speech.corpus import Sample
+
+ROOT = Path(__file__).resolve().parents[2]
+DEADLY = 1234
+"""A sample value that makes :class:`PidEngine` kill its own process."""
+
+
+class PidEngine:
+    """A recogniser without a model (so these tests start fast): it answers with its process id,
+    and dies on an utterance made only of ``DEADLY``."""
+
+    def load(self) -> None:
+        pass
+
+    def recognise(
+        self,
+        samples: Samples,
+        rate: int,
+        hints: tuple[str, ...] = (),
+        digits: DigitExpectation | None = None,
+    ) -> Transcript:
+        if len(samples) and np.all(samples == DEADLY):
+            os._exit(3)
+        return Transcript(text=str(os.getpid()), confidence=1.0, is_final=True)
+
+
+def _workers() -> list[psutil.Process]:
+    """This process's recognition workers (the resource tracker holds no model and is left out)."""
+    return [
+        child
+        for child in psutil.Process().children()
+        if "resource_tracker" not in " ".join(child.cmdline())
+    ]
+
+
+def test_the_workers_transcribe_as_the_bots_process_does(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample]
+) -> None:
+    serving = create_asr_engine(AsrConfig(engine="whisper"), serving=True)
+    in_process = create_asr_engine(
+        AsrConfig(engine="whisper", worker_processes=False), serving=True
+    )
+    samples = piper_samples[:6]
+    try:
+        before = {child.pid for child in _workers()}
+        serving.load()
+        started = {child.pid for child in _workers()} - before
+        assert len(started) == serving.max_concurrent  # each loaded its own model
+        in_process.load()
+        assert {child.pid for child in _workers()} - before == started  # no more workers
+        heard = [serving.transcribe(sample.audio).text for sample in samples]
+    finally:
+        serving.shutdown()
+        in_process.shutdown()
+    assert heard == [whisper_engine.transcribe(sample.audio).text for sample in samples]
+
+
+def test_a_lost_worker_is_replaced_and_the_utterance_heard() -> None:
+    workers = RecogniserProcesses(PidEngine, 2)
+    try:
+        workers.start()
+        speech = np.arange(800, dtype=np.int16)
+        first = int(workers.recognise(speech, 8000, (), None).text)
+        os.kill(first, signal.SIGKILL)
+        time.sleep(0.2)
+        again = int(workers.recognise(speech, 8000, (), None).text)
+        assert again != first and psutil.pid_exists(again)
+    finally:
+        workers.shutdown()
+
+
+def test_an_utterance_that_kills_its_worker_fails_alone() -> None:
+    workers = RecogniserProcesses(PidEngine, 2)
+    try:
+        workers.start()
+        deadly = np.full(800, DEADLY, dtype=np.int16)
+        with pytest.raises(AsrError, match="worker died"):
+            workers.recognise(deadly, 8000, (), None)
+        speech = np.arange(800, dtype=np.int16)
+        assert int(workers.recognise(speech, 8000, (), None).text) != os.getpid()
+    finally:
+        workers.shutdown()
+
+
+BOT = """
+import sys, time
+from speech.asr.workers import RecogniserProcesses
+from tests.speech.test_asr_workers import PidEngine
+if __name__ == "__main__":
+    workers = RecogniserProcesses(PidEngine, 2)
+    workers.start()
+    print("ready", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_workers_stop_when_the_bot_is_killed_outright(tmp_path: Path) -> None:
+    """A bot killed with SIGKILL cannot stop its workers: they notice and stop themselves."""
+    script = tmp_path / "bot.py"
+    script.write_text(BOT)
+    bot = subprocess.Popen(
+        [sys.executable, str(script)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert bot.stdout is not None and bot.stdout.readline().strip() == "ready"
+        workers = psutil.Process(bot.pid).children()
+        assert len(workers) >= 2
+        bot.kill()
+        bot.wait(10)
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == [], alive
+    finally:
+        bot.kill()
