@@ -4,11 +4,10 @@ In the bot every call's audio goes through one event loop: the echo canceller, t
 and RTP pacing are many small Python steps, and a recognition on a thread of the same process
 waits for the interpreter lock between its own numpy and CTranslate2 steps. Under load that
 wait, not the CPU, was the recognitions' queue (README, Performance). A worker process holds its
-own copy of the model (about 230 MB) and recognises beside the loop, on the other core.
+own copy of the model (about 295 MB resident) and recognises beside the loop, on another core.
 
 Each worker builds the engine with the parent's factory (an engine without workers) and loads
-it once;
-an utterance goes in as samples and comes back as a :class:`Transcript`. A worker that dies
+it once; an utterance goes in as samples and comes back as a :class:`Transcript`. A worker that dies
 (killed, out of memory) is replaced and the utterance tried once more, so one lost worker costs
 no call; an utterance that kills a second worker fails as an :class:`AsrError` for its call
 only.
@@ -39,6 +38,7 @@ READY_PAUSE_S = 0.3
 """How long each start-up task holds its worker once warm, so that every worker of the pool is
 started (and has run the model once) before the first caller, not only the first one free."""
 WARM_UP_RATE = 8000
+"""The warm-up tone's rate: the telephone rate every call recognises at."""
 ATTEMPTS = 2
 """An utterance whose worker died is tried once more in a new worker."""
 PARENT_CHECK_S = 1.0
