@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -65,9 +66,15 @@ _engine: Recogniser | None = None
 
 
 def _start_worker(factory: Callable[[], Recogniser]) -> None:
-    """Worker initialiser: numpy's BLAS on one thread (as in the bot), the engine loaded."""
+    """Worker initialiser: numpy's BLAS on one thread (as in the bot), the engine loaded.
+
+    The worker ignores SIGINT and SIGTERM: a Ctrl-C in the terminal or a service manager
+    stopping the bot signals the whole process group, and the bot, draining its calls, still
+    needs its recognisers; it stops them itself (or they follow it when it is gone)."""
     from threadpoolctl import threadpool_limits
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threadpool_limits(limits=1, user_api="blas")
     threading.Thread(
         target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True

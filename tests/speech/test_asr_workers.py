@@ -92,6 +92,26 @@ def test_a_lost_worker_is_replaced_and_the_utterance_heard() -> None:
         workers.shutdown()
 
 
+def test_workers_outlast_the_signals_that_stop_the_bot_until_it_stops_them() -> None:
+    """Ctrl-C and a service manager's SIGTERM reach the whole process group: the workers keep
+    recognising while the bot drains its calls, and stop when the bot shuts them down."""
+    workers = RecogniserProcesses(PidEngine, 2)
+    try:
+        workers.start()
+        speech = np.arange(800, dtype=np.int16)
+        pid = int(workers.recognise(speech, 8000, (), None).text)
+        os.kill(pid, signal.SIGINT)
+        os.kill(pid, signal.SIGTERM)
+        time.sleep(0.3)
+        assert psutil.pid_exists(pid)
+        assert {int(workers.recognise(speech, 8000, (), None).text) for _ in range(4)} <= {
+            child.pid for child in _workers()
+        }
+    finally:
+        workers.shutdown()
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+
+
 def test_an_utterance_that_kills_its_worker_fails_alone() -> None:
     workers = RecogniserProcesses(PidEngine, 2)
     try:
