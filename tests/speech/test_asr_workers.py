@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,8 @@ from tests.speech.corpus import Sample
 ROOT = Path(__file__).resolve().parents[2]
 DEADLY = 1234
 """A sample value that makes :class:`PidEngine` kill its own process."""
+SPEECH = np.arange(800, dtype=np.int16)
+"""An utterance :class:`PidEngine` answers (with its worker's process id)."""
 
 
 class PidEngine:
@@ -45,6 +48,17 @@ class PidEngine:
         if len(samples) and np.all(samples == DEADLY):
             os._exit(3)
         return Transcript(text=str(os.getpid()), confidence=1.0, is_final=True)
+
+
+@pytest.fixture
+def pid_workers() -> Iterator[RecogniserProcesses]:
+    """Two started workers without a model, shut down after the test."""
+    workers = RecogniserProcesses(PidEngine, 2)
+    try:
+        workers.start()
+        yield workers
+    finally:
+        workers.shutdown()
 
 
 def _workers() -> list[psutil.Process]:
@@ -78,51 +92,40 @@ def test_the_workers_transcribe_as_the_bots_process_does(
     assert heard == [whisper_engine.transcribe(sample.audio).text for sample in samples]
 
 
-def test_a_lost_worker_is_replaced_and_the_utterance_heard() -> None:
-    workers = RecogniserProcesses(PidEngine, 2)
-    try:
-        workers.start()
-        speech = np.arange(800, dtype=np.int16)
-        first = int(workers.recognise(speech, 8000, (), None).text)
-        os.kill(first, signal.SIGKILL)
-        time.sleep(0.2)
-        again = int(workers.recognise(speech, 8000, (), None).text)
-        assert again != first and psutil.pid_exists(again)
-    finally:
-        workers.shutdown()
+def test_a_lost_worker_is_replaced_and_the_utterance_heard(
+    pid_workers: RecogniserProcesses,
+) -> None:
+    first = int(pid_workers.recognise(SPEECH, 8000, (), None).text)
+    os.kill(first, signal.SIGKILL)
+    time.sleep(0.2)
+    again = int(pid_workers.recognise(SPEECH, 8000, (), None).text)
+    assert again != first and psutil.pid_exists(again)
 
 
-def test_workers_outlast_the_signals_that_stop_the_bot_until_it_stops_them() -> None:
+def test_workers_outlast_the_signals_that_stop_the_bot_until_it_stops_them(
+    pid_workers: RecogniserProcesses,
+) -> None:
     """Ctrl-C and a service manager's SIGTERM reach the whole process group: the workers keep
     recognising while the bot drains its calls, and stop when the bot shuts them down."""
-    workers = RecogniserProcesses(PidEngine, 2)
-    try:
-        workers.start()
-        speech = np.arange(800, dtype=np.int16)
-        pid = int(workers.recognise(speech, 8000, (), None).text)
-        os.kill(pid, signal.SIGINT)
-        os.kill(pid, signal.SIGTERM)
-        time.sleep(0.3)
-        assert psutil.pid_exists(pid)
-        assert {int(workers.recognise(speech, 8000, (), None).text) for _ in range(4)} <= {
-            child.pid for child in _workers()
-        }
-    finally:
-        workers.shutdown()
+    pid = int(pid_workers.recognise(SPEECH, 8000, (), None).text)
+    os.kill(pid, signal.SIGINT)
+    os.kill(pid, signal.SIGTERM)
+    time.sleep(0.3)
+    assert psutil.pid_exists(pid)
+    assert {int(pid_workers.recognise(SPEECH, 8000, (), None).text) for _ in range(4)} <= {
+        child.pid for child in _workers()
+    }
+    pid_workers.shutdown()
     assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
 
 
-def test_an_utterance_that_kills_its_worker_fails_alone() -> None:
-    workers = RecogniserProcesses(PidEngine, 2)
-    try:
-        workers.start()
-        deadly = np.full(800, DEADLY, dtype=np.int16)
-        with pytest.raises(AsrError, match="worker died"):
-            workers.recognise(deadly, 8000, (), None)
-        speech = np.arange(800, dtype=np.int16)
-        assert int(workers.recognise(speech, 8000, (), None).text) != os.getpid()
-    finally:
-        workers.shutdown()
+def test_an_utterance_that_kills_its_worker_fails_alone(
+    pid_workers: RecogniserProcesses,
+) -> None:
+    deadly = np.full(800, DEADLY, dtype=np.int16)
+    with pytest.raises(AsrError, match="worker died"):
+        pid_workers.recognise(deadly, 8000, (), None)
+    assert int(pid_workers.recognise(SPEECH, 8000, (), None).text) != os.getpid()
 
 
 BOT = """
