@@ -22,11 +22,11 @@ import numpy as np
 
 from ivr.bench.voice import caller_clips
 from ivr.config import Config
-from ivr.threads import limit_blas_threads
 from speech.asr import create_asr_engine
 from speech.asr.bench import bench_engine as bench_asr
 from speech.asr.scoring import word_error_rate
 from speech.audio import Audio, iter_frames
+from speech.blas import limit_blas_threads
 from speech.echo import EchoCanceller
 from speech.endpointer import Endpointer
 from speech.tts.bench import run as bench_tts

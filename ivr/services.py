@@ -25,13 +25,13 @@ from ivr.recorded_prompts import RecordedPromptShelf
 from ivr.recording_keys import Keyring, recording_keyring
 from ivr.records import CallRecordStore
 from ivr.secretfile import read_secret
-from ivr.threads import limit_blas_threads
 from ivr.versions.live import VersionedDialogue
 from ivr.versions.store import VersionStore
 from ivr.vocabulary import load_vocabulary
 from logfields import fields
 from speech.asr import AsrEngine, create_asr_engine
 from speech.audio import Audio
+from speech.blas import limit_blas_threads
 from speech.tts import TtsEngine, create_tts_engine
 from speech.tts.recorded import RecordedPrompts
 from telephony.bridge import CALL_RATE

@@ -122,12 +122,8 @@ class MachineMeter(UsageMeter):
         times = psutil.cpu_times()
         return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
 
-    def start(self) -> None:
-        super().start()
-        self._rss_peak = psutil.virtual_memory().used
-
-    def sample(self) -> None:
-        self._rss_peak = max(self._rss_peak, psutil.virtual_memory().used)
+    def _rss(self) -> int:
+        return int(psutil.virtual_memory().used)
 
 
 @dataclass

@@ -37,7 +37,7 @@ from ivr.bench.caller import CallerLine, CallResult, place_call
 from ivr.bench.report import machine, percentiles, wire_latencies
 from ivr.bench.voice import SCRIPT, caller_lines
 from ivr.config import Config
-from ivr.threads import limit_blas_threads
+from speech.blas import limit_blas_threads
 
 RTP_PORTS = 128
 """Size of the bot's RTP port range in a fuzz run: small, so sprayed RTP finds live sockets."""

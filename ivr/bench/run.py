@@ -43,7 +43,7 @@ from ivr.bench.report import (
 from ivr.bench.voice import caller_lines
 from ivr.bench_speech import vosk_model_dir
 from ivr.config import Config
-from ivr.threads import limit_blas_threads
+from speech.blas import limit_blas_threads
 
 P95_LIMIT_MS = 1500.0
 """A load level passes while p95 turn latency stays at or under this and nothing underruns."""

@@ -27,7 +27,7 @@ from ivr.bench.report import machine, percentiles, wire_latencies
 from ivr.bench.run import CALL_STAGGER_S
 from ivr.bench.voice import caller_lines
 from ivr.config import Config
-from ivr.threads import limit_blas_threads
+from speech.blas import limit_blas_threads
 
 WATCHED = ("sip.rtp_underruns", "sip.internal_errors", "sip.calls_failed", "sip.callback_errors")
 """Counters printed with each sample (the ``event.error.*`` counts are added to them)."""

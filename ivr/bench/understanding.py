@@ -37,11 +37,11 @@ from dialogue.training import Project
 from ivr.config import Config
 from ivr.digits import spoken_digits
 from ivr.qa.voice import FESTIVAL_VOICES, CallerVoice, over_the_line, render
-from ivr.threads import limit_blas_threads
 from ivr.vocabulary import load_vocabulary
 from speech.asr import AsrEngine, create_asr_engine
 from speech.asr.scoring import word_error_rate
 from speech.asr.whisper import seed_sampling
+from speech.blas import limit_blas_threads
 from speech.digits import DigitExpectation, read_digits
 from speech.tts.piper import seed_noise
 

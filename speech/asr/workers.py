@@ -31,6 +31,7 @@ import numpy as np
 from logfields import fields
 from speech.asr.base import AsrError, Transcript
 from speech.audio import Samples
+from speech.blas import limit_blas_threads
 from speech.digits import DigitExpectation
 
 log = logging.getLogger(__name__)
@@ -71,11 +72,9 @@ def _start_worker(factory: Callable[[], Recogniser]) -> None:
     The worker ignores SIGINT and SIGTERM: a Ctrl-C in the terminal or a service manager
     stopping the bot signals the whole process group, and the bot, draining its calls, still
     needs its recognisers; it stops them itself (or they follow it when it is gone)."""
-    from threadpoolctl import threadpool_limits
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threadpool_limits(limits=1, user_api="blas")
+    limit_blas_threads()
     threading.Thread(
         target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
     ).start()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from ivr.threads import limit_blas_threads
+from speech.blas import limit_blas_threads
 
 
 def test_numpy_blas_runs_on_one_thread_once_limited() -> None:
