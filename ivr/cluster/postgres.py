@@ -16,6 +16,7 @@ import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class PostgresServer:
             return False
         self.base.mkdir(parents=True, exist_ok=True)
         if self._run_as:
+            self._check_reachable()
             shutil.chown(self.base, "postgres")
         initdb = [*self._pg("initdb"), "-U", DATABASE, "-E", "UTF8"]
         if self.password_file is None:
@@ -99,6 +101,28 @@ class PostgresServer:
         finally:
             admin.close()
         return True
+
+    def _check_reachable(self) -> None:
+        """The ``postgres`` user must pass through every folder above ``base`` to reach its
+        data; an owner-only one (``var/`` made 0700, say) would fail later, deep in initdb, as
+        "permission denied" on a file it was handed. The permissions are the operator's: say
+        which folder, do not change it."""
+        user = pwd.getpwnam("postgres")
+        groups = {user.pw_gid, *os.getgrouplist(user.pw_name, user.pw_gid)}
+        for folder in self.base.parents:
+            mode = folder.stat()
+            if mode.st_uid == user.pw_uid:
+                allowed = mode.st_mode & stat.S_IXUSR
+            elif mode.st_gid in groups:
+                allowed = mode.st_mode & stat.S_IXGRP
+            else:
+                allowed = mode.st_mode & stat.S_IXOTH
+            if not allowed:
+                raise PostgresUnavailable(
+                    f"PostgreSQL runs as the 'postgres' user, which cannot pass through {folder}"
+                    f" (mode {stat.filemode(mode.st_mode)}) to reach {self.base}: let it"
+                    f" (chmod o+x {folder}) or put the cluster elsewhere"
+                )
 
     def _passfile(self) -> dict[str, str]:
         return {"passfile": str(self.password_file)} if self.password_file is not None else {}
