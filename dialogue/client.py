@@ -308,7 +308,7 @@ class InProcessClient(_ClientBase):
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
 
-        from dialogue.rasa_speedups import check_action_answers_once_compiled
+        from dialogue import rasa_speedups
         from dialogue.tracker_store import LiveTrackerStore
 
         url = self._action_endpoint_url or (
@@ -317,6 +317,7 @@ class InProcessClient(_ClientBase):
         # Rasa proves itself to the action server with its shared secret on every call.
         headers = self.action_server.auth_headers if self.action_server else {}
         endpoint = EndpointConfig(url=url, headers=headers) if url else None
+        rasa_speedups.install()
         started = time.monotonic()
         try:
             self._trackers = LiveTrackerStore()
@@ -330,7 +331,6 @@ class InProcessClient(_ClientBase):
             await self._stop_actions()
             raise
         self.fixed_texts = fixed_response_texts(self._agent.domain.responses)
-        check_action_answers_once_compiled()
         self._thread = RasaThread()
         log.info(
             "dialogue.model.loaded",

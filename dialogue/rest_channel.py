@@ -36,9 +36,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from dialogue import rasa_speedups
 from dialogue.action_routes import check_conversation_id
 from dialogue.events import since_last_user
-from dialogue.rasa_speedups import check_action_answers_once_compiled
 from dialogue.token_guard import query_token, token_guard
 from dialogue.tracker_store import SharedTrackerStore, forget_conversation, unwrapped
 
@@ -118,7 +118,7 @@ class TokenRestInput(RestInput):
 
     def __init__(self, token: str) -> None:
         self._guard = token_guard(token, query_token, _log_refusal)
-        check_action_answers_once_compiled()  # the server this channel is loaded in
+        rasa_speedups.install()  # the server this channel is loaded in, before its model
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 import yaml
 from tqdm import tqdm
 
-from dialogue import quiet_rasa_environment
+from dialogue import quiet_rasa_environment, rasa_speedups
 from dialogue.actions.common import NLU_CONFIRM
 from dialogue.reply import BotMessage
 from dialogue.short_answers import EXPECTED_KEY
@@ -198,6 +198,7 @@ class IntentReader:
         if not self.model_path.is_file():
             raise FileNotFoundError(f"no trained model at {self.model_path}; run `ivr train`")
         quiet_rasa_environment()
+        rasa_speedups.install()
         from rasa.core.agent import Agent
 
         self._agent = Agent.load(str(self.model_path))
