@@ -130,6 +130,12 @@ def train(
 ) -> TrainingOutcome:
     """Train the model if it is stale (or ``force``); returns where the model is."""
     quiet_rasa_environment()
+    missing = [str(p.resolve()) for p in (project.domain, project.config) if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"missing Rasa project file(s): {', '.join(missing)} (dialogue.project_dir is"
+            f" {str(project.root)!r}: run from the checkout, or set it to the project's folder)"
+        )
     start = time.monotonic()
     current = fingerprint(project)
     if not force and project.model_path.is_file() and saved_fingerprint(project) == current:
@@ -138,9 +144,6 @@ def train(
 
     from rasa.model_training import train as rasa_train
 
-    missing = [str(p) for p in (project.domain, project.config) if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"missing Rasa project file(s): {', '.join(missing)}")
     progress(
         f"training {project.model_path} from {len(project.training_data())} data files "
         f"(fingerprint {current[:12]})"

@@ -112,3 +112,34 @@ def test_serve_stops_on_a_missing_secret_file_before_training(tmp_path: Path) ->
     assert (
         "websocket.token_file: secret file" in result.output and "does not exist" in result.output
     )
+
+
+def test_serve_outside_the_checkout_names_the_missing_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(
+        main, ["--set", f"bank.database=sqlite:///{tmp_path}/b.db", "serve"]
+    )
+    assert result.exit_code == 1, result.exception
+    assert f"{tmp_path}/dialogue/domain.yml" in result.output
+    assert "dialogue.project_dir" in result.output
+
+
+def test_serve_stops_with_the_setting_of_a_missing_recording_key_file(tmp_path: Path) -> None:
+    """Read once the services start, after training: still a usage error, not a traceback."""
+    from click.testing import CliRunner
+
+    from ivr.cli import main
+
+    missing = tmp_path / "recording.keys"
+    result = CliRunner().invoke(
+        main,
+        ["--set", f"call.recording_key_file={missing}", "--set", "tts.engine=pyttsx3", "serve"],
+    )
+    assert result.exit_code == 2, result.exception
+    assert f"call.recording_key_file: secret file '{missing}' does not exist" in result.output

@@ -36,10 +36,13 @@ def serve(ctx: click.Context) -> None:
     config = config_of(ctx)
     try:
         read_secrets(config)  # a missing or exposed secret file stops us before training
-    except ConfigError as exc:
+        try:
+            train(Project.from_config(config.dialogue), progress=click.echo)
+        except FileNotFoundError as exc:  # no project where the settings point
+            raise click.ClickException(str(exc)) from exc
+        asyncio.run(serve_forever(config, replay_for_console, draft_test_for_console))
+    except ConfigError as exc:  # a setting found wrong once the server starts reading it
         raise click.UsageError(f"configuration: {exc}") from exc
-    train(Project.from_config(config.dialogue), progress=click.echo)
-    asyncio.run(serve_forever(config, replay_for_console, draft_test_for_console))
 
 
 @click.group("calls", invoke_without_command=True)
