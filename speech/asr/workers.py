@@ -11,20 +11,27 @@ it once; an utterance goes in as samples and comes back as a :class:`Transcript`
 (killed, out of memory) is replaced and the utterance tried once more, so one lost worker costs
 no call; an utterance that kills a second worker fails as an :class:`AsrError` for its call
 only.
+
+A worker's log records go to the bot over a queue and are handled there by the bot's own
+loggers (the Python logging cookbook's pattern for several processes), so they are formatted,
+filtered and masked as the bot's are, in its one log.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import logging.handlers
 import multiprocessing
 import os
+import queue
 import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,6 +50,9 @@ WARM_UP_RATE = 8000
 """The warm-up tone's rate: the telephone rate every call recognises at."""
 ATTEMPTS = 2
 """An utterance whose worker died is tried once more in a new worker."""
+LOG_QUEUE_SIZE = 1000
+"""Workers' log records waiting for the bot; a worker logging faster than the bot handles them
+loses the excess rather than stall a recognition or grow the queue."""
 PARENT_CHECK_S = 1.0
 """How often a worker checks that the bot that started it still runs: a bot killed outright
 (SIGKILL, out of memory) cannot stop its workers, so they stop themselves."""
@@ -66,12 +76,34 @@ _engine: Recogniser | None = None
 """The worker's engine (in a worker process only)."""
 
 
-def _start_worker(factory: Callable[[], Recogniser]) -> None:
-    """Worker initialiser: numpy's BLAS on one thread (as in the bot), the engine loaded.
+class _ToTheBot(logging.handlers.QueueHandler):
+    """A worker's records onto the bot's queue, the excess dropped when it is full."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(queue.Full):
+            self.queue.put_nowait(record)
+
+
+class _InTheBot(logging.Handler):
+    """Hands a worker's record to the bot's logger of the same name, as if logged there."""
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        logger = logging.getLogger(record.name)
+        if logger.isEnabledFor(record.levelno):
+            logger.handle(record)
+        return True
+
+
+def _start_worker(factory: Callable[[], Recogniser], records: Any, level: int) -> None:
+    """Worker initialiser: its log records to the bot (at the bot's level), numpy's BLAS on one
+    thread (as in the bot), the engine loaded.
 
     The worker ignores SIGINT and SIGTERM: a Ctrl-C in the terminal or a service manager
     stopping the bot signals the whole process group, and the bot, draining its calls, still
     needs its recognisers; it stops them itself (or they follow it when it is gone)."""
+    root = logging.getLogger()
+    root.handlers[:] = [_ToTheBot(records)]
+    root.setLevel(level)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     limit_blas_threads()
@@ -114,6 +146,9 @@ class RecogniserProcesses:
         self.count = max(1, count)
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
+        self._context = multiprocessing.get_context("spawn")
+        self._records: Any = None
+        self._listener: logging.handlers.QueueListener | None = None
 
     def start(self) -> None:
         """Start every worker and wait until each has loaded the model."""
@@ -144,17 +179,25 @@ class RecogniserProcesses:
     def shutdown(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            listener, self._listener = self._listener, None
         if pool is not None:
             pool.shutdown(wait=True, cancel_futures=True)
+        if listener is not None:
+            listener.stop()  # after the workers: their last records are handled first
 
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
+            if self._listener is None:
+                self._records = self._context.Queue(LOG_QUEUE_SIZE)
+                self._listener = logging.handlers.QueueListener(self._records, _InTheBot())
+                self._listener.start()
             if self._pool is None:
+                level = logging.getLogger().getEffectiveLevel()
                 self._pool = ProcessPoolExecutor(
                     max_workers=self.count,
-                    mp_context=multiprocessing.get_context("spawn"),
+                    mp_context=self._context,
                     initializer=_start_worker,
-                    initargs=(self.factory,),
+                    initargs=(self.factory, self._records, level),
                 )
             return self._pool
 

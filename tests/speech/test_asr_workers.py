@@ -3,6 +3,7 @@ processes of their own, and a worker that dies costs at most the utterance that 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -15,6 +16,8 @@ import numpy as np
 import psutil
 import pytest
 
+from ivr.logs import _ConsoleFormatter
+from logfields import FIELDS_ATTRIBUTE, fields
 from speech.asr import create_asr_engine
 from speech.asr.base import AsrError, Transcript
 from speech.asr.whisper import WhisperEngine
@@ -27,6 +30,8 @@ from tests.speech.corpus import Sample
 ROOT = Path(__file__).resolve().parents[2]
 DEADLY = 1234
 """A sample value that makes :class:`PidEngine` kill its own process."""
+LOGGED = 777
+"""A sample value that makes :class:`PidEngine` log a warning, with a PIN in it, as it answers."""
 SPEECH = np.arange(800, dtype=np.int16)
 """An utterance :class:`PidEngine` answers (with its worker's process id)."""
 
@@ -47,6 +52,10 @@ class PidEngine:
     ) -> Transcript:
         if len(samples) and np.all(samples == DEADLY):
             os._exit(3)
+        if len(samples) and np.all(samples == LOGGED):
+            logging.getLogger("speech.asr.pid_engine").warning(
+                "pid_engine.heard text=%s", "my pin is 4 8 1 5", extra=fields(worker=os.getpid())
+            )
         return Transcript(text=str(os.getpid()), confidence=1.0, is_final=True)
 
 
@@ -126,6 +135,24 @@ def test_an_utterance_that_kills_its_worker_fails_alone(
     with pytest.raises(AsrError, match="worker died"):
         pid_workers.recognise(deadly, 8000, (), None)
     assert int(pid_workers.recognise(SPEECH, 8000, (), None).text) != os.getpid()
+
+
+def test_a_workers_log_records_are_handled_by_the_bots_loggers(
+    pid_workers: RecogniserProcesses, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A worker logs through the bot's own handlers (formatted and masked as the bot's lines,
+    in its one log), at the bot's level."""
+    with caplog.at_level(logging.INFO):
+        worker = int(pid_workers.recognise(np.full(800, LOGGED, np.int16), 8000, (), None).text)
+        deadline = time.monotonic() + 5
+        while not caplog.records and time.monotonic() < deadline:
+            time.sleep(0.05)
+    (record,) = [r for r in caplog.records if r.name == "speech.asr.pid_engine"]
+    assert record.levelno == logging.WARNING
+    assert getattr(record, FIELDS_ATTRIBUTE) == {"worker": worker} and record.process == worker
+    assert record.getMessage() == "pid_engine.heard text=my pin is 4 8 1 5"
+    line = _ConsoleFormatter().format(record)  # as the bot's log prints it
+    assert "my pin is [PIN]" in line and f"worker={worker}" in line and "4 8 1 5" not in line
 
 
 BOT = """
