@@ -137,9 +137,6 @@ def test_serve_stops_with_the_setting_of_a_missing_recording_key_file(tmp_path: 
     from ivr.cli import main
 
     missing = tmp_path / "recording.keys"
-    result = CliRunner().invoke(
-        main,
-        ["--set", f"call.recording_key_file={missing}", "--set", "tts.engine=pyttsx3", "serve"],
-    )
+    result = CliRunner().invoke(main, ["--set", f"call.recording_key_file={missing}", "serve"])
     assert result.exit_code == 2, result.exception
     assert f"call.recording_key_file: secret file '{missing}' does not exist" in result.output

@@ -147,7 +147,6 @@ class RecogniserProcesses:
         self._pool: ProcessPoolExecutor | None = None
         self._lock = threading.Lock()
         self._context = multiprocessing.get_context("spawn")
-        self._records: Any = None
         self._listener: logging.handlers.QueueListener | None = None
 
     def start(self) -> None:
@@ -188,8 +187,8 @@ class RecogniserProcesses:
     def _current(self) -> ProcessPoolExecutor:
         with self._lock:
             if self._listener is None:
-                self._records = self._context.Queue(LOG_QUEUE_SIZE)
-                self._listener = logging.handlers.QueueListener(self._records, _InTheBot())
+                records = self._context.Queue(LOG_QUEUE_SIZE)
+                self._listener = logging.handlers.QueueListener(records, _InTheBot())
                 self._listener.start()
             if self._pool is None:
                 level = logging.getLogger().getEffectiveLevel()
@@ -197,7 +196,7 @@ class RecogniserProcesses:
                     max_workers=self.count,
                     mp_context=self._context,
                     initializer=_start_worker,
-                    initargs=(self.factory, self._records, level),
+                    initargs=(self.factory, self._listener.queue, level),
                 )
             return self._pool
 

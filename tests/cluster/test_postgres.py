@@ -18,7 +18,6 @@ pytestmark = pytest.mark.skipif(
 def test_an_owner_only_folder_above_the_cluster_is_named(tmp_path: Path) -> None:
     shut = tmp_path / "var"
     shut.mkdir(mode=0o700)
-    shut.chmod(0o700)
     server = PostgresServer(shut / "cluster" / "postgres", 5999)
     with pytest.raises(
         PostgresUnavailable, match=rf"cannot pass through {shut} \(mode drwx------\)"

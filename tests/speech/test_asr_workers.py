@@ -137,6 +137,10 @@ def test_an_utterance_that_kills_its_worker_fails_alone(
     assert int(pid_workers.recognise(SPEECH, 8000, (), None).text) != os.getpid()
 
 
+def _engine_records(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "speech.asr.pid_engine"]
+
+
 def test_a_workers_log_records_are_handled_by_the_bots_loggers(
     pid_workers: RecogniserProcesses, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -145,9 +149,9 @@ def test_a_workers_log_records_are_handled_by_the_bots_loggers(
     with caplog.at_level(logging.INFO):
         worker = int(pid_workers.recognise(np.full(800, LOGGED, np.int16), 8000, (), None).text)
         deadline = time.monotonic() + 5
-        while not caplog.records and time.monotonic() < deadline:
-            time.sleep(0.05)
-    (record,) = [r for r in caplog.records if r.name == "speech.asr.pid_engine"]
+        while not _engine_records(caplog) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the record crosses a queue and the bot's listener thread
+    (record,) = _engine_records(caplog)
     assert record.levelno == logging.WARNING
     assert getattr(record, FIELDS_ATTRIBUTE) == {"worker": worker} and record.process == worker
     assert record.getMessage() == "pid_engine.heard text=my pin is 4 8 1 5"
