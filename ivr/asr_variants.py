@@ -34,8 +34,8 @@ from ivr.vocabulary import ANNOTATION_JSON, ANNOTATION_PAREN, example_lines
 from speech.asr.scoring import word_error_rate
 
 VOICES: tuple[CallerVoice, ...] = (
-    CallerVoice(engine="piper", rate=0.9),
-    CallerVoice(engine="piper", rate=1.15, snr_db=20.0),
+    CallerVoice(engine="piper", rate=0.9, varied=True),
+    CallerVoice(engine="piper", rate=1.15, snr_db=20.0, varied=True),
     CallerVoice(engine="espeak", voice="en-us", rate=1.0, snr_db=20.0),
     CallerVoice(engine="espeak", voice="en-gb-x-rp", rate=0.9),
     CallerVoice(engine="espeak", voice="en-us-nyc", rate=1.1, snr_db=20.0),

@@ -109,6 +109,10 @@ class TtsConfig:
     """Bound on the prompt cache size; least recently used prompts go first (0: unbounded)."""
     piper_threads: int = 1
     """onnxruntime threads per piper synthesis (0: all cores); 1 suits concurrent calls."""
+    piper_variation: bool = True
+    """piper samples its pace and timbre afresh for each rendering, as a person never says a
+    sentence the same way twice; false speaks a text the same way every time (a QA caller whose
+    runs must be reproducible)."""
     prepare_prompts: bool = True
     """``ivr serve`` synthesises the assistant's fixed prompts and published FAQ answers into the
     prompt cache before it takes calls, so the first caller hears them from the cache."""

@@ -175,6 +175,10 @@ BEHAVIOUR_TESTS: dict[str, tuple[str, str]] = {
         "test_bounded_cache_evicts_least_recently_used_entries",
     ),
     "tts.piper_threads": (TTS_ENGINES, "test_piper_thread_count_is_configurable"),
+    "tts.piper_variation": (
+        TTS_ENGINES,
+        "test_piper_without_variation_speaks_a_text_the_same_way_every_time",
+    ),
     "tts.prepare_prompts": (
         "calls/test_prompt_warmup.py",
         "test_the_server_prepares_the_prompts_before_it_takes_calls_unless_told_not_to",

@@ -58,8 +58,8 @@ DEFAULT_SEED = 21
 CONDITIONS: dict[str, float | None] = {"clean": None, "noise": NOISE_SNR_DB}
 """Line conditions: a clean G.711 line, and one with background noise at 20 dB SNR."""
 VOICES: tuple[CallerVoice, ...] = (
-    CallerVoice(engine="piper", rate=0.9),
-    CallerVoice(engine="piper", rate=1.15),
+    CallerVoice(engine="piper", rate=0.9, varied=True),
+    CallerVoice(engine="piper", rate=1.15, varied=True),
     CallerVoice(engine="espeak", voice="en-us"),
     CallerVoice(engine="espeak", voice="en-gb+f2"),
     CallerVoice(engine="espeak", voice="en-us+m3"),

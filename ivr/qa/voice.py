@@ -48,6 +48,10 @@ class CallerVoice:
     """Background noise at this signal-to-noise ratio; None for a clean line."""
     codec: Codec = "ulaw"
     """G.711 law of the simulated line."""
+    varied: bool = False
+    """piper only: sample its pace and timbre afresh for each rendering, as a person varies
+    (benchmarks and generated training data, seeded for the run). Off, the same words always
+    sound the same, so a QA run or a test can be repeated exactly."""
 
     def describe(self) -> str:
         noise = f", noise {self.snr_db:g} dB SNR" if self.snr_db is not None else ""
@@ -83,6 +87,7 @@ def render(voice: CallerVoice, text: str, tts: TtsConfig | None = None) -> Audio
         engine="piper" if voice.engine == "piper" else "pyttsx3",
         pyttsx3_voice=voice.voice,
         speaking_rate=voice.rate,
+        piper_variation=voice.varied,
         cache_dir="",
     )
     engine = create_tts_engine(config, use_cache=False)

@@ -74,6 +74,7 @@ def create_tts_engine(config: TtsConfig, *, use_cache: bool = True) -> TtsEngine
         config.piper_model,
         config.pyttsx3_voice,
         config.piper_threads,
+        config.piper_variation,
         round(config.speaking_rate, 4),
         config.cache_dir if cached else "",
         max_bytes,
@@ -93,7 +94,12 @@ def _new_engine(config: TtsConfig) -> TtsEngine:
     if config.engine == "piper":
         from speech.tts.piper import PiperTts
 
-        return PiperTts(config.piper_model, config.speaking_rate, config.piper_threads)
+        return PiperTts(
+            config.piper_model,
+            config.speaking_rate,
+            config.piper_threads,
+            variation=config.piper_variation,
+        )
     if config.engine == "pyttsx3":
         from speech.tts.espeak import Pyttsx3Tts
 

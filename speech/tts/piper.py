@@ -98,12 +98,18 @@ def _load(model: Path, config: Path, threads: int) -> Any:
 
 
 class PiperTts(TtsEngine):
-    """A piper voice; ``speaking_rate`` maps to piper's length scale (1.25 -> 0.8x duration)."""
+    """A piper voice; ``speaking_rate`` maps to piper's length scale (1.25 -> 0.8x duration),
+    ``variation`` to its noise (``tts.piper_variation``)."""
 
     name = "piper"
 
     def __init__(
-        self, model: str | Path | None = None, speaking_rate: float = 1.0, threads: int = 1
+        self,
+        model: str | Path | None = None,
+        speaking_rate: float = 1.0,
+        threads: int = 1,
+        *,
+        variation: bool = True,
     ) -> None:
         if speaking_rate <= 0:
             raise ValueError(f"speaking rate must be positive, got {speaking_rate}")
@@ -118,8 +124,13 @@ class PiperTts(TtsEngine):
         self.voice = model_path.name.removesuffix(".onnx")
         self.native_rate = int(self._voice.config.sample_rate)
         self.speaking_rate = speaking_rate
+        # Without variation, the model's mean pace and timbre: no noise sampled, same every time.
+        noise = None if variation else 0.0
         self._syn_config = SynthesisConfig(
-            length_scale=self._voice.config.length_scale / speaking_rate, volume=VOLUME
+            length_scale=self._voice.config.length_scale / speaking_rate,
+            noise_scale=noise,
+            noise_w_scale=noise,
+            volume=VOLUME,
         )
         config_digest = hashlib.sha256(config_path.read_bytes()).hexdigest()[:12]
         self._revision = f"{model_path.stat().st_size}-{config_digest}"

