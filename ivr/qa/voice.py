@@ -19,6 +19,7 @@ from speech.audio import Audio, load_audio
 from speech.channel import Codec, telephone_channel
 from speech.settings import TtsConfig
 from speech.tts import create_tts_engine
+from speech.tts.espeak import words_per_minute
 from speech.tts.normalize import normalize_text
 from telephony.bridge import CALL_RATE
 
@@ -26,7 +27,8 @@ CallerEngine = Literal["piper", "espeak", "festival"]
 CALLER_ENGINES: tuple[CallerEngine, ...] = ("piper", "espeak", "festival")
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 """Festival's US English voices from Debian (festvox-kallpc16k, -kdlpc16k, -us-slt-hts)."""
-FESTIVAL_TIMEOUT_S = 60.0
+SYNTHESISER_TIMEOUT_S = 60.0
+"""A Festival or espeak-ng process speaking one caller line."""
 
 
 class VoiceError(RuntimeError):
@@ -82,10 +84,11 @@ def render(voice: CallerVoice, text: str, tts: TtsConfig | None = None) -> Audio
     one rendering can be sent over several lines."""
     if voice.engine == "festival":
         return festival_render(normalize_text(text), festival_voice(voice.voice), voice.rate)
+    if voice.engine == "espeak":
+        return espeak_render(normalize_text(text), voice.voice, voice.rate)
     config = replace(
         tts or TtsConfig(),
-        engine="piper" if voice.engine == "piper" else "pyttsx3",
-        pyttsx3_voice=voice.voice,
+        engine="piper",
         speaking_rate=voice.rate,
         piper_variation=voice.varied,
         cache_dir="",
@@ -108,26 +111,35 @@ def festival_render(text: str, voice: str, rate: float = 1.0) -> Audio:
     """``text`` spoken by Festival's ``voice`` at ``rate`` (its own sample rate), via text2wave."""
     if voice not in FESTIVAL_VOICES:
         raise VoiceError(f"unknown Festival voice {voice!r} (one of {', '.join(FESTIVAL_VOICES)})")
-    with tempfile.TemporaryDirectory(prefix="festival-") as folder:
+    pace = _festival_pace(voice, rate)
+    command = ["text2wave", "-o", "{wav}", "-eval", f"(voice_{voice})", "-eval", pace]
+    return _synthesiser_render(command, text, f"festival voice {voice}")
+
+
+def espeak_render(text: str, voice: str, rate: float = 1.0) -> Audio:
+    """``text`` spoken by espeak-ng's ``voice`` at ``rate`` (22.05 kHz), by a process of its own:
+    within one process espeak-ng carries state from an utterance to the next (the bot's pyttsx3
+    engine renders the same words a few samples apart each time), a fresh one never does."""
+    command = ["espeak-ng", "-v", voice, "-s", str(words_per_minute(rate)), "-w", "{wav}"]
+    return _synthesiser_render(command, text, f"espeak-ng voice {voice}")
+
+
+def _synthesiser_render(command: list[str], text: str, what: str) -> Audio:
+    """Run a synthesiser's command line (``{wav}``: the file it writes) on ``text`` from stdin."""
+    with tempfile.TemporaryDirectory(prefix="caller-") as folder:
         wav = Path(folder) / "said.wav"
-        command = [
-            "text2wave",
-            "-o",
-            str(wav),
-            "-eval",
-            f"(voice_{voice})",
-            "-eval",
-            _festival_pace(voice, rate),
-        ]
         try:
             done = subprocess.run(
-                command, input=text.encode(), capture_output=True, timeout=FESTIVAL_TIMEOUT_S
+                [part.replace("{wav}", str(wav)) for part in command],
+                input=text.encode(),
+                capture_output=True,
+                timeout=SYNTHESISER_TIMEOUT_S,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
-            raise VoiceError(f"festival cannot speak: {exc}") from exc
+            raise VoiceError(f"{what} cannot speak: {exc}") from exc
         if done.returncode != 0 or not wav.is_file():
             error = done.stderr.decode(errors="replace").strip()[-300:]
-            raise VoiceError(f"festival voice {voice} failed: {error or done.returncode}")
+            raise VoiceError(f"{what} failed: {error or done.returncode}")
         return load_audio(wav)
 
 

@@ -231,3 +231,25 @@ def test_a_festival_caller_is_heard_by_the_recogniser_over_the_phone_line() -> N
         assert word_error_rate([text], [heard]).wer <= 0.34, (name, heard)
     with pytest.raises(VoiceError, match="unknown Festival voice"):
         speak(CallerVoice(engine="festival", voice="en-gb+f2"), text)
+
+
+def test_a_caller_says_the_same_words_the_same_way_in_every_run() -> None:
+    """A failed QA call can be run again exactly: each voice family renders a line identically,
+    whatever was said before it in the process (espeak-ng and piper carry state or sample noise
+    from one rendering to the next unless told not to), while a benchmark's varied piper still
+    varies; an unknown espeak-ng voice is a clear error."""
+    from ivr.qa.voice import VoiceError, render
+
+    for voice in (
+        CallerVoice(engine="piper"),
+        CallerVoice(engine="espeak", voice="en-gb+f2", rate=0.9),
+        CallerVoice(engine="festival", voice="cmu_us_slt_arctic_hts"),
+    ):
+        first = render(voice, "nah")
+        render(voice, "Yeah, sure. Go on then.")
+        again = render(voice, "nah")
+        assert first.pcm == again.pcm and first.duration > 0.2, voice
+    varied = CallerVoice(engine="piper", varied=True)
+    assert len({render(varied, "nah").pcm for _ in range(3)}) == 3
+    with pytest.raises(VoiceError, match=r"espeak-ng voice zz-nowhere failed: .*does not exist"):
+        render(CallerVoice(engine="espeak", voice="zz-nowhere"), "nah")
