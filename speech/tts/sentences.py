@@ -7,25 +7,48 @@ a time zone ("9 a.m. tomorrow", "8 p.m. EST"), after a title that precedes a nam
 "Mr.", "Mrs.", "St."), after a single capital initial ("J. Smith"), after "e.g." and "i.e.", or
 after an abbreviation followed by a number ("No. 5", "approx. 3"). Sentences longer than
 ``max_chars`` are cut at clause punctuation (comma, semicolon, colon) or, failing that, between
-words, so one long sentence cannot delay the first audio. The first sentence is cut at its
-first clause break once it is longer than ``FIRST_PIECE_CHARS``: the caller hears the bot start
-after one clause is synthesised, not a whole long sentence.
+words, so one long sentence cannot delay the first audio. A first sentence longer than
+``LONG_FIRST_SENTENCE_CHARS`` spoken starts with a phrase of its own, cut at a comma or before
+a word that opens a phrase ("Your checking account | ending 4321 has a balance of $1,200.50."):
+the caller hears the bot start once that phrase is synthesised, not the whole sentence, and the
+rest is ready before the phrase has been played.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 
-from speech.tts.normalize import TIME_ZONES
+from speech.tts.normalize import TIME_ZONES, normalize_text
 
 MAX_SENTENCE_CHARS = 240
 """Longest piece synthesised in one go; longer sentences are cut at clause boundaries."""
-FIRST_PIECE_CHARS = 60
-"""A first sentence longer than this (about four seconds of speech) starts with its first
-clause on its own ..."""
-MIN_CLAUSE_CHARS = 20
-"""... when that clause and what follows it each have at least this many characters (a
-"Sorry," or "Yes," alone is not worth a break in the voice)."""
+LONG_FIRST_SENTENCE_CHARS = 56
+"""A first sentence longer than this in spoken characters (some three and a half seconds of
+speech, which piper takes over 200 ms to synthesise on one core) starts with a phrase of its
+own ..."""
+FIRST_PIECE_CHARS = 40
+"""... of at most this many spoken characters (about 150 ms of synthesis) ..."""
+MIN_PHRASE_CHARS = 16
+"""... when that phrase and what follows it each have at least this many spoken characters (a
+"Sorry," or "Thank you" alone is not worth a break in the voice)."""
+PHRASE_WORDS = frozenset(
+    """
+    in on at of for from with by about after before until within between into over under
+    since during through but so because if when while unless that which who where
+    """.split()  # noqa: SIM905 - a word list reads best as words
+)
+"""Words a phrase opens with: prepositions, conjunctions, relative words. A first sentence may
+be cut before one of them, before a verb of a reply ("... | has a balance of") or before a
+participle ("account | ending 4321"). Not "to", "and", "or": they join ranges and lists
+("Monday to Friday", "savings and checking")."""
+VERBS = frozenset(
+    "has have had is are was were will would can could should may might must".split()  # noqa: SIM905
+)
+PRONOUNS = frozenset("i you we they he she it me us them him her there this that".split())  # noqa: SIM905
+"""A pronoun ends no phrase here: "I | can help" and "help you | with" are no place for a pause."""
+NOT_PARTICIPLES = frozenset({"morning", "evening", "during", "ceiling", "building"})
+"""Words in -ing that open no phrase (nor do "anything", "something" and the like)."""
 
 _NEVER_FINAL = frozenset(
     {"dr", "mr", "mrs", "ms", "prof", "st", "mt", "sgt", "capt", "rev", "e.g", "i.e", "vs"}
@@ -45,17 +68,59 @@ def split_sentences(text: str, max_chars: int = MAX_SENTENCE_CHARS) -> list[str]
     for line in text.splitlines():
         for sentence in _split_line(line):
             sentences.extend(_cut_long(sentence, max_chars))
-    if sentences and len(sentences[0]) > FIRST_PIECE_CHARS:
-        sentences[:1] = _first_clause_apart(sentences[0])
+    if sentences and _spoken_chars(sentences[0]) > LONG_FIRST_SENTENCE_CHARS:
+        sentences[:1] = _first_phrase_apart(sentences[0])
     return sentences
 
 
-def _first_clause_apart(sentence: str) -> list[str]:
-    for match in _CLAUSE.finditer(sentence):
-        head, tail = sentence[: match.start()], sentence[match.end() :]
-        if len(head) >= MIN_CLAUSE_CHARS and len(tail) >= MIN_CLAUSE_CHARS:
-            return [head, tail]
+def _first_phrase_apart(sentence: str) -> list[str]:
+    """The sentence as its first phrase and the rest, each at least ``MIN_PHRASE_CHARS`` spoken:
+    cut at the first comma that leaves a phrase of at most ``FIRST_PIECE_CHARS``, else before the
+    first word opening such a phrase, else at the first comma; with none of them, whole."""
+    cuts = []
+    for at, after_comma in _phrase_starts(sentence):
+        head, tail = sentence[:at].rstrip(), sentence[at:]
+        size = _spoken_chars(head)
+        if size >= MIN_PHRASE_CHARS and _spoken_chars(tail) >= MIN_PHRASE_CHARS:
+            cuts.append((size <= FIRST_PIECE_CHARS, after_comma, head, tail))
+    # A short phrase ending at a comma, a short one before a phrase word, any at a comma.
+    for short, after_comma in ((True, True), (True, False), (False, True)):
+        for cut in cuts:
+            if cut[:2] == (short, after_comma):
+                return [cut[2], cut[3]]
     return [sentence]
+
+
+def _phrase_starts(sentence: str) -> list[tuple[int, bool]]:
+    """Where a phrase may start in ``sentence`` (offsets of words), in order, each marked True
+    when a comma, semicolon or colon comes just before it."""
+    words = list(re.finditer(r"\S+", sentence))
+    starts = []
+    for before, word in itertools.pairwise(words):
+        previous = before.group(0)
+        if previous[-1] in ",;:":
+            starts.append((word.start(), True))
+        elif _opens_phrase(_bare(word.group(0)), _bare(previous)):
+            starts.append((word.start(), False))
+    return starts
+
+
+def _bare(word: str) -> str:
+    return word.lower().strip("\"'()[].,;:!?")
+
+
+def _opens_phrase(word: str, previous: str) -> bool:
+    if previous in PHRASE_WORDS or previous in VERBS or previous in PRONOUNS:
+        return False  # "is | in", "of | from": the phrase has begun already
+    if word in VERBS or word in PHRASE_WORDS:
+        return True
+    participle = len(word) >= 6 and word.endswith("ing") and not word.endswith("thing")
+    return participle and word not in NOT_PARTICIPLES
+
+
+def _spoken_chars(text: str) -> int:
+    """How long ``text`` is once written out as words ("$1,200.50" becomes 48 characters)."""
+    return len(normalize_text(text))
 
 
 def _split_line(line: str) -> list[str]:

@@ -250,8 +250,8 @@ async def test_published_text_is_cached_with_its_figures_and_caller_data_is_not(
     """The knowledge base's answers (``public`` messages) are the same for every caller, so
     their audio is cached although "25 dollars" would otherwise mark them as per-caller."""
     engine = CachedTts(counting, PromptCache(tmp_path))
-    fee = "The overdraft fee is 25 dollars, charged at most once a day."
-    balance = "Your checking balance is 1,234 dollars."
+    fee = "The overdraft fee is 25 dollars a day."
+    balance = "Your balance is 1,234 dollars."
     for _ in range(2):
         assert [c async for c in synthesize_stream(engine, fee, 8000, cache=True, public=True)]
         assert [c async for c in synthesize_stream(engine, balance, 8000, cache=True)]

@@ -47,27 +47,56 @@ def test_long_run_without_punctuation_is_cut_between_words() -> None:
     assert " ".join(pieces) == sentence
 
 
-def test_a_long_first_sentence_starts_with_its_first_clause_alone() -> None:
-    """The first audio waits for one clause, not the whole sentence; later sentences, short
-    first sentences and a clause too short to stand alone are left whole."""
-    hours = (
+FIRST_PHRASES = [
+    (
         "Our branches are open Monday to Friday from 9 AM to 5 PM, and on Saturday from 9 AM "
-        "to noon. They're closed on Sundays, and on public holidays too."
-    )
-    assert split_sentences(hours) == [
-        "Our branches are open Monday to Friday from 9 AM to 5 PM,",
-        "and on Saturday from 9 AM to noon.",
-        "They're closed on Sundays, and on public holidays too.",
-    ]
-    short = "Sorry, account numbers have 8 digits. Say agent, or try again."
-    assert split_sentences(short) == [
-        "Sorry, account numbers have 8 digits.",
-        "Say agent, or try again.",
-    ]
-    sorry = "Sorry, we could not find a card with those last four digits and that ZIP code."
-    assert split_sentences(sorry) == [sorry]
-    money = "Your checking account has a balance of $2,550.75 and your savings account $10,100."
-    assert split_sentences(money) == [money]
+        "to noon. They're closed on Sundays, and on public holidays too.",
+        [
+            "Our branches are open Monday to Friday",
+            "from 9 AM to 5 PM, and on Saturday from 9 AM to noon.",
+            "They're closed on Sundays, and on public holidays too.",
+        ],
+    ),
+    (
+        "Please listen carefully, as our menu options have changed.",
+        ["Please listen carefully,", "as our menu options have changed."],
+    ),
+    (
+        "Sorry, account numbers have 8 digits. Say agent, or try again.",
+        ["Sorry, account numbers have 8 digits.", "Say agent, or try again."],
+    ),
+    # Amounts are long once spoken: the balance starts once its first three words are ready.
+    (
+        "Your checking account ending 4321 has a balance of $1,200.50.",
+        ["Your checking account", "ending 4321 has a balance of $1,200.50."],
+    ),
+    (
+        "Your checking account has a balance of $2,550.75 and your savings account $10,100.",
+        ["Your checking account", "has a balance of $2,550.75 and your savings account $10,100."],
+    ),
+    (
+        "Is there anything else I can help you with today, or shall I end the call?",
+        ["Is there anything else I can help you with today,", "or shall I end the call?"],
+    ),
+    ("Thank you for calling First Bank today.", ["Thank you for calling First Bank today."]),
+    (
+        "Sorry, I did not catch the account number you said.",
+        ["Sorry, I did not catch the account number you said."],
+    ),
+    (
+        "I can transfer money between your own accounts for you.",
+        ["I can transfer money between your own accounts for you."],
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "pieces"), FIRST_PHRASES)
+def test_a_long_first_sentence_starts_with_a_phrase_alone(text: str, pieces: list[str]) -> None:
+    """The first audio waits for one phrase, not the whole sentence: a comma where one leaves a
+    short enough phrase, else the word a phrase opens with (a preposition, a verb, a participle;
+    never inside "Monday to Friday" or right after a pronoun). Later sentences, short first
+    sentences and phrases too short to stand alone are left whole."""
+    assert split_sentences(text) == pieces
 
 
 def test_plan_keeps_written_text_and_normalises_each_sentence() -> None:
