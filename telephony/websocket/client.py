@@ -77,11 +77,20 @@ class WebSocketPeer(StreamPeer):
                 else:
                     if message.type is aiohttp.WSMsgType.CLOSE:
                         self.close_code, self.close_reason = message.data, message.extra or ""
+                        await self._answer_close(ws)
                     break
         finally:
             if self.close_code is None:
                 self.close_code = ws.close_code  # closed while sending: no CLOSE message read
             self.ended.set()
+
+    async def _answer_close(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """The bot closed: send nothing more and answer with a Close (RFC 6455 section 5.5.1),
+        so the bot ends the connection at once instead of waiting for its close timeout."""
+        self.ended.set()
+        self.stop_mouth()
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.close()
 
     def on_text(self, text: str) -> None:
         self.control(json.loads(text))

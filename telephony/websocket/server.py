@@ -46,6 +46,7 @@ from telephony.stream import (
     StreamLimits,
 )
 from telephony.websocket.asterisk import AsteriskSerializer
+from telephony.websocket.closing import PatientWebSocketResponse
 from telephony.websocket.pcm import PcmSerializer
 from telephony.websocket.serializer import (
     Message,
@@ -71,7 +72,7 @@ SERIALIZERS: dict[str, type[Serializer]] = {
 MARK_TIMEOUT_S = 3.0
 """How long ``wait_played`` waits for the peer to echo a playback mark."""
 CLOSE_TIMEOUT_S = 2.0
-"""How long closing waits for the peer's close frame."""
+"""How long closing waits for the peer's close frame (``telephony.websocket.closing``)."""
 RETRY_LATER = {"Retry-After": "5"}
 """Sent with the 503 that refuses a connection over the transport's capacity."""
 
@@ -241,7 +242,7 @@ class WebSocketMediaServer:
         self, request: web.Request, serializer: Serializer, place: Place, vouched: Vouched | None
     ) -> web.WebSocketResponse:
         peer = place.peer
-        ws = web.WebSocketResponse(max_msg_size=self.max_message_bytes, timeout=CLOSE_TIMEOUT_S)
+        ws = PatientWebSocketResponse(max_msg_size=self.max_message_bytes, timeout=CLOSE_TIMEOUT_S)
         await ws.prepare(request)
         try:
             start = await asyncio.wait_for(
