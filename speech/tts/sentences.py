@@ -77,18 +77,22 @@ def _first_phrase_apart(sentence: str) -> list[str]:
     """The sentence as its first phrase and the rest, each at least ``MIN_PHRASE_CHARS`` spoken:
     cut at the first comma that leaves a phrase of at most ``FIRST_PIECE_CHARS``, else before the
     first word opening such a phrase, else at the first comma; with none of them, whole."""
-    cuts = []
+    word_cut: list[str] | None = None
     for at, after_comma in _phrase_starts(sentence):
         head, tail = sentence[:at].rstrip(), sentence[at:]
         size = _spoken_chars(head)
-        if size >= MIN_PHRASE_CHARS and _spoken_chars(tail) >= MIN_PHRASE_CHARS:
-            cuts.append((size <= FIRST_PIECE_CHARS, after_comma, head, tail))
-    # A short phrase ending at a comma, a short one before a phrase word, any at a comma.
-    for short, after_comma in ((True, True), (True, False), (False, True)):
-        for cut in cuts:
-            if cut[:2] == (short, after_comma):
-                return [cut[2], cut[3]]
-    return [sentence]
+        if size < MIN_PHRASE_CHARS:
+            continue
+        if _spoken_chars(tail) < MIN_PHRASE_CHARS:
+            break  # the tail only shrinks from here
+        short = size <= FIRST_PIECE_CHARS
+        if after_comma and (short or word_cut is None):
+            return [head, tail]
+        if not short and word_cut is not None:
+            break  # heads only grow: no short comma is left to prefer
+        if short and word_cut is None:
+            word_cut = [head, tail]
+    return word_cut or [sentence]
 
 
 def _phrase_starts(sentence: str) -> list[tuple[int, bool]]:
