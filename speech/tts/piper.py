@@ -133,7 +133,9 @@ class PiperTts(TtsEngine):
             volume=VOLUME,
         )
         config_digest = hashlib.sha256(config_path.read_bytes()).hexdigest()[:12]
-        self._revision = f"{model_path.stat().st_size}-{config_digest}"
+        # The steady voice sounds different from the varied one: the prompt cache keeps both apart.
+        steady = "" if variation else "-steady"
+        self._revision = f"{model_path.stat().st_size}-{config_digest}{steady}"
 
     @property
     def revision(self) -> str:

@@ -74,6 +74,9 @@ def call_config(call_dirs: Path) -> Config:
             # Prepared once per test session would still cost half a minute of both cores
             # while other calls are timed; tests/calls/test_prompt_warmup.py prepares its own.
             "tts.prepare_prompts=false",
+            # The bot's voice the same in every run (no sampled noise): tests that transcribe
+            # what the bot said hear one rendering, whatever the bot said before in this session.
+            "tts.piper_variation=false",
             "audiosocket.host=127.0.0.1",
             "audiosocket.port=0",
             # Every test call comes from the same scripted caller line: the hourly

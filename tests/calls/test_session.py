@@ -26,6 +26,7 @@ from ivr.cli import main
 from ivr.services import Services
 from ivr.session import CallSession
 from speech.asr.base import AsyncAsrStream, Transcript
+from speech.asr.scoring import word_error_rate
 from speech.settings import VadConfig
 from telephony.loopback import EchoPath, LoopbackCall
 from tests.calls.conftest import (
@@ -169,17 +170,20 @@ async def test_recognition_started_in_the_hangover_is_kept_only_if_the_caller_st
         await bot_turn(call)
         assert speculations(services, "kept") == kept + 1
         await call.say(first_half + pause + second_half)
-        await bot_turn(call)
+        fee = await transcribe(services, await bot_turn(call))
         assert speculations(services, "voided") >= voided + 1
     _, turns = records(call_dirs, call.bridge.info.call_id)
     spoken = [t for t in turns if t["input_kind"] == "speech"]
     said = [t["transcript"].lower() for t in spoken]
     assert "savings" in said[0], said
     # Both halves in one utterance ("over draft" or "overdraft": whisper writes either), and
-    # the bot answered the whole question (its words as sent, not as a recogniser hears them).
+    # the bot answered the whole question: in the words it sent, and those words reached the
+    # caller (most of them as a recogniser hears the bot's voice: it wrote "overgraph" once).
     joined = said[1].replace(" ", "")
     assert "howmuch" in joined and "overdraft" in joined, said
-    assert len(spoken) == 2 and "overdraft fee is" in spoken[1]["bot_text"].lower(), spoken
+    answer = spoken[1]["bot_text"] if len(spoken) == 2 else ""
+    assert "overdraft fee is" in answer.lower(), spoken
+    assert word_error_rate([answer], [fee]).wer <= 0.3, (answer, fee)
 
 
 async def test_a_caller_who_pauses_often_never_queues_up_recognitions(

@@ -89,6 +89,21 @@ def test_piper_without_variation_speaks_a_text_the_same_way_every_time() -> None
     assert_plausible_speech(steady.render(text, 8000), 8000, text)
 
 
+def test_the_prompt_cache_never_serves_one_piper_voice_for_the_other(tmp_path) -> None:
+    """A prompt cached in the varied voice is not the steady voice's, nor the other way round."""
+    text = "Welcome to City Bank."
+    varied = create_tts_engine(TtsConfig(cache_dir=str(tmp_path)))
+    steady = create_tts_engine(TtsConfig(cache_dir=str(tmp_path), piper_variation=False))
+    assert isinstance(varied, CachedTts) and isinstance(steady, CachedTts)
+    assert varied.cache is steady.cache
+    cache = varied.cache
+    first = varied.render(text, 8000)
+    second = steady.render(text, 8000)
+    assert cache.stats.misses == 2 and cache.stats.hits == 0
+    assert first.pcm != second.pcm
+    assert steady.render(text, 8000).pcm == second.pcm and cache.stats.hits == 1
+
+
 def test_piper_reports_a_missing_model_file(tmp_path) -> None:
     with pytest.raises(TtsError, match="does not exist"):
         PiperTts(tmp_path / "missing.onnx")
