@@ -1,4 +1,4 @@
-"""NLU pipeline component: a message the classifier could not place is confirmed by meaning.
+"""NLU pipeline component: a message the classifier could not place is read by its meaning.
 
 DIET falls back below its confidence threshold, and a caller on a bad line often lands there
 with a request that is plain to a person: "I need to know what's left and my savings", "is
@@ -10,9 +10,18 @@ the nearest at ``min_similarity`` or closer, becomes ``nlu_confirm`` for that in
 asks "You'd like your balance, is that right?" instead of "Sorry, I didn't get that". A wrong
 guess costs the caller a "no", as any confirmation does; nothing is acted on unconfirmed.
 
-Off-topic requests ("what's the recipe for pancakes") have no close example of a task and
-still fall back. The thresholds were chosen on phrasings kept apart from the understanding
-benchmark (dialogue/README.md, Understanding).
+Off-topic requests ("what's the recipe for pancakes") have no close example of a task. When
+the recogniser was sure of the words (``clear_speech`` or more in the message's
+``asr_confidence`` metadata) and no example of anything the bot knows is within
+``off_topic_below``, the message is ``off_topic_intent``: the bot says what it can help with.
+That holds for a fallback and for a task (one of ``confirm_intents``, acted on or to be
+confirmed) the classifier guessed from nothing like it ("what's a good recipe for lasagne"
+read as recent transactions). Words the recogniser was unsure of, and typed text (no
+confidence), stay as they were: a mumble is a misunderstanding, and two in a row still lead
+to the keypad menu.
+
+The thresholds were chosen on phrasings kept apart from the understanding benchmark
+(dialogue/README.md, Understanding; tests/dialogue/fallback_phrasings.yml).
 """
 
 from __future__ import annotations
@@ -37,6 +46,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from dialogue.actions.common import NLU_CONFIRM
+from dialogue.protocol import ASR_CONFIDENCE_KEY
 from dialogue.sentence_features import SentenceEncoderFeaturizer
 
 NLU_FALLBACK = "nlu_fallback"
@@ -67,7 +77,8 @@ def sentence_vector(message: Message) -> np.ndarray | None:
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class NeighbourConfirmClassifier(GraphComponent):
-    """Turns a fallback into a confirmation when the closest examples agree on a task."""
+    """Turns a fallback into a confirmation when the closest examples agree on a task, and a
+    clearly heard message far from every example into the off-topic intent."""
 
     @classmethod
     def required_components(cls) -> list[type]:
@@ -80,6 +91,9 @@ class NeighbourConfirmClassifier(GraphComponent):
             "min_similarity": 0.62,
             "min_share": 0.5,
             "confirm_intents": [],
+            "off_topic_intent": None,
+            "off_topic_below": 0.45,
+            "clear_speech": 0.75,
         }
 
     def __init__(
@@ -145,14 +159,35 @@ class NeighbourConfirmClassifier(GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
-            intent = message.get(INTENT) or {}
-            if intent.get(INTENT_NAME_KEY) != NLU_FALLBACK:
+            name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+            task = name == NLU_CONFIRM or name in self.config["confirm_intents"]
+            vector = sentence_vector(message) if name == NLU_FALLBACK or task else None
+            if vector is None:
                 continue
-            vector = sentence_vector(message)
-            found = self.neighbours(vector) if vector is not None else None
+            found = self.neighbours(vector) if name == NLU_FALLBACK else None
             if found is not None and self._confirmable(found):
                 self._confirm(message, found)
+            elif self._clearly_heard(message):
+                nearest = self.nearest_known(vector)
+                if nearest is not None and nearest < self.config["off_topic_below"]:
+                    self._name_off_topic(message, nearest)
         return messages
+
+    def nearest_known(self, vector: np.ndarray) -> float | None:
+        """Similarity of the nearest example of anything but the off-topic intent (None
+        without such examples or without an off-topic intent)."""
+        off_topic = self.config["off_topic_intent"]
+        if not off_topic or vector.shape[0] != self._vectors.shape[1]:
+            return None
+        known = [index for index, label in enumerate(self._labels) if label != off_topic]
+        if not known:
+            return None
+        return float(np.max(self._vectors[known] @ vector))
+
+    def _clearly_heard(self, message: Message) -> bool:
+        metadata = message.get("metadata") or {}
+        confidence = metadata.get(ASR_CONFIDENCE_KEY) if isinstance(metadata, dict) else None
+        return isinstance(confidence, (int, float)) and confidence >= self.config["clear_speech"]
 
     def neighbours(self, vector: np.ndarray) -> Neighbours | None:
         """The intent the nearest examples share most (None without examples)."""
@@ -192,3 +227,16 @@ class NeighbourConfirmClassifier(GraphComponent):
         guess = {INTENT_NAME_KEY: found.intent, PREDICTED_CONFIDENCE_KEY: round(found.share, 4)}
         message.set(INTENT, dict(confirm), add_to_output=True)
         message.set(INTENT_RANKING_KEY, [confirm, guess, *ranking], add_to_output=True)
+
+    def _name_off_topic(self, message: Message, nearest: float) -> None:
+        """The off-topic intent first, its confidence how far the message is from everything
+        the bot knows; the classifier's intents after it, the fallback left out."""
+        off_topic = self.config["off_topic_intent"]
+        ranking = [
+            dict(item)
+            for item in message.get(INTENT_RANKING_KEY) or []
+            if item.get(INTENT_NAME_KEY) not in (NLU_FALLBACK, NLU_CONFIRM, off_topic)
+        ]
+        named = {INTENT_NAME_KEY: off_topic, PREDICTED_CONFIDENCE_KEY: round(1.0 - nearest, 4)}
+        message.set(INTENT, dict(named), add_to_output=True)
+        message.set(INTENT_RANKING_KEY, [named, *ranking], add_to_output=True)

@@ -11,6 +11,10 @@ from typing import Any, Protocol
 
 from dialogue.reply import Reply
 
+ASR_CONFIDENCE_KEY = "asr_confidence"
+"""Message metadata: how sure the recogniser was of the transcript's words (0..1); absent for
+typed text and keys."""
+
 
 class DialogueClient(Protocol):
     """How the call layer talks to the assistant; one conversation per call."""

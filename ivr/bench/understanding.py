@@ -31,6 +31,7 @@ from tqdm import tqdm
 
 from dialogue import quiet_rasa_environment, rasa_speedups
 from dialogue.actions.common import NLU_CONFIRM
+from dialogue.protocol import ASR_CONFIDENCE_KEY
 from dialogue.reply import BotMessage
 from dialogue.short_answers import EXPECTED_KEY
 from dialogue.training import Project
@@ -208,16 +209,18 @@ class IntentReader:
         """The trained domain's responses: the messages callers answer, with their hints."""
         return self._agent.domain.responses
 
-    def intent(self, text: str, hints: Sequence[str] = ()) -> tuple[str | None, bool]:
+    def intent(
+        self, text: str, hints: Sequence[str] = (), asr_confidence: float | None = None
+    ) -> tuple[str | None, bool]:
         """The intent the bot acts on for ``text`` said after a message with ``hints``
         (``nlu_fallback`` below the fallback threshold) and whether it asks the caller to
         confirm it first (the middle confidence band: the guessed intent, second in the
         ranking, is what a "yes" acts on). None for an empty transcript: nothing heard is never
-        understood. The hints reach the NLU as message metadata, as the dialogue client sends
-        them in a call."""
+        understood. The hints and the recogniser's confidence reach the NLU as message
+        metadata, as a call sends them."""
         if not text.strip():
             return None, False
-        parsed = self._parse(text, hints)
+        parsed = self._parse(text, hints, asr_confidence)
         name = str((parsed.get("intent") or {}).get("name") or "") or None
         ranking = parsed.get("intent_ranking") or []
         if name == NLU_CONFIRM and len(ranking) > 1:
@@ -227,18 +230,22 @@ class IntentReader:
     def ranking(self, text: str) -> dict[str, float]:
         """The confidences of the intents the NLU ranks highest for ``text`` heard out of
         context (no hints), before the confidence bands act on the top one."""
-        parsed = self._parse(text, ())
+        parsed = self._parse(text, (), None)
         return {
             str(item.get("name")): float(item.get("confidence") or 0.0)
             for item in parsed.get("intent_ranking") or ()
         }
 
-    def _parse(self, text: str, hints: Sequence[str]) -> dict[str, Any]:
-        """The NLU's parse of ``text`` with ``hints`` as the metadata a call sends with it."""
+    def _parse(
+        self, text: str, hints: Sequence[str], asr_confidence: float | None
+    ) -> dict[str, Any]:
+        """The NLU's parse of ``text`` with the metadata a call sends with it."""
         from rasa.core.channels.channel import UserMessage
 
-        metadata = {EXPECTED_KEY: list(hints)} if hints else None
-        message = UserMessage(text, metadata=metadata)
+        metadata: dict[str, Any] = {EXPECTED_KEY: list(hints)} if hints else {}
+        if asr_confidence is not None:
+            metadata[ASR_CONFIDENCE_KEY] = asr_confidence
+        message = UserMessage(text, metadata=metadata or None)
         return self._loop.run_until_complete(self._agent.processor.parse_message(message))
 
     def close(self) -> None:
@@ -260,6 +267,8 @@ class Trial:
     expected: str
     heard: str
     """The transcript."""
+    heard_confidence: float
+    """The recogniser's confidence in the transcript (0..1), as a call sends it to the NLU."""
     got: str | None
     """The intent the assistant read, or the digits read from the transcript."""
     confirmed: bool = False
@@ -353,12 +362,13 @@ def _voice_trials(
         for condition in plan.conditions:
             line = over_the_line(replace(voice, snr_db=CONDITIONS[condition]), clean, seed)
             # As a call hears it: the message's hints, and digit mode if it asks for digits.
-            heard = asr.transcribe(line, context.hints, context.digits).text
+            transcript = asr.transcribe(line, context.hints, context.digits)
+            heard = transcript.text
             if kind == "digits":
                 got: str | None = read_digits(heard, digit_answer=True)
                 confirmed = False
             else:
-                got, confirmed = reader.intent(heard, context.hints)
+                got, confirmed = reader.intent(heard, context.hints, transcript.confidence)
             trials.append(
                 Trial(
                     voice=key,
@@ -369,6 +379,7 @@ def _voice_trials(
                     said=text,
                     expected=expected,
                     heard=heard,
+                    heard_confidence=transcript.confidence,
                     got=got,
                     confirmed=confirmed,
                     audio=hashlib.sha1(line.samples.tobytes()).hexdigest(),

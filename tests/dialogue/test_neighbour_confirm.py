@@ -18,6 +18,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from dialogue.actions.common import NLU_CONFIRM
 from dialogue.actions.confirmation import guessed_intent
 from dialogue.neighbour_confirm import NLU_FALLBACK, NeighbourConfirmClassifier, sentence_vector
+from dialogue.protocol import ASR_CONFIDENCE_KEY
 from dialogue.sentence_features import SentenceEncoderFeaturizer
 
 EXAMPLES = {
@@ -30,8 +31,16 @@ EXAMPLES = {
     ],
     "greet": ["hello", "hi there", "good morning"],
     "report_lost_card": ["I lost my card", "my card was stolen", "I can't find my debit card"],
+    "out_of_scope": ["what's the weather like", "tell me a joke", "book a hotel for me"],
 }
-CONFIG = {**NeighbourConfirmClassifier.get_default_config(), "confirm_intents": ["check_balance"]}
+CONFIG = {
+    **NeighbourConfirmClassifier.get_default_config(),
+    "confirm_intents": ["check_balance"],
+    "off_topic_intent": "out_of_scope",
+}
+CLEAR = 0.9
+"""A recogniser's confidence well above ``clear_speech``."""
+OFF_TOPIC = "what's the recipe for pancakes"
 
 
 def _featurize(messages: list[Message], storage: LocalModelStorage) -> list[Message]:
@@ -47,13 +56,28 @@ def _featurize(messages: list[Message], storage: LocalModelStorage) -> list[Mess
     return featurizer.process(messages)
 
 
-def _fallback(text: str, storage: LocalModelStorage) -> Message:
-    """A message as the confidence bands leave it when DIET was unsure."""
-    message = Message(data={TEXT: text})
+def _fallback(
+    text: str, storage: LocalModelStorage, asr_confidence: float | None = None
+) -> Message:
+    """A message as the confidence bands leave it when DIET was unsure; with
+    ``asr_confidence``, as a call sends it (the recogniser's confidence in its metadata)."""
+    metadata = {} if asr_confidence is None else {ASR_CONFIDENCE_KEY: asr_confidence}
+    message = Message(data={TEXT: text, "metadata": metadata})
     _featurize([message], storage)
     fallback = {"name": NLU_FALLBACK, "confidence": 0.55}
     message.set(INTENT, fallback)
     message.set(INTENT_RANKING_KEY, [fallback, {"name": "greet", "confidence": 0.4}])
+    return message
+
+
+def _guessed(text: str, storage: LocalModelStorage, intent: str, confirm: bool) -> Message:
+    """A clearly heard message the classifier put on ``intent``, to act on or to confirm."""
+    message = _fallback(text, storage, CLEAR)
+    guess = {"name": intent, "confidence": 0.7 if confirm else 0.9}
+    first = {"name": NLU_CONFIRM, "confidence": 0.7} if confirm else guess
+    message.set(INTENT, first)
+    ranking = [first, guess] if confirm else [guess]
+    message.set(INTENT_RANKING_KEY, [*ranking, {"name": "greet", "confidence": 0.05}])
     return message
 
 
@@ -90,12 +114,65 @@ def test_a_fallback_near_the_examples_of_a_task_is_confirmed(
     assert NLU_FALLBACK not in names and names.count("check_balance") == 1
 
 
-def test_an_off_topic_fallback_stays_a_fallback(
+def test_a_clearly_heard_request_far_from_every_example_is_named_off_topic(
     classifier: NeighbourConfirmClassifier, storage: LocalModelStorage
 ) -> None:
-    message = _fallback("what's the recipe for pancakes", storage)
+    message = _fallback(OFF_TOPIC, storage, CLEAR)
+    nearest = classifier.nearest_known(_vector_of(message))
+    assert nearest is not None and nearest < CONFIG["off_topic_below"]
+    classifier.process([message])
+    assert message.get(INTENT) == {"name": "out_of_scope", "confidence": round(1 - nearest, 4)}
+    names = [item["name"] for item in message.get(INTENT_RANKING_KEY)]
+    assert names == ["out_of_scope", "greet"]
+
+
+@pytest.mark.parametrize("asr_confidence", [None, 0.4])
+def test_off_topic_words_typed_or_heard_unsure_stay_a_fallback(
+    classifier: NeighbourConfirmClassifier, storage: LocalModelStorage, asr_confidence
+) -> None:
+    """A mumble the recogniser wrote as words is a misunderstanding, not a request."""
+    message = _fallback(OFF_TOPIC, storage, asr_confidence)
     classifier.process([message])
     assert message.get(INTENT)["name"] == NLU_FALLBACK
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+def test_a_task_guessed_from_nothing_like_it_is_named_off_topic(
+    classifier: NeighbourConfirmClassifier, storage: LocalModelStorage, confirm: bool
+) -> None:
+    message = _guessed(OFF_TOPIC, storage, "check_balance", confirm)
+    classifier.process([message])
+    assert message.get(INTENT)["name"] == "out_of_scope"
+    names = [item["name"] for item in message.get(INTENT_RANKING_KEY)]
+    assert names == ["out_of_scope", "check_balance", "greet"]
+
+
+@pytest.mark.parametrize("confirm", [False, True])
+def test_a_task_guessed_near_its_examples_is_left_alone(
+    classifier: NeighbourConfirmClassifier, storage: LocalModelStorage, confirm: bool
+) -> None:
+    message = _guessed("how much cash is left in my savings", storage, "check_balance", confirm)
+    before = message.get(INTENT)
+    classifier.process([message])
+    assert message.get(INTENT) == before
+
+
+def test_a_clear_fallback_near_a_task_it_may_not_confirm_stays_a_fallback(
+    classifier: NeighbourConfirmClassifier, storage: LocalModelStorage
+) -> None:
+    """Near the lost-card examples: not off topic, though lost cards are not confirmed here."""
+    message = _fallback("somebody stole my bank card", storage, CLEAR)
+    classifier.process([message])
+    assert message.get(INTENT)["name"] == NLU_FALLBACK
+
+
+def test_other_intents_are_never_named_off_topic(
+    classifier: NeighbourConfirmClassifier, storage: LocalModelStorage
+) -> None:
+    """A greeting, a yes or a form's answer is the classifier's to read, however it is put."""
+    message = _guessed(OFF_TOPIC, storage, "greet", confirm=False)
+    classifier.process([message])
+    assert message.get(INTENT)["name"] == "greet"
 
 
 def test_only_the_configured_intents_are_confirmed(
