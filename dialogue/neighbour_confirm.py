@@ -109,6 +109,8 @@ class NeighbourConfirmClassifier(GraphComponent):
         self._resource = resource
         self._vectors = vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
         self._labels = labels or []
+        self._known: np.ndarray | None = None
+        """Which examples are of something the bot knows (not off topic): made at first use."""
 
     @classmethod
     def create(
@@ -134,6 +136,7 @@ class NeighbourConfirmClassifier(GraphComponent):
                 labels.append(str(intent))
         self._vectors = np.stack(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
         self._labels = labels
+        self._known = None
         with self._model_storage.write_to(self._resource) as directory:
             np.save(directory / VECTORS_FILE, self._vectors)
             (directory / LABELS_FILE).write_text(json.dumps(labels), encoding="utf-8")
@@ -179,10 +182,11 @@ class NeighbourConfirmClassifier(GraphComponent):
         off_topic = self.config["off_topic_intent"]
         if not off_topic or vector.shape[0] != self._vectors.shape[1]:
             return None
-        known = [index for index, label in enumerate(self._labels) if label != off_topic]
-        if not known:
+        if self._known is None:
+            self._known = np.array([label != off_topic for label in self._labels], dtype=bool)
+        if not self._known.any():
             return None
-        return float(np.max(self._vectors[known] @ vector))
+        return float(np.max((self._vectors @ vector)[self._known]))
 
     def _clearly_heard(self, message: Message) -> bool:
         metadata = message.get("metadata") or {}
