@@ -116,7 +116,7 @@ async def run_draft_test(
             step.end("skipped", "an earlier step failed")
     run.passed = passed
     run.summary = _summary(run)
-    await asyncio.to_thread(_finish, draft, run)
+    await asyncio.to_thread(finish_draft_test, draft, run)
     log.info(
         "design.test",
         extra=fields(by=run.by, passed=passed, kept=run.kept, summary=run.summary),
@@ -310,9 +310,12 @@ def _summary(run: DraftTest) -> str:
     return f"{verdict}: " + ", ".join(parts) + (f" ({run.error})" if run.error else "")
 
 
-def _finish(draft: Draft, run: DraftTest) -> None:
-    """Done now; the report is kept as the draft's only if the draft is what was tested."""
-    run.finished_at = time.time()
+def finish_draft_test(draft: Draft, run: DraftTest) -> None:
+    """Done now; the report is kept as the draft's only if the draft is what was tested. The
+    run is marked finished last: the page (and a publish) that sees it finished finds its
+    report saved."""
+    finished_at = time.time()
     if draft.fingerprint() == run.fingerprint:
+        draft.save_report({**run.report(), "finished_at": finished_at, "kept": True})
         run.kept = True
-        draft.save_report(run.report())
+    run.finished_at = finished_at

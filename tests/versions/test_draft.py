@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from dialogue.training import Project
+from ivr.qa.draft_testing import finish_draft_test
 from ivr.versions.draft import Draft, DraftConflict, DraftError
 from ivr.versions.files import Change, DesignPathError
 from ivr.versions.store import VersionError, VersionStore
+from ivr.versions.testing import DraftTest
 from tests.versions.conftest import passing_report
 
 HOURS = "data/knowledge/hours.yml"
@@ -113,3 +115,34 @@ def test_reset_throws_the_edits_away(draft: Draft, store: VersionStore) -> None:
     draft.write(HOURS, draft.read(HOURS) + "\n# oops\n", revision=draft.revision(HOURS), author="a")
     draft.reset(store.get(1), author="a")
     assert draft.changes() == [] and draft.base == 1
+
+
+def test_a_test_of_the_draft_reads_finished_only_once_its_report_is_kept(
+    draft: Draft, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Versions page polls ``running`` from another thread: whoever reads the test finished
+    finds its report on the draft (a CI run once read it in between and found none)."""
+    run = DraftTest.start("alice", 1.0)
+    run.fingerprint = draft.fingerprint()
+    run.passed = False
+    seen_running: list[bool] = []
+    save = draft.save_report
+
+    def watched(report: dict[str, object]) -> None:
+        seen_running.append(run.running)
+        save(report)
+
+    monkeypatch.setattr(draft, "save_report", watched)
+    finish_draft_test(draft, run)
+    assert seen_running == [True]
+    assert not run.running and run.kept
+    report = draft.report()
+    assert report is not None and report["passed"] is False and report["kept"] is True
+    assert report["finished_at"] == run.finished_at
+
+
+def test_a_test_of_a_draft_edited_meanwhile_finishes_without_a_report(draft: Draft) -> None:
+    run = DraftTest.start("alice", 1.0)
+    run.fingerprint = "what the draft was before an edit"
+    finish_draft_test(draft, run)
+    assert not run.running and not run.kept and draft.report() is None
