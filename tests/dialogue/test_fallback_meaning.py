@@ -79,17 +79,15 @@ async def test_off_topic_words_typed_or_heard_unsure_are_not_named_out_of_scope(
     off-topic requests itself, from its own examples; without clear speech nothing is added."""
     texts = PHRASES["mumbles"] + PHRASES["off_topic"]
 
-    async def named(asr_confidence: float | None) -> set[str]:
-        replies = [await _first_turn(client, text, asr_confidence) for text in texts]
-        return {
-            text for text, reply in zip(texts, replies, strict=True) if reply.intent == OUT_OF_SCOPE
-        }
+    async def intents(asr_confidence: float | None) -> dict[str, str | None]:
+        return {text: (await _first_turn(client, text, asr_confidence)).intent for text in texts}
 
-    typed, unsure, clear = await named(None), await named(UNSURE), await named(CLEAR)
+    def named(read: dict[str, str | None]) -> set[str]:
+        return {text for text, intent in read.items() if intent == OUT_OF_SCOPE}
+
+    heard_unsure = await intents(UNSURE)
+    typed, unsure = named(await intents(None)), named(heard_unsure)
+    clear = named(await intents(CLEAR))
     assert unsure == typed and typed < clear and not typed & set(PHRASES["mumbles"])
-    misunderstood = [
-        text
-        for text in PHRASES["mumbles"]
-        if (await _first_turn(client, text, UNSURE)).intent == "nlu_fallback"
-    ]
+    misunderstood = [t for t in PHRASES["mumbles"] if heard_unsure[t] == "nlu_fallback"]
     assert len(misunderstood) >= 2, misunderstood
