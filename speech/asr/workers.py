@@ -201,8 +201,15 @@ class RecogniserProcesses:
             return self._pool
 
     def _replace(self, broken: ProcessPoolExecutor) -> None:
-        """Drop a broken pool (the first thread to see it does; the others find it replaced)."""
+        """Drop a broken pool (the first thread to see it does; the others find it replaced).
+
+        Its surviving workers are killed: the executor stops them with SIGTERM, which workers
+        ignore (:func:`_start_worker`), and then waits for them for ever, so they would stay
+        (each with a model loaded) and the bot could never exit. Nothing is lost: a broken
+        pool has already failed every utterance it held."""
         with self._lock:
             if self._pool is broken:
                 self._pool = None
+        for process in list((broken._processes or {}).values()):
+            process.kill()
         broken.shutdown(wait=False, cancel_futures=True)

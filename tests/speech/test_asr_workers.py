@@ -171,17 +171,64 @@ if __name__ == "__main__":
 """
 
 
-def test_workers_stop_when_the_bot_is_killed_outright(tmp_path: Path) -> None:
-    """A bot killed with SIGKILL cannot stop its workers: they notice and stop themselves."""
-    script = tmp_path / "bot.py"
-    script.write_text(BOT)
-    bot = subprocess.Popen(
-        [sys.executable, str(script)],
+def reading_the_tasks() -> int:
+    """The idle worker that is reading the pool's task queue, and so holds its lock (the other
+    waits for the lock): found by where the kernel has its main thread waiting."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for worker in _workers():
+            if "pipe_read" in Path(f"/proc/{worker.pid}/wchan").read_text():
+                return worker.pid
+        time.sleep(0.05)
+    raise AssertionError("no worker is reading the task queue")
+
+
+BOT_LOSING_A_WORKER = """
+import os, signal, time
+from speech.asr.workers import RecogniserProcesses
+from tests.speech.test_asr_workers import PidEngine, SPEECH, reading_the_tasks
+if __name__ == "__main__":
+    workers = RecogniserProcesses(PidEngine, 2)
+    workers.start()
+    os.kill(reading_the_tasks(), signal.SIGKILL)
+    time.sleep(0.2)
+    print(workers.recognise(SPEECH, 8000, (), None).text, flush=True)
+    workers.shutdown()
+"""
+
+
+def _bot(tmp_path: Path, script: str) -> subprocess.Popen[str]:
+    path = tmp_path / "bot.py"
+    path.write_text(script)
+    return subprocess.Popen(
+        [sys.executable, str(path)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
+
+
+def test_a_bot_that_lost_a_worker_still_exits_and_leaves_no_worker_behind(
+    tmp_path: Path,
+) -> None:
+    """The lost worker held the task queue's lock: the pool is replaced, and its other worker,
+    which ignores SIGTERM and waits for that lock for ever, is stopped with it. Left, it would
+    keep a model loaded, and the bot's exit would wait for it."""
+    bot = _bot(tmp_path, BOT_LOSING_A_WORKER)
+    try:
+        assert bot.stdout is not None and bot.stdout.readline().strip().isdigit()
+        workers = psutil.Process(bot.pid).children(recursive=True)
+        assert bot.wait(30) == 0
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert alive == [], alive
+    finally:
+        bot.kill()
+
+
+def test_workers_stop_when_the_bot_is_killed_outright(tmp_path: Path) -> None:
+    """A bot killed with SIGKILL cannot stop its workers: they notice and stop themselves."""
+    bot = _bot(tmp_path, BOT)
     try:
         assert bot.stdout is not None and bot.stdout.readline().strip() == "ready"
         workers = psutil.Process(bot.pid).children()
