@@ -42,6 +42,15 @@ DIGIT_VOCABULARY = (
     *UNITS, *TEENS, *TENS, *REPEATS, *SCALES,
 )  # fmt: skip
 """Every word of a digit answer (what a grammar-constrained recogniser may write)."""
+ANSWER_WORDS = (
+    "my", "account", "number", "card", "pin", "zip", "code", "is", "it", "it's", "the", "um",
+    "uh", "er", "and", "yes", "yeah", "sure", "okay", "ok", "so", "that's",
+)  # fmt: skip
+"""Words callers wrap a number in ("my account number is ..."). A decode that may write only
+digit words must be able to write these, or it writes them as digits."""
+DIGIT_ANSWER_WORDS = (*UNITS, *TEENS, *TENS, *REPEATS, *ANSWER_WORDS)
+"""What a decode held to digit answers may write: digits read out and the words around them,
+but not "hundred" or "thousand", which would add zeros to whatever it mishears."""
 
 _TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+")
 

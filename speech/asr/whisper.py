@@ -39,7 +39,7 @@ from speech.asr.scoring import DIGIT_WORDS, normalise_text
 from speech.asr.whisper_encoder import FittedEncoder, content_frames
 from speech.asr.workers import RecogniserProcesses
 from speech.audio import Audio, Samples, pcm_to_samples
-from speech.digits import DigitExpectation, choose_hypothesis, read_digits
+from speech.digits import DIGIT_ANSWER_WORDS, DigitExpectation, choose_hypothesis, read_digits
 from speech.resample import resample
 
 if TYPE_CHECKING:
@@ -84,9 +84,12 @@ of the expected length. First digit words with repeats written out ("three three
 otherwise writes a repeated digit once ("six oh oh two" as 602), the commonest error on account
 numbers. Then spaced numerals, which gets some voices' numbers the first one misses. Measured on
 random numbers kept apart from the benchmark's (README, Performance, Digit mode)."""
+DIGIT_MARKS = frozenset(",.-")
+"""Punctuation a digit answer may hold ("555-0123", "six, two.")."""
 
 _models: dict[tuple[str, str, int], WhisperModel] = {}
 _encoders: dict[str, FittedEncoder | None] = {}
+_non_digit: dict[str, list[int]] = {}
 _models_lock = threading.Lock()
 _fitting = threading.local()
 """``encoder``: the fitted encoder for the utterance this thread is transcribing (None: the
@@ -344,12 +347,12 @@ class WhisperEngine(AsrEngine):
         return self._fitted_encoder
 
     def load(self) -> None:
-        """Load the model (and the fitted encoder) now instead of on the first utterance: in
-        every worker process when there are workers, else here."""
+        """Load the model (the fitted encoder, the digit answers' vocabulary) now instead of on
+        the first utterance: in every worker process when there are workers, else here."""
         if self._workers is not None:
             self._workers.start()
         else:
-            _ = self.model, self.fitted_encoder
+            _ = self.model, self.fitted_encoder, self.non_digit_tokens
 
     def shutdown(self) -> None:
         super().shutdown()
@@ -492,20 +495,14 @@ class WhisperEngine(AsrEngine):
         """One utterance (float samples at 16 kHz, under one window) that answers a request
         for digits: decoded after each of :data:`DIGIT_PROMPTS` in turn (the audio encoded
         once) until the beam has a hypothesis whose digits make an answer of the expected
-        length; else the first decode's best (a caller may say "agent" instead)."""
+        length, then once more in digit words only (:func:`non_digit_tokens`); else the first
+        decode's best (a caller may say "agent" instead)."""
         from faster_whisper.audio import pad_or_trim
-        from faster_whisper.tokenizer import Tokenizer
 
         model = self.model
         started = time.perf_counter()
         duration = len(audio) / WHISPER_RATE
-        multilingual = model.model.is_multilingual
-        tokenizer = Tokenizer(
-            model.hf_tokenizer,
-            multilingual,
-            task="transcribe",
-            language=self.language if multilingual else "en",
-        )
+        tokenizer = self.tokenizer()
         features = model.feature_extractor(audio)
         with _encoding(self.fitted_encoder):
             encoded = model.encode(pad_or_trim(features[:, : features.shape[-1] - 1]))
@@ -517,6 +514,17 @@ class WhisperEngine(AsrEngine):
             )
             if decodes[-1].fits:
                 break
+        if not decodes[-1].fits:
+            decodes.append(
+                self._digit_decode(
+                    tokenizer,
+                    encoded,
+                    f"{hinted} {DIGIT_PROMPTS[0]}",
+                    duration,
+                    digits,
+                    self.non_digit_tokens,
+                )
+            )
         kept = decodes[-1] if decodes[-1].fits else decodes[0]
         text = kept.text
         confidence = segment_confidence(kept.avg_logprob, kept.no_speech_prob) if text else 0.0
@@ -534,6 +542,27 @@ class WhisperEngine(AsrEngine):
             text=text, confidence=round(confidence, 3), is_final=True, duration=duration
         )
 
+    def tokenizer(self) -> Any:
+        """faster-whisper's tokenizer for this model, transcribing in the engine's language."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        multilingual = self.model.model.is_multilingual
+        return Tokenizer(
+            self.model.hf_tokenizer,
+            multilingual,
+            task="transcribe",
+            language=self.language if multilingual else "en",
+        )
+
+    @property
+    def non_digit_tokens(self) -> list[int]:
+        """:func:`non_digit_tokens` of this model's tokenizer, listed once per model (it reads
+        the whole vocabulary: most of a second)."""
+        key = str(self.model_dir)
+        if key not in _non_digit:
+            _non_digit[key] = non_digit_tokens(self.tokenizer())
+        return _non_digit[key]
+
     def _digit_decode(
         self,
         tokenizer: Any,
@@ -541,9 +570,11 @@ class WhisperEngine(AsrEngine):
         said_before: str,
         duration: float,
         digits: DigitExpectation,
+        suppress: Sequence[int] | None = None,
     ) -> _DigitDecode:
         """One beam search after ``said_before`` as the previous text, and the hypothesis it
-        keeps (``choose_hypothesis``): the beam keeps its hypotheses anyway."""
+        keeps (``choose_hypothesis``): the beam keeps its hypotheses anyway. ``suppress``: the
+        tokens it may not write (by default whisper's non-speech symbols)."""
         from faster_whisper.transcribe import get_suppressed_tokens
 
         prompt = [
@@ -561,7 +592,9 @@ class WhisperEngine(AsrEngine):
             return_scores=True,
             return_no_speech_prob=True,
             suppress_blank=True,
-            suppress_tokens=get_suppressed_tokens(tokenizer, [-1]),
+            suppress_tokens=(
+                list(suppress) if suppress is not None else get_suppressed_tokens(tokenizer, [-1])
+            ),
         )[0]
         texts = [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
         chosen = choose_hypothesis(texts, digits)
@@ -572,6 +605,28 @@ class WhisperEngine(AsrEngine):
             no_speech_prob=result.no_speech_prob,
             fits=digits.fits(read_digits(texts[chosen], digit_answer=True)),
         )
+
+
+def non_digit_tokens(tokenizer: Any) -> list[int]:
+    """Every text token that cannot be part of a digit answer, for a decode that may write
+    only :data:`~speech.digits.DIGIT_ANSWER_WORDS`, numerals and :data:`DIGIT_MARKS`: when
+    neither prompt's beam heard an answer of the expected length, what whisper took for a word
+    ("six double load two") may have been a digit word ("oh"). A word-initial token (a leading
+    space, or the first of the text) must begin one of those words; a token inside a word must
+    occur in one."""
+    words = DIGIT_ANSWER_WORDS
+    suppressed = []
+    for token in range(tokenizer.eot):
+        text = tokenizer.decode([token])
+        core = text.lstrip(" ").lower()
+        if core.isdigit() or (core and set(core) <= DIGIT_MARKS):
+            continue
+        if core and any(word.startswith(core) for word in words):
+            continue
+        if core and not text.startswith(" ") and any(core in word for word in words):
+            continue
+        suppressed.append(token)
+    return suppressed
 
 
 @dataclass(frozen=True)
