@@ -507,24 +507,20 @@ class WhisperEngine(AsrEngine):
         with _encoding(self.fitted_encoder):
             encoded = model.encode(pad_or_trim(features[:, : features.shape[-1] - 1]))
         hinted = hint_prompt(hints)
+        # Each prompt with whisper's own suppressed tokens, then the first in digit words only.
+        attempts = [
+            *((said, None) for said in DIGIT_PROMPTS),
+            (DIGIT_PROMPTS[0], self.non_digit_tokens),
+        ]
         decodes: list[_DigitDecode] = []
-        for said_before in DIGIT_PROMPTS:
+        for said_before, suppress in attempts:
             decodes.append(
-                self._digit_decode(tokenizer, encoded, f"{hinted} {said_before}", duration, digits)
+                self._digit_decode(
+                    tokenizer, encoded, f"{hinted} {said_before}", duration, digits, suppress
+                )
             )
             if decodes[-1].fits:
                 break
-        if not decodes[-1].fits:
-            decodes.append(
-                self._digit_decode(
-                    tokenizer,
-                    encoded,
-                    f"{hinted} {DIGIT_PROMPTS[0]}",
-                    duration,
-                    digits,
-                    self.non_digit_tokens,
-                )
-            )
         kept = decodes[-1] if decodes[-1].fits else decodes[0]
         text = kept.text
         confidence = segment_confidence(kept.avg_logprob, kept.no_speech_prob) if text else 0.0
@@ -570,7 +566,7 @@ class WhisperEngine(AsrEngine):
         said_before: str,
         duration: float,
         digits: DigitExpectation,
-        suppress: Sequence[int] | None = None,
+        suppress: list[int] | None = None,
     ) -> _DigitDecode:
         """One beam search after ``said_before`` as the previous text, and the hypothesis it
         keeps (``choose_hypothesis``): the beam keeps its hypotheses anyway. ``suppress``: the
@@ -593,7 +589,7 @@ class WhisperEngine(AsrEngine):
             return_no_speech_prob=True,
             suppress_blank=True,
             suppress_tokens=(
-                list(suppress) if suppress is not None else get_suppressed_tokens(tokenizer, [-1])
+                suppress if suppress is not None else get_suppressed_tokens(tokenizer, [-1])
             ),
         )[0]
         texts = [tokenizer.decode(ids).strip() for ids in result.sequences_ids]
@@ -614,19 +610,21 @@ def non_digit_tokens(tokenizer: Any) -> list[int]:
     ("six double load two") may have been a digit word ("oh"). A word-initial token (a leading
     space, or the first of the text) must begin one of those words; a token inside a word must
     occur in one."""
-    words = DIGIT_ANSWER_WORDS
-    suppressed = []
-    for token in range(tokenizer.eot):
-        text = tokenizer.decode([token])
-        core = text.lstrip(" ").lower()
-        if core.isdigit() or (core and set(core) <= DIGIT_MARKS):
-            continue
-        if core and any(word.startswith(core) for word in words):
-            continue
-        if core and not text.startswith(" ") and any(core in word for word in words):
-            continue
-        suppressed.append(token)
-    return suppressed
+    return [
+        token for token in range(tokenizer.eot) if not _in_digit_answer(tokenizer.decode([token]))
+    ]
+
+
+def _in_digit_answer(text: str) -> bool:
+    """Whether a token's text can be written in a digit answer (see :func:`non_digit_tokens`)."""
+    core = text.lstrip(" ").lower()
+    if not core:
+        return False
+    if core.isdigit() or set(core) <= DIGIT_MARKS:
+        return True
+    if text.startswith(" "):
+        return any(word.startswith(core) for word in DIGIT_ANSWER_WORDS)
+    return any(core in word for word in DIGIT_ANSWER_WORDS)
 
 
 @dataclass(frozen=True)
