@@ -48,7 +48,8 @@ from dialogue import quiet_rasa_environment
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY, CallerRegistry, default_callers
 from dialogue.events import bot_messages_after_last_user, last_parse_data, since_last_user
-from dialogue.protocol import DialogueClient
+from dialogue.other_readings import offered_readings
+from dialogue.protocol import ASR_ALTERNATIVES_KEY, DialogueClient
 from dialogue.rasa_thread import RasaThread
 from dialogue.reply import BotMessage, Reply
 from dialogue.secrets import SecretVault, is_token
@@ -164,9 +165,16 @@ class _ClientBase(abc.ABC):
             # A PIN spoken at the PIN prompt goes the keypad's secure way, never as text; once
             # it holds a digit, words that sound like digits are read as digits too.
             return await self.send_digits(conversation_id, digit_answer(text), secure=True)
+        metadata = dict(metadata or {})
+        readings = offered_readings(metadata)
+        metadata.pop(ASR_ALTERNATIVES_KEY, None)
+        if readings and not self._secure_expected.get(conversation_id):
+            # At a PIN prompt another reading may hold the PIN: none is sent. Elsewhere a PIN
+            # said in one becomes a vault token, as in the transcript.
+            metadata[ASR_ALTERNATIVES_KEY] = [redact_pin_mentions(r, self.vault) for r in readings]
         expected = self._expected_answers.get(conversation_id)
         if expected:
-            metadata = {**(metadata or {}), EXPECTED_KEY: expected}
+            metadata[EXPECTED_KEY] = expected
         return await self._turn(
             conversation_id, redact_pin_mentions(text, self.vault), metadata, kind="speech"
         )
@@ -308,7 +316,7 @@ class InProcessClient(_ClientBase):
         from rasa.core.agent import Agent
         from rasa.utils.endpoints import EndpointConfig
 
-        from dialogue import rasa_speedups
+        from dialogue import other_readings, rasa_speedups
         from dialogue.tracker_store import LiveTrackerStore
 
         url = self._action_endpoint_url or (
@@ -318,6 +326,7 @@ class InProcessClient(_ClientBase):
         headers = self.action_server.auth_headers if self.action_server else {}
         endpoint = EndpointConfig(url=url, headers=headers) if url else None
         rasa_speedups.install()
+        other_readings.install()
         started = time.monotonic()
         try:
             self._trackers = LiveTrackerStore()

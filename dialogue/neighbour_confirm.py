@@ -20,6 +20,10 @@ read as recent transactions). Words the recogniser was unsure of, and typed text
 confidence), stay as they were: a mumble is a misunderstanding, and two in a row still lead
 to the keypad menu.
 
+Another reading of a transcript not understood (``dialogue.other_readings``) is understood
+only as a task these neighbours confirm, and anything else it says is a fallback: DIET is as
+sure of garbled words as of clear ones.
+
 The thresholds were chosen on phrasings kept apart from the understanding benchmark
 (dialogue/README.md, Understanding; tests/dialogue/fallback_phrasings.yml).
 """
@@ -46,7 +50,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from dialogue.actions.common import NLU_CONFIRM
-from dialogue.protocol import ASR_CONFIDENCE_KEY
+from dialogue.protocol import ASR_CONFIDENCE_KEY, OTHER_READING_KEY
 from dialogue.sentence_features import SentenceEncoderFeaturizer
 
 NLU_FALLBACK = "nlu_fallback"
@@ -162,6 +166,9 @@ class NeighbourConfirmClassifier(GraphComponent):
 
     def process(self, messages: list[Message]) -> list[Message]:
         for message in messages:
+            if _another_reading(message):
+                self._read_again(message)
+                continue
             name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             task = name == NLU_CONFIRM or name in self.config["confirm_intents"]
             vector = sentence_vector(message) if name == NLU_FALLBACK or task else None
@@ -187,6 +194,20 @@ class NeighbourConfirmClassifier(GraphComponent):
         if not self._known.any():
             return None
         return float(np.max((self._vectors @ vector)[self._known]))
+
+    def _read_again(self, message: Message) -> None:
+        """Another reading of a transcript the classifier could not understand
+        (``dialogue.other_readings``) is understood only as a task its meaning confirms: its
+        nearest examples agree on one of ``confirm_intents`` (as for a fallback), the one the
+        classifier read if it read any; the bot then confirms it before acting. Anything else
+        is a fallback: the classifier is as sure of a garbled reading ("Lock, lock, lock, lock,
+        lock up.", a lost card at 0.99) as of a clear one."""
+        vector = sentence_vector(message)
+        found = self.neighbours(vector) if vector is not None else None
+        if found is not None and self._confirmable(found) and _read_as(message, found.intent):
+            self._confirm(message, found)
+        else:
+            _fall_back(message)
 
     def _clearly_heard(self, message: Message) -> bool:
         metadata = message.get("metadata") or {}
@@ -244,3 +265,30 @@ class NeighbourConfirmClassifier(GraphComponent):
         named = {INTENT_NAME_KEY: off_topic, PREDICTED_CONFIDENCE_KEY: round(1.0 - nearest, 4)}
         message.set(INTENT, dict(named), add_to_output=True)
         message.set(INTENT_RANKING_KEY, [named, *ranking], add_to_output=True)
+
+
+def _another_reading(message: Message) -> bool:
+    metadata = message.get("metadata") or {}
+    return isinstance(metadata, dict) and OTHER_READING_KEY in metadata
+
+
+def _read_as(message: Message, intent: str) -> bool:
+    """Whether the classifier read ``message`` as ``intent`` (acted on or to be confirmed),
+    or could not read it at all."""
+    name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
+    if name == NLU_CONFIRM:
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        name = ranking[1].get(INTENT_NAME_KEY) if len(ranking) > 1 else None
+    return name in (NLU_FALLBACK, intent)
+
+
+def _fall_back(message: Message) -> None:
+    """``nlu_fallback`` first in the ranking, the classifier's intents after it."""
+    ranking = [
+        dict(item)
+        for item in message.get(INTENT_RANKING_KEY) or []
+        if item.get(INTENT_NAME_KEY) not in (NLU_FALLBACK, NLU_CONFIRM)
+    ]
+    fallback = {INTENT_NAME_KEY: NLU_FALLBACK, PREDICTED_CONFIDENCE_KEY: 1.0}
+    message.set(INTENT, dict(fallback), add_to_output=True)
+    message.set(INTENT_RANKING_KEY, [fallback, *ranking], add_to_output=True)

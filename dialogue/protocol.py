@@ -14,6 +14,12 @@ from dialogue.reply import Reply
 ASR_CONFIDENCE_KEY = "asr_confidence"
 """Message metadata: how sure the recogniser was of the transcript's words (0..1); absent for
 typed text and keys."""
+ASR_ALTERNATIVES_KEY = "asr_alternatives"
+"""Message metadata: the recogniser's other readings of the transcript's audio, the likeliest
+first (``dialogue.other_readings``); absent when it has none, and never kept in the tracker."""
+OTHER_READING_KEY = "other_reading"
+"""Message metadata of a reading the NLU parses in place of a transcript it could not
+understand: its rank among the recogniser's other readings (1: the likeliest)."""
 
 
 class DialogueClient(Protocol):

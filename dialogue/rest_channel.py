@@ -36,7 +36,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from dialogue import rasa_speedups
+from dialogue import other_readings, rasa_speedups
 from dialogue.action_routes import check_conversation_id
 from dialogue.events import since_last_user
 from dialogue.token_guard import query_token, token_guard
@@ -119,6 +119,7 @@ class TokenRestInput(RestInput):
     def __init__(self, token: str) -> None:
         self._guard = token_guard(token, query_token, _log_refusal)
         rasa_speedups.install()  # the server this channel is loaded in, before its model
+        other_readings.install()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         blueprint = super().blueprint(on_new_message)

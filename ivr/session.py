@@ -40,7 +40,7 @@ from typing import Any
 from dialogue.bank.redaction import redact_secrets
 from dialogue.callers import IDENTITY_KEY
 from dialogue.payloads import ExpectDigits
-from dialogue.protocol import ASR_CONFIDENCE_KEY, DialogueRequest
+from dialogue.protocol import ASR_ALTERNATIVES_KEY, ASR_CONFIDENCE_KEY, DialogueRequest
 from dialogue.reply import BotMessage, Reply
 from ivr.digits import FREE_ENTRY, DigitCollector, spoken_digits
 from ivr.listener import Listener, Silence, Utterance
@@ -268,6 +268,8 @@ class CallSession:
                     ),
                 )
             metadata = {**self._metadata(), ASR_CONFIDENCE_KEY: transcript.confidence}
+            if transcript.alternatives:  # the dialogue client sends none at a PIN prompt
+                metadata[ASR_ALTERNATIVES_KEY] = list(transcript.alternatives)
             request: DialogueRequest = lambda d: d.send(self.call_id, text, metadata)  # noqa: E731
         elif isinstance(item, _Digits):
             record.input_kind = "secure_dtmf" if secure else "dtmf"

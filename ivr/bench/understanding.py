@@ -29,9 +29,9 @@ from typing import Any, TypeVar
 import yaml
 from tqdm import tqdm
 
-from dialogue import quiet_rasa_environment, rasa_speedups
+from dialogue import other_readings, quiet_rasa_environment, rasa_speedups
 from dialogue.actions.common import NLU_CONFIRM
-from dialogue.protocol import ASR_CONFIDENCE_KEY
+from dialogue.protocol import ASR_ALTERNATIVES_KEY, ASR_CONFIDENCE_KEY
 from dialogue.reply import BotMessage
 from dialogue.short_answers import EXPECTED_KEY
 from dialogue.training import Project
@@ -200,6 +200,7 @@ class IntentReader:
             raise FileNotFoundError(f"no trained model at {self.model_path}; run `ivr train`")
         quiet_rasa_environment()
         rasa_speedups.install()
+        other_readings.install()
         from rasa.core.agent import Agent
 
         self._agent = Agent.load(str(self.model_path))
@@ -210,17 +211,21 @@ class IntentReader:
         return self._agent.domain.responses
 
     def intent(
-        self, text: str, hints: Sequence[str] = (), asr_confidence: float | None = None
+        self,
+        text: str,
+        hints: Sequence[str] = (),
+        asr_confidence: float | None = None,
+        alternatives: Sequence[str] = (),
     ) -> tuple[str | None, bool]:
         """The intent the bot acts on for ``text`` said after a message with ``hints``
         (``nlu_fallback`` below the fallback threshold) and whether it asks the caller to
         confirm it first (the middle confidence band: the guessed intent, second in the
         ranking, is what a "yes" acts on). None for an empty transcript: nothing heard is never
-        understood. The hints and the recogniser's confidence reach the NLU as message
-        metadata, as a call sends them."""
+        understood. The hints, the recogniser's confidence and its other readings reach the NLU
+        as message metadata, as a call sends them."""
         if not text.strip():
             return None, False
-        parsed = self._parse(text, hints, asr_confidence)
+        parsed = self._parse(text, hints, asr_confidence, alternatives)
         name = str((parsed.get("intent") or {}).get("name") or "") or None
         ranking = parsed.get("intent_ranking") or []
         if name == NLU_CONFIRM and len(ranking) > 1:
@@ -237,7 +242,11 @@ class IntentReader:
         }
 
     def _parse(
-        self, text: str, hints: Sequence[str], asr_confidence: float | None
+        self,
+        text: str,
+        hints: Sequence[str],
+        asr_confidence: float | None,
+        alternatives: Sequence[str] = (),
     ) -> dict[str, Any]:
         """The NLU's parse of ``text`` with the metadata a call sends with it."""
         from rasa.core.channels.channel import UserMessage
@@ -245,6 +254,8 @@ class IntentReader:
         metadata: dict[str, Any] = {EXPECTED_KEY: list(hints)} if hints else {}
         if asr_confidence is not None:
             metadata[ASR_CONFIDENCE_KEY] = asr_confidence
+        if alternatives:
+            metadata[ASR_ALTERNATIVES_KEY] = list(alternatives)
         message = UserMessage(text, metadata=metadata or None)
         return self._loop.run_until_complete(self._agent.processor.parse_message(message))
 
@@ -273,6 +284,9 @@ class Trial:
     """The intent the assistant read, or the digits read from the transcript."""
     confirmed: bool = False
     """The assistant asked the caller to confirm ``got`` before acting on it."""
+    heard_otherwise: tuple[str, ...] = ()
+    """The recogniser's other readings, which the NLU reads when it cannot understand
+    ``heard`` (``dialogue.other_readings``)."""
     audio: str = ""
     """SHA-1 of the audio as it reached the recogniser: which rendering this trial heard."""
 
@@ -368,7 +382,9 @@ def _voice_trials(
                 got: str | None = read_digits(heard, digit_answer=True)
                 confirmed = False
             else:
-                got, confirmed = reader.intent(heard, context.hints, transcript.confidence)
+                got, confirmed = reader.intent(
+                    heard, context.hints, transcript.confidence, transcript.alternatives
+                )
             trials.append(
                 Trial(
                     voice=key,
@@ -380,6 +396,7 @@ def _voice_trials(
                     expected=expected,
                     heard=heard,
                     heard_confidence=transcript.confidence,
+                    heard_otherwise=transcript.alternatives,
                     got=got,
                     confirmed=confirmed,
                     audio=hashlib.sha1(line.samples.tobytes()).hexdigest(),

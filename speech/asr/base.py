@@ -12,7 +12,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import ClassVar, TypeVar
 
 from speech.audio import Audio, AudioError, frame_size, iter_frames
@@ -58,6 +58,10 @@ class Transcript:
     """Seconds of audio the transcript covers."""
     truncated: bool = False
     """True when audio beyond the engine's length limit was ignored."""
+    alternatives: tuple[str, ...] = ()
+    """Other readings of the same audio the engine found less likely, the likeliest first
+    (whisper's beam); empty when it has none. The assistant reads them when it cannot
+    understand ``text``."""
 
 
 EMPTY_FINAL = Transcript(text="", confidence=0.0, is_final=True)
@@ -144,14 +148,7 @@ class AsrStream(ABC):
             duration = self._fed_bytes / 2 / self.input_rate
             self._fed_bytes = 0
             self._truncated = False
-        return Transcript(
-            text=result.text,
-            confidence=result.confidence,
-            is_final=True,
-            words=result.words,
-            duration=duration,
-            truncated=truncated,
-        )
+        return replace(result, is_final=True, duration=duration, truncated=truncated)
 
     def preview(self) -> Transcript | None:
         """The final transcript of what was fed so far, without ending the utterance.

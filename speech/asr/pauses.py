@@ -66,7 +66,8 @@ def _voiced_frames(samples: Samples, rate: int) -> list[bool]:
 
 def joined(parts: Sequence[tuple[float, Transcript]], duration: float) -> Transcript:
     """One transcript of consecutive pieces, given each piece's start in seconds: texts in
-    order, word times from the start of the clip, confidence weighted by words."""
+    order, word times from the start of the clip, confidence weighted by words; the other
+    readings of a clip heard in one piece."""
     heard = [(offset, part) for offset, part in parts if part.text]
     words = tuple(
         Word(w.text, round(w.start + offset, 3), round(w.end + offset, 3), w.confidence)
@@ -81,4 +82,5 @@ def joined(parts: Sequence[tuple[float, Transcript]], duration: float) -> Transc
         is_final=True,
         words=words,
         duration=duration,
+        alternatives=heard[0][1].alternatives if len(heard) == 1 else (),
     )

@@ -84,6 +84,8 @@ of the expected length. First digit words with repeats written out ("three three
 otherwise writes a repeated digit once ("six oh oh two" as 602), the commonest error on account
 numbers. Then spaced numerals, which gets some voices' numbers the first one misses. Measured on
 random numbers kept apart from the benchmark's (README, Performance, Digit mode)."""
+MAX_ALTERNATIVES = 4
+"""Other hypotheses of the beam a transcript carries (the beam keeps 5, one is the text)."""
 DIGIT_MARKS = frozenset(",.-")
 """Punctuation a digit answer may hold ("555-0123", "six, two.")."""
 
@@ -94,7 +96,9 @@ _models_lock = threading.Lock()
 _fitting = threading.local()
 """``encoder``: the fitted encoder for the utterance this thread is transcribing (None: the
 model's own); ``positions``: how many encoder positions its last window computed; ``encoded``:
-that window's features and encoding, kept for the beam's second decode of the same utterance."""
+that window's features and encoding, kept for the beam's second decode of the same utterance;
+``hypotheses``: the token ids of every hypothesis of each beam search this thread ran while it
+keeps them (:func:`_keeping_hypotheses`)."""
 
 
 def default_model_dir() -> Path:
@@ -136,6 +140,7 @@ def load_model(model_dir: str | Path, compute_type: str = "int8", cpu_threads: i
             ),
         )
         model.encode = _fitted(model.encode)
+        model.model = _Generator(model.model)
         _models[key] = model
         return model
 
@@ -172,6 +177,41 @@ def _encoding(encoder: FittedEncoder | None) -> Iterator[None]:
     finally:
         _fitting.encoder = None
         _fitting.encoded = None
+
+
+@contextlib.contextmanager
+def _keeping_hypotheses() -> Iterator[list[Any]]:
+    """The token ids of every hypothesis of each beam search this thread runs until the block
+    ends, one list per search (see :class:`_Generator`)."""
+    kept: list[Any] = []
+    _fitting.hypotheses = kept
+    try:
+        yield kept
+    finally:
+        _fitting.hypotheses = None
+
+
+class _Generator:
+    """CTranslate2's whisper, asked for all the hypotheses of a beam search while this thread
+    keeps them: faster-whisper reads only the best, and the others are what the assistant reads
+    again when it cannot understand the best. The beam keeps them anyway: asking for them cost
+    no measurable time and left its best as it was on every clip of the understanding
+    benchmark (README, Performance)."""
+
+    def __init__(self, model: Any) -> None:
+        self._model = model
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._model, name)
+
+    def generate(self, *args: Any, **options: Any) -> Any:
+        kept: list[Any] | None = getattr(_fitting, "hypotheses", None)
+        beam = int(options.get("beam_size", 1))
+        if kept is None or beam < 2 or "num_hypotheses" in options:
+            return self._model.generate(*args, **options)
+        results = self._model.generate(*args, num_hypotheses=beam, **options)
+        kept.append(results[0].sequences_ids)
+        return results
 
 
 def _fitted(encode: Any) -> Any:
@@ -426,7 +466,8 @@ class WhisperEngine(AsrEngine):
             return self.recognise_digits(audio, hints, digits)
         options = self.decode_options(hints, duration)
         started = time.perf_counter()
-        segments, beam = self._decode(audio, options)
+        with _keeping_hypotheses() as searches:
+            segments, beam = self._decode(audio, options)
         texts: list[str] = []
         words: list[Word] = []
         weighted = 0.0
@@ -457,6 +498,7 @@ class WhisperEngine(AsrEngine):
                 )
         text = drop_repeats(" ".join(texts))
         confidence = round(weighted / weight, 3) if weight else 0.0
+        alternatives = self._alternatives(searches, text) if beam and len(texts) == 1 else ()
         log.debug(
             "asr.whisper.final",
             extra=fields(
@@ -464,6 +506,7 @@ class WhisperEngine(AsrEngine):
                 positions=getattr(_fitting, "positions", None),
                 tokens=weight,
                 beam=beam,
+                alternatives=len(alternatives),
                 ms=round((time.perf_counter() - started) * 1000),
                 confidence=confidence,
             ),
@@ -474,12 +517,14 @@ class WhisperEngine(AsrEngine):
             is_final=True,
             words=tuple(words),
             duration=len(samples) / rate,
+            alternatives=alternatives,
         )
 
     def _decode(self, audio: np.ndarray, options: dict[str, Any]) -> tuple[list[Any], bool]:
         """The segments of one utterance (float samples at 16 kHz), and whether the beam made
         them. With ``greedy_first`` a greedy decode is kept when it is sure (:func:`sure`); else
-        the beam decodes again, on the encoding the greedy pass made."""
+        the beam decodes again, on the encoding the greedy pass made. The beam's hypotheses are
+        kept in ``_fitting.hypotheses`` by the caller's :func:`_keeping_hypotheses`."""
         model = self.model
         with _encoding(self.fitted_encoder):
             if self.greedy_first:
@@ -488,6 +533,26 @@ class WhisperEngine(AsrEngine):
                 if sure(segments):
                     return segments, False
             return list(model.transcribe(audio, **options)[0]), True
+
+    def _alternatives(self, searches: list[Any], text: str) -> tuple[str, ...]:
+        """The beam's other readings of an utterance it heard as one piece (``text``), the
+        likeliest first, each once and none with the same words as the transcript: only when
+        its one search made the transcript (a temperature fallback's sample did not)."""
+        if len(searches) != 1:
+            return ()
+        tokenizer = self.tokenizer()
+        readings = [drop_repeats(tokenizer.decode(ids).strip()) for ids in searches[0]]
+        heard = normalise_text(text)
+        if not readings or normalise_text(readings[0]) != heard:
+            return ()
+        seen = {heard}
+        found: list[str] = []
+        for reading in readings[1:]:
+            words = normalise_text(reading)
+            if words and words not in seen:
+                seen.add(words)
+                found.append(reading)
+        return tuple(found[:MAX_ALTERNATIVES])
 
     def recognise_digits(
         self, audio: np.ndarray, hints: Sequence[str], digits: DigitExpectation

@@ -23,6 +23,12 @@ from dialogue.actions import runtime as actions_runtime
 from dialogue.client import DialogueError, HttpClient, InProcessClient
 from ivr.bench.bot import free_port
 from tests.dialogue.conftest import ALICE, ROOT, reseed
+from tests.dialogue.test_other_readings import (
+    BALANCE,
+    CONFIRM_BALANCE,
+    heard_unsure,
+    misunderstood,
+)
 
 pytestmark = [pytest.mark.asyncio(loop_scope="session"), pytest.mark.slow]
 
@@ -83,6 +89,27 @@ async def holds_a_verified_balance_call(client: HttpClient, conversation: str) -
     assert "Alice" in str(answer.messages[0].text)
     assert "2,450 dollars and 75 cents" in answer.text
     assert [(e["entity"], e["value"]) for e in answer.entities] == [("digits", "[secret]")]
+
+
+async def test_a_misunderstood_turn_is_read_again_from_its_other_readings_over_http(
+    rasa_server: str,
+    dialogue_client: InProcessClient,
+    session_runtime: actions_runtime.Runtime,
+    conversation: str,
+) -> None:
+    """The readings travel in the turn's metadata through the REST channel to the server's
+    parse, as in process (tests/dialogue/test_other_readings.py)."""
+    (mumble,) = await misunderstood(dialogue_client, 1)
+    client = HttpClient(
+        rasa_server, action_server=None, vault=session_runtime.vault, token=RASA_TOKEN
+    )
+    await client.start()
+    try:
+        await client.begin(conversation)
+        reply = await client.send(conversation, mumble, heard_unsure(BALANCE))
+        assert reply.intent == "nlu_confirm" and reply.text == CONFIRM_BALANCE, reply.text
+    finally:
+        await client.close()
 
 
 async def test_rasa_server_refuses_turns_and_api_calls_without_its_token(

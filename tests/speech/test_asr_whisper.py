@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -10,11 +11,12 @@ import numpy as np
 import pytest
 
 from ivr.vocabulary import load_vocabulary
-from speech.asr import create_asr_engine
+from speech.asr import create_asr_engine, whisper
 from speech.asr.base import AsrError, Transcript, Vocabulary
 from speech.asr.bench import bench_engine
 from speech.asr.scoring import WerResult, normalise_text, word_error_rate
 from speech.asr.whisper import (
+    MAX_ALTERNATIVES,
     WHISPER_RATE,
     WhisperEngine,
     _hallucinated,
@@ -425,6 +427,27 @@ def test_greedy_first_keeps_sure_decodes_beams_the_rest_and_encodes_once(
         caplog.clear()
         _score(beam_only, piper_samples[:4])
     assert _beams_used(caplog) == [True] * 4  # asr.whisper_greedy_first off: the beam every time
+
+
+def test_the_beam_offers_its_other_readings_and_its_best_stays_the_transcript(
+    espeak_samples: list[Sample], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The beam's other hypotheses come with its transcript, each with other words than it and
+    than one another; asking CTranslate2 for them all leaves the beam's best, the transcript,
+    as it was."""
+    beam_only = create_asr_engine(AsrConfig(engine="whisper", whisper_greedy_first=False))
+    samples = espeak_samples[:10]
+    heard = [beam_only.transcribe(sample.audio) for sample in samples]
+    offered = [t for t in heard if t.alternatives]
+    assert len(offered) >= len(heard) // 2, [t.text for t in heard]
+    for transcript in offered:
+        words = [normalise_text(t) for t in (transcript.text, *transcript.alternatives)]
+        assert len(transcript.alternatives) <= MAX_ALTERNATIVES
+        assert len(set(words)) == len(words) and all(words), words
+    monkeypatch.setattr(whisper, "_keeping_hypotheses", lambda: contextlib.nullcontext([]))
+    alone = [beam_only.transcribe(sample.audio) for sample in samples]
+    assert [t.text for t in alone] == [t.text for t in heard]
+    assert all(not t.alternatives for t in alone)
 
 
 def _beams_used(caplog: pytest.LogCaptureFixture) -> list[bool]:
