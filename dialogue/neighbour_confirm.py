@@ -50,6 +50,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from dialogue.actions.common import NLU_CONFIRM
+from dialogue.actions.confirmation import guessed_intent
 from dialogue.protocol import ASR_CONFIDENCE_KEY, OTHER_READING_KEY
 from dialogue.sentence_features import SentenceEncoderFeaturizer
 
@@ -277,8 +278,7 @@ def _read_as(message: Message, intent: str) -> bool:
     or could not read it at all."""
     name = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
     if name == NLU_CONFIRM:
-        ranking = message.get(INTENT_RANKING_KEY) or []
-        name = ranking[1].get(INTENT_NAME_KEY) if len(ranking) > 1 else None
+        name = guessed_intent(message.data)
     return name in (NLU_FALLBACK, intent)
 
 

@@ -26,6 +26,7 @@ import logging
 from typing import Any
 
 from dialogue.actions.common import NLU_CONFIRM
+from dialogue.actions.confirmation import guessed_intent
 from dialogue.protocol import ASR_ALTERNATIVES_KEY, OTHER_READING_KEY
 from logfields import fields
 
@@ -56,12 +57,6 @@ def _intent(parsed: dict[str, Any]) -> str | None:
     return (parsed.get("intent") or {}).get("name")
 
 
-def _guessed(parsed: dict[str, Any]) -> str | None:
-    """The intent a confirmation asks about: second in the ranking, after ``nlu_confirm``."""
-    ranking = parsed.get("intent_ranking") or []
-    return ranking[1].get("name") if len(ranking) > 1 else None
-
-
 async def _parse_message(
     self: Any, message: Any, tracker: Any = None, only_output_properties: bool = True
 ) -> dict[str, Any]:
@@ -86,7 +81,7 @@ async def _parse_message(
         )
         reading: dict[str, Any] = await _rasa_parse(self, other, tracker, only_output_properties)
         if _intent(reading) == NLU_CONFIRM:
-            log.info("nlu.other_reading", extra=fields(rank=rank, intent=_guessed(reading)))
+            log.info("nlu.other_reading", extra=fields(rank=rank, intent=guessed_intent(reading)))
             return reading
     return parsed
 
