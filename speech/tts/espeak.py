@@ -7,7 +7,8 @@ So one dedicated worker thread owns the only pyttsx3 engine and every request is
 Each request writes a private temporary WAV with ``save_to_file``, runs ``runAndWait`` and then
 waits for pyttsx3's ``finished-utterance`` event before reading the file. The driver's
 "Audio saved to ..." print is swallowed. Voice and rate are set on every request, so engines
-with different voices or rates can share the worker.
+with different voices or rates can share the worker. pyttsx3's ``Synth`` is replaced by one that
+tells espeak-ng the text's true size (see ``_synth``).
 """
 
 from __future__ import annotations
@@ -103,6 +104,30 @@ def _swallow_saved_notice() -> Iterator[None]:
             sys.stdout.write("".join(kept))
 
 
+def _synth(
+    text: bytes | str,
+    position: int = 0,
+    position_type: int = 1,  # espeak-ng POS_CHARACTER
+    end_position: int = 0,
+    flags: int = 0,
+    user_data: Any = None,
+) -> int:
+    """pyttsx3's ``_espeak.Synth`` with the text's true size.
+
+    pyttsx3 2.99 passes ten times the text's length and espeak-ng copies that many bytes: a read
+    past the end of the text that kills the process with a segmentation fault whenever it runs
+    into unmapped memory (pyttsx3 issue #448, fixed the same way by its pull request #450).
+    """
+    from pyttsx3.drivers import _espeak
+
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return int(
+        _espeak.cSynth(
+            data, len(data) + 1, position, position_type, end_position, flags, None, user_data
+        )
+    )
+
+
 class _Cancelled(TtsError):
     """espeak-ng reported the utterance as not completed."""
 
@@ -172,7 +197,9 @@ class Pyttsx3Worker:
             return self._engine
         try:
             import pyttsx3
+            from pyttsx3.drivers import _espeak
 
+            _espeak.Synth = _synth
             engine = pyttsx3.init("espeak")
         except Exception as exc:  # missing libespeak-ng raises OSError/RuntimeError/...
             raise TtsError(

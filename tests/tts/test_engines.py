@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +17,7 @@ from speech.tts.base import TtsEngine, TtsError
 from speech.tts.espeak import EspeakVoice, Pyttsx3Tts, find_voice, pyttsx3_worker
 from speech.tts.piper import PiperTts
 
+ROOT = Path(__file__).resolve().parents[2]
 PROMPT = "Thank you for calling First Bank. How can I help you today?"
 
 
@@ -158,6 +162,31 @@ def test_pyttsx3_engines_with_different_voices_and_rates_share_the_worker(
     fast = Pyttsx3Tts("en-us", 1.5)
     assert len(fast.render(text, 22050).samples) < us * 0.8
     assert abs(len(espeak_engine.render(text, 22050).samples) - us) < 200, "rate not restored"
+
+
+LONG_TEXT_SYNTH = """
+from pyttsx3.drivers import _espeak
+from speech.tts.espeak import Pyttsx3Tts
+Pyttsx3Tts("en-us")
+# A short sentence in a 2 MB buffer: a mapping of its own, with nothing mapped ten times as far.
+text = b"Hello." + bytes(2_000_000)
+assert _espeak.Synth(text, flags=_espeak.CHARS_UTF8) == 0
+_espeak.Synchronize()
+print("synthesised")
+"""
+
+
+def test_pyttsx3_driver_reads_no_further_than_the_text() -> None:
+    """pyttsx3 2.99 told espeak-ng ten times the text's size: a rare segmentation fault."""
+    done = subprocess.run(
+        [sys.executable, "-c", LONG_TEXT_SYNTH],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("synthesised")
 
 
 def test_pyttsx3_does_not_print_to_stdout(
