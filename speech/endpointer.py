@@ -114,6 +114,8 @@ class Endpointer:
         self._history: deque[tuple[bytes, int, bool, bool]] = deque(
             maxlen=2 * self._pre_roll_frames + self._start_frames
         )
+        self._entered: deque[bool] = deque(maxlen=self._start_frames)
+        """The entry flags of the newest ``speech_start_ms`` of ``_history``, counted per frame."""
         self._trail: deque[bool] = deque(maxlen=self._end_frames)
         self._frames: list[bytes] = []
         self._start_ms = 0
@@ -163,8 +165,9 @@ class Endpointer:
         self, frame: bytes, entered: bool, held: bool, start: int
     ) -> EndpointEvent | None:
         self._history.append((frame, start, entered, held))
-        window = list(self._history)[-self._start_frames :]
-        if sum(e for _, _, e, _ in window) >= math.ceil(START_RATIO * self._start_frames):
+        self._entered.append(entered)
+        if sum(self._entered) >= math.ceil(START_RATIO * self._start_frames):
+            window = list(self._history)[-self._start_frames :]
             onset_index = len(self._history) - len(window)
             onset_index += next(i for i, (_, _, e, _) in enumerate(window) if e)
             while onset_index > 0 and self._history[onset_index - 1][3]:
