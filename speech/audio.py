@@ -7,7 +7,6 @@ format, rate or channel count are decoded with PyAV (FFmpeg) and mixed down at t
 from __future__ import annotations
 
 import io
-import math
 import wave
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -85,10 +84,8 @@ def rms_dbfs(pcm: bytes) -> float:
     samples = pcm_to_samples(pcm).astype(np.float64)
     if not len(samples):
         return float("-inf")
-    # A dot product, not a mean of squares: the endpointer measures every 20 ms frame of every
-    # call on the event loop, where numpy's per-call overhead is most of the cost.
-    power = float(np.dot(samples, samples)) / len(samples)
-    return 10.0 * math.log10(power / 32768.0**2) if power > 0 else float("-inf")
+    rms = float(np.sqrt(np.mean(samples * samples)))
+    return 20.0 * np.log10(rms / 32768.0) if rms > 0 else float("-inf")
 
 
 def load_audio(path: str | Path, max_seconds: float = MAX_FILE_SECONDS) -> Audio:

@@ -14,8 +14,6 @@ the correlation is strong, so a wrong estimate never removes real speech.
 
 from __future__ import annotations
 
-from collections import deque
-
 import numpy as np
 import numpy.typing as npt
 from scipy.signal import correlate
@@ -45,38 +43,27 @@ Signal = npt.NDArray[np.float64]
 
 
 class _History:
-    """The newest samples of one direction, by absolute sample index since the call began.
-
-    At least ``keep`` samples are kept, in a buffer of twice that which is compacted when full:
-    a frame appended is copied once, not the whole history with it (every 20 ms of every call,
-    on the event loop)."""
+    """The newest samples of one direction, by absolute sample index since the call began."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
-        self._buffer: Signal = np.zeros(2 * keep)
-        self._used = 0
+        self.samples: Signal = np.zeros(0)
         self.total = 0
         """Absolute index one past the newest sample."""
 
     def append(self, samples: Signal) -> None:
+        self.samples = np.concatenate([self.samples, samples])
         self.total += len(samples)
-        if len(samples) >= self.keep:
-            self._buffer[: self.keep] = samples[-self.keep :]
-            self._used = self.keep
-            return
-        if self._used + len(samples) > len(self._buffer):
-            self._buffer[: self.keep] = self._buffer[self._used - self.keep : self._used]
-            self._used = self.keep
-        self._buffer[self._used : self._used + len(samples)] = samples
-        self._used += len(samples)
+        if len(self.samples) > 2 * self.keep:
+            self.samples = self.samples[-self.keep :]
 
     def segment(self, start: int, length: int) -> Signal:
         """Samples [start, start + length) by absolute index; zeros where none were kept."""
         out = np.zeros(length)
-        first = self.total - self._used
+        first = self.total - len(self.samples)
         lo, hi = max(start, first), min(start + length, self.total)
         if hi > lo:
-            out[lo - start : hi - start] = self._buffer[lo - first : hi - first]
+            out[lo - start : hi - start] = self.samples[lo - first : hi - first]
         return out
 
 
@@ -93,12 +80,6 @@ class EchoCanceller:
         self._window = rate * ESTIMATE_WINDOW_MS // 1000
         self._far = _History(self._window + self._max_delay + rate // 5)
         self._near = _History(self._window)
-        self._block = rate // 50
-        self._far_powers: deque[tuple[int, float]] = deque(
-            maxlen=(self._max_delay + self._window) // self._block + 2
-        )
-        """(start index, mean power) of each 20 ms block the bot sent lately: what the gate
-        compares the caller's frames with, measured once per block rather than per caller frame."""
         self._since_estimate = 0
         self._search_every_ms = SEARCH_EVERY_MS
         self.delay: int | None = None
@@ -108,12 +89,7 @@ class EchoCanceller:
 
     def far(self, pcm: bytes) -> None:
         """Record a frame the bot sent to the caller (silence included, to keep the clock)."""
-        samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-        start = self._far.total
-        self._far.append(samples)
-        for offset in range(0, len(samples) - self._block + 1, self._block):
-            block = samples[offset : offset + self._block]
-            self._far_powers.append((start + offset, float(np.dot(block, block)) / self._block))
+        self._far.append(np.frombuffer(pcm, dtype="<i2").astype(np.float64))
 
     def near(self, pcm: bytes) -> bytes:
         """Return the caller frame with the predicted echo removed."""
@@ -129,17 +105,15 @@ class EchoCanceller:
             return self._gate(near, start, pcm)
         echo = self.gain * self._far.segment(start - self.delay, len(near))
         residual = near - echo
-        if float(np.dot(residual, residual)) < float(np.dot(echo, echo)) * 10 ** (-NLP_DB / 10):
+        if float(np.mean(residual * residual)) < float(np.mean(echo * echo)) * 10 ** (-NLP_DB / 10):
             return bytes(len(pcm))
         return np.clip(np.round(residual), -32768, 32767).astype("<i2").tobytes()
 
     def _gate(self, near: Signal, start: int, pcm: bytes) -> bytes:
         """Before an echo path is known: silence caller audio that is no louder than echo."""
-        since, until = start - self._max_delay, start + len(near)
-        far_power = max(
-            (power for begin, power in self._far_powers if since <= begin < until), default=0.0
-        )
-        near_power = float(np.dot(near, near)) / len(near)
+        recent = self._far.segment(start - self._max_delay, self._max_delay + len(near))
+        far_power = float(np.max(_frame_powers(recent, self.rate // 50)))
+        near_power = float(np.mean(near * near))
         if far_power > 0 and near_power < far_power * 10 ** (-MIN_ERL_DB / 10):
             return bytes(len(pcm))
         return pcm
@@ -169,3 +143,11 @@ class EchoCanceller:
             self.correlation = correlation
         elif self.delay is None:
             self._search_every_ms = min(REESTIMATE_EVERY_MS, 2 * self._search_every_ms)
+
+
+def _frame_powers(signal: Signal, frame: int) -> Signal:
+    usable = len(signal) // frame * frame
+    if not usable:
+        return np.zeros(1)
+    blocks = signal[:usable].reshape(-1, frame)
+    return np.asarray(np.mean(blocks * blocks, axis=1))

@@ -98,3 +98,25 @@ def test_canceller_learns_the_echo_path(voices) -> None:
     after = Audio.from_pcm(b"".join(residual)[tail], RATE).samples.astype(float)
     reduction_db = 10 * np.log10(np.mean(before**2) / np.mean(after**2))
     assert reduction_db >= 10, reduction_db
+
+
+def test_an_echo_path_that_appears_late_is_still_learned_soon(voices) -> None:
+    """On a line without echo the search backs off; an echo that starts 4 s into the prompt
+    (a caller switching to a speakerphone) is still learned within a second."""
+    bot, _ = voices
+    echo_from = 4 * RATE
+    line = bytearray(_line(bot, 120, -12, extra=None))
+    noise = np.random.default_rng(3).standard_normal(echo_from) * 10
+    line[: 2 * echo_from] = np.clip(noise, -32768, 32767).astype("<i2").tobytes()
+    canceller = EchoCanceller(RATE)
+    bot_pcm = np.clip(bot, -32768, 32767).astype("<i2").tobytes()
+    learned_at = None
+    frames = zip(iter_frames(bot_pcm, RATE, 20), iter_frames(bytes(line), RATE, 20), strict=False)
+    for index, (far, near) in enumerate(frames):
+        canceller.far(far)
+        canceller.near(near)
+        if learned_at is None and canceller.delay is not None:
+            learned_at = index * 20
+    assert learned_at is not None and learned_at >= 4000, learned_at
+    assert learned_at - 4000 <= 1000, learned_at
+    assert canceller.delay is not None and abs(canceller.delay - 120 * RATE // 1000) <= 8
