@@ -26,7 +26,7 @@ from ivr.http import bound_port, build_app
 from ivr.metrics import Metrics
 from ivr.records import CallRecordStore, TurnRecord
 from ivr.secretfile import write_secret
-from tests.console.chromium import needs_chromium, severe_errors, start_chromium
+from tests.console.chromium import needs_chromium, replaced, severe_errors, start_chromium
 from tests.console.conftest import PASSWORD, Clock, copy_workspace, draft_nlu
 from tests.console.inbox_calls import nlu_files, write_calls
 
@@ -207,7 +207,7 @@ def label_in_inbox(base: str, folder: Path) -> list[Path]:
         Select(item.find_element(By.NAME, "entity_1")).select_by_value("account_type")
         item.find_element(By.NAME, "span_1").send_keys("savings")
         item.find_element(By.CSS_SELECTOR, "form.label button").click()
-        wait.until(expected_conditions.staleness_of(item))
+        wait.until(replaced(item))
         wait.until(expected_conditions.title_contains("NLU inbox"))
         assert not driver.find_elements(By.ID, "item-inbox04-1")
         pending = driver.find_element(By.CSS_SELECTOR, "table.pending").text
@@ -242,7 +242,7 @@ def reword_the_label(driver: WebDriver, wait: WebDriverWait, folder: Path) -> li
     text.clear()
     text.send_keys("What's the balance on my [savings](account_type), please?")
     labelled.find_element(By.CSS_SELECTOR, "form.wording-edit button").click()
-    wait.until(expected_conditions.staleness_of(labelled))
+    wait.until(replaced(labelled))
     main = driver.find_element(By.TAG_NAME, "main").text
     assert "Changed in the draft." in main
     assert "what's the balance on my savingsaccount_type please" in main

@@ -15,7 +15,7 @@ from ivr.console.flow_store import FlowStore
 from ivr.console.prompt_preview import PromptVoice
 from ivr.console.state import CallTools
 from speech.tts import create_tts_engine
-from tests.console.chromium import needs_chromium, severe_errors, start_chromium
+from tests.console.chromium import needs_chromium, replaced, severe_errors, start_chromium
 from tests.console.conftest import Clock, copy_workspace
 from tests.console.test_browser import add_user, log_in_as, serve_and_browse
 from tests.versions.conftest import REPO
@@ -66,7 +66,7 @@ def edit_a_prompt(base: str, folder: Path) -> list[Path]:
         shots.append(folder / "9-prompt-heard.png")
         assert driver.save_screenshot(str(shots[-1]))
         variation.find_element(By.CSS_SELECTOR, "form.prompt-text-form button[type=submit]").click()
-        wait.until(expected_conditions.staleness_of(variation))
+        wait.until(replaced(variation))
         wait.until(expected_conditions.title_contains("Prompts"))
         saved = driver.find_element(By.ID, "utter_greet_again-1")
         assert NEW_TEXT in saved.find_element(By.CSS_SELECTOR, "p.prompt-text").text
