@@ -12,6 +12,11 @@
   this machine, for every bot start). A model that only predicts needs its own variables, not
   the optimiser's: one eager pass of its loss creates them all, the restore is checked to have
   set every one, and the predictions are Rasa's own (a test compares them).
+- The prediction step is then traced into a graph, and TensorFlow's AutoGraph first rewrites its
+  Python (DIET's, TED's and every layer's) into graph code: half of what was left of the load.
+  The step branches and loops on Python values only (settings, shapes), which the trace follows
+  as they are; a branch on a tensor would fail the trace loudly rather than change a prediction.
+  So it is traced as written.
 """
 
 from __future__ import annotations
@@ -57,11 +62,13 @@ def _load_to_predict(
     **kwargs: Any,
 ) -> Any:
     """``RasaModel.load``: its variables made by one eager pass of its loss, not a traced
-    training step; a model loaded to be fine-tuned needs its optimiser, and gets Rasa's load."""
+    training step, and its prediction step traced without AutoGraph; a model loaded to be
+    fine-tuned needs its optimiser, and gets Rasa's load."""
     if finetune_mode:
         return _rasa_load(
             cls, model_file_name, model_data_example, predict_data_example, True, *args, **kwargs
         )
+    import tensorflow as tf
     from rasa.utils.tensorflow.data_generator import RasaBatchDataGenerator
 
     model = cls(*args, **kwargs)
@@ -72,6 +79,7 @@ def _load_to_predict(
     restored = model.load_weights(model_file_name)
     restored.expect_partial()  # the optimiser's saved state: not needed to predict
     restored.assert_existing_objects_matched()  # every variable of the model was restored
+    model.predict_step = tf.autograph.experimental.do_not_convert(model.predict_step)
     if predict_data_example:
         model.run_inference(predict_data_example)  # traces the prediction graph now
     return model
