@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -48,14 +49,22 @@ def _line(bot: np.ndarray, delay_ms: int, gain_db: float, extra: np.ndarray | No
     return g711.ulaw_decode(g711.ulaw_encode(pcm))
 
 
-def _listen(bot: np.ndarray, line: bytes, cancel: bool) -> list[SpeechStarted]:
-    canceller = EchoCanceller(RATE)
-    endpointer = Endpointer(VadConfig(), RATE)
+def _through(
+    canceller: EchoCanceller, bot: np.ndarray, line: bytes
+) -> Iterator[tuple[bytes, bytes]]:
+    """Each 20 ms frame of ``line`` as it came and as the canceller leaves it, with the bot's
+    audio played to the canceller frame by frame alongside."""
     bot_pcm = np.clip(bot, -32768, 32767).astype("<i2").tobytes()
-    started = []
     for far, near in zip(iter_frames(bot_pcm, RATE, 20), iter_frames(line, RATE, 20), strict=False):
         canceller.far(far)
-        heard = canceller.near(near) if cancel else near
+        yield near, canceller.near(near)
+
+
+def _listen(bot: np.ndarray, line: bytes, cancel: bool) -> list[SpeechStarted]:
+    endpointer = Endpointer(VadConfig(), RATE)
+    started = []
+    for near, residual in _through(EchoCanceller(RATE), bot, line):
+        heard = residual if cancel else near
         started += [e for e in endpointer.feed(heard) if isinstance(e, SpeechStarted)]
     return started
 
@@ -87,11 +96,7 @@ def test_canceller_learns_the_echo_path(voices) -> None:
     bot, _ = voices
     line = _line(bot, 120, -12, extra=None)
     canceller = EchoCanceller(RATE)
-    bot_pcm = np.clip(bot, -32768, 32767).astype("<i2").tobytes()
-    residual = []
-    for far, near in zip(iter_frames(bot_pcm, RATE, 20), iter_frames(line, RATE, 20), strict=False):
-        canceller.far(far)
-        residual.append(canceller.near(near))
+    residual = [cleaned for _, cleaned in _through(canceller, bot, line)]
     assert canceller.delay is not None and abs(canceller.delay - 120 * RATE // 1000) <= 8
     tail = slice(len(line) // 2, None)
     before = Audio.from_pcm(line[tail], RATE).samples.astype(float)
@@ -109,12 +114,8 @@ def test_an_echo_path_that_appears_late_is_still_learned_soon(voices) -> None:
     noise = np.random.default_rng(3).standard_normal(echo_from) * 10
     line[: 2 * echo_from] = np.clip(noise, -32768, 32767).astype("<i2").tobytes()
     canceller = EchoCanceller(RATE)
-    bot_pcm = np.clip(bot, -32768, 32767).astype("<i2").tobytes()
     learned_at = None
-    frames = zip(iter_frames(bot_pcm, RATE, 20), iter_frames(bytes(line), RATE, 20), strict=False)
-    for index, (far, near) in enumerate(frames):
-        canceller.far(far)
-        canceller.near(near)
+    for index, _ in enumerate(_through(canceller, bot, bytes(line))):
         if learned_at is None and canceller.delay is not None:
             learned_at = index * 20
     assert learned_at is not None and learned_at >= 4000, learned_at
