@@ -145,15 +145,16 @@ def load_model(model_dir: str | Path, compute_type: str = "int8", cpu_threads: i
         return model
 
 
-def load_fitted_encoder(model_dir: str | Path) -> FittedEncoder | None:
-    """The model's encoder for fitted windows, built once per process; None (with a warning)
-    when its ``model.bin`` cannot be read that way, so the model's own encoder serves."""
+def load_fitted_encoder(model_dir: str | Path, threads: int = 1) -> FittedEncoder | None:
+    """The model's encoder for fitted windows, built once per process (its utterance pass on
+    ``threads`` threads); None (with a warning) when its ``model.bin`` cannot be read that way,
+    so the model's own encoder serves."""
     path = str(Path(model_dir).resolve())
     with _models_lock:
         if path not in _encoders:
             started = time.perf_counter()
             try:
-                _encoders[path] = FittedEncoder.load(path)
+                _encoders[path] = FittedEncoder.load(path, threads)
             except (AsrError, OSError, ValueError) as exc:
                 log.warning(
                     "asr.whisper.no_fitted_encoder", extra=fields(model=path, error=str(exc))
@@ -383,7 +384,7 @@ class WhisperEngine(AsrEngine):
     def fitted_encoder(self) -> FittedEncoder | None:
         """The encoder for fitted windows (None: configured off, or unreadable weights)."""
         if self.encoder == "fitted" and self._fitted_encoder is None:
-            self._fitted_encoder = load_fitted_encoder(self.model_dir)
+            self._fitted_encoder = load_fitted_encoder(self.model_dir, self.cpu_threads)
         return self._fitted_encoder
 
     def load(self) -> None:

@@ -12,11 +12,14 @@ encoding of an all-padding window, made once per model. Positions past the margi
 from that same cached encoding. The decoder (CTranslate2, unchanged) then reads a full window.
 The transformer is whisper's (Radford et al. 2022, section 2.2): two GELU convolutions, the
 sinusoidal position embedding, pre-norm self-attention and MLP blocks, a final layer norm. The
-weights come from the CTranslate2 ``model.bin`` the decoder loads.
+weights come from the CTranslate2 ``model.bin`` the decoder loads. An utterance's pass runs as an
+onnxruntime graph of the same computation (``speech.asr.whisper_encoder_graph``); the numpy pass
+here encodes the padding at load, and utterances too where that graph cannot be built.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import struct
 from dataclasses import dataclass
@@ -25,7 +28,11 @@ from pathlib import Path
 import numpy as np
 from scipy.special import erf
 
+from logfields import fields
 from speech.asr.base import AsrError
+from speech.asr.whisper_encoder_graph import GraphEncoder
+
+log = logging.getLogger(__name__)
 
 CT2_BINARY_VERSIONS = (5, 6)
 """CTranslate2 ``model.bin`` layouts read here (``models/model.cc``: version, spec name and
@@ -149,9 +156,10 @@ class _Padding:
 
 
 class FittedEncoder:
-    """Whisper's encoder on the utterance's positions, with the padding's encoding cached."""
+    """Whisper's encoder on the utterance's positions, with the padding's encoding cached; an
+    utterance's pass on ``threads`` onnxruntime threads."""
 
-    def __init__(self, variables: dict[str, np.ndarray]) -> None:
+    def __init__(self, variables: dict[str, np.ndarray], threads: int = 1) -> None:
         def get(name: str) -> np.ndarray:
             try:
                 return np.ascontiguousarray(variables[f"encoder/{name}"], dtype=np.float32)
@@ -189,12 +197,13 @@ class FittedEncoder:
         self.final_norm = norm("layer_norm")
         self.frames = 2 * self.positions
         """Feature frames in a window (10 ms each; the second convolution halves them)."""
-        self._padding = self._encode_padding()
+        self.padding = self._encode_padding()
+        self.graph = _graph_encoder(self, threads)
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> FittedEncoder:
+    def load(cls, model_dir: str | Path, threads: int = 1) -> FittedEncoder:
         """The encoder of the CTranslate2 whisper model in ``model_dir``."""
-        return cls(read_ctranslate2_variables(Path(model_dir) / "model.bin", "encoder/"))
+        return cls(read_ctranslate2_variables(Path(model_dir) / "model.bin", "encoder/"), threads)
 
     def positions_for(self, content_frames: int) -> int:
         """Positions to compute for ``content_frames`` frames of features: the utterance's and
@@ -212,8 +221,11 @@ class FittedEncoder:
         if features.ndim != 2 or features.shape[0] != self.mels:
             raise ValueError(f"features must be ({self.mels}, frames), got {features.shape}")
         count = self.positions_for(frames)
-        states, _, _ = self._run(features, count, self._padding)
-        return np.concatenate([states, self._padding.output[count:]])
+        if self.graph is not None:
+            states = self.graph.states(features, count)
+        else:
+            states, _, _ = self._run(features, count, self.padding)
+        return np.concatenate([states, self.padding.output[count:]])
 
     def _encode_padding(self) -> _Padding:
         zeros = np.zeros((self.mels, self.frames), np.float32)
@@ -275,6 +287,16 @@ class FittedEncoder:
             weight, bias = layer.mlp_out
             states = states + hidden @ weight + bias
         return _layer_norm(states, *self.final_norm).astype(np.float32), own_keys, own_values
+
+
+def _graph_encoder(encoder: FittedEncoder, threads: int) -> GraphEncoder | None:
+    """onnxruntime's session of the utterance pass; None (with a warning) when onnx or
+    onnxruntime cannot build or run it here, and the numpy pass serves."""
+    try:
+        return GraphEncoder(encoder, threads)
+    except Exception as exc:  # the graph is a speed-up: any failure to build it costs only that
+        log.warning("asr.whisper.no_encoder_graph", extra=fields(error=str(exc)))
+        return None
 
 
 def content_frames(features: np.ndarray) -> int:

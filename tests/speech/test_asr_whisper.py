@@ -281,6 +281,51 @@ def test_fitted_encoder_is_whisper_encoder_and_closer_to_it_than_a_cut_window(
     assert _cosine(states, expected) > 0.95
 
 
+def test_the_encoder_graph_computes_what_the_numpy_pass_computes(
+    whisper_engine: WhisperEngine, piper_samples: list[Sample]
+) -> None:
+    """onnxruntime's graph of an utterance's pass and the numpy pass give the same states, float32
+    rounding apart, for a short utterance, a longer one and a window full of speech."""
+    fitted = whisper_engine.fitted_encoder
+    assert fitted is not None and fitted.graph is not None
+    by_length = sorted(piper_samples, key=lambda s: s.audio.duration)
+    speech = np.concatenate([s.audio.samples for s in piper_samples])[: 30 * 8000]
+    for audio in (by_length[0].audio, by_length[-1].audio, Audio(speech, 8000)):
+        window = _window_features(whisper_engine, audio)
+        count = fitted.positions_for(content_frames(window))
+        expected, _, _ = fitted._run(window, count, fitted.padding)
+        states = fitted.graph.states(window, count)
+        assert states.shape == expected.shape == (count, fitted.width)
+        np.testing.assert_allclose(states, expected, atol=2e-3, rtol=0)
+
+
+def test_without_the_encoder_graph_the_numpy_pass_encodes(
+    whisper_engine: WhisperEngine,
+    piper_samples: list[Sample],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An onnxruntime that cannot build the graph here costs its speed-up, not the encoder."""
+    from speech.asr import whisper_encoder
+
+    def refused(*_: object) -> None:
+        raise RuntimeError("no graph on this platform")
+
+    monkeypatch.setattr(whisper_encoder, "GraphEncoder", refused)
+    model_dir = whisper_engine.model_dir
+    with caplog.at_level(logging.WARNING, logger="speech.asr.whisper_encoder"):
+        fallback = FittedEncoder.load(model_dir)
+    assert fallback.graph is None
+    assert [r.msg for r in caplog.records] == ["asr.whisper.no_encoder_graph"]
+    fitted = whisper_engine.fitted_encoder
+    assert fitted is not None
+    window = _window_features(whisper_engine, piper_samples[0].audio)
+    frames = content_frames(window)
+    np.testing.assert_allclose(
+        fallback.encode(window, frames), fitted.encode(window, frames), atol=2e-3, rtol=0
+    )
+
+
 def test_fitted_encoder_hears_the_corpus_as_the_full_encoder_does(
     baseline: dict[str, list[Transcript]],
     piper_samples: list[Sample],
