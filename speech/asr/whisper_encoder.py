@@ -159,6 +159,8 @@ class FittedEncoder:
     """Whisper's encoder on the utterance's positions, with the padding's encoding cached; an
     utterance's pass on ``threads`` onnxruntime threads."""
 
+    layer_norm_eps = LAYER_NORM_EPS
+
     def __init__(self, variables: dict[str, np.ndarray], threads: int = 1) -> None:
         def get(name: str) -> np.ndarray:
             try:

@@ -17,12 +17,9 @@ and ``count`` is read from their length.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from speech.asr.whisper_encoder import FittedEncoder
 
 OPSET = 17
 """ONNX operator set: the first with ``LayerNormalization``."""
@@ -32,7 +29,8 @@ FEATURES, STATES = "features", "states"
 
 
 class _Graph:
-    """Nodes and constants of the graph under construction, each output named in turn."""
+    """The graph under construction: its nodes, each output named in turn, its constants, and
+    the encoder's arrays it takes as inputs."""
 
     def __init__(self) -> None:
         from onnx import helper, numpy_helper
@@ -81,15 +79,15 @@ class _Graph:
         )
 
 
-def encoder_graph(encoder: FittedEncoder) -> tuple[bytes, dict[str, np.ndarray]]:
+def encoder_graph(encoder: Any) -> tuple[bytes, dict[str, np.ndarray]]:
     """The serialised ONNX model of ``encoder``'s utterance pass (features (mels, 2 * count) in,
     states (count, width) out, layer-normed as the decoder reads them), and the encoder's arrays
-    it takes as further inputs by name."""
+    it takes as further inputs by name. ``encoder``: a
+    :class:`speech.asr.whisper_encoder.FittedEncoder` (not imported here: it imports this)."""
     import onnx
     from onnx import TensorProto, helper
 
-    from speech.asr.whisper_encoder import LAYER_NORM_EPS
-
+    epsilon = encoder.layer_norm_eps
     g = _Graph()
     heads, size, width = encoder.heads, encoder.width // encoder.heads, encoder.width
     first = g.constant([0], np.int64)
@@ -119,7 +117,7 @@ def encoder_graph(encoder: FittedEncoder) -> tuple[bytes, dict[str, np.ndarray]]
     joined_shape = g.op("Concat", count, g.constant([width], np.int64), axis=0)
     scale = g.constant(1.0 / math.sqrt(size))
     for index, layer in enumerate(encoder.layers):
-        hidden = g.norm(states, layer.attention_norm, LAYER_NORM_EPS)
+        hidden = g.norm(states, layer.attention_norm, epsilon)
         qkv = g.op("Reshape", g.linear(hidden, layer.qkv), split_shape)
         qkv = g.op("Transpose", qkv, perm=[1, 2, 0, 3])  # (3, heads, count, size)
         queries, keys, values = (
@@ -135,10 +133,10 @@ def encoder_graph(encoder: FittedEncoder) -> tuple[bytes, dict[str, np.ndarray]]
         attention = g.op("Softmax", g.op("Mul", scores, scale), axis=-1)
         attended = g.op("Transpose", g.op("MatMul", attention, values), perm=[1, 0, 2])
         states = g.op("Add", states, g.linear(g.op("Reshape", attended, joined_shape), layer.out))
-        hidden = g.gelu(g.linear(g.norm(states, layer.mlp_norm, LAYER_NORM_EPS), layer.mlp_in))
+        hidden = g.gelu(g.linear(g.norm(states, layer.mlp_norm, epsilon), layer.mlp_in))
         states = g.op("Add", states, g.linear(hidden, layer.mlp_out))
     g.nodes.append(
-        helper.make_node("Identity", [g.norm(states, encoder.final_norm, LAYER_NORM_EPS)], [STATES])
+        helper.make_node("Identity", [g.norm(states, encoder.final_norm, epsilon)], [STATES])
     )
     graph = helper.make_graph(
         g.nodes,
@@ -162,7 +160,7 @@ def encoder_graph(encoder: FittedEncoder) -> tuple[bytes, dict[str, np.ndarray]]
 class GraphEncoder:
     """An onnxruntime session of :func:`encoder_graph` on ``threads`` threads."""
 
-    def __init__(self, encoder: FittedEncoder, threads: int = 1) -> None:
+    def __init__(self, encoder: Any, threads: int = 1) -> None:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
