@@ -7,8 +7,9 @@ piper) runs the same computation as one graph, with fused kernels and no interpr
 operations; its matrix products then take most of the time.
 
 The graph is built once per process from the :class:`FittedEncoder`'s float32 weights and its
-padding's keys and values, which become the graph's constants. The numpy encoder still encodes
-the all-padding window at load (once); the graph computes what its numpy pass (``_run``)
+padding's keys and values, which the graph takes as inputs, fed from the encoder's own arrays
+at each run (as constants copied into the graph they held 185 MB more). The numpy encoder still
+encodes the all-padding window at load (once); the graph computes what its numpy pass (``_run``)
 computes for an utterance: its positions' states, attending to their own keys and values and to
 the padding's from position ``count`` on. Its input is the first ``2 * count`` feature frames,
 and ``count`` is read from their length.
@@ -91,8 +92,7 @@ def encoder_graph(encoder: Any) -> tuple[bytes, dict[str, np.ndarray]]:
     g = _Graph()
     heads, size, width = encoder.heads, encoder.width // encoder.heads, encoder.width
     first = g.constant([0], np.int64)
-    batch = g.op("Unsqueeze", FEATURES, first)
-    hidden = batch
+    hidden = g.op("Unsqueeze", FEATURES, first)  # a batch of one
     for (weight, bias), stride in ((encoder.conv1, 1), (encoder.conv2, 2)):
         kernel = weight.reshape(width, -1, 3)  # (out channels, in channels, kernel 3)
         conv = g.op(
