@@ -16,7 +16,7 @@ from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.training_data.message import Message
 
-from dialogue.short_answers import EXPECTED_KEY, match_answer
+from dialogue.short_answers import EXPECTED_KEY, learn_forms, match_answer
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
@@ -31,6 +31,7 @@ class ExpectedAnswerClassifier(GraphComponent):
         resource: Resource,
         execution_context: ExecutionContext,
     ) -> ExpectedAnswerClassifier:
+        learn_forms()
         return cls()
 
     def process(self, messages: list[Message]) -> list[Message]:

@@ -110,6 +110,15 @@ def sound_key(text: str) -> str:
     return "".join(key)
 
 
+def learn_forms() -> None:
+    """Say every answer form once (one espeak-ng run each, about 16 ms), so the assistant does
+    it at load: otherwise the first mangled answer after start-up waited for all 26 in turn,
+    half a second, holding up every call's dialogue turn behind it."""
+    for _, options in (*ANSWER_FORMS.values(), REPEAT_FORMS):
+        for form in options:
+            sound_key(form)
+
+
 def expected_forms(hints: Sequence[str]) -> dict[str, tuple[str, ...]]:
     """The answer forms per intent the bot's hints call for (none: no yes/no question)."""
     wanted = {" ".join(words(hint)) for hint in hints}

@@ -6,12 +6,15 @@ whisper prompted with the turn's hints, the trained assistant) on piper and espe
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dialogue.short_answers import match_answer
+from dialogue import short_answers
+from dialogue.expected_answers import ExpectedAnswerClassifier
+from dialogue.short_answers import match_answer, sound_key
 from ivr.qa.voice import CallerVoice, speak
 from ivr.vocabulary import load_vocabulary
 from speech.asr import create_asr_engine
@@ -42,6 +45,25 @@ def test_a_mangled_short_answer_to_a_yes_no_question_is_that_answer(
 ) -> None:
     answer = match_answer(heard, YES_NO)
     assert answer is not None and answer.intent == intent
+
+
+def test_the_assistant_learns_the_answer_forms_when_it_loads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A mangled answer then costs espeak-ng one run (its own words), not one per form."""
+    sound_key.cache_clear()
+    ExpectedAnswerClassifier.create({}, None, None, None)  # type: ignore[arg-type]
+    said: list[str] = []
+    run = subprocess.run
+
+    def counted(command: list[str], **options: Any) -> Any:
+        said.append(command[-1])
+        return run(command, **options)
+
+    monkeypatch.setattr(short_answers.subprocess, "run", counted)
+    answer = match_answer("Know that drum.", YES_NO)
+    assert answer is not None and answer.intent == "deny"
+    assert said == ["know that drum"]
 
 
 @pytest.mark.parametrize("heard", ["Now.", "Know that drum.", "Power done.", "Yup."])
