@@ -17,6 +17,9 @@
   The step branches and loops on Python values only (settings, shapes), which the trace follows
   as they are; a branch on a tensor would fail the trace loudly rather than change a prediction.
   So it is traced as written.
+- Every policy rebuilds the states of the whole conversation at every prediction, so a turn cost
+  more the longer the call: for the conversations the in-process store keeps,
+  :mod:`dialogue.past_states` carries the replay on instead.
 """
 
 from __future__ import annotations
@@ -108,5 +111,8 @@ def load_models_to_predict() -> None:
 
 def install() -> None:
     """Every fix here, in this process's Rasa (idempotent); before it loads a model."""
+    from dialogue import past_states
+
     check_action_answers_once_compiled()
     load_models_to_predict()
+    past_states.install()

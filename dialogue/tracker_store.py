@@ -8,7 +8,8 @@ drops a finished call from whichever the server has.
 Rasa's ``InMemoryTrackerStore`` keeps every conversation as JSON and rebuilds the tracker from it
 on each retrieval: every turn deserialises and serialises the whole call so far, so a turn costs
 more the longer the call (README, Performance). This store
-keeps the tracker object itself, so a turn's storage cost no longer grows with the call, and
+keeps the tracker object itself, so a turn's storage cost no longer grows with the call (nor,
+with :mod:`dialogue.past_states` following it, the policies' replay of its history), and
 lets the call layer forget a conversation when its call ends (a finished call's history would
 otherwise stay in memory for the life of the process, and a reused conversation id would carry
 over its slots).
@@ -33,6 +34,8 @@ from rasa.shared.core.trackers import (
     get_trackers_for_conversation_sessions,
 )
 
+from dialogue import past_states
+
 
 class LiveTrackerStore(InMemoryTrackerStore):
     """Conversations as live ``DialogueStateTracker`` objects, one per conversation id."""
@@ -44,6 +47,7 @@ class LiveTrackerStore(InMemoryTrackerStore):
     async def save(self, tracker: DialogueStateTracker) -> None:
         await self.stream_events(tracker)
         self.trackers[tracker.sender_id] = tracker
+        past_states.follow(tracker)
 
     async def keys(self) -> Iterable[str]:
         return self.trackers.keys()
@@ -59,7 +63,9 @@ class LiveTrackerStore(InMemoryTrackerStore):
 
     async def forget(self, sender_id: str) -> None:
         """Drop a conversation (its call has ended)."""
-        self.trackers.pop(sender_id, None)
+        tracker = self.trackers.pop(sender_id, None)
+        if tracker is not None:
+            past_states.forget(tracker)
 
 
 class SharedTrackerStore(SQLTrackerStore):

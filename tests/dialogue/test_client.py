@@ -24,15 +24,19 @@ async def call(client: InProcessClient, conversation: str, *turns: str) -> list[
     """Play caller turns: text is speech, `#123` is keypad, `*123` secure keypad, `...` silence."""
     replies = [await client.begin(conversation)]
     for turn in turns:
-        if turn == "...":
-            replies.append(await client.no_input(conversation))
-        elif turn.startswith("#"):
-            replies.append(await client.send_digits(conversation, turn[1:], secure=False))
-        elif turn.startswith("*"):
-            replies.append(await client.send_digits(conversation, turn[1:], secure=True))
-        else:
-            replies.append(await client.send(conversation, turn))
+        replies.append(await play(client, conversation, turn))
     return replies
+
+
+async def play(client: InProcessClient, conversation: str, turn: str) -> Reply:
+    """One caller turn of a conversation under way, written as for :func:`call`."""
+    if turn == "...":
+        return await client.no_input(conversation)
+    if turn.startswith("#"):
+        return await client.send_digits(conversation, turn[1:], secure=False)
+    if turn.startswith("*"):
+        return await client.send_digits(conversation, turn[1:], secure=True)
+    return await client.send(conversation, turn)
 
 
 def sign_in(who: dict[str, str]) -> tuple[str, str]:
