@@ -102,12 +102,11 @@ def states_for_tracker_history(
     """``Domain.states_for_tracker_history``, carrying on a followed tracker's replay."""
     with _lock:
         replays = _replays_of(tracker)
-        if replays is None:
-            return list(
-                _rasa_states(
-                    domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data
-                )
-            )
+    if replays is None:  # nothing kept to share: Rasa's replay needs no lock
+        return list(
+            _rasa_states(domain, tracker, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+        )
+    with _lock:
         way = (omit_unset_slots, ignore_rule_only_turns, _key(rule_only_data))
         applied = tracker.applied_events()
         replay = replays.get(way)
